@@ -1,0 +1,164 @@
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError, Option } from 'commander';
+import { runCheck } from '../lambdas/app/runCheck.js';
+import { parseDuration, parseEndpoint, parseResolve, ipAddress } from '../lambdas/app/input.js';
+import { profileNames } from '../lambdas/core/profile.js';
+import { exitCodeOf, formatJson, formatNagios, formatText } from '../lambdas/core/report.js';
+import type { Security } from '../lambdas/core/types.js';
+import type { CheckTarget } from '../lambdas/probes/probe.js';
+
+/** A bad argument: printed as "inboxguard: <flag>: <what was wrong>", exit 3. */
+class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+function flag<T>(name: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    throw new UsageError(`${name}: ${(err as Error).message}`);
+  }
+}
+
+interface CheckFlags {
+  imap: string;
+  smtp?: string;
+  user?: string;
+  passwordEnv?: string;
+  passwordFile?: string;
+  imapSecurity?: Security;
+  smtpSecurity?: Security;
+  resolve: string[];
+  caFile?: string;
+  allowInsecureCert?: boolean;
+  sourceAddress?: string;
+  timeout: string;
+  profile: string;
+  format: 'text' | 'json' | 'nagios';
+}
+
+function readPassword(f: CheckFlags, env: NodeJS.ProcessEnv): string | undefined {
+  if (f.passwordEnv !== undefined) {
+    const name = f.passwordEnv;
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new UsageError(`--password-env: "${name}" is not an environment variable name`);
+    const v = env[name];
+    if (v === undefined || v === '') throw new UsageError(`--password-env: environment variable ${name} is not set`);
+    return v;
+  }
+  if (f.passwordFile !== undefined) {
+    const file = f.passwordFile;
+    const v = flag('--password-file', () => {
+      try {
+        return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+      } catch (err) {
+        throw new Error(`cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+      }
+    });
+    if (!v) throw new UsageError(`--password-file: ${file} is empty`);
+    return v;
+  }
+  return undefined;
+}
+
+/** Turns validated flags into a check target. Throws UsageError naming the flag. */
+export function targetFromFlags(f: CheckFlags, env: NodeJS.ProcessEnv): { target: CheckTarget; timeoutMs: number } {
+  const imap = flag('--imap', () => parseEndpoint(f.imap, 993, f.imapSecurity));
+  const smtp = f.smtp === undefined ? undefined : flag('--smtp', () => parseEndpoint(f.smtp!, 587, f.smtpSecurity));
+  const resolve = Object.fromEntries(f.resolve.map((r) => flag('--resolve', () => parseResolve(r))));
+  const timeoutMs = flag('--timeout', () => {
+    const ms = parseDuration(f.timeout, 'ms');
+    if (ms < 500 || ms > 600_000) throw new Error(`${ms} ms is outside 500 ms to 10 minutes`);
+    return ms;
+  });
+  const sourceAddress = f.sourceAddress === undefined ? undefined : flag('--source-address', () => ipAddress.parse(f.sourceAddress).trim());
+  const password = readPassword(f, env);
+  if (password !== undefined && !f.user) throw new UsageError('--user: a password was given without a user');
+  if (f.user !== undefined && password === undefined) throw new UsageError('--user: give the password with --password-env VAR or --password-file FILE');
+  if (password !== undefined && /[\r\n\0]/.test(password)) throw new UsageError('password: contains CR, LF or NUL, which no IMAP or SMTP login can carry');
+  if (f.user !== undefined && /[\r\n\0]/.test(f.user)) throw new UsageError('--user: contains CR, LF or NUL');
+  const caPem = f.caFile === undefined ? undefined : flag('--ca-file', () => {
+    let pem: string;
+    try {
+      pem = readFileSync(f.caFile!, 'utf8');
+    } catch (err) {
+      throw new Error(`cannot read ${f.caFile} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+    if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new Error(`${f.caFile} holds no PEM certificate`);
+    return pem;
+  });
+  if (!profileNames().includes(f.profile)) throw new UsageError(`--profile: unknown profile "${f.profile}" (known: ${profileNames().join(', ')})`);
+  return {
+    timeoutMs,
+    target: {
+      imap,
+      ...(smtp ? { smtp } : {}),
+      ...(f.user !== undefined && password !== undefined ? { credentials: { user: f.user, password } } : {}),
+      resolve,
+      ...(caPem ? { caPem } : {}),
+      allowInsecureCertificate: !!f.allowInsecureCert,
+      ...(sourceAddress ? { sourceAddress } : {}),
+    },
+  };
+}
+
+const collect = (v: string, all: string[]): string[] => [...all, v];
+
+export function buildProgram(io: { out: (s: string) => void; err: (s: string) => void; env: NodeJS.ProcessEnv; setExit: (c: number) => void }): Command {
+  const program = new Command('inboxguard')
+    .description("Keeps a company's mail servers connectable to HubSpot: checks IMAP and SMTP against HubSpot's requirements.")
+    .version('0.1.0')
+    .exitOverride()
+    .configureOutput({ writeOut: io.out, writeErr: io.err });
+
+  program
+    .command('check')
+    .description('Check one mail server now and print the verdict (exit 0 compliant, 1 warnings, 2 non-compliant, 3 unknown or bad arguments).')
+    .requiredOption('--imap <host[:port]>', 'IMAP server (port 993 by default)')
+    .option('--smtp <host[:port]>', 'SMTP server (port 587 by default)')
+    .option('--user <user>', 'login for IMAP and SMTP')
+    .addOption(new Option('--password-env <var>', 'read the password from this environment variable').conflicts('passwordFile'))
+    .option('--password-file <file>', 'read the password from this file (first line)')
+    .addOption(new Option('--imap-security <mode>', 'tls or starttls (default: tls on 993, else starttls)').choices(['tls', 'starttls']))
+    .addOption(new Option('--smtp-security <mode>', 'tls or starttls (default: tls on 465, else starttls)').choices(['tls', 'starttls']))
+    .option('--resolve <host=ip>', 'use this address for the host instead of DNS (repeatable); the certificate is still checked against the name', collect, [])
+    .option('--ca-file <pem>', 'also trust the CA certificates in this PEM file')
+    .option('--allow-insecure-cert', 'the inbox is connected with "allow non-secure certificate": an untrusted certificate only warns')
+    .option('--source-address <ip>', 'connect from this local address')
+    .option('--timeout <ms>', 'deadline for the whole check, in ms (or 20s, 1m)', '20000')
+    .option('--profile <name>', 'requirement profile', 'hubspot')
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json', 'nagios']).default('text'))
+    .addHelpText(
+      'after',
+      '\nChecks run from your own machine, so private, loopback and link-local addresses are allowed here\n(the monitor refuses them unless a server sets allowPrivateAddress).\n\nExample:\n  LAB_PW=secret inboxguard check --imap imap.example.com --smtp smtp.example.com --user sales@example.com --password-env LAB_PW',
+    )
+    .action(async (f: CheckFlags) => {
+      const { target, timeoutMs } = targetFromFlags(f, io.env);
+      const report = await runCheck(target, { timeoutMs, profile: f.profile });
+      io.out(f.format === 'json' ? formatJson(report) : f.format === 'nagios' ? formatNagios(report) : formatText(report));
+      io.setExit(exitCodeOf(report));
+    });
+
+  return program;
+}
+
+/** Runs the CLI; resolves to the exit code. Usage errors exit 3, as Nagios's UNKNOWN. */
+export async function main(argv: string[], io = { out: (s: string) => void process.stdout.write(s), err: (s: string) => void process.stderr.write(s), env: process.env }): Promise<number> {
+  let code = 0;
+  const program = buildProgram({ ...io, setExit: (c) => (code = c) });
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return code;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
+      return 3; // commander already printed the message
+    }
+    if (err instanceof UsageError) {
+      io.err(`inboxguard: ${err.message}\n`);
+      return 3;
+    }
+    io.err(`inboxguard: internal error: ${(err as Error).message}\n`);
+    return 3;
+  }
+}
+

@@ -1,0 +1,56 @@
+import type { AuthObservation, Observation, Protocol } from '../types.js';
+import { connected, describeFailure, isOutcome, outcome, unknown, type Check, type Outcome } from './common.js';
+
+/** The steps before a login: connected, TLS up, credentials given. */
+function loginPrecondition(obs: Observation, p: Protocol): AuthObservation | Outcome {
+  const po = connected(obs, p);
+  if (isOutcome(po)) return po;
+  if (!obs.credentialsGiven) return unknown('no credentials given');
+  if (!po.tls?.ok) return unknown(`skipped: no TLS session on ${p} (credentials are never sent in plaintext)`);
+  const a = po.auth;
+  if (!a?.attempted) return unknown(a?.failure ? `not attempted: ${a.failure.message}` : 'login was not attempted');
+  return a;
+}
+
+/** imap.login: login with the registered credentials over TLS. */
+export const imapLoginCheck: Check = (obs) => {
+  const a = loginPrecondition(obs, 'imap');
+  if (isOutcome(a)) return a;
+  const evidence = { ms: a.ms, reason: a.reason, failure: a.failure };
+  if (a.ok) return outcome('pass', `logged in over TLS in ${a.ms} ms`, evidence);
+  const f = a.failure;
+  if (f?.kind === 'timeout') return unknown(`timed out at ${f.stage}`, evidence);
+  const said = f ? `: ${f.message}` : '';
+  switch (a.reason) {
+    case 'credentials':
+      return outcome('fail', `credentials rejected${said}`, evidence, 'login.credentials');
+    case 'logindisabled':
+      return outcome('fail', `LOGINDISABLED after TLS${said}`, evidence, 'login.logindisabled');
+    case 'imap-disabled':
+      return outcome('fail', `IMAP is not enabled for this account${said}`, evidence, 'login.imap-disabled');
+    default:
+      return outcome('fail', `login failed${f ? `: ${describeFailure(f)}` : ''}`, evidence, 'login.other');
+  }
+};
+
+/** smtp.auth: AUTH with the registered credentials over TLS. */
+export const smtpAuthCheck: Check = (obs) => {
+  const a = loginPrecondition(obs, 'smtp');
+  if (isOutcome(a)) return a;
+  const evidence = { ms: a.ms, reason: a.reason, failure: a.failure };
+  if (a.ok) return outcome('pass', `AUTH succeeded over TLS in ${a.ms} ms`, evidence);
+  const f = a.failure;
+  if (f?.kind === 'timeout') return unknown(`timed out at ${f.stage}`, evidence);
+  const said = f ? `: ${f.message}` : '';
+  if (a.reason === 'auth-not-offered') return outcome('fail', 'AUTH is not offered after TLS', evidence, 'auth.not-offered');
+  if (a.reason === 'credentials') return outcome('fail', `credentials rejected${said}`, evidence, 'auth.credentials');
+  return outcome('fail', `AUTH failed${f ? `: ${describeFailure(f)}` : ''}`, evidence, 'auth.other');
+};
+
+/** The result of imap.login, for the checks that need a session. */
+export function loggedIn(obs: Observation): true | Outcome {
+  const r = imapLoginCheck(obs, {});
+  if (r.status === 'pass') return true;
+  if (r.summary === 'no credentials given') return r;
+  return unknown('skipped: imap.login did not pass');
+}

@@ -1,0 +1,63 @@
+import { REMEDIES, type RemedyKey } from '../remedies.js';
+import type {
+  CertificateFacts,
+  Failure,
+  Observation,
+  ProtocolObservation,
+  Protocol,
+  RequirementResult,
+  Status,
+} from '../types.js';
+
+export type Params = Readonly<Record<string, number | string | boolean>>;
+export type Outcome = Omit<RequirementResult, 'id'>;
+export type Check = (obs: Observation, params: Params) => Outcome;
+
+export function outcome(
+  status: Status,
+  summary: string,
+  evidence: Record<string, unknown> = {},
+  remedy?: RemedyKey,
+): Outcome {
+  return remedy ? { status, summary, evidence, remedy: REMEDIES[remedy] } : { status, summary, evidence };
+}
+
+export function unknown(summary: string, evidence: Record<string, unknown> = {}): Outcome {
+  return outcome('unknown', summary, evidence);
+}
+
+export function describeFailure(f: Failure): string {
+  return `${f.kind} at ${f.stage}: ${f.message}`;
+}
+
+/**
+ * The observation for one protocol once it is connected, or the `unknown`
+ * outcome that explains why this requirement could not be measured.
+ */
+export function connected(obs: Observation, p: Protocol): ProtocolObservation | Outcome {
+  const po = obs[p];
+  if (!po) return unknown(`no ${p.toUpperCase()} host given`);
+  if (!po.connect.ok) return unknown(`skipped: ${p}.connect failed`);
+  return po;
+}
+
+/** The leaf certificate, or why there is none. */
+export function leaf(obs: Observation, p: Protocol): { po: ProtocolObservation; cert: CertificateFacts } | Outcome {
+  const po = connected(obs, p);
+  if (isOutcome(po)) return po;
+  const cert = po.tls?.chain[0];
+  if (!po.tls?.ok || !cert) {
+    const why = po.tls?.failure ? ` (${describeFailure(po.tls.failure)})` : '';
+    return unknown(`skipped: no TLS session on ${p}${why}`);
+  }
+  return { po, cert };
+}
+
+export function isOutcome(x: unknown): x is Outcome {
+  return typeof x === 'object' && x !== null && 'status' in x && 'summary' in x;
+}
+
+export function numberParam(params: Params, name: string, fallback: number): number {
+  const v = params[name];
+  return typeof v === 'number' ? v : fallback;
+}

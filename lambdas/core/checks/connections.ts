@@ -1,0 +1,22 @@
+import { isOutcome, numberParam, outcome, unknown, type Check } from './common.js';
+import { loggedIn } from './auth.js';
+
+/** imap.connections: simultaneous authenticated sessions (the main session counts as one). */
+export const connectionsCheck: Check = (obs, params) => {
+  const ok = loggedIn(obs);
+  if (isOutcome(ok)) return ok;
+  const required = numberParam(params, 'required', 5);
+  const minimum = numberParam(params, 'minimum', 4);
+  const c = obs.imap.connections;
+  if (!c) return unknown('simultaneous sessions were not measured');
+  const evidence = { attempted: c.attempted, succeeded: c.succeeded, required, minimum, failures: c.failures };
+  const first = c.failures[0];
+  const why = first ? ` (${first.message})` : '';
+  if (c.succeeded >= required) return outcome('pass', `${c.succeeded} simultaneous sessions succeeded`, evidence);
+  // A session that could not finish in time tells nothing about the server's limit.
+  if (c.failures.some((f) => f.kind === 'timeout')) {
+    return unknown(`${c.succeeded} of ${c.attempted} sessions succeeded before the deadline${why}`, evidence);
+  }
+  if (c.succeeded >= minimum) return outcome('warn', `only ${c.succeeded} simultaneous sessions${why}`, evidence, 'connections.four');
+  return outcome('fail', `only ${c.succeeded} simultaneous sessions, HubSpot needs ${minimum} to ${required}${why}`, evidence, 'connections.too-few');
+};

@@ -1,0 +1,16 @@
+import { describeFailure, isOutcome, outcome, unknown, type Check } from './common.js';
+import { loggedIn } from './auth.js';
+
+/** imap.folders: INBOX selectable and a Sent folder found. */
+export const foldersCheck: Check = (obs) => {
+  const ok = loggedIn(obs);
+  if (isOutcome(ok)) return ok;
+  const f = obs.imap.folders;
+  if (!f) return unknown('folders were not listed');
+  const evidence = { inboxSelectable: f.inboxSelectable, sent: f.sent, folders: f.folders.slice(0, 50), failure: f.failure };
+  if (f.failure && f.failure.kind === 'timeout') return unknown(`timed out: ${describeFailure(f.failure)}`, evidence);
+  if (!f.inboxSelectable) return outcome('fail', `INBOX cannot be selected${f.failure ? `: ${f.failure.message}` : ''}`, evidence, 'folders.no-inbox');
+  if (!f.sent) return outcome('fail', `no Sent folder among ${f.folders.length} folders`, evidence, 'folders.no-sent');
+  if (f.sent.how === 'name') return outcome('warn', `Sent folder "${f.sent.path}" found by name only (no \\Sent special-use)`, evidence, 'folders.by-name');
+  return outcome('pass', `INBOX selectable; Sent folder "${f.sent.path}" marked \\Sent`, evidence);
+};

@@ -1,0 +1,26 @@
+import type { Protocol } from '../types.js';
+import { connected, describeFailure, isOutcome, outcome, unknown, type Check } from './common.js';
+
+/** imap.tls / smtp.tls: implicit TLS, or STARTTLS advertised and the upgrade succeeds. */
+export const tlsCheck = (p: Protocol): Check => (obs) => {
+  const po = connected(obs, p);
+  if (isOutcome(po)) return po;
+  const t = po.tls;
+  if (!t) return unknown('TLS was not measured');
+  const mode = po.endpoint.security === 'tls' ? 'implicit TLS' : 'STARTTLS';
+  const evidence = {
+    security: po.endpoint.security,
+    starttlsAdvertised: t.starttlsAdvertised,
+    protocol: t.protocol,
+    cipher: t.cipher,
+    handshakeMs: t.handshakeMs,
+    failure: t.failure,
+  };
+  if (t.ok) return outcome('pass', `${mode} ${t.protocol ?? ''} (${t.cipher ?? 'cipher unknown'})`.replace('  ', ' '), evidence);
+  if (po.endpoint.security === 'starttls' && t.starttlsAdvertised === false) {
+    return outcome('fail', 'STARTTLS is not advertised: the port speaks plaintext only', evidence, 'tls.plaintext');
+  }
+  if (t.failure?.kind === 'timeout') return unknown(`timed out during ${mode} (${describeFailure(t.failure)})`, evidence);
+  const why = t.failure ? describeFailure(t.failure) : 'handshake failed';
+  return outcome('fail', `${mode} failed: ${why}`, evidence, 'tls.failed');
+};

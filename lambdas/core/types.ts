@@ -1,0 +1,206 @@
+/**
+ * The data model shared by probes (which produce observations) and the pure
+ * requirement checks (which judge them). Nothing in lambdas/core does I/O.
+ */
+
+export type Protocol = 'imap' | 'smtp';
+export type Security = 'tls' | 'starttls';
+export type Status = 'pass' | 'warn' | 'fail' | 'unknown';
+export type Verdict = 'compliant' | 'non-compliant' | 'unknown';
+
+export interface Endpoint {
+  host: string;
+  port: number;
+  security: Security;
+}
+
+/** Where a probe was when it stopped: named in every failure. */
+export type Stage =
+  | 'dns'
+  | 'connect'
+  | 'greeting'
+  | 'capability'
+  | 'ehlo'
+  | 'starttls'
+  | 'tls-handshake'
+  | 'login'
+  | 'auth'
+  | 'id'
+  | 'list'
+  | 'select'
+  | 'connections';
+
+/** How a network step failed, kept apart from the stage it failed in. */
+export type FailureKind =
+  | 'dns'
+  | 'refused'
+  | 'timeout'
+  | 'reset'
+  | 'unreachable'
+  | 'closed'
+  | 'protocol'
+  | 'tls'
+  | 'rejected'
+  | 'skipped'
+  | 'error';
+
+export interface Failure {
+  stage: Stage;
+  kind: FailureKind;
+  /** One line, safe to show: never contains credentials. */
+  message: string;
+}
+
+export interface ConnectObservation {
+  ok: boolean;
+  /** The address actually connected to (or tried). */
+  address?: string;
+  /** The local address the connection left from: the egress address. */
+  localAddress?: string;
+  ms?: number;
+  failure?: Failure;
+}
+
+export interface CertificateFacts {
+  subject: string;
+  subjectCN: string | null;
+  /** DNS names from subjectAltName. */
+  dnsNames: string[];
+  /** IP addresses from subjectAltName. */
+  ipAddresses: string[];
+  issuer: string;
+  issuerCN: string | null;
+  notBefore: string;
+  notAfter: string;
+  serialNumber: string;
+  fingerprint256: string;
+  keyType: string;
+  keyBits?: number;
+  keyCurve?: string;
+  signatureAlgorithm: string;
+  selfSigned: boolean;
+}
+
+export type TlsVersion = 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
+export const TLS_VERSIONS: readonly TlsVersion[] = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'];
+
+export interface VersionAttempt {
+  result: 'accepted' | 'refused' | 'error';
+  /** How it was refused or why it could not be measured. */
+  detail?: string;
+  cipher?: string;
+  stage?: Stage;
+}
+
+export type VersionMatrix = Partial<Record<TlsVersion, VersionAttempt>> & {
+  /** Node's OpenSSL cannot offer SSLv3: always reported as not tested. */
+  SSLv3?: 'not-tested';
+};
+
+export interface TlsObservation {
+  /** For STARTTLS: whether the server advertised it before the upgrade. */
+  starttlsAdvertised?: boolean;
+  ok: boolean;
+  protocol?: string;
+  cipher?: string;
+  /** Chain verified to a trusted root (or the given CA file); the name is judged separately. */
+  authorized?: boolean;
+  authorizationError?: string;
+  /** When the only verification error is a date: whether the signatures chain to a trusted root. */
+  trustIgnoringTime?: boolean;
+  handshakeMs?: number;
+  /** Leaf first. */
+  chain: CertificateFacts[];
+  failure?: Failure;
+}
+
+export interface AuthObservation {
+  attempted: boolean;
+  ok: boolean;
+  ms?: number;
+  /** Why it was not attempted, or the server's (sanitised) answer. */
+  failure?: Failure;
+  /** Classified reason for a rejection. */
+  reason?: 'credentials' | 'logindisabled' | 'imap-disabled' | 'auth-not-offered' | 'plaintext-required' | 'other';
+}
+
+export interface FolderObservation {
+  inboxSelectable: boolean;
+  sent: { path: string; how: 'special-use' | 'name' } | null;
+  folders: string[];
+  failure?: Failure;
+}
+
+export interface ConnectionsObservation {
+  attempted: number;
+  succeeded: number;
+  failures: Failure[];
+}
+
+export interface ServerIdentity {
+  greeting?: string;
+  capabilities?: string[];
+  id?: Record<string, string> | null;
+  software?: 'Courier-IMAP' | 'Dovecot' | 'Cyrus' | 'Exchange' | 'Gmail' | 'Postfix' | 'unknown';
+  courierEvidence?: string[];
+}
+
+export interface ProtocolObservation {
+  endpoint: Endpoint;
+  connect: ConnectObservation;
+  tls?: TlsObservation;
+  versions?: VersionMatrix;
+  identity?: ServerIdentity;
+  auth?: AuthObservation;
+}
+
+export interface ImapObservation extends ProtocolObservation {
+  folders?: FolderObservation;
+  connections?: ConnectionsObservation;
+}
+
+export type SmtpObservation = ProtocolObservation;
+
+export interface Observation {
+  hostname: { imap: string; smtp?: string };
+  imap: ImapObservation;
+  smtp?: SmtpObservation;
+  credentialsGiven: boolean;
+  allowInsecureCertificate: boolean;
+  caFileGiven: boolean;
+  egressAddress?: string;
+  /** When the probe started: the clock the expiry checks use. */
+  at: string;
+}
+
+export interface RequirementResult {
+  id: string;
+  status: Status;
+  summary: string;
+  evidence: Record<string, unknown>;
+  remedy?: string;
+}
+
+export interface CheckReport {
+  verdict: Verdict;
+  profile: string;
+  target: { imap: Endpoint; smtp?: Endpoint };
+  requirements: RequirementResult[];
+  egressAddress?: string;
+  startedAt: string;
+  durationMs: number;
+  evidence: {
+    imap: ProtocolEvidence;
+    smtp?: ProtocolEvidence;
+  };
+}
+
+/** What is kept with every result for change notices. */
+export interface ProtocolEvidence {
+  versions?: VersionMatrix;
+  negotiated?: { protocol?: string; cipher?: string };
+  chain: CertificateFacts[];
+  identity?: ServerIdentity;
+  handshakeMs?: number;
+  loginMs?: number;
+}

@@ -1,0 +1,158 @@
+import { ImapFlow } from 'imapflow';
+import type { AuthObservation, ConnectionsObservation, Failure, FolderObservation } from '../core/types.js';
+import { classify, DeadlineError, oneLine } from './errors.js';
+import { limiterKey, tlsOptions, type EndpointContext } from './session.js';
+
+export interface Credentials {
+  user: string;
+  password: string;
+}
+
+export interface ImapLoginResult {
+  auth: AuthObservation;
+  folders?: FolderObservation;
+  connections?: ConnectionsObservation;
+}
+
+const SENT_NAMES = /^(?:INBOX[./])?(?:Sent|Sent Items|Sent Messages|Sent Mail|Sent-Mail|Gesendet|Envoy[ée]s|送信済み(?:アイテム|メール)?)$/i;
+
+async function openSession(ctx: EndpointContext, creds: Credentials): Promise<ImapFlow> {
+  const budget = ctx.deadline.remaining();
+  const client = new ImapFlow({
+    host: ctx.address,
+    port: ctx.port,
+    secure: ctx.security === 'tls',
+    ...(ctx.security === 'starttls' ? { doSTARTTLS: true } : {}),
+    servername: tlsOptions(ctx).servername,
+    auth: { user: creds.user, pass: creds.password },
+    logger: false,
+    clientInfo: { name: 'inboxguard' },
+    disableCompression: true,
+    disableAutoEnable: true,
+    disableAutoIdle: true,
+    connectionTimeout: budget,
+    greetingTimeout: budget,
+    socketTimeout: budget,
+    tls: { ...tlsOptions(ctx), ...(ctx.localAddress ? { localAddress: ctx.localAddress } : {}) },
+  } as ConstructorParameters<typeof ImapFlow>[0]);
+  client.on('error', () => undefined); // failures surface through connect(); never an unhandled 'error'
+  try {
+    await ctx.deadline.race(client.connect(), () => client.close());
+  } catch (err) {
+    client.close();
+    throw err;
+  }
+  return client;
+}
+
+async function closeQuietly(client: ImapFlow): Promise<void> {
+  await Promise.race([client.logout().catch(() => undefined), new Promise((r) => setTimeout(r, 500).unref())]);
+  client.close();
+}
+
+/** Classifies a failed login session: what the server said, and what it means. */
+export function loginFailure(err: unknown): { failure: Failure; reason: NonNullable<AuthObservation['reason']> } {
+  if (err instanceof DeadlineError) return { failure: classify(err, 'login'), reason: 'other' };
+  const e = err as { authenticationFailed?: boolean; responseText?: unknown; response?: unknown; message?: unknown; code?: unknown; serverResponseCode?: unknown };
+  const said = oneLine(String(e.responseText ?? e.response ?? e.message ?? err));
+  if (e.authenticationFailed) {
+    const disabled = /imap.{0,30}(disabled|not enabled|not allowed)|not enabled for imap/i.test(said);
+    return { failure: { stage: 'login', kind: 'rejected', message: said }, reason: disabled ? 'imap-disabled' : 'credentials' };
+  }
+  if (/login is disabled/i.test(String(e.message))) {
+    return { failure: { stage: 'login', kind: 'rejected', message: 'LOGINDISABLED advertised after TLS' }, reason: 'logindisabled' };
+  }
+  if (e.serverResponseCode === 'LIMIT' || /\[LIMIT\]/i.test(said)) {
+    return { failure: { stage: 'login', kind: 'rejected', message: said }, reason: 'other' };
+  }
+  const code = typeof e.code === 'string' ? e.code : '';
+  if (/TIMEOUT/i.test(code)) {
+    const stage = code.startsWith('GREETING') ? 'greeting' : code.startsWith('CONNECT') ? 'connect' : 'login';
+    return { failure: { stage, kind: 'timeout', message: said }, reason: 'other' };
+  }
+  return { failure: classify(err, 'login'), reason: 'other' };
+}
+
+async function listFolders(ctx: EndpointContext, client: ImapFlow): Promise<FolderObservation> {
+  const obs: FolderObservation = { inboxSelectable: false, sent: null, folders: [] };
+  try {
+    const list = await ctx.deadline.race(client.list());
+    obs.folders = list.map((f) => f.path).slice(0, 500);
+    const bySpecialUse = list.find((f) => f.specialUse === '\\Sent' && f.specialUseSource === 'extension');
+    const byName = list.find((f) => f.specialUse === '\\Sent') ?? list.find((f) => SENT_NAMES.test(f.path));
+    if (bySpecialUse) obs.sent = { path: bySpecialUse.path, how: 'special-use' };
+    else if (byName) obs.sent = { path: byName.path, how: 'name' };
+  } catch (err) {
+    obs.failure = classify(err, 'list');
+    return obs;
+  }
+  try {
+    await ctx.deadline.race(client.mailboxOpen('INBOX', { readOnly: true }));
+    obs.inboxSelectable = true;
+  } catch (err) {
+    obs.failure = classify(err, 'select');
+  }
+  return obs;
+}
+
+/**
+ * Extra authenticated sessions, all held open at once, then let go together.
+ * Each returns null on success or the failure that stopped it.
+ */
+async function extraSessions(ctx: EndpointContext, creds: Credentials, n: number): Promise<Array<Failure | null>> {
+  let releaseAll!: () => void;
+  const allOpened = new Promise<void>((r) => (releaseAll = r));
+  const attempts = Array.from({ length: n }, () => {
+    let settle!: (f: Failure | null) => void;
+    const opened = new Promise<Failure | null>((r) => (settle = r));
+    const run = ctx.limiter
+      .run(
+        limiterKey(ctx),
+        async () => {
+          let client: ImapFlow | undefined;
+          try {
+            client = await openSession(ctx, creds);
+            settle(null);
+            await allOpened;
+          } catch (err) {
+            settle(loginFailure(err).failure);
+          } finally {
+            if (client) await closeQuietly(client);
+          }
+        },
+        ctx.deadline.signal,
+      )
+      .catch((err: unknown) => settle({ ...classify(err, 'connections'), message: 'no free connection slot before the deadline' }));
+    return { opened, run };
+  });
+  const results = await Promise.all(attempts.map((a) => a.opened));
+  releaseAll();
+  await Promise.all(attempts.map((a) => a.run));
+  return results;
+}
+
+/**
+ * The authenticated part: one main session (login, folders), then `extra` more held
+ * at the same time to count simultaneous sessions. Extra sessions start only after the
+ * main login succeeded, so wrong credentials cost one failed login, not five.
+ */
+export async function probeImapLogin(ctx: EndpointContext, creds: Credentials, extra = 4): Promise<ImapLoginResult> {
+  return ctx.limiter.run(limiterKey(ctx), async () => {
+    const started = Date.now();
+    let main: ImapFlow;
+    try {
+      main = await openSession(ctx, creds);
+    } catch (err) {
+      const { failure, reason } = loginFailure(err);
+      return { auth: { attempted: true, ok: false, ms: Date.now() - started, failure, reason } };
+    }
+    const auth: AuthObservation = { attempted: true, ok: true, ms: Date.now() - started };
+    try {
+      const [folders, extras] = await Promise.all([listFolders(ctx, main), extraSessions(ctx, creds, extra)]);
+      const failures = extras.filter((f): f is Failure => f !== null);
+      return { auth, folders, connections: { attempted: extra + 1, succeeded: extra + 1 - failures.length, failures } };
+    } finally {
+      await closeQuietly(main);
+    }
+  }, ctx.deadline.signal).catch((err: unknown) => ({ auth: { attempted: false, ok: false, failure: classify(err, 'login') } }));
+}

@@ -1,0 +1,130 @@
+import tls from 'node:tls';
+import type { Endpoint, ImapObservation, Observation, Protocol, ProtocolObservation } from '../core/types.js';
+import { Deadline } from './deadline.js';
+import { ProbeError, classify } from './errors.js';
+import { probeFacts } from './facts.js';
+import { probeImapLogin, type Credentials, type ImapLoginResult } from './imap.js';
+import { defaultLimiter, type HostLimiter } from './limiter.js';
+import { probeVersions } from './matrix.js';
+import { resolveHost, systemResolver, type Resolver } from './resolve.js';
+import type { EndpointContext } from './session.js';
+import { authOffered, probeSmtpAuth } from './smtp.js';
+
+export type { Credentials } from './imap.js';
+
+export interface CheckTarget {
+  imap: Endpoint;
+  smtp?: Endpoint;
+  credentials?: Credentials;
+  /** Host name → address, used instead of DNS (curl's --resolve). */
+  resolve?: Readonly<Record<string, string>>;
+  /** PEM of extra trust anchors (--ca-file). */
+  caPem?: string;
+  allowInsecureCertificate?: boolean;
+  /** Local address to connect from (--source-address). */
+  sourceAddress?: string;
+}
+
+export interface ProbeOptions {
+  timeoutMs: number;
+  resolver?: Resolver;
+  limiter?: HostLimiter;
+  /** The public egress address, when known better than the socket's local address (NAT). */
+  egressAddress?: string;
+  now?: () => Date;
+  /** Extra IMAP sessions beside the main one; HubSpot's rule needs 4. */
+  extraSessions?: number;
+}
+
+/** Replaces every occurrence of a secret in every string of a value. */
+export function redact<T>(value: T, secrets: readonly string[]): T {
+  const live = secrets.filter((s) => s.length >= 1);
+  if (!live.length) return value;
+  const scrub = (v: unknown): unknown => {
+    if (typeof v === 'string') return live.reduce((s, secret) => s.split(secret).join('[redacted]'), v);
+    if (Array.isArray(v)) return v.map(scrub);
+    if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, scrub(x)]));
+    return v;
+  };
+  return scrub(value) as T;
+}
+
+async function probeProtocol(
+  protocol: Protocol,
+  endpoint: Endpoint,
+  target: CheckTarget,
+  opts: ProbeOptions,
+  deadline: Deadline,
+): Promise<ImapObservation> {
+  let address: string;
+  try {
+    address = await deadline.race(resolveHost(endpoint.host, target.resolve ?? {}, opts.resolver ?? systemResolver));
+  } catch (err) {
+    const failure = err instanceof ProbeError ? err.failure : classify(err, 'dns');
+    return { endpoint, connect: { ok: false, failure } };
+  }
+  const ctx: EndpointContext = {
+    protocol,
+    hostname: endpoint.host,
+    address,
+    port: endpoint.port,
+    security: endpoint.security,
+    localAddress: target.sourceAddress,
+    deadline,
+    limiter: opts.limiter ?? defaultLimiter,
+    ...(target.caPem ? { ca: [...tls.rootCertificates, target.caPem] } : {}),
+  };
+  const creds = target.credentials;
+  // Started in this order so that the longest chain (login, then the extra sessions)
+  // gets a connection slot first.
+  const login: Promise<ImapLoginResult | undefined> = creds
+    ? protocol === 'imap'
+      ? probeImapLogin(ctx, creds, opts.extraSessions ?? 4)
+      : probeSmtpAuth(ctx, creds).then((auth) => ({ auth }))
+    : Promise.resolve(undefined);
+  const factsP = probeFacts(ctx);
+  const versionsP = probeVersions(ctx);
+  const [facts, versions, logged] = await Promise.all([factsP, versionsP, login]);
+  const obs: ImapObservation & ProtocolObservation = { endpoint, connect: facts.connect, versions };
+  if (facts.tls) obs.tls = facts.tls;
+  if (facts.identity) obs.identity = facts.identity;
+  if (logged) {
+    obs.auth = logged.auth;
+    if (logged.folders) obs.folders = logged.folders;
+    if (logged.connections) obs.connections = logged.connections;
+    if (protocol === 'smtp' && !obs.auth.ok && authOffered(facts.capabilitiesAfterTls) === false) {
+      obs.auth = { ...obs.auth, reason: 'auth-not-offered' };
+    }
+  } else {
+    obs.auth = { attempted: false, ok: false };
+  }
+  return obs;
+}
+
+/**
+ * Probes IMAP and SMTP side by side under one deadline and returns what was
+ * observed. Server behaviour never throws: it is recorded, classified, in the result.
+ */
+export async function probe(target: CheckTarget, opts: ProbeOptions): Promise<Observation> {
+  const at = (opts.now?.() ?? new Date()).toISOString();
+  const deadline = new Deadline(opts.timeoutMs);
+  try {
+    const [imap, smtp] = await Promise.all([
+      probeProtocol('imap', target.imap, target, opts, deadline),
+      target.smtp ? probeProtocol('smtp', target.smtp, target, opts, deadline) : Promise.resolve(undefined),
+    ]);
+    const obs: Observation = {
+      hostname: { imap: target.imap.host, ...(target.smtp ? { smtp: target.smtp.host } : {}) },
+      imap,
+      ...(smtp ? { smtp } : {}),
+      credentialsGiven: !!target.credentials,
+      allowInsecureCertificate: !!target.allowInsecureCertificate,
+      caFileGiven: !!target.caPem,
+      egressAddress: opts.egressAddress ?? imap.connect.localAddress ?? smtp?.connect.localAddress ?? target.sourceAddress,
+      at,
+    };
+    return redact(obs, target.credentials ? [target.credentials.password] : []);
+  } finally {
+    deadline.dispose();
+  }
+}

@@ -1,0 +1,98 @@
+import tls from 'node:tls';
+import { isIP } from 'node:net';
+import type { Protocol, Security, TlsVersion } from '../core/types.js';
+import type { Deadline } from './deadline.js';
+import { fail, oneLine } from './errors.js';
+import type { HostLimiter } from './limiter.js';
+import {
+  ehloName,
+  imapCommand,
+  imapGreeting,
+  parseCapabilities,
+  smtpCommand,
+  smtpReply,
+  Wire,
+} from './wire.js';
+
+/** Everything a probe step needs to reach one endpoint. */
+export interface EndpointContext {
+  protocol: Protocol;
+  hostname: string;
+  address: string;
+  port: number;
+  security: Security;
+  localAddress?: string;
+  deadline: Deadline;
+  limiter: HostLimiter;
+  /** Trust anchors: the public roots plus the CA file, when one is given. */
+  ca?: string[];
+}
+
+export function limiterKey(ctx: EndpointContext): string {
+  return `${ctx.address}:${ctx.port}`;
+}
+
+/**
+ * TLS options for a measuring handshake: everything HubSpot's client could offer
+ * (TLS 1.0 and up, legacy ciphers allowed), never rejecting, so that trust and name
+ * are recorded as facts and judged apart. `pin` fixes one version.
+ */
+export function tlsOptions(ctx: EndpointContext, pin?: TlsVersion): tls.ConnectionOptions {
+  return {
+    ...(isIP(ctx.hostname) ? {} : { servername: ctx.hostname }),
+    rejectUnauthorized: false,
+    checkServerIdentity: () => undefined,
+    minVersion: pin ?? 'TLSv1',
+    maxVersion: pin ?? 'TLSv1.3',
+    ciphers: 'DEFAULT@SECLEVEL=0',
+    ...(ctx.ca ? { ca: ctx.ca } : {}),
+  };
+}
+
+export interface Preamble {
+  greeting?: string;
+  capabilities?: string[];
+  starttlsAdvertised?: boolean;
+}
+
+/**
+ * The plaintext steps up to the point where TLS starts: nothing for implicit TLS,
+ * greeting + capabilities + STARTTLS otherwise. `requireAdvertised` stops when the
+ * server does not offer STARTTLS (recorded, not thrown, when false).
+ */
+export async function plaintextPreamble(w: Wire, ctx: EndpointContext): Promise<Preamble> {
+  if (ctx.security === 'tls') return {};
+  if (ctx.protocol === 'imap') {
+    const greeting = await imapGreeting(w);
+    let capabilities = parseCapabilities([greeting]);
+    if (!capabilities) {
+      const r = await imapCommand(w, 'c1', 'CAPABILITY', 'capability');
+      capabilities = parseCapabilities(r.untagged) ?? [];
+    }
+    const starttlsAdvertised = capabilities.some((c) => c.toUpperCase() === 'STARTTLS');
+    if (!starttlsAdvertised) return { greeting, capabilities, starttlsAdvertised };
+    const r = await imapCommand(w, 's1', 'STARTTLS', 'starttls');
+    if (r.status !== 'OK') throw fail('starttls', 'rejected', `STARTTLS answered ${r.status} ${oneLine(r.text)}`);
+    return { greeting, capabilities, starttlsAdvertised };
+  }
+  const g = await smtpReply(w, 'greeting');
+  const greeting = `${g.code} ${g.lines.join(' / ')}`;
+  if (g.code !== 220) throw fail('greeting', 'rejected', `greeting ${oneLine(greeting)}`);
+  const e = await smtpCommand(w, `EHLO ${ehloName(w)}`, 'ehlo');
+  if (e.code !== 250) throw fail('ehlo', 'rejected', `EHLO answered ${e.code} ${oneLine(e.lines.join(' '))}`);
+  const capabilities = smtpKeywords(e.lines);
+  const starttlsAdvertised = capabilities.includes('STARTTLS');
+  if (!starttlsAdvertised) return { greeting, capabilities, starttlsAdvertised };
+  const s = await smtpCommand(w, 'STARTTLS', 'starttls');
+  if (s.code !== 220) throw fail('starttls', 'rejected', `STARTTLS answered ${s.code} ${oneLine(s.lines.join(' '))}`);
+  return { greeting, capabilities, starttlsAdvertised };
+}
+
+/** EHLO lines after the first, as upper-case keywords with their parameters ("AUTH PLAIN LOGIN"). */
+export function smtpKeywords(lines: readonly string[]): string[] {
+  return lines.slice(1).map((l) => l.trim().toUpperCase()).filter(Boolean).slice(0, 2000);
+}
+
+export function connectWire(ctx: EndpointContext): Promise<Wire> {
+  return Wire.connect({ address: ctx.address, port: ctx.port, localAddress: ctx.localAddress, deadline: ctx.deadline });
+}

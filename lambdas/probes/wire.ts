@@ -1,0 +1,293 @@
+import net from 'node:net';
+import tls from 'node:tls';
+import { once } from 'node:events';
+import type { Stage } from '../core/types.js';
+import type { Deadline } from './deadline.js';
+import { classify, fail, oneLine, ProbeError } from './errors.js';
+
+export const MAX_LINE = 64 * 1024;
+
+export interface ConnectOptions {
+  address: string;
+  port: number;
+  localAddress?: string;
+  deadline: Deadline;
+}
+
+/**
+ * A raw connection that reads bounded lines: the measuring instrument for the
+ * steps a protocol library would hide (greeting, STARTTLS, pinned handshakes).
+ * Every wait is bounded by the deadline; server behaviour ends in a ProbeError.
+ */
+export class Wire {
+  private chunks: Buffer[] = [];
+  private size = 0;
+  private ended: Error | null = null;
+  private wake: (() => void) | null = null;
+  private readonly onData = (b: Buffer): void => {
+    this.chunks.push(b);
+    this.size += b.length;
+    this.notify();
+  };
+  private readonly onEnd = (): void => {
+    this.ended ??= new Error('the server closed the connection');
+    this.notify();
+  };
+  private readonly onError = (e: Error): void => {
+    this.ended ??= e;
+    this.notify();
+  };
+  /** Bytes thrown away after a STARTTLS OK (CVE-2011-0411 style injection). */
+  discardedAtStarttls = 0;
+  connectMs = 0;
+
+  private constructor(
+    public socket: net.Socket,
+    private readonly deadline: Deadline,
+  ) {
+    this.attach(socket);
+  }
+
+  static async connect(o: ConnectOptions): Promise<Wire> {
+    const started = Date.now();
+    const socket = net.connect({ host: o.address, port: o.port, localAddress: o.localAddress });
+    socket.on('error', () => undefined); // classified below; never an unhandled 'error'
+    try {
+      await o.deadline.race(once(socket, 'connect'), () => socket.destroy());
+    } catch (err) {
+      socket.destroy();
+      throw new ProbeError(classify(err, 'connect'));
+    }
+    const w = new Wire(socket, o.deadline);
+    w.connectMs = Date.now() - started;
+    return w;
+  }
+
+  get localAddress(): string | undefined {
+    return this.socket.localAddress;
+  }
+
+  private attach(s: net.Socket): void {
+    s.on('data', this.onData);
+    s.on('end', this.onEnd);
+    s.on('close', this.onEnd);
+    s.on('error', this.onError);
+  }
+
+  private detach(s: net.Socket): void {
+    s.off('data', this.onData);
+    s.off('end', this.onEnd);
+    s.off('close', this.onEnd);
+    s.off('error', this.onError);
+  }
+
+  private notify(): void {
+    const w = this.wake;
+    this.wake = null;
+    w?.();
+  }
+
+  private async waitForData(stage: Stage): Promise<void> {
+    if (this.ended) throw this.endedError(stage);
+    await this.deadline.race(new Promise<void>((r) => (this.wake = r)), () => this.destroy());
+  }
+
+  private endedError(stage: Stage): ProbeError {
+    const f = classify(this.ended, stage);
+    return new ProbeError(f.kind === 'error' ? { ...f, kind: 'closed' } : f);
+  }
+
+  private buffered(): Buffer {
+    if (this.chunks.length > 1) this.chunks = [Buffer.concat(this.chunks)];
+    return this.chunks[0] ?? Buffer.alloc(0);
+  }
+
+  private take(n: number): Buffer {
+    const all = this.buffered();
+    const out = all.subarray(0, n);
+    const rest = all.subarray(n);
+    this.chunks = rest.length ? [rest] : [];
+    this.size = rest.length;
+    return out;
+  }
+
+  /** One line without its CRLF; fails on a line longer than MAX_LINE. */
+  async line(stage: Stage): Promise<string> {
+    for (;;) {
+      const nl = this.buffered().indexOf(0x0a);
+      if (nl >= 0) {
+        if (nl > MAX_LINE) break;
+        return this.take(nl + 1).toString('utf8').replace(/\r?\n$/, '');
+      }
+      if (this.size > MAX_LINE) break;
+      try {
+        await this.waitForData(stage);
+      } catch (err) {
+        throw err instanceof ProbeError ? err : new ProbeError(classify(err, stage));
+      }
+    }
+    this.destroy();
+    throw fail(stage, 'protocol', `a line longer than ${MAX_LINE} bytes`);
+  }
+
+  /** Exactly n bytes (an IMAP literal), bounded by MAX_LINE. */
+  async bytes(n: number, stage: Stage): Promise<string> {
+    if (n > MAX_LINE) {
+      this.destroy();
+      throw fail(stage, 'protocol', `a literal of ${n} bytes`);
+    }
+    while (this.size < n) {
+      try {
+        await this.waitForData(stage);
+      } catch (err) {
+        throw err instanceof ProbeError ? err : new ProbeError(classify(err, stage));
+      }
+    }
+    return this.take(n).toString('utf8');
+  }
+
+  write(s: string): void {
+    if (!this.socket.destroyed) this.socket.write(s);
+  }
+
+  /**
+   * Starts TLS on this connection (implicit TLS right after connect, or after a
+   * STARTTLS go-ahead). Bytes already received are discarded, never read as TLS
+   * or as protocol: a server must not talk between its OK and the handshake.
+   */
+  async startTls(options: tls.ConnectionOptions): Promise<{ socket: tls.TLSSocket; ms: number }> {
+    this.discardedAtStarttls = this.size;
+    this.take(this.size);
+    this.detach(this.socket);
+    if (this.ended) throw this.endedError('tls-handshake');
+    const plain = this.socket;
+    const started = Date.now();
+    const t = tls.connect({ ...options, socket: plain });
+    this.socket = t;
+    t.on('error', () => undefined);
+    try {
+      await this.deadline.race(
+        new Promise<void>((resolve, reject) => {
+          t.once('secureConnect', () => resolve());
+          t.once('error', reject);
+          t.once('close', () => reject(new Error('the server closed the connection during the handshake')));
+        }),
+        () => this.destroy(),
+      );
+    } catch (err) {
+      this.destroy();
+      throw new ProbeError(classify(err, 'tls-handshake'));
+    }
+    this.attach(t);
+    return { socket: t, ms: Date.now() - started };
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  /** Ends politely with a last line, then lets go. */
+  close(last?: string): void {
+    if (last && !this.socket.destroyed && this.socket.writable) this.socket.end(last);
+    setTimeout(() => this.socket.destroy(), 200).unref();
+  }
+}
+
+// ---- IMAP and SMTP, as much as measuring needs ----
+
+export interface ImapResponse {
+  untagged: string[];
+  status: string;
+  text: string;
+}
+
+/** Reads one IMAP response line, splicing in literals ({n}) so a response is one string. */
+async function imapLine(w: Wire, stage: Stage): Promise<string> {
+  let line = await w.line(stage);
+  for (let guard = 0; guard < 100; guard++) {
+    const m = /\{(\d+)\+?\}$/.exec(line);
+    if (!m) return line;
+    const literal = await w.bytes(Number(m[1]), stage);
+    line = line.slice(0, m.index) + JSON.stringify(literal) + (await w.line(stage));
+  }
+  throw fail(stage, 'protocol', 'too many literals in one response');
+}
+
+export async function imapGreeting(w: Wire): Promise<string> {
+  const line = await imapLine(w, 'greeting');
+  if (!/^\* (OK|PREAUTH|BYE)\b/i.test(line)) throw fail('greeting', 'protocol', `not an IMAP greeting: ${oneLine(line, 80)}`);
+  if (/^\* BYE/i.test(line)) throw fail('greeting', 'rejected', `the server said BYE: ${oneLine(line)}`);
+  return line;
+}
+
+/** Sends a command and collects untagged lines up to the tagged status. */
+export async function imapCommand(w: Wire, tag: string, command: string, stage: Stage): Promise<ImapResponse> {
+  w.write(`${tag} ${command}\r\n`);
+  return imapReply(w, tag, stage);
+}
+
+export async function imapReply(w: Wire, tag: string, stage: Stage): Promise<ImapResponse> {
+  const untagged: string[] = [];
+  for (let n = 0; n < 10_000; n++) {
+    const line = await imapLine(w, stage);
+    if (line.startsWith(`${tag} `)) {
+      const m = /^\S+ (\S+) ?(.*)$/.exec(line);
+      return { untagged, status: (m?.[1] ?? '').toUpperCase(), text: m?.[2] ?? '' };
+    }
+    if (untagged.length < 1000) untagged.push(line);
+  }
+  throw fail(stage, 'protocol', 'no tagged response after 10000 lines');
+}
+
+/** Capabilities from a greeting code or an untagged CAPABILITY line. */
+export function parseCapabilities(lines: readonly string[]): string[] | undefined {
+  for (const l of lines) {
+    const m = /\[CAPABILITY ([^\]]*)\]/i.exec(l) ?? /^\* CAPABILITY (.*)$/i.exec(l);
+    if (m?.[1] !== undefined) return m[1].trim().split(/\s+/).filter(Boolean).slice(0, 2000);
+  }
+  return undefined;
+}
+
+/** `* ID ("name" "Dovecot" ...)` to a record; NIL or nothing gives null. */
+export function parseId(lines: readonly string[]): Record<string, string> | null {
+  const line = lines.find((l) => /^\* ID /i.test(l));
+  if (!line) return null;
+  const tokens = [...line.slice(5).matchAll(/"((?:[^"\\]|\\.)*)"|NIL/gi)].map((m) =>
+    m[1] === undefined ? null : m[1].replace(/\\(.)/g, '$1'),
+  );
+  const out: Record<string, string> = {};
+  for (let i = 0; i + 1 < tokens.length && i < 60; i += 2) {
+    const k = tokens[i];
+    const v = tokens[i + 1];
+    if (k && v !== null && v !== undefined) out[k.toLowerCase()] = v;
+  }
+  return Object.keys(out).length ? out : null;
+}
+
+export interface SmtpReply {
+  code: number;
+  lines: string[];
+}
+
+export async function smtpReply(w: Wire, stage: Stage): Promise<SmtpReply> {
+  const lines: string[] = [];
+  for (let n = 0; n < 10_000; n++) {
+    const line = await w.line(stage);
+    const m = /^(\d{3})([ -]?)(.*)$/.exec(line);
+    if (!m) throw fail(stage, 'protocol', `not an SMTP reply: ${oneLine(line, 80)}`);
+    if (lines.length < 1000) lines.push(m[3] ?? '');
+    if (m[2] !== '-') return { code: Number(m[1]), lines };
+  }
+  throw fail(stage, 'protocol', 'an SMTP reply longer than 10000 lines');
+}
+
+export async function smtpCommand(w: Wire, command: string, stage: Stage): Promise<SmtpReply> {
+  w.write(`${command}\r\n`);
+  return smtpReply(w, stage);
+}
+
+/** The name we greet with: an address literal, since a probe has no FQDN of its own. */
+export function ehloName(w: Wire): string {
+  const a = w.localAddress ?? '127.0.0.1';
+  return net.isIPv6(a) ? `[IPv6:${a}]` : `[${a}]`;
+}
