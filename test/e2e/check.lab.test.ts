@@ -1,0 +1,142 @@
+import { describe, expect, it } from 'vitest';
+import { main } from '../../bin/cli.js';
+import type { CheckReport, Status } from '../../lambdas/core/types.js';
+import { requireLab } from '../lab/use-lab.js';
+
+const lab = requireLab();
+const PW_ENV = 'INBOXGUARD_LAB_PW';
+
+/** Runs the CLI in-process, as a user would call it, and returns the parsed JSON report. */
+async function check(args: string[], password: string | null = lab.password): Promise<{ code: number; report: CheckReport; stderr: string }> {
+  let out = '';
+  let err = '';
+  const env: NodeJS.ProcessEnv = password === null ? {} : { [PW_ENV]: password };
+  const creds = password === null ? [] : ['--user', lab.user, '--password-env', PW_ENV];
+  const code = await main(
+    [
+      'check',
+      ...args,
+      '--resolve', `${lab.hostname}=127.0.0.1`,
+      '--ca-file', lab.caFile,
+      '--source-address', '127.0.0.2',
+      ...creds,
+      '--format', 'json',
+    ],
+    { out: (s) => void (out += s), err: (s) => void (err += s), env },
+  );
+  return { code, report: JSON.parse(out) as CheckReport, stderr: err };
+}
+
+function statuses(r: CheckReport): Record<string, Status> {
+  return Object.fromEntries(r.requirements.map((x) => [x.id, x.status]));
+}
+
+function only(r: CheckReport, status: Status): string[] {
+  return r.requirements.filter((x) => x.status === status).map((x) => x.id);
+}
+
+const imap = (port: number) => ['--imap', `${lab.hostname}:${port}`];
+const submission = ['--smtp', `${lab.hostname}:${lab.postfix.submission}`];
+
+describe('inboxguard check against real servers', () => {
+  it('Dovecot STARTTLS + Postfix submission, compliant: every requirement passes, exit 0', async () => {
+    const { code, report } = await check([...imap(lab.dovecot.compliant.imapStarttls), '--imap-security', 'starttls', ...submission]);
+    expect(only(report, 'fail')).toEqual([]);
+    expect(only(report, 'unknown')).toEqual([]);
+    expect(only(report, 'warn')).toEqual([]);
+    expect(report.verdict).toBe('compliant');
+    expect(code).toBe(0);
+    const ev = report.evidence.imap;
+    expect(ev.versions?.TLSv1?.result).toBe('refused');
+    expect(ev.versions?.['TLSv1.2']?.result).toBe('accepted');
+    expect(ev.versions?.['TLSv1.3']?.result).toBe('accepted');
+    expect(ev.identity?.software).toBe('Dovecot');
+    expect(ev.identity?.id?.name).toBe('Dovecot');
+    expect(ev.chain[0]?.subjectCN).toBe(lab.hostname);
+    expect(ev.chain[0]?.signatureAlgorithm).toBe('sha256WithRSAEncryption');
+    expect(report.egressAddress).toBe('127.0.0.2');
+    const conns = report.requirements.find((x) => x.id === 'imap.connections');
+    expect(conns?.evidence).toMatchObject({ succeeded: 5 });
+  });
+
+  it('Dovecot implicit TLS (993-style) + Postfix implicit TLS (465-style), compliant', async () => {
+    const { code, report } = await check([
+      ...imap(lab.dovecot.compliant.imapTls), '--imap-security', 'tls',
+      '--smtp', `${lab.hostname}:${lab.postfix.smtps}`, '--smtp-security', 'tls',
+    ]);
+    expect(only(report, 'fail')).toEqual([]);
+    expect(report.verdict).toBe('compliant');
+    expect(code).toBe(0);
+    expect(report.evidence.smtp?.versions?.['TLSv1.1']?.detail).toMatch(/alert|closed/);
+  });
+
+  it('TLS-1.3-only Dovecot fails imap.tls-version only, exit 2', async () => {
+    const { code, report } = await check([...imap(lab.dovecot.tls13only.imapStarttls), '--imap-security', 'starttls', ...submission]);
+    expect(only(report, 'fail')).toEqual(['imap.tls-version']);
+    expect(report.requirements.find((x) => x.id === 'imap.tls-version')?.summary).toMatch(/only TLS 1\.3/);
+    expect(report.requirements.find((x) => x.id === 'imap.tls-version')?.remedy).toMatch(/ssl_min_protocol = TLSv1\.2/);
+    expect(code).toBe(2);
+  });
+
+  it('CN mismatch fails imap.cert-name', async () => {
+    const { code, report } = await check([...imap(lab.dovecot.cnMismatch.imapTls), ...submission]);
+    expect(only(report, 'fail')).toEqual(['imap.cert-name']);
+    expect(report.requirements.find((x) => x.id === 'imap.cert-name')?.summary).toMatch(/CN=other\.lab\.test does not match mail\.lab\.test/);
+    expect(code).toBe(2);
+  });
+
+  it('expired certificate fails imap.cert-expiry, not imap.cert-trust', async () => {
+    const { report } = await check([...imap(lab.dovecot.expired.imapTls), ...submission]);
+    expect(only(report, 'fail')).toEqual(['imap.cert-expiry']);
+    expect(statuses(report)['imap.cert-trust']).toBe('pass');
+  });
+
+  it('self-signed fails imap.cert-trust, and only warns with --allow-insecure-cert (exit 1)', async () => {
+    const strict = await check([...imap(lab.dovecot.selfSigned.imapTls), ...submission]);
+    expect(only(strict.report, 'fail')).toEqual(['imap.cert-trust']);
+    expect(strict.report.requirements.find((x) => x.id === 'imap.cert-trust')?.summary).toMatch(/self-signed/);
+    const allowed = await check([...imap(lab.dovecot.selfSigned.imapTls), ...submission, '--allow-insecure-cert']);
+    expect(only(allowed.report, 'warn')).toEqual(['imap.cert-trust']);
+    expect(allowed.report.verdict).toBe('compliant');
+    expect(allowed.code).toBe(1);
+  });
+
+  it('a connection limit of 3 fails imap.connections with the server\'s [LIMIT] answer', async () => {
+    const { report } = await check([...imap(lab.dovecot.limit3.imapTls), ...submission]);
+    expect(only(report, 'fail')).toEqual(['imap.connections']);
+    const r = report.requirements.find((x) => x.id === 'imap.connections');
+    expect(r?.evidence).toMatchObject({ attempted: 5, succeeded: 3 });
+    expect(r?.summary).toMatch(/LIMIT/);
+  });
+
+  it('Courier-IMAP is detected and fails imap.server', async () => {
+    const { report } = await check([...imap(lab.courier.imapStarttls), '--imap-security', 'starttls', ...submission]);
+    expect(statuses(report)['imap.server']).toBe('fail');
+    expect(report.requirements.find((x) => x.id === 'imap.server')?.summary).toMatch(/Courier-IMAP detected/);
+    expect(report.evidence.imap.identity?.software).toBe('Courier-IMAP');
+    expect(statuses(report)['imap.login']).toBe('pass');
+    // Courier has no SPECIAL-USE: its INBOX.Sent is found by name.
+    expect(statuses(report)['imap.folders']).toBe('warn');
+    expect(report.verdict).toBe('non-compliant');
+  });
+
+  it('a wrong password fails imap.login and smtp.auth and never shows the password', async () => {
+    const wrong = 'Wrong-Canary-Password-7f3a';
+    let stdout = '';
+    const { report } = await check([...imap(lab.dovecot.compliant.imapTls), ...submission], wrong);
+    stdout = JSON.stringify(report);
+    expect(statuses(report)['imap.login']).toBe('fail');
+    expect(statuses(report)['smtp.auth']).toBe('fail');
+    expect(report.requirements.find((x) => x.id === 'imap.login')?.summary).toMatch(/credentials rejected/);
+    expect(statuses(report)['imap.connections']).toBe('unknown');
+    expect(stdout).not.toContain(wrong);
+  });
+
+  it('without credentials the login-dependent requirements are unknown (exit 3)', async () => {
+    const { code, report } = await check([...imap(lab.dovecot.compliant.imapTls), ...submission], null);
+    expect(only(report, 'unknown').sort()).toEqual(['imap.connections', 'imap.folders', 'imap.login', 'smtp.auth']);
+    expect(only(report, 'fail')).toEqual([]);
+    expect(report.verdict).toBe('unknown');
+    expect(code).toBe(3);
+  });
+});
