@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { DeadlineError } from './errors.js';
 
 /** One deadline bounds a whole check: every step asks it how long it may still take. */
@@ -8,6 +9,8 @@ export class Deadline {
 
   constructor(ms: number) {
     this.at = Date.now() + ms;
+    // Every step of a check listens to this one signal.
+    setMaxListeners(0, this.controller.signal);
     this.timer = setTimeout(() => this.controller.abort(new DeadlineError()), ms);
   }
 

@@ -3,7 +3,7 @@ import { fingerprint } from '../core/fingerprint.js';
 import { certificateFacts, chainsToAnchor, parsePemBundle, peerChain } from './certs.js';
 import { classify, ProbeError } from './errors.js';
 import { connectWire, limiterKey, plaintextPreamble, smtpKeywords, tlsOptions, type EndpointContext, type Preamble } from './session.js';
-import { imapCommand, imapGreeting, imapReply, parseCapabilities, parseId, smtpCommand, smtpReply, ehloName, type Wire } from './wire.js';
+import { imapGreeting, imapReply, parseCapabilities, parseId, smtpCommand, smtpReply, ehloName, type Wire } from './wire.js';
 
 export interface Facts {
   connect: ConnectObservation;

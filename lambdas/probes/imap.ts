@@ -1,7 +1,8 @@
 import { ImapFlow } from 'imapflow';
 import type { AuthObservation, ConnectionsObservation, Failure, FolderObservation } from '../core/types.js';
-import { classify, DeadlineError, oneLine } from './errors.js';
-import { limiterKey, tlsOptions, type EndpointContext } from './session.js';
+import { classify, DeadlineError, fail, oneLine } from './errors.js';
+import { connectWire, limiterKey, plaintextPreamble, tlsOptions, type EndpointContext } from './session.js';
+import { imapGreeting, imapLogin, parseCapabilities, type Wire } from './wire.js';
 
 export interface Credentials {
   user: string;
@@ -96,28 +97,53 @@ async function listFolders(ctx: EndpointContext, client: ImapFlow): Promise<Fold
 }
 
 /**
+ * One extra session on the raw wire: connect, TLS, then LOGIN when its turn comes.
+ * Logins go one at a time, as a client's connections arrive in life: servers count
+ * sessions when a login completes, so simultaneous logins would slip past a limit.
+ */
+async function extraSession(ctx: EndpointContext, creds: Credentials, turn: Promise<void>): Promise<Wire> {
+  const w = await connectWire(ctx);
+  try {
+    const pre = await plaintextPreamble(w, ctx);
+    if (pre.starttlsAdvertised === false) throw fail('starttls', 'protocol', 'STARTTLS not advertised');
+    await w.startTls(tlsOptions(ctx));
+    const caps = ctx.security === 'tls' ? parseCapabilities([await imapGreeting(w)]) : pre.capabilities;
+    await ctx.deadline.race(turn);
+    const r = await imapLogin(w, 'x1', creds.user, creds.password, !!caps?.includes('LITERAL+'));
+    if (r.status !== 'OK') throw fail('login', 'rejected', `${r.status} ${r.text}`);
+    return w;
+  } catch (err) {
+    w.destroy();
+    throw err;
+  }
+}
+
+/**
  * Extra authenticated sessions, all held open at once, then let go together.
  * Each returns null on success or the failure that stopped it.
  */
 async function extraSessions(ctx: EndpointContext, creds: Credentials, n: number): Promise<Array<Failure | null>> {
   let releaseAll!: () => void;
   const allOpened = new Promise<void>((r) => (releaseAll = r));
+  let turn: Promise<void> = Promise.resolve();
   const attempts = Array.from({ length: n }, () => {
     let settle!: (f: Failure | null) => void;
     const opened = new Promise<Failure | null>((r) => (settle = r));
+    const myTurn = turn;
+    turn = myTurn.then(() => opened.then(() => undefined));
     const run = ctx.limiter
       .run(
         limiterKey(ctx),
         async () => {
-          let client: ImapFlow | undefined;
+          let w: Wire | undefined;
           try {
-            client = await openSession(ctx, creds);
+            w = await extraSession(ctx, creds, myTurn);
             settle(null);
             await allOpened;
           } catch (err) {
-            settle(loginFailure(err).failure);
+            settle(classify(err, 'login'));
           } finally {
-            if (client) await closeQuietly(client);
+            w?.close('x9 LOGOUT\r\n');
           }
         },
         ctx.deadline.signal,

@@ -150,6 +150,10 @@ export class Wire {
     if (!this.socket.destroyed) this.socket.write(s);
   }
 
+  writeBytes(b: Buffer): void {
+    if (!this.socket.destroyed) this.socket.write(b);
+  }
+
   /**
    * Starts TLS on this connection (implicit TLS right after connect, or after a
    * STARTTLS go-ahead). Bytes already received are discarded, never read as TLS
@@ -229,7 +233,15 @@ export async function imapCommand(w: Wire, tag: string, command: string, stage: 
 export async function imapReply(w: Wire, tag: string, stage: Stage): Promise<ImapResponse> {
   const untagged: string[] = [];
   for (let n = 0; n < 10_000; n++) {
-    const line = await imapLine(w, stage);
+    let line: string;
+    try {
+      line = await imapLine(w, stage);
+    } catch (err) {
+      // A server that says BYE and hangs up has told us why: keep its words.
+      const bye = untagged.find((l) => /^\* BYE/i.test(l));
+      if (bye && err instanceof ProbeError && err.failure.kind !== 'timeout') throw fail(stage, 'rejected', bye.slice(2));
+      throw err;
+    }
     if (line.startsWith(`${tag} `)) {
       const m = /^\S+ (\S+) ?(.*)$/.exec(line);
       return { untagged, status: (m?.[1] ?? '').toUpperCase(), text: m?.[2] ?? '' };
@@ -290,4 +302,39 @@ export async function smtpCommand(w: Wire, command: string, stage: Stage): Promi
 export function ehloName(w: Wire): string {
   const a = w.localAddress ?? '127.0.0.1';
   return net.isIPv6(a) ? `[IPv6:${a}]` : `[${a}]`;
+}
+
+/** An IMAP astring for LOGIN: a quoted string for printable ASCII, else a literal. */
+function imapString(s: string): { quoted: string } | { literal: Buffer } {
+  if (/^[\x20-\x7e]*$/.test(s)) return { quoted: `"${s.replace(/[\\"]/g, (c) => `\\${c}`)}"` };
+  return { literal: Buffer.from(s, 'utf8') };
+}
+
+/**
+ * LOGIN with the arguments quoted, or sent as literals when they are not plain ASCII
+ * (non-synchronizing with LITERAL+, else waiting for the server's "+"). CR, LF and NUL
+ * are refused before anything is sent: no credential can inject a command.
+ */
+export async function imapLogin(w: Wire, tag: string, user: string, password: string, literalPlus: boolean): Promise<ImapResponse> {
+  if (/[\r\n\0]/.test(user) || /[\r\n\0]/.test(password)) throw fail('login', 'error', 'credentials contain CR, LF or NUL');
+  const parts = [imapString(user), imapString(password)];
+  let line = `${tag} LOGIN`;
+  for (const p of parts) {
+    if ('quoted' in p) {
+      line += ` ${p.quoted}`;
+      continue;
+    }
+    w.write(`${line} {${p.literal.length}${literalPlus ? '+' : ''}}\r\n`);
+    if (!literalPlus) {
+      const go = await w.line('login');
+      if (!go.startsWith('+')) {
+        const m = /^\S+ (\S+) ?(.*)$/.exec(go);
+        return { untagged: [], status: (m?.[1] ?? 'BAD').toUpperCase(), text: m?.[2] ?? go };
+      }
+    }
+    w.writeBytes(p.literal);
+    line = '';
+  }
+  w.write(`${line}\r\n`);
+  return imapReply(w, tag, 'login');
 }

@@ -20,7 +20,10 @@ export const tlsCheck = (p: Protocol): Check => (obs) => {
   if (po.endpoint.security === 'starttls' && t.starttlsAdvertised === false) {
     return outcome('fail', 'STARTTLS is not advertised: the port speaks plaintext only', evidence, 'tls.plaintext');
   }
-  if (t.failure?.kind === 'timeout') return unknown(`timed out during ${mode} (${describeFailure(t.failure)})`, evidence);
+  if (t.failure?.kind === 'timeout') {
+    const hint = t.failure.stage === 'greeting' && mode === 'STARTTLS' ? '; if this port speaks TLS from the first byte, register it as implicit TLS' : '';
+    return unknown(`timed out during ${mode} (${describeFailure(t.failure)})${hint}`, evidence);
+  }
   const why = t.failure ? describeFailure(t.failure) : 'handshake failed';
   return outcome('fail', `${mode} failed: ${why}`, evidence, 'tls.failed');
 };
