@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Installs what test/lab/lab.ts needs: Dovecot, Postfix, Courier authdaemon from apt,
+# and a private extraction of courier-imap (it conflicts with dovecot-imapd in apt).
+# Idempotent; run as root on Debian 12.
+set -euo pipefail
+
+COURIER_ROOT=/var/cache/inboxguard-lab/courier-imap
+PACKAGES=(
+  dovecot-core dovecot-imapd dovecot-submissiond
+  postfix
+  courier-base courier-authdaemon courier-authlib-userdb
+  courier-authlib libcourier-unicode4 libgamin0 libgdbm6 libidn12 gamin  # courier-imap's dependencies
+  openssl util-linux mount bsdutils    # openssl CLI; unshare; mount; script
+)
+
+if [[ $(id -u) -ne 0 ]]; then
+  echo "install-lab.sh: must run as root" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+
+tmp=''
+policy_added=no
+cleanup() {
+  [[ -n $tmp ]] && rm -rf "$tmp"
+  [[ $policy_added == yes ]] && rm -f /usr/sbin/policy-rc.d
+  return 0
+}
+trap cleanup EXIT
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$p")
+done
+
+apt_updated=no
+apt_update_once() {
+  if [[ $apt_updated == no ]]; then
+    apt-get update -q
+    apt_updated=yes
+  fi
+}
+
+if ((${#missing[@]})); then
+  echo "install-lab.sh: installing ${missing[*]}"
+  echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+  # The lab runs its own instances: keep package scripts from starting system daemons.
+  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+    chmod 755 /usr/sbin/policy-rc.d
+    policy_added=yes
+  fi
+  apt_update_once
+  apt-get install -y -q "${missing[@]}"
+else
+  echo "install-lab.sh: apt packages already installed"
+fi
+
+if [[ -x $COURIER_ROOT/usr/bin/imapd && -x $COURIER_ROOT/usr/lib/courier/courier/imaplogin ]]; then
+  echo "install-lab.sh: courier-imap already extracted in $COURIER_ROOT"
+else
+  tmp=$(mktemp -d)
+  chown _apt "$tmp" 2>/dev/null || true   # lets apt download as its sandbox user
+  # apt-get download fails when the package lists have never been fetched.
+  (cd "$tmp" && apt-get download courier-imap) || { apt_update_once; (cd "$tmp" && apt-get download courier-imap); }
+  dpkg-deb -x "$tmp"/courier-imap_*.deb "$tmp/root"
+  mkdir -p "$(dirname "$COURIER_ROOT")"
+  rm -rf "$COURIER_ROOT"
+  mv "$tmp/root" "$COURIER_ROOT"
+  echo "install-lab.sh: courier-imap extracted into $COURIER_ROOT"
+fi
