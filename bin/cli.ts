@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { runCheck } from '../lambdas/app/runCheck.js';
-import { parseDuration, parseEndpoint, parseResolve, ipAddress } from '../lambdas/app/input.js';
+import { parseDuration, parseEndpoint, parseIp, parseResolve } from '../lambdas/app/input.js';
 import { profileNames } from '../lambdas/core/profile.js';
 import { exitCodeOf, formatJson, formatNagios, formatText } from '../lambdas/core/report.js';
 import type { Security } from '../lambdas/core/types.js';
@@ -70,7 +70,7 @@ export function targetFromFlags(f: CheckFlags, env: NodeJS.ProcessEnv): { target
     if (ms < 500 || ms > 600_000) throw new Error(`${ms} ms is outside 500 ms to 10 minutes`);
     return ms;
   });
-  const sourceAddress = f.sourceAddress === undefined ? undefined : flag('--source-address', () => ipAddress.parse(f.sourceAddress).trim());
+  const sourceAddress = f.sourceAddress === undefined ? undefined : flag('--source-address', () => parseIp(f.sourceAddress!));
   const password = readPassword(f, env);
   if (password !== undefined && !f.user) throw new UsageError('--user: a password was given without a user');
   if (f.user !== undefined && password === undefined) throw new UsageError('--user: give the password with --password-env VAR or --password-file FILE');

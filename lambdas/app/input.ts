@@ -39,15 +39,19 @@ export function parseEndpoint(value: string, defaultPort: number, sec?: Security
   return { host: host.data, port: p.data, security: sec ?? (p.data === 993 || p.data === 465 ? 'tls' : 'starttls') };
 }
 
+export function parseIp(value: string): string {
+  const ip = ipAddress.safeParse(value);
+  if (!ip.success) throw new Error(`"${value}" is not an IP address`);
+  return ip.data;
+}
+
 /** HOST=IP, as curl's --resolve. */
 export function parseResolve(value: string): [string, string] {
   const i = value.indexOf('=');
   if (i <= 0) throw new Error(`"${value}" is not HOST=IP`);
   const host = hostname.safeParse(value.slice(0, i));
   if (!host.success) throw new Error(host.error.issues[0]?.message ?? 'bad host');
-  const ip = ipAddress.safeParse(value.slice(i + 1));
-  if (!ip.success) throw new Error(`"${value.slice(i + 1)}" is not an IP address`);
-  return [host.data, ip.data];
+  return [host.data, parseIp(value.slice(i + 1))];
 }
 
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };

@@ -1,3 +1,5 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../bin/cli.js';
 import type { CheckReport, Status } from '../../lambdas/core/types.js';
@@ -7,7 +9,7 @@ const lab = requireLab();
 const PW_ENV = 'INBOXGUARD_LAB_PW';
 
 /** Runs the CLI in-process, as a user would call it, and returns the parsed JSON report. */
-async function check(args: string[], password: string | null = lab.password): Promise<{ code: number; report: CheckReport; stderr: string }> {
+async function check(args: string[], password: string | null = lab.password, source = '127.0.0.2'): Promise<{ code: number; report: CheckReport; stderr: string }> {
   let out = '';
   let err = '';
   const env: NodeJS.ProcessEnv = password === null ? {} : { [PW_ENV]: password };
@@ -18,7 +20,7 @@ async function check(args: string[], password: string | null = lab.password): Pr
       ...args,
       '--resolve', `${lab.hostname}=127.0.0.1`,
       '--ca-file', lab.caFile,
-      '--source-address', '127.0.0.2',
+      '--source-address', source,
       ...creds,
       '--format', 'json',
     ],
@@ -81,6 +83,15 @@ describe('inboxguard check against real servers', () => {
     expect(code).toBe(2);
   });
 
+  it('a Dovecot that accepts only TLS 1.0/1.1 warns on imap.tls-version (exit 1)', async () => {
+    const { code, report } = await check([...imapTls(lab.dovecot.tls10only.imapTls), ...submission]);
+    expect(only(report, 'warn')).toEqual(['imap.tls-version']);
+    expect(only(report, 'fail')).toEqual([]);
+    const v = report.evidence.imap.versions;
+    expect([v?.TLSv1?.result, v?.['TLSv1.1']?.result, v?.['TLSv1.2']?.result, v?.['TLSv1.3']?.result]).toEqual(['accepted', 'accepted', 'refused', 'refused']);
+    expect(code).toBe(1);
+  });
+
   it('CN mismatch fails imap.cert-name', async () => {
     const { code, report } = await check([...imapTls(lab.dovecot.cnMismatch.imapTls), ...submission]);
     expect(only(report, 'fail')).toEqual(['imap.cert-name']);
@@ -126,7 +137,8 @@ describe('inboxguard check against real servers', () => {
   it('a wrong password fails imap.login and smtp.auth and never shows the password', async () => {
     const wrong = 'Wrong-Canary-Password-7f3a';
     let stdout = '';
-    const { report } = await check([...imapTls(lab.dovecot.compliant.imapTls), ...submission], wrong);
+    // From an address of its own: Dovecot slows every later login from an address that failed one.
+    const { report } = await check([...imapTls(lab.dovecot.compliant.imapTls), ...submission], wrong, '127.0.0.3');
     stdout = JSON.stringify(report);
     expect(statuses(report)['imap.login']).toBe('fail');
     expect(statuses(report)['smtp.auth']).toBe('fail');
@@ -141,5 +153,27 @@ describe('inboxguard check against real servers', () => {
     expect(only(report, 'fail')).toEqual([]);
     expect(report.verdict).toBe('unknown');
     expect(code).toBe(3);
+  });
+});
+
+describe('npx inboxguard (the built CLI, as a user runs it)', () => {
+  it('prints one Nagios line and exits 0 for the compliant lab', async () => {
+    const args = [
+      'inboxguard', 'check',
+      '--imap', `${lab.hostname}:${lab.dovecot.compliant.imapTls}`, '--imap-security', 'tls',
+      '--smtp', `${lab.hostname}:${lab.postfix.submission}`,
+      '--resolve', `${lab.hostname}=127.0.0.1`, '--ca-file', lab.caFile, '--source-address', '127.0.0.2',
+      '--user', lab.user, '--password-env', PW_ENV, '--format', 'nagios',
+    ];
+    const { stdout } = await promisify(execFile)('npx', args, { env: { ...process.env, [PW_ENV]: lab.password } });
+    expect(stdout).toMatch(/^INBOXGUARD OK - compliant: 17 requirements pass \| imap_handshake=\d+ms;;;0 imap_cert_days=\d+;30;0;; smtp_handshake=\d+ms;;;0 smtp_cert_days=\d+;30;0;; duration=\d+ms;;;0\n$/);
+  });
+
+  it('exits 2 for a non-compliant server', async () => {
+    const run = promisify(execFile)('npx', [
+      'inboxguard', 'check', '--imap', `${lab.hostname}:${lab.dovecot.cnMismatch.imapTls}`, '--imap-security', 'tls',
+      '--resolve', `${lab.hostname}=127.0.0.1`, '--ca-file', lab.caFile, '--source-address', '127.0.0.2', '--format', 'nagios',
+    ]);
+    await expect(run).rejects.toMatchObject({ code: 2, stdout: expect.stringMatching(/^INBOXGUARD CRITICAL - non-compliant: imap\.cert-name CN=other\.lab\.test/) });
   });
 });

@@ -1,0 +1,125 @@
+import { X509Certificate } from 'node:crypto';
+import tls from 'node:tls';
+import { describe, expect, it } from 'vitest';
+import { certificateFacts, chainsToAnchor, signatureAlgorithm } from '../../lambdas/probes/certs.js';
+import { HostLimiter } from '../../lambdas/probes/limiter.js';
+import { judgeHandshakeError } from '../../lambdas/probes/matrix.js';
+import { redact } from '../../lambdas/probes/probe.js';
+import { parseCapabilities, parseId } from '../../lambdas/probes/wire.js';
+import { parseDuration, parseEndpoint } from '../../lambdas/app/input.js';
+
+// Node's bundled public roots: real certificates, no network and nothing generated.
+const roots = tls.rootCertificates.map((p) => new X509Certificate(p));
+const byCN = (cn: string) => roots.find((r) => r.subject.includes(`CN=${cn}`))!;
+
+describe('certificate facts', () => {
+  it('reads the signature algorithm from DER (RSA and ECDSA roots)', () => {
+    expect(signatureAlgorithm(byCN('ISRG Root X1').raw)).toBe('sha256WithRSAEncryption');
+    expect(signatureAlgorithm(byCN('ISRG Root X2').raw)).toBe('ecdsa-with-SHA384');
+    expect(signatureAlgorithm(Buffer.from([0x30, 0x03, 0x01]))).toBe('unknown');
+  });
+
+  it('extracts subject, key and self-signature', () => {
+    const f = certificateFacts(byCN('ISRG Root X2'));
+    expect(f.subjectCN).toBe('ISRG Root X2');
+    expect(f.keyType).toBe('ec');
+    expect(f.keyCurve).toBe('secp384r1');
+    expect(f.selfSigned).toBe(true);
+    expect(f.fingerprint256).toMatch(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
+  });
+
+  it('chainsToAnchor: a public root is its own anchor; a foreign root is not one for nothing', () => {
+    expect(chainsToAnchor([byCN('ISRG Root X1')], [])).toBe(true);
+    expect(chainsToAnchor([byCN('ISRG Root X1')], [byCN('ISRG Root X1')])).toBe(true);
+    expect(chainsToAnchor([], [])).toBe(false);
+  });
+});
+
+describe('TLS version refusals', () => {
+  it.each([
+    [Object.assign(new Error('Client network socket disconnected before secure TLS connection was established'), { code: 'ECONNRESET' }), 'refused', 'closed without a TLS alert'],
+    [Object.assign(new Error('tlsv1 alert protocol version'), { code: 'ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION' }), 'refused', 'protocol_version alert'],
+    [Object.assign(new Error('unsupported protocol'), { code: 'ERR_SSL_UNSUPPORTED_PROTOCOL' }), 'refused', 'server answered with another version'],
+    [Object.assign(new Error('wrong version number'), { code: 'ERR_SSL_WRONG_VERSION_NUMBER' }), 'error', undefined],
+  ])('%s → %s', (err, result, detail) => {
+    const r = judgeHandshakeError(err);
+    expect(r.result).toBe(result);
+    if (detail) expect(r.detail).toBe(detail);
+  });
+});
+
+describe('IMAP response parsing', () => {
+  it('capabilities from a greeting code and from an untagged line', () => {
+    expect(parseCapabilities(['* OK [CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED] ready'])).toEqual(['IMAP4rev1', 'STARTTLS', 'LOGINDISABLED']);
+    expect(parseCapabilities(['* CAPABILITY IMAP4rev1 ID'])).toEqual(['IMAP4rev1', 'ID']);
+    expect(parseCapabilities(['* OK ready'])).toBeUndefined();
+  });
+
+  it('ID replies, quoted, escaped and NIL', () => {
+    expect(parseId(['* ID ("name" "Dovecot")'])).toEqual({ name: 'Dovecot' });
+    expect(parseId(['* ID ("name" "Cyrus IMAPd" "version" "3.4 \\"x\\"" "os" NIL)'])).toEqual({ name: 'Cyrus IMAPd', version: '3.4 "x"' });
+    expect(parseId(['* ID NIL'])).toBeNull();
+    expect(parseId([])).toBeNull();
+  });
+});
+
+describe('input', () => {
+  it('endpoints: default ports, security by port, IDN to punycode, IPv6', () => {
+    expect(parseEndpoint('imap.example.com', 993)).toEqual({ host: 'imap.example.com', port: 993, security: 'tls' });
+    expect(parseEndpoint('smtp.example.com:465', 587)).toEqual({ host: 'smtp.example.com', port: 465, security: 'tls' });
+    expect(parseEndpoint('smtp.example.com', 587)).toEqual({ host: 'smtp.example.com', port: 587, security: 'starttls' });
+    expect(parseEndpoint('Mail.Bücher.example:143', 993).host).toBe('mail.xn--bcher-kva.example');
+    expect(parseEndpoint('[2001:db8::1]:993', 993)).toEqual({ host: '2001:db8::1', port: 993, security: 'tls' });
+    expect(parseEndpoint('imap.example.com:993', 993, 'starttls').security).toBe('starttls');
+  });
+
+  it('durations', () => {
+    expect(parseDuration('20000')).toBe(20000);
+    expect(parseDuration('20s')).toBe(20000);
+    expect(parseDuration('15m')).toBe(900000);
+    expect(parseDuration('15', 'm')).toBe(900000);
+    expect(() => parseDuration('0')).toThrow(/more than zero/);
+    expect(() => parseDuration('-5s')).toThrow(/not a duration/);
+  });
+});
+
+describe('redact', () => {
+  it('removes a secret from every string, however deep', () => {
+    const v = redact({ a: 'pw=hunter2!', b: ['x hunter2! y'], c: { d: 'hunter2!' }, n: 3 }, ['hunter2!']);
+    expect(JSON.stringify(v)).not.toContain('hunter2!');
+    expect(v).toEqual({ a: 'pw=[redacted]', b: ['x [redacted] y'], c: { d: '[redacted]' }, n: 3 });
+  });
+});
+
+describe('HostLimiter', () => {
+  it('never lets more than max run at once for one key, and serves waiters in order', async () => {
+    const limiter = new HostLimiter(2);
+    let active = 0;
+    let peak = 0;
+    const order: number[] = [];
+    const job = (i: number) =>
+      limiter.run('h:1', async () => {
+        active++;
+        peak = Math.max(peak, active);
+        await new Promise((r) => setTimeout(r, 5));
+        order.push(i);
+        active--;
+      });
+    await Promise.all([0, 1, 2, 3, 4].map(job));
+    expect(peak).toBe(2);
+    expect(order).toEqual([0, 1, 2, 3, 4]);
+  });
+
+  it('a waiter whose deadline passes leaves the queue', async () => {
+    const limiter = new HostLimiter(1);
+    let release!: () => void;
+    const holder = limiter.run('h:1', () => new Promise<void>((r) => (release = r)));
+    const ac = new AbortController();
+    const waiter = limiter.run('h:1', async () => 'ran', ac.signal);
+    ac.abort(new Error('deadline'));
+    await expect(waiter).rejects.toThrow('deadline');
+    release();
+    await holder;
+    await expect(limiter.run('h:1', async () => 'next')).resolves.toBe('next');
+  });
+});
