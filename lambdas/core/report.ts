@@ -22,7 +22,8 @@ function oneLine(s: string, width: number): string {
   return flat.length > width ? `${flat.slice(0, width - 1)}…` : flat;
 }
 
-function wrap(text: string, width: number, indent: string): string {
+/** Wraps prose at word boundaries, each line indented. */
+export function wrap(text: string, width: number, indent: string): string {
   const words = text.split(/\s+/);
   const lines: string[] = [];
   let line = '';

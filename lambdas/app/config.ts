@@ -1,0 +1,107 @@
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve as resolvePath } from 'node:path';
+import { z } from 'zod';
+import type { ServerConfig } from '../core/monitor-types.js';
+import { profileNames } from '../core/profile.js';
+import { hostname, ipAddress, parseEndpoint, security } from './input.js';
+
+/** Thrown for a config that cannot be used; the message names the server id and the field. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+const endpoint = (defaultPort: number) =>
+  z.string().superRefine((v, ctx) => {
+    try {
+      parseEndpoint(v, defaultPort);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message });
+    }
+  });
+
+export const serverSchema = z
+  .object({
+    id: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/i, 'must be 1-63 letters, digits, ".", "_" or "-"'),
+    imap: endpoint(993),
+    smtp: endpoint(587).optional(),
+    imapSecurity: security.optional(),
+    smtpSecurity: security.optional(),
+    user: z.string().min(1, 'is empty').refine((u) => !/[\r\n\0]/.test(u), 'contains CR, LF or NUL').optional(),
+    passwordEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'is not an environment variable name').optional(),
+    passwordSecretArn: z.string().regex(/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/, 'is not a Secrets Manager secret ARN').optional(),
+    resolve: z.record(hostname, ipAddress).optional(),
+    caFile: z.string().min(1).optional(),
+    allowInsecureCertificate: z.boolean().optional(),
+    allowPrivateAddress: z.boolean().optional(),
+    profile: z.string().refine((p) => profileNames().includes(p), `must be one of: ${profileNames().join(', ')}`).optional(),
+  })
+  .strict()
+  .superRefine((s, ctx) => {
+    if (s.passwordEnv && s.passwordSecretArn) ctx.addIssue({ code: 'custom', path: ['passwordSecretArn'], message: 'give passwordEnv or passwordSecretArn, not both' });
+    if (s.user && !s.passwordEnv && !s.passwordSecretArn) ctx.addIssue({ code: 'custom', path: ['user'], message: 'needs passwordEnv or passwordSecretArn' });
+    if (!s.user && (s.passwordEnv || s.passwordSecretArn)) ctx.addIssue({ code: 'custom', path: ['user'], message: 'is missing (a password source is given)' });
+  });
+
+const fileSchema = z.object({ servers: z.array(z.unknown()).min(1, 'lists no server') }).strict();
+
+function describe(issue: z.core.$ZodIssue, prefix: string): string {
+  const path = issue.path.map(String).join('.');
+  const message = issue.code === 'unrecognized_keys' ? `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')}` : issue.message;
+  return `${prefix}${path ? `${path}: ` : ''}${message}`;
+}
+
+/**
+ * Validates servers.json as a whole: every problem is reported, naming the server id
+ * (or its index) and the field, and nothing runs unless all of it is valid.
+ */
+export function parseServers(json: unknown): ServerConfig[] {
+  const top = fileSchema.safeParse(json);
+  if (!top.success) throw new ConfigError(top.error.issues.map((i) => describe(i, '')).join('\n'));
+  const errors: string[] = [];
+  const servers: ServerConfig[] = [];
+  const seen = new Set<string>();
+  top.data.servers.forEach((raw, i) => {
+    const id = typeof (raw as { id?: unknown })?.id === 'string' ? (raw as { id: string }).id : undefined;
+    const where = `server ${id ? `"${id}"` : `#${i + 1}`}: `;
+    const r = serverSchema.safeParse(raw);
+    if (!r.success) errors.push(...r.error.issues.map((x) => describe(x, where)));
+    else if (seen.has(r.data.id)) errors.push(`${where}id: duplicate id`);
+    else {
+      seen.add(r.data.id);
+      servers.push(r.data as ServerConfig);
+    }
+  });
+  if (errors.length) throw new ConfigError(errors.join('\n'));
+  return servers;
+}
+
+/** Reads and validates a servers.json; relative caFile paths are taken from the file's folder. */
+export async function loadServers(file: string): Promise<ServerConfig[]> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(`${file}: not JSON (${(err as Error).message})`);
+  }
+  const servers = parseServers(json);
+  const base = dirname(resolvePath(file));
+  const missing: string[] = [];
+  for (const s of servers) {
+    if (!s.caFile) continue;
+    s.caFile = resolvePath(base, s.caFile);
+    try {
+      const pem = await readFile(s.caFile, 'utf8');
+      if (!pem.includes('-----BEGIN CERTIFICATE-----')) missing.push(`server "${s.id}": caFile: ${s.caFile} holds no PEM certificate`);
+    } catch {
+      missing.push(`server "${s.id}": caFile: cannot read ${s.caFile}`);
+    }
+  }
+  if (missing.length) throw new ConfigError(missing.join('\n'));
+  return servers;
+}

@@ -1,0 +1,92 @@
+import type { CheckReport, Status, Verdict } from './types.js';
+
+/** One registered server, as in servers.json (validated at load). */
+export interface ServerConfig {
+  id: string;
+  imap: string; // HOST[:PORT]
+  smtp?: string;
+  imapSecurity?: 'tls' | 'starttls';
+  smtpSecurity?: 'tls' | 'starttls';
+  user?: string;
+  /** Local mode: the environment variable holding the password. */
+  passwordEnv?: string;
+  /** AWS mode: the Secrets Manager secret holding the password. */
+  passwordSecretArn?: string;
+  resolve?: Record<string, string>;
+  caFile?: string;
+  allowInsecureCertificate?: boolean;
+  allowPrivateAddress?: boolean;
+  profile?: string;
+}
+
+export interface RequirementState {
+  status: Status;
+  summary: string;
+  /** When the requirement entered this status. */
+  since: string;
+  /** The last time it passed, for "since when" in alerts. */
+  lastPassAt?: string;
+}
+
+/** What change notices compare from run to run. */
+export interface Fingerprints {
+  imapCert?: string;
+  smtpCert?: string;
+  imapMatrix?: string;
+  smtpMatrix?: string;
+  software?: string;
+  /** Soonest certificate expiry per protocol, ISO. */
+  imapNotAfter?: string;
+  smtpNotAfter?: string;
+}
+
+export type AlertKind = 'baseline' | 'regression' | 'degradation' | 'recovery' | 'change';
+export type Severity = 'critical' | 'warning' | 'info';
+
+export interface Alert {
+  /** Stable id: the same job always makes the same alert id. */
+  id: string;
+  serverId: string;
+  kind: AlertKind;
+  severity: Severity;
+  requirements: string[];
+  subject: string;
+  message: string;
+  at: string;
+}
+
+export interface PendingAlert extends Alert {
+  claimedBy?: string;
+  claimedAt?: string;
+}
+
+/** The latest-state item: one per server. */
+export interface ServerState {
+  serverId: string;
+  /** Optimistic concurrency: each write expects the version it read. */
+  version: number;
+  lastRunAt: string;
+  lastJobId: string;
+  verdict: Verdict;
+  requirements: Record<string, RequirementState>;
+  fingerprints: Fingerprints;
+  /** Consecutive runs in which a connect requirement failed. */
+  unreachableRuns: number;
+  /** Certificate-expiry thresholds (days) already alerted, per certificate fingerprint. */
+  expiryAlerted: Record<string, number[]>;
+  /** The outbox: written with the state, removed once published. */
+  pendingAlert?: PendingAlert;
+  lastPublishedAlertId?: string;
+}
+
+/** One stored result per server and cycle. */
+export interface HistoryEntry {
+  serverId: string;
+  jobId: string;
+  at: string;
+  verdict: Verdict;
+  statuses: Record<string, Status>;
+  summaries: Record<string, string>;
+  alertId?: string;
+  report: CheckReport;
+}
