@@ -6,19 +6,10 @@ import { profileNames } from '../lambdas/core/profile.js';
 import { exitCodeOf, formatJson, formatNagios, formatText } from '../lambdas/core/report.js';
 import type { Security } from '../lambdas/core/types.js';
 import type { CheckTarget } from '../lambdas/probes/probe.js';
+import { ConfigError } from '../lambdas/app/config.js';
+import { addMonitorCommands, type Io } from './monitor.js';
+import { flag, UsageError } from './usage.js';
 
-/** A bad argument: printed as "inboxguard: <flag>: <what was wrong>", exit 3. */
-class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
-
-function flag<T>(name: string, fn: () => T): T {
-  try {
-    return fn();
-  } catch (err) {
-    throw new UsageError(`${name}: ${(err as Error).message}`);
-  }
-}
 
 interface CheckFlags {
   imap: string;
@@ -103,7 +94,7 @@ export function targetFromFlags(f: CheckFlags, env: NodeJS.ProcessEnv): { target
 
 const collect = (v: string, all: string[]): string[] => [...all, v];
 
-export function buildProgram(io: { out: (s: string) => void; err: (s: string) => void; env: NodeJS.ProcessEnv; setExit: (c: number) => void }): Command {
+export function buildProgram(io: Io): Command {
   const program = new Command('inboxguard')
     .description("Keeps a company's mail servers connectable to HubSpot: checks IMAP and SMTP against HubSpot's requirements.")
     .version('0.1.0')
@@ -138,11 +129,15 @@ export function buildProgram(io: { out: (s: string) => void; err: (s: string) =>
       io.setExit(exitCodeOf(report));
     });
 
+  addMonitorCommands(program, io);
   return program;
 }
 
 /** Runs the CLI; resolves to the exit code. Usage errors exit 3, as Nagios's UNKNOWN. */
-export async function main(argv: string[], io = { out: (s: string) => void process.stdout.write(s), err: (s: string) => void process.stderr.write(s), env: process.env }): Promise<number> {
+export async function main(
+  argv: string[],
+  io: Omit<Io, 'setExit'> = { out: (s) => void process.stdout.write(s), err: (s) => void process.stderr.write(s), env: process.env },
+): Promise<number> {
   let code = 0;
   const program = buildProgram({ ...io, setExit: (c) => (code = c) });
   try {
@@ -153,7 +148,7 @@ export async function main(argv: string[], io = { out: (s: string) => void proce
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
       return 3; // commander already printed the message
     }
-    if (err instanceof UsageError) {
+    if (err instanceof UsageError || err instanceof ConfigError) {
       io.err(`inboxguard: ${err.message}\n`);
       return 3;
     }

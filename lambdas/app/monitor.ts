@@ -29,6 +29,8 @@ export interface MonitorDeps {
   diff?: DiffOptions;
   /** A claim older than this is taken to belong to a job that died. */
   claimStaleMs?: number;
+  /** Local address to connect from (--source-address). */
+  sourceAddress?: string;
   /** The check itself; injectable for tests of the state machine. */
   check?: typeof runCheck;
   /** Fault injection for tests: runs after the state is stored, before the alert is published. */
@@ -89,7 +91,7 @@ export async function runJob(server: ServerConfig, job: Job, deps: MonitorDeps):
   if (prev?.lastJobId === job.jobId) return { status: 'replayed', published };
 
   const password = await deps.credentials.password(server);
-  const target = await targetFor(server, password);
+  const target = { ...(await targetFor(server, password)), ...(deps.sourceAddress ? { sourceAddress: deps.sourceAddress } : {}) };
   const check = deps.check ?? runCheck;
   const report = await check(target, { ...deps.probe, now: () => deps.clock.now(), ...(server.profile ? { profile: server.profile } : {}) });
   const { state, alert } = diff({ prev, report, server, jobId: job.jobId, at: job.at }, deps.diff ?? DEFAULT_DIFF);
@@ -131,4 +133,26 @@ export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (it
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   return results;
+}
+
+export interface CycleResult {
+  serverId: string;
+  outcome?: JobOutcome;
+  error?: string;
+}
+
+/**
+ * One cycle over every registered server, `concurrency` jobs at a time. A failing job
+ * never stops the others; its error is reported and the next cycle (or the queue's
+ * retry) finishes whatever it left pending.
+ */
+export async function runCycle(servers: readonly ServerConfig[], cycleAt: Date, deps: MonitorDeps, concurrency = 4): Promise<CycleResult[]> {
+  const settled = await mapLimit(servers, concurrency, (s) => runJob(s, jobFor(s.id, cycleAt), deps));
+  return settled.map((r, i) => {
+    const serverId = servers[i]!.id;
+    if (r.status === 'fulfilled') return { serverId, outcome: r.value };
+    const message = r.reason instanceof Error ? `${r.reason.name}: ${r.reason.message}` : String(r.reason);
+    deps.log?.({ event: 'job-failed', serverId, error: message });
+    return { serverId, error: message };
+  });
 }

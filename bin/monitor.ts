@@ -1,0 +1,157 @@
+import { resolve as resolvePath } from 'node:path';
+import { Command, Option } from 'commander';
+import { EnvCredentials } from '../lambdas/adapters/credentials.js';
+import { startEmbeddedStore, suppressSdkNodeVersionWarning } from '../lambdas/adapters/embedded.js';
+import { ConsoleNotifier, FanoutNotifier, JsonlNotifier, SmtpNotifier } from '../lambdas/adapters/notifiers.js';
+import { ConfigError, loadServers } from '../lambdas/app/config.js';
+import { parseDuration, parseIp } from '../lambdas/app/input.js';
+import { runCycle, type CycleResult, type MonitorDeps } from '../lambdas/app/monitor.js';
+import type { ServerConfig } from '../lambdas/core/monitor-types.js';
+import type { Notifier } from '../lambdas/ports.js';
+import { systemClock } from '../lambdas/ports.js';
+import { flag, UsageError } from './usage.js';
+
+export interface Io {
+  out: (s: string) => void;
+  err: (s: string) => void;
+  env: NodeJS.ProcessEnv;
+  setExit: (c: number) => void;
+  /** Resolves when the user asks to stop (SIGINT/SIGTERM); tests pass their own. */
+  stopSignal?: Promise<void>;
+}
+
+interface MonitorFlags {
+  config: string;
+  once?: boolean;
+  interval: string;
+  dataDir: string;
+  alertsFile?: string;
+  alertSmtp?: string;
+  alertFrom?: string;
+  alertTo: string[];
+  timeout: string;
+  concurrency: string;
+  sourceAddress?: string;
+}
+
+/** Every server's password source must be usable before anything runs. */
+function checkPasswords(servers: readonly ServerConfig[], env: NodeJS.ProcessEnv): void {
+  const missing = servers.filter((s) => s.passwordEnv && !env[s.passwordEnv]).map((s) => `server "${s.id}": passwordEnv: environment variable ${s.passwordEnv} is not set`);
+  const aws = servers.filter((s) => s.passwordSecretArn).map((s) => `server "${s.id}": passwordSecretArn: Secrets Manager is only read in AWS; use passwordEnv locally`);
+  if (missing.length || aws.length) throw new ConfigError([...missing, ...aws].join('\n'));
+}
+
+function line(r: CycleResult): string {
+  if (r.error) return `  ${r.serverId.padEnd(20)} ERROR    ${r.error}`;
+  const o = r.outcome!;
+  if (o.status === 'replayed') return `  ${r.serverId.padEnd(20)} (already checked in this cycle)`;
+  const failing = o.report!.requirements.filter((x) => x.status === 'fail').map((x) => x.id);
+  const alert = o.alert ? `alert: ${o.alert.kind}` : 'no change';
+  return `  ${r.serverId.padEnd(20)} ${o.report!.verdict.padEnd(14)} ${alert}${failing.length ? `  failing: ${failing.join(', ')}` : ''}`;
+}
+
+const collect = (v: string, all: string[]): string[] => [...all, v];
+
+export function addMonitorCommands(program: Command, io: Io): void {
+  program
+    .command('monitor')
+    .description('Check every server in the config on a schedule, keep state and history, and alert on regressions and recoveries (local mode: embedded store, no AWS).')
+    .requiredOption('--config <file>', 'servers.json')
+    .option('--once', 'run one cycle and exit')
+    .option('--interval <duration>', 'time between cycles (e.g. 15m, 1h)', '15m')
+    .option('--data-dir <dir>', 'where state and history are kept', '.inboxguard')
+    .option('--alerts-file <file>', 'append each alert as one JSON line (default: <data-dir>/alerts.jsonl)')
+    .option('--alert-smtp <url>', 'also email alerts through this SMTP server (e.g. smtps://user:pass@smtp.example.com)')
+    .option('--alert-from <address>', 'sender for --alert-smtp', 'inboxguard@localhost')
+    .option('--alert-to <address>', 'recipient for --alert-smtp (repeatable)', collect, [])
+    .option('--timeout <duration>', 'deadline for each server check', '20s')
+    .option('--concurrency <n>', 'servers checked at once', '4')
+    .option('--source-address <ip>', 'connect from this local address')
+    .action(async (f: MonitorFlags) => {
+      const intervalMs = flag('--interval', () => {
+        const ms = parseDuration(f.interval, 'm');
+        if (ms < 60_000) throw new Error(`${f.interval} is shorter than 1 minute`);
+        return ms;
+      });
+      const timeoutMs = flag('--timeout', () => parseDuration(f.timeout, 'ms'));
+      const concurrency = flag('--concurrency', () => {
+        const n = Number(f.concurrency);
+        if (!Number.isInteger(n) || n < 1 || n > 256) throw new Error(`"${f.concurrency}" is not a whole number from 1 to 256`);
+        return n;
+      });
+      const sourceAddress = f.sourceAddress === undefined ? undefined : (flag('--source-address', () => parseIp(f.sourceAddress!)));
+      if (f.alertSmtp && f.alertTo.length === 0) throw new UsageError('--alert-to: give at least one recipient for --alert-smtp');
+      const servers = await loadServers(f.config);
+      checkPasswords(servers, io.env);
+
+      suppressSdkNodeVersionWarning(io.env);
+      const embedded = await startEmbeddedStore({ dataDir: resolvePath(f.dataDir) });
+      const targets: Notifier[] = [new ConsoleNotifier(io.out), new JsonlNotifier(resolvePath(f.alertsFile ?? `${f.dataDir}/alerts.jsonl`))];
+      const smtp = f.alertSmtp ? new SmtpNotifier(f.alertSmtp, f.alertFrom ?? 'inboxguard@localhost', f.alertTo) : undefined;
+      if (smtp) targets.push(smtp);
+      const deps: MonitorDeps = {
+        store: embedded.store,
+        notifier: new FanoutNotifier(targets),
+        credentials: new EnvCredentials(io.env),
+        clock: systemClock,
+        probe: { timeoutMs },
+        ...(sourceAddress ? { sourceAddress } : {}),
+      };
+      const stopSignal =
+        io.stopSignal ??
+        new Promise<void>((r) => {
+          process.once('SIGINT', () => r());
+          process.once('SIGTERM', () => r());
+        });
+      let failed = false;
+      try {
+        for (;;) {
+          const at = new Date();
+          io.out(`inboxguard monitor: cycle at ${at.toISOString()} over ${servers.length} server${servers.length > 1 ? 's' : ''}\n`);
+          const results = await runCycle(servers, at, deps, concurrency);
+          for (const r of results) io.out(`${line(r)}\n`);
+          failed = results.some((r) => r.error);
+          if (f.once) break;
+          const stop = await Promise.race([new Promise<boolean>((r) => setTimeout(() => r(false), intervalMs).unref()), stopSignal.then(() => true)]);
+          if (stop) break;
+        }
+      } finally {
+        smtp?.close();
+        await embedded.close();
+      }
+      io.setExit(failed ? 1 : 0);
+    });
+
+  program
+    .command('history')
+    .description('Show the stored results for one server, newest first.')
+    .argument('<server-id>', 'the server id from servers.json')
+    .option('--data-dir <dir>', 'where state and history are kept', '.inboxguard')
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
+    .option('--limit <n>', 'how many results', '20')
+    .action(async (serverId: string, f: { dataDir: string; format: 'text' | 'json'; limit: string }) => {
+      const limit = flag('--limit', () => {
+        const n = Number(f.limit);
+        if (!Number.isInteger(n) || n < 1 || n > 1000) throw new Error(`"${f.limit}" is not a whole number from 1 to 1000`);
+        return n;
+      });
+      suppressSdkNodeVersionWarning(io.env);
+      const embedded = await startEmbeddedStore({ dataDir: resolvePath(f.dataDir) });
+      try {
+        const [entries, state] = await Promise.all([embedded.store.listHistory(serverId, limit), embedded.store.getState(serverId)]);
+        if (!entries.length && !state) throw new UsageError(`server-id: no results stored for "${serverId}" in ${f.dataDir}`);
+        if (f.format === 'json') {
+          io.out(`${JSON.stringify({ serverId, state: state ?? null, history: entries }, null, 2)}\n`);
+          return;
+        }
+        io.out(`${serverId}: ${state?.verdict ?? 'unknown'} (last checked ${state?.lastRunAt ?? 'never'})\n\n`);
+        io.out(`${'CHECKED AT'.padEnd(26)}${'VERDICT'.padEnd(15)}FAILING / ALERT\n`);
+        for (const e of entries) {
+          const failing = Object.entries(e.statuses).filter(([, s]) => s === 'fail').map(([id]) => id);
+          io.out(`${e.at.padEnd(26)}${e.verdict.padEnd(15)}${failing.join(', ') || '-'}${e.alertId ? `  [alert ${e.alertId}]` : ''}\n`);
+        }
+      } finally {
+        await embedded.close();
+      }
+    });
+}
