@@ -111,7 +111,7 @@ function expiryFindings(
       findings.push({
         kind: 'degradation',
         id: `${p}.cert-expiry`,
-        title: `${p}.cert-expiry: certificate expires in ${days} days (under ${t})`,
+        title: `${p}.cert-expiry: expires in ${days} days (under ${t})`,
         lines: [`now: ${r?.summary ?? ''}`],
         remedy: r?.remedy,
       });
@@ -137,7 +137,6 @@ function changeFindings(before: Fingerprints, now: Fingerprints): Finding[] {
 
 /** Subjects stay plain ASCII and short: SNS and mail clients both want that. */
 function truncate(s: string, max: number): string {
-  // eslint-disable-next-line no-control-regex
   s = s.replace(/[^\x20-\x7e]/g, '?');
   return s.length > max ? `${s.slice(0, max - 3)}...` : s;
 }

@@ -1,0 +1,51 @@
+import { SendMessageBatchCommand, SQSClient, type SendMessageBatchRequestEntry } from '@aws-sdk/client-sqs';
+import { jobFor, type Job } from '../app/monitor.js';
+import type { Registry } from '../ports.js';
+import { awsContext, log } from './wiring.js';
+
+export interface DispatchDeps {
+  registry: Registry;
+  sqs: Pick<SQSClient, 'send'>;
+  queueUrl: string;
+}
+
+/** The cycle's time from the schedule event, to the minute, so a retried dispatch makes the same job ids. */
+export function cycleTime(event: unknown, now = new Date()): Date {
+  const e = event as { time?: unknown; scheduledTime?: unknown } | null;
+  const raw = typeof e?.scheduledTime === 'string' ? e.scheduledTime : typeof e?.time === 'string' ? e.time : undefined;
+  const t = raw && !Number.isNaN(Date.parse(raw)) ? new Date(raw) : now;
+  t.setUTCSeconds(0, 0);
+  return t;
+}
+
+/** A schedule event becomes one SQS message per registered server, sent 10 to a batch. */
+export function createDispatchHandler(deps: DispatchDeps) {
+  return async (event: unknown): Promise<{ cycle: string; jobs: number }> => {
+    const at = cycleTime(event);
+    const servers = await deps.registry.list();
+    const jobs: Job[] = servers.map((s) => jobFor(s.id, at));
+    for (let i = 0; i < jobs.length; i += 10) {
+      let entries: SendMessageBatchRequestEntry[] = jobs.slice(i, i + 10).map((j, k) => ({ Id: String(i + k), MessageBody: JSON.stringify(j) }));
+      // Entries SQS failed to take are sent again once; then the invocation fails and is retried whole
+      // (the jobs are idempotent, so a message sent twice is harmless).
+      for (let attempt = 0; entries.length && attempt < 2; attempt++) {
+        const r = await deps.sqs.send(new SendMessageBatchCommand({ QueueUrl: deps.queueUrl, Entries: entries }));
+        const failed = new Set((r.Failed ?? []).map((f) => f.Id));
+        entries = entries.filter((e) => failed.has(e.Id));
+      }
+      if (entries.length) throw new Error(`SQS did not take ${entries.length} job(s): ${entries.map((e) => e.Id).join(', ')}`);
+    }
+    log({ event: 'dispatched', cycle: at.toISOString(), jobs: jobs.length });
+    return { cycle: at.toISOString(), jobs: jobs.length };
+  };
+}
+
+let handlerInstance: ReturnType<typeof createDispatchHandler> | undefined;
+
+export const handler = async (event: unknown) => {
+  handlerInstance ??= (() => {
+    const ctx = awsContext(process.env);
+    return createDispatchHandler({ registry: ctx.registry, sqs: new SQSClient({}), queueUrl: ctx.require('QUEUE_URL') });
+  })();
+  return handlerInstance(event);
+};

@@ -1,0 +1,51 @@
+import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { z } from 'zod';
+import { mapLimit, runJob, type MonitorDeps } from '../app/monitor.js';
+import type { Registry } from '../ports.js';
+import { awsContext, log } from './wiring.js';
+
+const jobSchema = z.object({ serverId: z.string().min(1), jobId: z.string().min(1), at: z.iso.datetime() }).strict();
+
+export interface ProbeDeps {
+  registry: Registry;
+  monitor: MonitorDeps;
+  concurrency: number;
+}
+
+/**
+ * An SQS batch: each job runs concurrently within the bound, and only the jobs that
+ * failed are reported back, so that only they are retried (then dead-lettered).
+ */
+export function createProbeHandler(deps: ProbeDeps) {
+  return async (event: SQSEvent): Promise<SQSBatchResponse> => {
+    const results = await mapLimit(event.Records, deps.concurrency, async (record) => {
+      const parsed = jobSchema.safeParse(JSON.parse(record.body));
+      if (!parsed.success) throw new Error(`not a job: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+      const job = parsed.data;
+      const server = await deps.registry.get(job.serverId);
+      if (!server) {
+        log({ event: 'job-dropped', serverId: job.serverId, reason: 'no longer registered' });
+        return;
+      }
+      const out = await runJob(server, job, deps.monitor);
+      log({ event: 'job-done', serverId: job.serverId, jobId: job.jobId, status: out.status, verdict: out.report?.verdict, alert: out.alert?.kind ?? null });
+    });
+    const batchItemFailures = results.flatMap((r, i) => {
+      if (r.status === 'fulfilled') return [];
+      const record = event.Records[i]!;
+      log({ event: 'job-failed', messageId: record.messageId, error: r.reason instanceof Error ? `${r.reason.name}: ${r.reason.message}` : String(r.reason) });
+      return [{ itemIdentifier: record.messageId }];
+    });
+    return { batchItemFailures };
+  };
+}
+
+let handlerInstance: ReturnType<typeof createProbeHandler> | undefined;
+
+export const handler = async (event: SQSEvent): Promise<SQSBatchResponse> => {
+  handlerInstance ??= (() => {
+    const ctx = awsContext(process.env);
+    return createProbeHandler({ registry: ctx.registry, monitor: ctx.monitor(), concurrency: Number(process.env.PROBE_CONCURRENCY ?? '5') });
+  })();
+  return handlerInstance(event);
+};

@@ -1,0 +1,94 @@
+import { mkdtempSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { main } from '../../bin/cli.js';
+import { ConfigError, loadServers, parseServers } from '../../lambdas/app/config.js';
+
+const ok = { id: 'acme-sales', imap: 'imap.acme.com:993', smtp: 'smtp.acme.com:587', user: 'sales@acme.com', passwordEnv: 'ACME_PW' };
+
+/** A bad servers.json entry and the message that must name the server and the field. */
+const BAD: Array<[string, unknown, RegExp]> = [
+  ['no servers', { servers: [] }, /servers: lists no server/],
+  ['not a list', { servers: {} }, /servers: /],
+  ['unknown top-level field', { servers: [ok], extra: 1 }, /unknown field extra/],
+  ['bad id', { servers: [{ ...ok, id: 'acme sales!' }] }, /server "acme sales!": id: must be 1-63 letters/],
+  ['missing imap', { servers: [{ id: 'x' }] }, /server "x": imap: /],
+  ['bad imap host', { servers: [{ ...ok, imap: 'imap..acme.com' }] }, /server "acme-sales": imap: "imap\.\.acme\.com" is not a valid host name/],
+  ['bad smtp port', { servers: [{ ...ok, smtp: 'smtp.acme.com:70000' }] }, /server "acme-sales": smtp: port "70000" must be 1 to 65535/],
+  ['bad security', { servers: [{ ...ok, imapSecurity: 'ssl' }] }, /server "acme-sales": imapSecurity: must be tls or starttls/],
+  ['user without password source', { servers: [{ ...ok, passwordEnv: undefined }] }, /server "acme-sales": user: needs passwordEnv or passwordSecretArn/],
+  ['password source without user', { servers: [{ id: 'x', imap: 'i.example.com', passwordEnv: 'PW' }] }, /server "x": user: is missing/],
+  ['both password sources', { servers: [{ ...ok, passwordSecretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:x' }] }, /passwordSecretArn: give passwordEnv or passwordSecretArn, not both/],
+  ['bad env name', { servers: [{ ...ok, passwordEnv: 'ACME-PW' }] }, /passwordEnv: is not an environment variable name/],
+  ['bad secret arn', { servers: [{ ...ok, passwordEnv: undefined, passwordSecretArn: 'acme' }] }, /passwordSecretArn: is not a Secrets Manager secret ARN/],
+  ['bad resolve address', { servers: [{ ...ok, resolve: { 'imap.acme.com': 'ten.0.0.5' } }] }, /server "acme-sales": resolve\.imap\.acme\.com: /],
+  ['bad flag type', { servers: [{ ...ok, allowInsecureCertificate: 'yes' }] }, /allowInsecureCertificate: /],
+  ['unknown profile', { servers: [{ ...ok, profile: 'gmail' }] }, /profile: must be one of: hubspot/],
+  ['unknown server field', { servers: [{ ...ok, pasword: 'x' }] }, /server "acme-sales": unknown field pasword/],
+  ['duplicate id', { servers: [ok, ok] }, /server "acme-sales": id: duplicate id/],
+  ['entry without id', { servers: [{ imap: 'imap.acme.com' }] }, /server #1: id: /],
+];
+
+describe('servers.json validation', () => {
+  it.each(BAD)('%s', (_name, json, message) => {
+    expect(() => parseServers(JSON.parse(JSON.stringify(json)))).toThrow(message);
+  });
+
+  it('reports every problem at once', () => {
+    try {
+      parseServers({ servers: [{ ...ok, imap: 'bad host' }, { ...ok, id: 'b', smtp: 'x:0' }] });
+      expect.unreachable();
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      expect((err as Error).message.split('\n')).toHaveLength(2);
+    }
+  });
+
+  it('a valid file loads; IDN hosts in resolve become punycode; caFile is relative to the file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'inboxguard-cfg-'));
+    writeFileSync(join(dir, 'ca.pem'), '-----BEGIN CERTIFICATE-----\nMII\n-----END CERTIFICATE-----\n');
+    writeFileSync(join(dir, 'servers.json'), JSON.stringify({ servers: [{ ...ok, caFile: 'ca.pem', resolve: { 'mail.bücher.example': '192.0.2.1' } }] }));
+    const [s] = await loadServers(join(dir, 'servers.json'));
+    expect(s!.caFile).toBe(join(dir, 'ca.pem'));
+    expect(s!.resolve).toEqual({ 'mail.xn--bcher-kva.example': '192.0.2.1' });
+    writeFileSync(join(dir, 'bad.json'), JSON.stringify({ servers: [{ ...ok, caFile: 'missing.pem' }] }));
+    await expect(loadServers(join(dir, 'bad.json'))).rejects.toThrow(/server "acme-sales": caFile: cannot read .*missing\.pem/);
+    writeFileSync(join(dir, 'broken.json'), '{ "servers": [');
+    await expect(loadServers(join(dir, 'broken.json'))).rejects.toThrow(/broken\.json: not JSON/);
+  });
+});
+
+describe('inboxguard monitor: bad input runs nothing', () => {
+  const run = async (args: string[], env: NodeJS.ProcessEnv = {}) => {
+    let out = '';
+    let err = '';
+    const code = await main(args, { out: (s) => void (out += s), err: (s) => void (err += s), env });
+    return { code, out, err };
+  };
+
+  it.each([
+    [['monitor'], /required option '--config <file>' not specified/],
+    [['monitor', '--config', '/nonexistent/servers.json'], /--config|cannot read \(ENOENT\)/],
+    [['monitor', '--config', 'x.json', '--interval', '10s'], /--interval: 10s is shorter than 1 minute/],
+    [['monitor', '--config', 'x.json', '--interval', 'often'], /--interval: "often" is not a duration/],
+    [['monitor', '--config', 'x.json', '--concurrency', '0'], /--concurrency: "0" is not a whole number from 1 to 256/],
+    [['monitor', '--config', 'x.json', '--alert-smtp', 'smtp://localhost'], /--alert-to: give at least one recipient/],
+    [['history'], /missing required argument 'server-id'/],
+    [['history', 'x', '--limit', 'all'], /--limit: "all" is not a whole number/],
+  ])('%j', async (args, message) => {
+    const r = await run(args);
+    expect(r.code).toBe(3);
+    expect(r.err).toMatch(message);
+  });
+
+  it('a missing password variable is named, and no data directory is created', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'inboxguard-cfg-'));
+    writeFileSync(join(dir, 'servers.json'), JSON.stringify({ servers: [ok] }));
+    const dataDir = join(dir, 'data');
+    const r = await run(['monitor', '--config', join(dir, 'servers.json'), '--once', '--data-dir', dataDir]);
+    expect(r.code).toBe(3);
+    expect(r.err).toMatch(/server "acme-sales": passwordEnv: environment variable ACME_PW is not set/);
+    expect(existsSync(dataDir)).toBe(false);
+  });
+});

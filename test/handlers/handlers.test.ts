@@ -1,0 +1,107 @@
+import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
+import type { SQSEvent } from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { startEmbeddedStore, type EmbeddedStore } from '../../lambdas/adapters/embedded.js';
+import { SnsNotifier } from '../../lambdas/adapters/sns.js';
+import { createDispatchHandler, cycleTime } from '../../lambdas/handlers/dispatch.js';
+import { createProbeHandler } from '../../lambdas/handlers/probe.js';
+import { cannedCheck } from '../support/canned.js';
+
+const sqs = mockClient(SQSClient);
+const sns = mockClient(SNSClient);
+let embedded: EmbeddedStore;
+
+beforeAll(async () => {
+  embedded = await startEmbeddedStore({});
+  for (let i = 0; i < 23; i++) await embedded.registry.put({ id: `srv-${String(i).padStart(2, '0')}`, imap: `imap${i}.example.com:993` });
+});
+afterAll(async () => embedded.close());
+beforeEach(() => {
+  sqs.reset();
+  sns.reset();
+  vi.spyOn(console, 'log').mockImplementation(() => undefined);
+});
+
+describe('dispatch', () => {
+  it('one SQS message per registered server, in batches of 10, with the cycle time to the minute', async () => {
+    sqs.on(SendMessageBatchCommand).resolves({ Successful: [], Failed: [] });
+    const handler = createDispatchHandler({ registry: embedded.registry, sqs: new SQSClient({}), queueUrl: 'https://sqs.eu-west-1.amazonaws.com/123456789012/jobs' });
+    const out = await handler({ time: '2026-12-01T08:15:42Z' });
+    expect(out).toEqual({ cycle: '2026-12-01T08:15:00.000Z', jobs: 23 });
+    const calls = sqs.commandCalls(SendMessageBatchCommand);
+    expect(calls.map((c) => c.args[0].input.Entries?.length)).toEqual([10, 10, 3]);
+    expect(calls[0]!.args[0].input.QueueUrl).toBe('https://sqs.eu-west-1.amazonaws.com/123456789012/jobs');
+    expect(calls[0]!.args[0].input.Entries![0]).toEqual({
+      Id: '0',
+      MessageBody: JSON.stringify({ serverId: 'srv-00', jobId: '2026-12-01T08:15:00.000Z/srv-00', at: '2026-12-01T08:15:00.000Z' }),
+    });
+    const ids = calls.flatMap((c) => c.args[0].input.Entries!.map((e) => (JSON.parse(e.MessageBody!) as { serverId: string }).serverId));
+    expect(new Set(ids).size).toBe(23);
+  });
+
+  it('entries SQS failed to take are resent once; still failing fails the invocation', async () => {
+    sqs.on(SendMessageBatchCommand).resolvesOnce({ Failed: [{ Id: '3', SenderFault: false, Code: 'InternalError' }] }).resolves({ Failed: [] });
+    const handler = createDispatchHandler({ registry: embedded.registry, sqs: new SQSClient({}), queueUrl: 'q' });
+    await handler({});
+    const calls = sqs.commandCalls(SendMessageBatchCommand);
+    expect(calls[1]!.args[0].input.Entries!.map((e) => e.Id)).toEqual(['3']);
+    expect(calls).toHaveLength(4);
+
+    sqs.reset();
+    sqs.on(SendMessageBatchCommand).resolves({ Failed: [{ Id: '0', SenderFault: false, Code: 'InternalError' }] });
+    await expect(createDispatchHandler({ registry: embedded.registry, sqs: new SQSClient({}), queueUrl: 'q' })({})).rejects.toThrow(/did not take 1 job/);
+  });
+
+  it('cycleTime falls back to now when the event carries no time', () => {
+    expect(cycleTime({ scheduledTime: '2026-12-01T08:15:42.123Z' }).toISOString()).toBe('2026-12-01T08:15:00.000Z');
+    expect(cycleTime(null, new Date('2026-12-01T09:00:30Z')).toISOString()).toBe('2026-12-01T09:00:00.000Z');
+  });
+});
+
+describe('probe', () => {
+  const record = (messageId: string, body: unknown) => ({ messageId, body: typeof body === 'string' ? body : JSON.stringify(body) }) as SQSEvent['Records'][number];
+
+  it('runs the batch, publishes each alert to SNS with its attributes, and reports only the failed jobs', async () => {
+    sns.on(PublishCommand).resolves({ MessageId: 'm-1' });
+    const handler = createProbeHandler({
+      registry: embedded.registry,
+      concurrency: 2,
+      monitor: {
+        store: embedded.store,
+        notifier: new SnsNotifier(new SNSClient({}), 'arn:aws:sns:eu-west-1:123456789012:inboxguard-alerts'),
+        credentials: { password: async () => undefined },
+        clock: { now: () => new Date('2026-12-01T08:15:00Z') },
+        probe: { timeoutMs: 1000 },
+        check: async (target) => {
+          if (target.imap.host === 'imap1.example.com') throw new Error('probe crashed');
+          return cannedCheck()();
+        },
+      },
+    });
+    const at = '2026-12-01T08:15:00.000Z';
+    const out = await handler({
+      Records: [
+        record('a', { serverId: 'srv-00', jobId: `${at}/srv-00`, at }),
+        record('b', { serverId: 'srv-01', jobId: `${at}/srv-01`, at }),
+        record('c', 'not json at all'),
+        record('d', { serverId: 'gone', jobId: `${at}/gone`, at }),
+      ],
+    });
+    expect(out).toEqual({ batchItemFailures: [{ itemIdentifier: 'b' }, { itemIdentifier: 'c' }] });
+    const published = sns.commandCalls(PublishCommand).map((c) => c.args[0].input);
+    expect(published).toHaveLength(1);
+    expect(published[0]).toEqual({
+      TopicArn: 'arn:aws:sns:eu-west-1:123456789012:inboxguard-alerts',
+      Subject: '[inboxguard] srv-00: now monitored, compliant',
+      Message: expect.stringMatching(/^inboxguard now monitors srv-00 \(IMAP imap0\.example\.com:993\)/),
+      MessageAttributes: {
+        serverId: { DataType: 'String', StringValue: 'srv-00' },
+        severity: { DataType: 'String', StringValue: 'info' },
+        kind: { DataType: 'String', StringValue: 'baseline' },
+      },
+    });
+    expect((await embedded.store.getState('srv-00'))?.pendingAlert).toBeUndefined();
+  });
+});
