@@ -148,7 +148,7 @@ export function addMonitorCommands(program: Command, io: Io): void {
         io.out(`${'CHECKED AT'.padEnd(26)}${'VERDICT'.padEnd(15)}FAILING / ALERT\n`);
         for (const e of entries) {
           const failing = Object.entries(e.statuses).filter(([, s]) => s === 'fail').map(([id]) => id);
-          io.out(`${e.at.padEnd(26)}${e.verdict.padEnd(15)}${failing.join(', ') || '-'}${e.alertId ? `  [alert ${e.alertId}]` : ''}\n`);
+          io.out(`${e.at.padEnd(26)}${e.verdict.padEnd(15)}${failing.join(', ') || '-'}${e.alertId ? `  [${e.alertKind ?? 'alert'} sent]` : ''}\n`);
         }
       } finally {
         await embedded.close();

@@ -88,5 +88,6 @@ export interface HistoryEntry {
   statuses: Record<string, Status>;
   summaries: Record<string, string>;
   alertId?: string;
+  alertKind?: AlertKind;
   report: CheckReport;
 }

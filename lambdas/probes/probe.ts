@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import tls from 'node:tls';
 import type { Endpoint, ImapObservation, Observation, Protocol, ProtocolObservation } from '../core/types.js';
 import { Deadline } from './deadline.js';
@@ -36,17 +37,24 @@ export interface ProbeOptions {
   extraSessions?: number;
 }
 
-/** Replaces every occurrence of a secret in every string of a value. */
+/** Fields that carry text from the server (or errors quoting it): where a secret could be echoed. */
+const SERVER_TEXT = new Set(['message', 'detail', 'greeting', 'capabilities', 'id', 'folders', 'path', 'summary']);
+
+/**
+ * Replaces a secret wherever server-provided text could carry it back. Our own
+ * vocabulary ("accepted", stages, kinds) is never touched, so a short password
+ * cannot corrupt a result.
+ */
 export function redact<T>(value: T, secrets: readonly string[]): T {
   const live = secrets.filter((s) => s.length >= 1);
   if (!live.length) return value;
-  const scrub = (v: unknown): unknown => {
-    if (typeof v === 'string') return live.reduce((s, secret) => s.split(secret).join('[redacted]'), v);
-    if (Array.isArray(v)) return v.map(scrub);
-    if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, scrub(x)]));
+  const scrub = (v: unknown, inText: boolean): unknown => {
+    if (typeof v === 'string') return inText ? live.reduce((s, secret) => s.split(secret).join('[redacted]'), v) : v;
+    if (Array.isArray(v)) return v.map((x) => scrub(x, inText));
+    if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, scrub(x, inText || SERVER_TEXT.has(k))]));
     return v;
   };
-  return scrub(value) as T;
+  return scrub(value, false) as T;
 }
 
 async function probeProtocol(
@@ -72,7 +80,7 @@ async function probeProtocol(
     localAddress: target.sourceAddress,
     deadline,
     limiter: opts.limiter ?? defaultLimiter,
-    ...(target.caPem ? { ca: [...tls.rootCertificates, target.caPem] } : {}),
+    ...(target.caPem ? { ca: [...tls.rootCertificates, target.caPem], caKey: createHash('sha256').update(target.caPem).digest('hex') } : {}),
   };
   const creds = target.credentials;
   // Started in this order so that the longest chain (login, then the extra sessions)

@@ -26,10 +26,34 @@ export interface EndpointContext {
   limiter: HostLimiter;
   /** Trust anchors: the public roots plus the CA file, when one is given. */
   ca?: string[];
+  /** Identifies `ca` for the secure-context cache (a digest of the CA file). */
+  caKey?: string;
 }
 
 export function limiterKey(ctx: EndpointContext): string {
   return `${ctx.address}:${ctx.port}`;
+}
+
+const contexts = new Map<string, tls.SecureContext>();
+
+/**
+ * One secure context per trust-anchor set and version pin, built once: building a trust
+ * store from every public root costs tens of milliseconds, and a check makes ~16 handshakes.
+ */
+function secureContext(ctx: EndpointContext, pin?: TlsVersion): tls.SecureContext {
+  const key = `${ctx.caKey ?? 'public'}|${pin ?? 'any'}`;
+  let c = contexts.get(key);
+  if (!c) {
+    if (contexts.size >= 256) contexts.clear();
+    c = tls.createSecureContext({
+      minVersion: pin ?? 'TLSv1',
+      maxVersion: pin ?? 'TLSv1.3',
+      ciphers: 'DEFAULT@SECLEVEL=0',
+      ...(ctx.ca ? { ca: ctx.ca } : {}),
+    });
+    contexts.set(key, c);
+  }
+  return c;
 }
 
 /**
@@ -42,10 +66,7 @@ export function tlsOptions(ctx: EndpointContext, pin?: TlsVersion): tls.Connecti
     ...(isIP(ctx.hostname) ? {} : { servername: ctx.hostname }),
     rejectUnauthorized: false,
     checkServerIdentity: () => undefined,
-    minVersion: pin ?? 'TLSv1',
-    maxVersion: pin ?? 'TLSv1.3',
-    ciphers: 'DEFAULT@SECLEVEL=0',
-    ...(ctx.ca ? { ca: ctx.ca } : {}),
+    secureContext: secureContext(ctx, pin),
   };
 }
 

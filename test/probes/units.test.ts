@@ -84,10 +84,16 @@ describe('input', () => {
 });
 
 describe('redact', () => {
-  it('removes a secret from every string, however deep', () => {
-    const v = redact({ a: 'pw=hunter2!', b: ['x hunter2! y'], c: { d: 'hunter2!' }, n: 3 }, ['hunter2!']);
+  it('removes a secret from server text, however deep', () => {
+    const v = redact({ failure: { message: 'NO pw=hunter2!' }, identity: { greeting: '* OK hunter2!', capabilities: ['X-hunter2!'] }, folders: { folders: ['hunter2!'] }, n: 3 }, ['hunter2!']);
     expect(JSON.stringify(v)).not.toContain('hunter2!');
-    expect(v).toEqual({ a: 'pw=[redacted]', b: ['x [redacted] y'], c: { d: '[redacted]' }, n: 3 });
+    expect(v).toEqual({ failure: { message: 'NO pw=[redacted]' }, identity: { greeting: '* OK [redacted]', capabilities: ['X-[redacted]'] }, folders: { folders: ['[redacted]'] }, n: 3 });
+  });
+
+  it('never rewrites our own vocabulary, so a short password cannot corrupt a result', () => {
+    const v = redact({ versions: { TLSv1: { result: 'accepted', stage: 'tls-handshake' } }, failure: { kind: 'rejected', message: 'accepted' } }, ['p']);
+    expect(v.versions.TLSv1).toEqual({ result: 'accepted', stage: 'tls-handshake' });
+    expect(v.failure.kind).toBe('rejected');
   });
 });
 
