@@ -81,7 +81,7 @@ describe('diff: alerts from state changes', () => {
   it('each certificate-expiry threshold alerts once per certificate; a new certificate starts over', () => {
     const out = runs(expiresIn(40), expiresIn(29), expiresIn(28), expiresIn(13), expiresIn(12), expiresIn(6), expiresIn(90, 'CC:DD'), expiresIn(29, 'CC:DD'));
     expect(out.map((r) => r.alert?.kind ?? '-')).toEqual(['baseline', 'degradation', '-', 'degradation', '-', 'degradation', 'change', 'degradation']);
-    expect(out[1]!.alert!.subject).toBe('[inboxguard] acme-sales: DEGRADATION imap.cert-expiry: certificate expires in 29 days (under 30)');
+    expect(out[1]!.alert!.subject).toBe('[inboxguard] acme-sales: DEGRADATION imap.cert-expiry: expires in 29 days (under 30)');
     expect(out[3]!.alert!.subject).toMatch(/expires in 13 days \(under 14\)/);
     expect(out[5]!.alert!.subject).toMatch(/expires in 6 days \(under 7\)/);
     expect(out[6]!.alert!.message).toMatch(/imap: certificate replaced\n {4}before: SHA-256 AA:BB\n {4}now: {4}SHA-256 CC:DD/);
