@@ -30,8 +30,21 @@ export class JsonlNotifier implements Notifier {
 /** Email through any SMTP server (nodemailer), for running without AWS. */
 export class SmtpNotifier implements Notifier {
   private readonly transport: ReturnType<typeof nodemailer.createTransport>;
-  constructor(url: string, private readonly from: string, private readonly to: string[]) {
-    this.transport = nodemailer.createTransport(url);
+  /**
+   * @param url smtp://user:pass@host:587 (STARTTLS when offered) or smtps://...:465
+   * @param tls extra TLS options, e.g. { ca } for a private CA, { servername } to check the certificate against another name
+   */
+  constructor(url: string, private readonly from: string, private readonly to: string[], tls: { ca?: string; servername?: string } = {}) {
+    const u = new URL(url);
+    if (u.protocol !== 'smtp:' && u.protocol !== 'smtps:') throw new Error(`--alert-smtp: "${u.protocol}" is not smtp: or smtps:`);
+    const secure = u.protocol === 'smtps:';
+    this.transport = nodemailer.createTransport({
+      host: u.hostname,
+      port: Number(u.port || (secure ? 465 : 587)),
+      secure,
+      ...(u.username ? { auth: { user: decodeURIComponent(u.username), pass: decodeURIComponent(u.password) } } : {}),
+      tls: { ...tls, minVersion: 'TLSv1.2' },
+    });
   }
   async publish(a: Alert): Promise<void> {
     await this.transport.sendMail({

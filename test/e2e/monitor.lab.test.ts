@@ -131,3 +131,30 @@ describe.skipIf(!hasLab())('inboxguard monitor against the real Dovecot lab, on 
     expect(state?.pendingAlert).toBeUndefined();
   });
 });
+
+describe.skipIf(!hasLab())('alerts by email (--alert-smtp) through the lab Postfix', () => {
+  it('the alert is accepted by a real submission server, with its subject and headers', async () => {
+    const { SmtpNotifier } = await import('../../lambdas/adapters/notifiers.js');
+    const url = `smtp://${encodeURIComponent(lab.user)}:${encodeURIComponent(lab.password)}@127.0.0.1:${lab.postfix.submission}`;
+    const notifier = new SmtpNotifier(url, 'inboxguard@lab.test', ['admin@lab.test'], { ca: readFileSync(lab.caFile, 'utf8'), servername: lab.hostname });
+    const alert: Alert = {
+      id: 'smtp-test:1',
+      serverId: 'smtp-test',
+      kind: 'regression',
+      severity: 'critical',
+      requirements: ['imap.tls-version'],
+      subject: '[inboxguard] smtp-test: REGRESSION imap.tls-version pass -> FAIL',
+      message: 'imap.tls-version pass -> FAIL',
+      at: new Date().toISOString(),
+    };
+    try {
+      await notifier.publish(alert);
+    } finally {
+      notifier.close();
+    }
+    // Postfix's own log shows the message was queued from the authenticated sender (then discarded by the lab).
+    const log = join(lab.dir, 'postfix', 'postfix.log');
+    await expect.poll(() => readFileSync(log, 'utf8'), { timeout: 5000 }).toMatch(/from=<inboxguard@lab\.test>/);
+    expect(readFileSync(log, 'utf8')).toMatch(/sasl_username=sales@lab\.test/);
+  });
+});
