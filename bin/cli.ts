@@ -7,6 +7,7 @@ import { exitCodeOf, formatJson, formatNagios, formatText } from '../lambdas/cor
 import type { Security } from '../lambdas/core/types.js';
 import type { CheckTarget } from '../lambdas/probes/probe.js';
 import { ConfigError } from '../lambdas/app/config.js';
+import { addAwsCommands, type AwsClients } from './aws.js';
 import { addMonitorCommands, type Io } from './monitor.js';
 import { flag, UsageError } from './usage.js';
 
@@ -94,7 +95,7 @@ export function targetFromFlags(f: CheckFlags, env: NodeJS.ProcessEnv): { target
 
 const collect = (v: string, all: string[]): string[] => [...all, v];
 
-export function buildProgram(io: Io): Command {
+export function buildProgram(io: Io & { aws?: (region?: string) => AwsClients }): Command {
   const program = new Command('inboxguard')
     .description("Keeps a company's mail servers connectable to HubSpot: checks IMAP and SMTP against HubSpot's requirements.")
     .version('0.1.0')
@@ -130,13 +131,14 @@ export function buildProgram(io: Io): Command {
     });
 
   addMonitorCommands(program, io);
+  addAwsCommands(program, io);
   return program;
 }
 
 /** Runs the CLI; resolves to the exit code. Usage errors exit 3, as Nagios's UNKNOWN. */
 export async function main(
   argv: string[],
-  io: Omit<Io, 'setExit'> = { out: (s) => void process.stdout.write(s), err: (s) => void process.stderr.write(s), env: process.env },
+  io: Omit<Io, 'setExit'> & { aws?: (region?: string) => AwsClients } = { out: (s) => void process.stdout.write(s), err: (s) => void process.stderr.write(s), env: process.env },
 ): Promise<number> {
   let code = 0;
   const program = buildProgram({ ...io, setExit: (c) => (code = c) });

@@ -1,0 +1,207 @@
+import { readFileSync } from 'node:fs';
+import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  CreateSecretCommand,
+  DeleteSecretCommand,
+  PutSecretValueCommand,
+  ResourceExistsException,
+  SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
+import type { Command } from 'commander';
+import { DynamoRegistry } from '../lambdas/adapters/dynamodb.js';
+import { suppressSdkNodeVersionWarning } from '../lambdas/adapters/embedded.js';
+import { serverSchema } from '../lambdas/app/config.js';
+import type { ServerConfig } from '../lambdas/core/monitor-types.js';
+import { UsageError } from './usage.js';
+import type { Io } from './monitor.js';
+
+/** The stack outputs the CLI reads (lib/stack.ts writes them under these keys). */
+export const OUTPUTS = { egressIps: 'EgressIps', tableName: 'TableName', secretsPrefix: 'SecretsPrefix' } as const;
+
+/** AWS clients, injectable so tests can stub what cannot run here. */
+export interface AwsClients {
+  cloudformation: Pick<CloudFormationClient, 'send'>;
+  secrets: Pick<SecretsManagerClient, 'send'>;
+  dynamo: DynamoDBClient;
+}
+
+export function defaultAwsClients(region: string | undefined): AwsClients {
+  const config = region ? { region } : {};
+  return { cloudformation: new CloudFormationClient(config), secrets: new SecretsManagerClient(config), dynamo: new DynamoDBClient(config) };
+}
+
+async function stackOutputs(aws: AwsClients, stack: string): Promise<Record<string, string>> {
+  const r = await aws.cloudformation.send(new DescribeStacksCommand({ StackName: stack }));
+  const s = r.Stacks?.[0];
+  if (!s) throw new UsageError(`--stack: no stack named "${stack}"`);
+  return Object.fromEntries((s.Outputs ?? []).filter((o) => o.OutputKey && o.OutputValue).map((o) => [o.OutputKey!, o.OutputValue!]));
+}
+
+function output(outputs: Record<string, string>, key: string, stack: string): string {
+  const v = outputs[key];
+  if (!v) throw new UsageError(`--stack: stack "${stack}" has no output ${key} (is it an inboxguard stack?)`);
+  return v;
+}
+
+interface StackFlags {
+  stack: string;
+  region?: string;
+}
+
+interface AddFlags extends StackFlags {
+  id: string;
+  imap: string;
+  smtp?: string;
+  imapSecurity?: 'tls' | 'starttls';
+  smtpSecurity?: 'tls' | 'starttls';
+  user?: string;
+  passwordEnv?: string;
+  passwordFile?: string;
+  resolve: string[];
+  allowInsecureCert?: boolean;
+  allowPrivateAddress?: boolean;
+}
+
+const collect = (v: string, all: string[]): string[] => [...all, v];
+
+function password(f: AddFlags, env: NodeJS.ProcessEnv): string | undefined {
+  if (f.passwordEnv) {
+    const v = env[f.passwordEnv];
+    if (!v) throw new UsageError(`--password-env: environment variable ${f.passwordEnv} is not set`);
+    return v;
+  }
+  if (f.passwordFile) {
+    try {
+      const v = readFileSync(f.passwordFile, 'utf8').replace(/\r?\n$/, '');
+      if (!v) throw new Error('empty');
+      return v;
+    } catch (err) {
+      throw new UsageError(`--password-file: cannot read a password from ${f.passwordFile} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    }
+  }
+  return undefined;
+}
+
+/** Store the password under the stack's prefix, creating or updating the secret; returns its ARN. */
+async function putSecret(aws: AwsClients, name: string, value: string): Promise<string> {
+  const SecretString = JSON.stringify({ password: value });
+  try {
+    const r = await aws.secrets.send(new CreateSecretCommand({ Name: name, SecretString, Description: 'inboxguard: mail server password' }));
+    return r.ARN!;
+  } catch (err) {
+    if (!(err instanceof ResourceExistsException) && (err as Error).name !== 'ResourceExistsException') throw err;
+    const r = await aws.secrets.send(new PutSecretValueCommand({ SecretId: name, SecretString }));
+    return r.ARN!;
+  }
+}
+
+export function addAwsCommands(program: Command, io: Io & { aws?: (region?: string) => AwsClients }): void {
+  const clients = (f: StackFlags): AwsClients => {
+    suppressSdkNodeVersionWarning(io.env);
+    return (io.aws ?? defaultAwsClients)(f.region);
+  };
+
+  program
+    .command('egress')
+    .description("Print the deployed monitor's egress addresses: allow-list these on the mail servers, as HubSpot's.")
+    .requiredOption('--stack <name>', 'the CloudFormation stack name')
+    .option('--region <region>', 'AWS region (default: from the AWS configuration)')
+    .action(async (f: StackFlags) => {
+      const outputs = await stackOutputs(clients(f), f.stack);
+      const ips = output(outputs, OUTPUTS.egressIps, f.stack).split(',').map((s) => s.trim()).filter(Boolean);
+      io.out(`${ips.join('\n')}\n`);
+    });
+
+  const servers = program.command('servers').description('Manage the servers the deployed monitor checks (the registry in DynamoDB, passwords in Secrets Manager).');
+
+  servers
+    .command('add')
+    .description('Register a server, or replace its entry; the password goes to Secrets Manager, never into the registry.')
+    .requiredOption('--stack <name>', 'the CloudFormation stack name')
+    .option('--region <region>', 'AWS region')
+    .requiredOption('--id <id>', 'server id (letters, digits, ".", "_", "-")')
+    .requiredOption('--imap <host[:port]>', 'IMAP server')
+    .option('--smtp <host[:port]>', 'SMTP server')
+    .option('--imap-security <mode>', 'tls or starttls')
+    .option('--smtp-security <mode>', 'tls or starttls')
+    .option('--user <user>', 'login')
+    .option('--password-env <var>', 'read the password from this environment variable')
+    .option('--password-file <file>', 'read the password from this file')
+    .option('--resolve <host=ip>', 'pin a name to an address (repeatable)', collect, [])
+    .option('--allow-insecure-cert', 'the inbox is connected with "allow non-secure certificate"')
+    .option('--allow-private-address', 'allow a host that resolves to a private or loopback address')
+    .action(async (f: AddFlags) => {
+      const pw = password(f, io.env);
+      const resolve = Object.fromEntries(
+        f.resolve.map((r) => {
+          const i = r.indexOf('=');
+          if (i <= 0) throw new UsageError(`--resolve: "${r}" is not HOST=IP`);
+          return [r.slice(0, i), r.slice(i + 1)];
+        }),
+      );
+      const candidate: Record<string, unknown> = {
+        id: f.id,
+        imap: f.imap,
+        ...(f.smtp ? { smtp: f.smtp } : {}),
+        ...(f.imapSecurity ? { imapSecurity: f.imapSecurity } : {}),
+        ...(f.smtpSecurity ? { smtpSecurity: f.smtpSecurity } : {}),
+        ...(f.user ? { user: f.user } : {}),
+        ...(pw !== undefined ? { passwordSecretArn: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:pending' } : {}),
+        ...(f.resolve.length ? { resolve } : {}),
+        ...(f.allowInsecureCert ? { allowInsecureCertificate: true } : {}),
+        ...(f.allowPrivateAddress ? { allowPrivateAddress: true } : {}),
+      };
+      // Validate everything before anything is written (the secret's ARN is known only once it is stored:
+      // a placeholder stands in for it here).
+      const parsed = serverSchema.safeParse(candidate);
+      if (!parsed.success) {
+        const i = parsed.error.issues[0]!;
+        throw new UsageError(`--${String(i.path[0] ?? 'id').replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: ${i.message}`);
+      }
+      const aws = clients(f);
+      const outputs = await stackOutputs(aws, f.stack);
+      const table = output(outputs, OUTPUTS.tableName, f.stack);
+      const entry: ServerConfig = { ...(parsed.data as ServerConfig) };
+      if (pw !== undefined) {
+        const prefix = output(outputs, OUTPUTS.secretsPrefix, f.stack);
+        entry.passwordSecretArn = await putSecret(aws, `${prefix}${f.id}`, pw);
+      }
+      await new DynamoRegistry(aws.dynamo, table).put(entry);
+      io.out(`registered ${f.id}${pw !== undefined ? ` (password in ${entry.passwordSecretArn})` : ''}\n`);
+    });
+
+  servers
+    .command('list')
+    .description('List the registered servers.')
+    .requiredOption('--stack <name>', 'the CloudFormation stack name')
+    .option('--region <region>', 'AWS region')
+    .option('--format <format>', 'text or json', 'text')
+    .action(async (f: StackFlags & { format: string }) => {
+      const aws = clients(f);
+      const table = output(await stackOutputs(aws, f.stack), OUTPUTS.tableName, f.stack);
+      const list = await new DynamoRegistry(aws.dynamo, table).list();
+      if (f.format === 'json') return void io.out(`${JSON.stringify(list, null, 2)}\n`);
+      if (!list.length) return void io.out('no servers registered\n');
+      for (const s of list) io.out(`${s.id.padEnd(24)} IMAP ${s.imap}${s.smtp ? `  SMTP ${s.smtp}` : ''}${s.user ? `  user ${s.user}` : ''}\n`);
+    });
+
+  servers
+    .command('remove')
+    .description('Unregister a server and schedule its secret for deletion (7-day recovery window).')
+    .requiredOption('--stack <name>', 'the CloudFormation stack name')
+    .option('--region <region>', 'AWS region')
+    .argument('<id>', 'server id')
+    .action(async (id: string, f: StackFlags) => {
+      const aws = clients(f);
+      const outputs = await stackOutputs(aws, f.stack);
+      const registry = new DynamoRegistry(aws.dynamo, output(outputs, OUTPUTS.tableName, f.stack));
+      const existing = await registry.get(id);
+      if (!existing) throw new UsageError(`<id>: no server "${id}" is registered in ${f.stack}`);
+      await registry.remove(id);
+      if (existing.passwordSecretArn) {
+        await aws.secrets.send(new DeleteSecretCommand({ SecretId: existing.passwordSecretArn, RecoveryWindowInDays: 7 }));
+      }
+      io.out(`removed ${id}\n`);
+    });
+}

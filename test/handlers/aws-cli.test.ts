@@ -1,0 +1,101 @@
+import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateSecretCommand, DeleteSecretCommand, PutSecretValueCommand, ResourceExistsException, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { main } from '../../bin/cli.js';
+import { startEmbeddedStore, type EmbeddedStore } from '../../lambdas/adapters/embedded.js';
+
+// CloudFormation and Secrets Manager cannot run here: mocked, with the exact requests checked.
+// The registry is the real DynamoDB adapter on dynalite.
+const cfn = mockClient(CloudFormationClient);
+const sm = mockClient(SecretsManagerClient);
+let embedded: EmbeddedStore;
+let dynamo: DynamoDBClient;
+const ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:inboxguard/acme-AbCdEf';
+
+beforeAll(async () => {
+  embedded = await startEmbeddedStore({});
+  dynamo = new DynamoDBClient({ endpoint: embedded.endpoint, region: 'local', credentials: { accessKeyId: 'x', secretAccessKey: 'y' } });
+});
+afterAll(async () => {
+  dynamo.destroy();
+  await embedded.close();
+});
+beforeEach(() => {
+  cfn.reset();
+  sm.reset();
+  cfn.on(DescribeStacksCommand, { StackName: 'Inboxguard' }).resolves({
+    Stacks: [{ StackName: 'Inboxguard', CreationTime: new Date(), StackStatus: 'CREATE_COMPLETE', Outputs: [
+      { OutputKey: 'EgressIps', OutputValue: '198.51.100.7,198.51.100.8' },
+      { OutputKey: 'TableName', OutputValue: 'inboxguard' },
+      { OutputKey: 'SecretsPrefix', OutputValue: 'inboxguard/' },
+    ] }],
+  });
+});
+
+async function run(args: string[], env: NodeJS.ProcessEnv = {}) {
+  let out = '';
+  let err = '';
+  const aws = () => ({ cloudformation: new CloudFormationClient({ region: 'eu-west-1' }), secrets: new SecretsManagerClient({ region: 'eu-west-1' }), dynamo });
+  const code = await main(args, { out: (s) => void (out += s), err: (s) => void (err += s), env, aws });
+  return { code, out, err };
+}
+
+describe('inboxguard egress / servers (AWS)', () => {
+  it('egress prints the addresses to allow-list, one per line', async () => {
+    const r = await run(['egress', '--stack', 'Inboxguard']);
+    expect(r).toMatchObject({ code: 0, out: '198.51.100.7\n198.51.100.8\n' });
+    expect(cfn.commandCalls(DescribeStacksCommand)[0]!.args[0].input).toEqual({ StackName: 'Inboxguard' });
+  });
+
+  it('servers add stores the password as a secret under the prefix and only its ARN in the registry', async () => {
+    sm.on(CreateSecretCommand).resolves({ ARN, Name: 'inboxguard/acme' });
+    const r = await run(['servers', 'add', '--stack', 'Inboxguard', '--id', 'acme', '--imap', 'imap.acme.com', '--smtp', 'smtp.acme.com:587', '--user', 'sales@acme.com', '--password-env', 'PW'], { PW: 'Canary-Aws-Pw-77' });
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    expect(sm.commandCalls(CreateSecretCommand).map((c) => c.args[0].input)).toEqual([
+      { Name: 'inboxguard/acme', SecretString: '{"password":"Canary-Aws-Pw-77"}', Description: 'inboxguard: mail server password' },
+    ]);
+    expect(await embedded.registry.get('acme')).toEqual({ id: 'acme', imap: 'imap.acme.com', smtp: 'smtp.acme.com:587', user: 'sales@acme.com', passwordSecretArn: ARN });
+    expect(r.out).not.toContain('Canary-Aws-Pw-77');
+
+    // Adding again updates the secret's value instead.
+    sm.reset();
+    sm.on(CreateSecretCommand).rejects(new ResourceExistsException({ message: 'exists', $metadata: {} }));
+    sm.on(PutSecretValueCommand).resolves({ ARN });
+    expect((await run(['servers', 'add', '--stack', 'Inboxguard', '--id', 'acme', '--imap', 'imap.acme.com', '--user', 'sales@acme.com', '--password-env', 'PW'], { PW: 'new' })).code).toBe(0);
+    expect(sm.commandCalls(PutSecretValueCommand)[0]!.args[0].input).toEqual({ SecretId: 'inboxguard/acme', SecretString: '{"password":"new"}' });
+  });
+
+  it('servers list shows the registry', async () => {
+    const r = await run(['servers', 'list', '--stack', 'Inboxguard']);
+    expect(r.out).toMatch(/^acme +IMAP imap\.acme\.com {2}user sales@acme\.com\n$/);
+  });
+
+  it('servers remove deletes the entry and schedules the secret for deletion', async () => {
+    sm.on(DeleteSecretCommand).resolves({});
+    const r = await run(['servers', 'remove', '--stack', 'Inboxguard', 'acme']);
+    expect(r).toMatchObject({ code: 0, out: 'removed acme\n' });
+    expect(sm.commandCalls(DeleteSecretCommand)[0]!.args[0].input).toEqual({ SecretId: ARN, RecoveryWindowInDays: 7 });
+    expect(await embedded.registry.get('acme')).toBeUndefined();
+    expect((await run(['servers', 'remove', '--stack', 'Inboxguard', 'acme'])).err).toMatch(/no server "acme" is registered/);
+  });
+
+  it('bad input is refused before any AWS call', async () => {
+    const r = await run(['servers', 'add', '--stack', 'Inboxguard', '--id', 'bad id', '--imap', 'imap.acme.com']);
+    expect(r.code).toBe(3);
+    expect(r.err).toMatch(/--id: must be 1-63 letters/);
+    const r2 = await run(['servers', 'add', '--stack', 'Inboxguard', '--id', 'x', '--imap', 'imap..acme.com']);
+    expect(r2.err).toMatch(/--imap: "imap\.\.acme\.com" is not a valid host name/);
+    expect(cfn.commandCalls(DescribeStacksCommand)).toHaveLength(0);
+    expect(sm.calls()).toHaveLength(0);
+  });
+
+  it('a stack without the outputs is named', async () => {
+    cfn.on(DescribeStacksCommand, { StackName: 'Other' }).resolves({ Stacks: [{ StackName: 'Other', CreationTime: new Date(), StackStatus: 'CREATE_COMPLETE', Outputs: [] }] });
+    const r = await run(['egress', '--stack', 'Other']);
+    expect(r.code).toBe(3);
+    expect(r.err).toMatch(/stack "Other" has no output EgressIps/);
+  });
+});
