@@ -1,12 +1,17 @@
 import { SendMessageBatchCommand, SQSClient, type SendMessageBatchRequestEntry } from '@aws-sdk/client-sqs';
 import { jobFor, type Job } from '../app/monitor.js';
 import type { Registry } from '../ports.js';
-import { awsContext, log } from './wiring.js';
+import type { Metrics } from '@aws-lambda-powertools/metrics';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { METRICS } from '../../lib/metrics.js';
+import { awsContext, log, newMetrics } from './wiring.js';
 
 export interface DispatchDeps {
   registry: Registry;
   sqs: Pick<SQSClient, 'send'>;
   queueUrl: string;
+  /** Receives JobsDispatched once per cycle (shown on the dashboard). */
+  metrics?: Metrics;
 }
 
 /** The cycle's time from the schedule event, to the minute, so a retried dispatch makes the same job ids. */
@@ -36,6 +41,10 @@ export function createDispatchHandler(deps: DispatchDeps) {
       if (entries.length) throw new Error(`SQS did not take ${entries.length} job(s): ${entries.map((e) => e.Id).join(', ')}`);
     }
     log({ event: 'dispatched', cycle: at.toISOString(), jobs: jobs.length });
+    if (deps.metrics) {
+      deps.metrics.addMetric(METRICS.jobsDispatched, MetricUnit.Count, jobs.length);
+      deps.metrics.publishStoredMetrics();
+    }
     return { cycle: at.toISOString(), jobs: jobs.length };
   };
 }
@@ -45,7 +54,7 @@ let handlerInstance: ReturnType<typeof createDispatchHandler> | undefined;
 export const handler = async (event: unknown) => {
   handlerInstance ??= (() => {
     const ctx = awsContext(process.env);
-    return createDispatchHandler({ registry: ctx.registry, sqs: new SQSClient({}), queueUrl: ctx.require('QUEUE_URL') });
+    return createDispatchHandler({ registry: ctx.registry, sqs: new SQSClient({}), queueUrl: ctx.require('QUEUE_URL'), metrics: newMetrics() });
   })();
   return handlerInstance(event);
 };

@@ -2,7 +2,10 @@ import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { z } from 'zod';
 import { mapLimit, runJob, type MonitorDeps } from '../app/monitor.js';
 import type { Registry } from '../ports.js';
-import { awsContext, log } from './wiring.js';
+import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
+import { METRICS, SERVER_DIMENSION } from '../../lib/metrics.js';
+import type { CheckReport } from '../core/types.js';
+import { awsContext, log, newMetrics } from './wiring.js';
 
 const jobSchema = z.object({ serverId: z.string().min(1), jobId: z.string().min(1), at: z.iso.datetime() }).strict();
 
@@ -10,6 +13,29 @@ export interface ProbeDeps {
   registry: Registry;
   monitor: MonitorDeps;
   concurrency: number;
+  /** Receives Compliant and CertificateDaysLeft per server and job, for the dashboard. */
+  metrics?: Metrics;
+}
+
+/** Days to the soonest certificate expiry over IMAP and SMTP, when measured. */
+export function certificateDaysLeft(report: CheckReport): number | undefined {
+  const days = report.requirements
+    .filter((r) => r.id.endsWith('.cert-expiry'))
+    .map((r) => (r.evidence as { daysLeft?: unknown }).daysLeft)
+    .filter((d): d is number => typeof d === 'number');
+  return days.length ? Math.min(...days) : undefined;
+}
+
+function emit(metrics: Metrics, serverId: string, report: CheckReport): void {
+  const m = metrics.singleMetric();
+  m.addDimension(SERVER_DIMENSION, serverId);
+  m.addMetric(METRICS.compliant, MetricUnit.Count, report.verdict === 'compliant' ? 1 : 0);
+  const days = certificateDaysLeft(report);
+  if (days !== undefined) {
+    const d = metrics.singleMetric();
+    d.addDimension(SERVER_DIMENSION, serverId);
+    d.addMetric(METRICS.certificateDaysLeft, MetricUnit.Count, days);
+  }
 }
 
 /**
@@ -28,6 +54,7 @@ export function createProbeHandler(deps: ProbeDeps) {
         return;
       }
       const out = await runJob(server, job, deps.monitor);
+      if (out.report && deps.metrics) emit(deps.metrics, job.serverId, out.report);
       log({ event: 'job-done', serverId: job.serverId, jobId: job.jobId, status: out.status, verdict: out.report?.verdict, alert: out.alert?.kind ?? null });
     });
     const batchItemFailures = results.flatMap((r, i) => {
@@ -45,7 +72,7 @@ let handlerInstance: ReturnType<typeof createProbeHandler> | undefined;
 export const handler = async (event: SQSEvent): Promise<SQSBatchResponse> => {
   handlerInstance ??= (() => {
     const ctx = awsContext(process.env);
-    return createProbeHandler({ registry: ctx.registry, monitor: ctx.monitor(), concurrency: Number(process.env.PROBE_CONCURRENCY ?? '5') });
+    return createProbeHandler({ registry: ctx.registry, monitor: ctx.monitor(), concurrency: Number(process.env.PROBE_CONCURRENCY ?? '5'), metrics: newMetrics() });
   })();
   return handlerInstance(event);
 };

@@ -7,10 +7,23 @@ import { SnsNotifier } from '../adapters/sns.js';
 import { DEFAULT_DIFF } from '../core/diff.js';
 import type { MonitorDeps } from '../app/monitor.js';
 import { systemClock } from '../ports.js';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { METRICS_NAMESPACE, SERVICE_NAME } from '../../lib/metrics.js';
 
-/** One JSON line per event, for CloudWatch Logs. Never given a secret. */
+export const logger = new Logger({ serviceName: SERVICE_NAME });
+
+/** Structured JSON logs (Powertools); an `error` field logs at error level. Never given a secret. */
 export function log(event: Record<string, unknown>): void {
-  console.log(JSON.stringify({ level: 'info', ...event }));
+  const { event: name, ...rest } = event;
+  const message = typeof name === 'string' ? name : 'event';
+  if ('error' in rest) logger.error(message, rest);
+  else logger.info(message, rest);
+}
+
+/** EMF metrics (Powertools) under the namespace the stack's alarms and dashboard read. */
+export function newMetrics(): Metrics {
+  return new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME });
 }
 
 /** Adapters wired from the environment the stack sets: the only place that reads it. */

@@ -2,7 +2,8 @@ import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi, type MockInstance } from 'vitest';
 import { startEmbeddedStore, type EmbeddedStore } from '../../lambdas/adapters/embedded.js';
 import { SnsNotifier } from '../../lambdas/adapters/sns.js';
 import { createDispatchHandler, cycleTime } from '../../lambdas/handlers/dispatch.js';
@@ -18,18 +19,34 @@ beforeAll(async () => {
   for (let i = 0; i < 23; i++) await embedded.registry.put({ id: `srv-${String(i).padStart(2, '0')}`, imap: `imap${i}.example.com:993` });
 });
 afterAll(async () => embedded.close());
+// Powertools writes logs and EMF straight to stdout: capture them there.
+let stdout: MockInstance<typeof process.stdout.write>;
 beforeEach(() => {
   sqs.reset();
   sns.reset();
-  vi.spyOn(console, 'log').mockImplementation(() => undefined);
+  stdout = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+  vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
 });
+afterEach(() => vi.restoreAllMocks());
+
+/** The EMF documents written to stdout (CloudWatch turns them into metrics). */
+function emf(): Array<Record<string, unknown> & { _aws: { CloudWatchMetrics: Array<{ Namespace: string; Dimensions: string[][]; Metrics: Array<{ Name: string }> }> } }> {
+  return stdout.mock.calls
+    .flatMap((c) => String(c[0]).split('\n'))
+    .filter((l) => l.includes('"_aws"'))
+    .map((l) => JSON.parse(l));
+}
+const metrics = () => new Metrics({ namespace: 'Inboxguard', serviceName: 'inboxguard' });
 
 describe('dispatch', () => {
   it('one SQS message per registered server, in batches of 10, with the cycle time to the minute', async () => {
     sqs.on(SendMessageBatchCommand).resolves({ Successful: [], Failed: [] });
-    const handler = createDispatchHandler({ registry: embedded.registry, sqs: new SQSClient({}), queueUrl: 'https://sqs.eu-west-1.amazonaws.com/123456789012/jobs' });
+    const handler = createDispatchHandler({ registry: embedded.registry, sqs: new SQSClient({}), queueUrl: 'https://sqs.eu-west-1.amazonaws.com/123456789012/jobs', metrics: metrics() });
     const out = await handler({ time: '2026-12-01T08:15:42Z' });
     expect(out).toEqual({ cycle: '2026-12-01T08:15:00.000Z', jobs: 23 });
+    const [beat] = emf();
+    expect(beat).toMatchObject({ JobsDispatched: 23, service: 'inboxguard' });
+    expect(beat!._aws.CloudWatchMetrics[0]).toMatchObject({ Namespace: 'Inboxguard', Dimensions: [['service']], Metrics: [{ Name: 'JobsDispatched', Unit: 'Count' }] });
     const calls = sqs.commandCalls(SendMessageBatchCommand);
     expect(calls.map((c) => c.args[0].input.Entries?.length)).toEqual([10, 10, 3]);
     expect(calls[0]!.args[0].input.QueueUrl).toBe('https://sqs.eu-west-1.amazonaws.com/123456789012/jobs');
@@ -68,6 +85,7 @@ describe('probe', () => {
     const handler = createProbeHandler({
       registry: embedded.registry,
       concurrency: 2,
+      metrics: metrics(),
       monitor: {
         store: embedded.store,
         notifier: new SnsNotifier(new SNSClient({}), 'arn:aws:sns:eu-west-1:123456789012:inboxguard-alerts'),
@@ -103,5 +121,12 @@ describe('probe', () => {
       },
     });
     expect((await embedded.store.getState('srv-00'))?.pendingAlert).toBeUndefined();
+    // One Compliant and one CertificateDaysLeft per checked server, with its ServerId.
+    const docs = emf();
+    expect(docs.map((d) => [d.ServerId, 'Compliant' in d ? `Compliant=${d.Compliant}` : `CertificateDaysLeft=${d.CertificateDaysLeft}`])).toEqual([
+      ['srv-00', 'Compliant=1'],
+      ['srv-00', 'CertificateDaysLeft=214'],
+    ]);
+    expect(docs[0]!._aws.CloudWatchMetrics[0]).toMatchObject({ Namespace: 'Inboxguard', Dimensions: [['service', 'ServerId']] });
   });
 });

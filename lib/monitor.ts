@@ -1,0 +1,239 @@
+import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { fileURLToPath } from 'node:url';
+import { METRICS_NAMESPACE, SERVICE_NAME } from './metrics.js';
+
+/** The repository root: entries and the lock file are found from here. */
+const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
+const handlerEntry = (name: string): string => `${PROJECT_ROOT}lambdas/handlers/${name}.ts`;
+
+/**
+ * ESM bundles still meet CommonJS dependencies (nodemailer, imapflow) that call `require` for Node
+ * built-ins: give the module scope a `require`.
+ */
+const ESM_REQUIRE_SHIM = "import { createRequire as __igCreateRequire } from 'node:module'; const require = __igCreateRequire(import.meta.url);";
+
+export interface MonitorProps {
+  readonly vpc: ec2.IVpc;
+  /** Egress to the mail ports, DNS and HTTPS: for the probe. */
+  readonly probeSecurityGroup: ec2.ISecurityGroup;
+  /** Egress to DNS and HTTPS only: for the dispatch. */
+  readonly dispatchSecurityGroup: ec2.ISecurityGroup;
+  readonly table: dynamodb.ITable;
+  /** Where the probe publishes compliance alerts. */
+  readonly alertsTopic: sns.ITopic;
+  /** The NAT egress addresses joined with ",", given to the probe for the baseline alert (`EGRESS_IPS`). */
+  readonly egressIpList: string;
+  /**
+   * Secrets Manager name prefix the probe may read passwords under (`passwordSecretArn` must point below it).
+   * @default 'inboxguard/'
+   */
+  readonly secretsPrefix?: string;
+  /**
+   * How often a cycle starts.
+   * @default Duration.minutes(15)
+   */
+  readonly scheduleRate?: Duration;
+  /**
+   * Whether the schedule runs (false pauses the monitor without deleting anything).
+   * @default true
+   */
+  readonly scheduleEnabled?: boolean;
+  /**
+   * Jobs per probe invocation (the SQS batch size); they run concurrently (`PROBE_CONCURRENCY`).
+   * @default 5
+   */
+  readonly probeBatchSize?: number;
+  /**
+   * At most this many probe invocations at once (event source `maxConcurrency`, 2 to 1000), so that the
+   * servers probed at once are at most `probeMaxConcurrency × probeBatchSize`.
+   * @default 2
+   */
+  readonly probeMaxConcurrency?: number;
+  /**
+   * The deadline of one server's check (`PROBE_TIMEOUT_MS`).
+   * @default Duration.seconds(20)
+   */
+  readonly probeTimeout?: Duration;
+  /**
+   * Probe memory (and so CPU) in MB.
+   * @default 512
+   */
+  readonly probeMemorySize?: number;
+  /**
+   * Receives of a job before it moves to the dead-letter queue.
+   * @default 3
+   */
+  readonly maxReceiveCount?: number;
+  /**
+   * Retention of the functions' log groups.
+   * @default logs.RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: logs.RetentionDays;
+}
+
+interface FunctionSpec {
+  readonly handler: 'dispatch' | 'probe';
+  readonly description: string;
+  readonly memorySize: number;
+  readonly timeout: Duration;
+  readonly securityGroup: ec2.ISecurityGroup;
+  readonly environment: Readonly<Record<string, string>>;
+}
+
+/** Time a probe invocation needs beyond the check deadline: secrets, state, history, publish. */
+const PROBE_OVERHEAD = Duration.seconds(40);
+
+/**
+ * The monitor loop: an EventBridge Scheduler schedule invokes `dispatch`, which puts one job per
+ * registered server on an SQS queue; `probe` takes the jobs in bounded batches, reports partial batch
+ * failures, and the jobs that keep failing land in a dead-letter queue.
+ */
+export class Monitor extends Construct {
+  readonly dispatchFunction: nodejs.NodejsFunction;
+  readonly probeFunction: nodejs.NodejsFunction;
+  readonly queue: sqs.Queue;
+  readonly deadLetterQueue: sqs.Queue;
+  readonly schedule: scheduler.Schedule;
+  /** The ARN pattern the probe may read secrets under. */
+  readonly secretsArnPattern: string;
+  readonly scheduleRate: Duration;
+
+  private readonly props: MonitorProps;
+
+  constructor(scope: Construct, id: string, props: MonitorProps) {
+    super(scope, id);
+    this.props = props;
+    this.scheduleRate = props.scheduleRate ?? Duration.minutes(15);
+    const batchSize = props.probeBatchSize ?? 5;
+    const probeTimeout = props.probeTimeout ?? Duration.seconds(20);
+    // The jobs of a batch run concurrently, so one invocation takes about one check deadline.
+    const probeFunctionTimeout = Duration.seconds(probeTimeout.toSeconds() + PROBE_OVERHEAD.toSeconds());
+
+    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    this.queue = new sqs.Queue(this, 'JobQueue', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      // AWS's advice for a Lambda event source: six times the function timeout.
+      visibilityTimeout: Duration.seconds(6 * probeFunctionTimeout.toSeconds()),
+      // A job older than a day has long been superseded by the next cycles.
+      retentionPeriod: Duration.days(1),
+      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: props.maxReceiveCount ?? 3 },
+    });
+
+    this.dispatchFunction = this.function({
+      handler: 'dispatch',
+      description: 'inboxguard: one job per registered server onto the queue',
+      memorySize: 256,
+      timeout: Duration.seconds(60),
+      securityGroup: props.dispatchSecurityGroup,
+      environment: { TABLE_NAME: props.table.tableName, QUEUE_URL: this.queue.queueUrl },
+    });
+    this.probeFunction = this.function({
+      handler: 'probe',
+      description: 'inboxguard: checks one server per job and publishes what changed',
+      memorySize: props.probeMemorySize ?? 512,
+      timeout: probeFunctionTimeout,
+      securityGroup: props.probeSecurityGroup,
+      environment: {
+        TABLE_NAME: props.table.tableName,
+        TOPIC_ARN: props.alertsTopic.topicArn,
+        EGRESS_IPS: props.egressIpList,
+        PROBE_TIMEOUT_MS: String(probeTimeout.toMilliseconds()),
+        PROBE_CONCURRENCY: String(batchSize),
+      },
+    });
+
+    // Least privilege: each function gets the table actions its adapters use, on the table only.
+    props.table.grant(this.dispatchFunction, 'dynamodb:Query');
+    props.table.grant(this.probeFunction, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query');
+    this.queue.grantSendMessages(this.dispatchFunction);
+    props.alertsTopic.grantPublish(this.probeFunction);
+    this.secretsArnPattern = Stack.of(this).formatArn({
+      service: 'secretsmanager',
+      resource: 'secret',
+      // Secrets Manager appends "-" and six random characters to every secret's ARN.
+      resourceName: `${props.secretsPrefix ?? 'inboxguard/'}*`,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
+    this.probeFunction.addToRolePolicy(
+      new iam.PolicyStatement({ sid: 'ReadServerPasswords', actions: ['secretsmanager:GetSecretValue'], resources: [this.secretsArnPattern] }),
+    );
+
+    this.probeFunction.addEventSource(
+      new SqsEventSource(this.queue, {
+        batchSize,
+        maxConcurrency: props.probeMaxConcurrency ?? 2,
+        reportBatchItemFailures: true,
+      }),
+    );
+
+    this.schedule = new scheduler.Schedule(this, 'Schedule', {
+      description: 'inboxguard: starts a monitoring cycle',
+      schedule: scheduler.ScheduleExpression.rate(this.scheduleRate),
+      enabled: props.scheduleEnabled ?? true,
+      target: new targets.LambdaInvoke(this.dispatchFunction, {
+        // dispatch derives the cycle (and so idempotent job ids) from the scheduled time.
+        input: scheduler.ScheduleTargetInput.fromObject({ source: 'inboxguard.schedule', scheduledTime: scheduler.ContextAttribute.scheduledTime }),
+        retryAttempts: 2,
+        // A cycle not started within one interval is superseded by the next one.
+        maxEventAge: Duration.seconds(Math.max(60, this.scheduleRate.toSeconds())),
+      }),
+    });
+  }
+
+  /** One function: Node.js 24 on ARM64 in the private subnets, bundled by the local esbuild, with its own log group. */
+  private function(spec: FunctionSpec): nodejs.NodejsFunction {
+    const id = spec.handler === 'dispatch' ? 'Dispatch' : 'Probe';
+    const logGroup = new logs.LogGroup(this, `${id}Logs`, { retention: this.props.logRetention ?? logs.RetentionDays.ONE_MONTH });
+    return new nodejs.NodejsFunction(this, id, {
+      entry: handlerEntry(spec.handler),
+      handler: 'handler',
+      projectRoot: PROJECT_ROOT,
+      depsLockFilePath: `${PROJECT_ROOT}package-lock.json`,
+      runtime: lambda.Runtime.NODEJS_24_X,
+      architecture: lambda.Architecture.ARM_64,
+      description: spec.description,
+      memorySize: spec.memorySize,
+      timeout: spec.timeout,
+      vpc: this.props.vpc,
+      vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+      securityGroups: [spec.securityGroup],
+      logGroup,
+      environment: {
+        ...spec.environment,
+        POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
+        POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
+        POWERTOOLS_LOG_LEVEL: 'INFO',
+        // Stack traces in the logs point into lambdas/*.ts through the bundled source maps.
+        NODE_OPTIONS: '--enable-source-maps',
+      },
+      bundling: {
+        format: nodejs.OutputFormat.ESM,
+        target: 'node24',
+        mainFields: ['module', 'main'],
+        banner: ESM_REQUIRE_SHIM,
+        minify: true,
+        sourceMap: true,
+        sourcesContent: false,
+        externalModules: ['@aws-sdk/*'],
+        forceDockerBundling: false,
+      },
+    });
+  }
+}

@@ -1,0 +1,159 @@
+import { Duration } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { METRICS, METRICS_NAMESPACE, SERVER_DIMENSION, SERVICE_DIMENSION, SERVICE_NAME } from './metrics.js';
+
+export interface ObservabilityProps {
+  readonly dispatchFunction: lambda.IFunction;
+  readonly probeFunction: lambda.IFunction;
+  readonly queue: sqs.IQueue;
+  readonly deadLetterQueue: sqs.IQueue;
+  /** Alarms notify this topic on ALARM and on OK. */
+  readonly opsTopic: sns.ITopic;
+  /** The schedule's rate: the heartbeat alarm fires when no cycle completed within two of them. */
+  readonly scheduleRate: Duration;
+  /**
+   * The egress addresses (joined with ","), shown on the dashboard.
+   * @default - not shown
+   */
+  readonly egressIpList?: string;
+}
+
+/** The window errors are counted in. */
+const ERROR_PERIOD = Duration.minutes(5);
+
+/**
+ * Watching the watcher: alarms to the ops topic (dead letters, function errors, missing heartbeat, a
+ * queue that does not drain) and a dashboard with per-server compliance from the EMF metrics.
+ */
+export class Observability extends Construct {
+  readonly dashboard: cloudwatch.Dashboard;
+  readonly alarms: {
+    readonly deadLetters: cloudwatch.Alarm;
+    readonly dispatchErrors: cloudwatch.Alarm;
+    readonly probeErrors: cloudwatch.Alarm;
+    readonly heartbeat: cloudwatch.Alarm;
+    readonly backlog: cloudwatch.Alarm;
+  };
+
+  constructor(scope: Construct, id: string, props: ObservabilityProps) {
+    super(scope, id);
+    const action = new actions.SnsAction(props.opsTopic);
+    const alarm = (alarmId: string, description: string, p: cloudwatch.AlarmProps): cloudwatch.Alarm => {
+      const a = new cloudwatch.Alarm(this, alarmId, { alarmDescription: `inboxguard: ${description}`, ...p });
+      a.addAlarmAction(action);
+      a.addOkAction(action);
+      return a;
+    };
+    const errors = (fn: lambda.IFunction, name: string) =>
+      alarm(`${name}Errors`, `the ${name.toLowerCase()} function failed (an invocation threw or timed out)`, {
+        metric: fn.metricErrors({ period: ERROR_PERIOD, statistic: cloudwatch.Stats.SUM }),
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+
+    // A cycle completed = a dispatch invocation that did not fail (it has put every job on the queue).
+    // Taken from the Lambda metrics, so the heartbeat does not depend on the handler emitting anything.
+    const heartbeatPeriod = Duration.seconds(2 * props.scheduleRate.toSeconds());
+    const completedCycles = (period: Duration) =>
+      new cloudwatch.MathExpression({
+        expression: 'FILL(invocations, 0) - FILL(errors, 0)',
+        usingMetrics: {
+          invocations: props.dispatchFunction.metricInvocations({ statistic: cloudwatch.Stats.SUM, period }),
+          errors: props.dispatchFunction.metricErrors({ statistic: cloudwatch.Stats.SUM, period }),
+        },
+        period,
+        label: 'completed cycles',
+      });
+
+    this.alarms = {
+      deadLetters: alarm('DeadLetters', 'jobs in the dead-letter queue (a server check failed maxReceiveCount times)', {
+        metric: props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: ERROR_PERIOD, statistic: cloudwatch.Stats.MAXIMUM }),
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+      dispatchErrors: errors(props.dispatchFunction, 'Dispatch'),
+      probeErrors: errors(props.probeFunction, 'Probe'),
+      heartbeat: alarm('Heartbeat', `no monitoring cycle completed within two schedule intervals (${heartbeatPeriod.toMinutes()} minutes)`, {
+        metric: completedCycles(heartbeatPeriod),
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+      }),
+      backlog: alarm('Backlog', 'jobs wait longer than one schedule interval: the probes do not keep up (raise probeMaxConcurrency)', {
+        metric: props.queue.metricApproximateAgeOfOldestMessage({ period: ERROR_PERIOD, statistic: cloudwatch.Stats.MAXIMUM }),
+        threshold: props.scheduleRate.toSeconds(),
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+    };
+
+    const perServer = (metricName: string, statistic: string, label: string) =>
+      new cloudwatch.MathExpression({
+        expression: `SEARCH('{${METRICS_NAMESPACE},${SERVER_DIMENSION},${SERVICE_DIMENSION}} MetricName="${metricName}" ${SERVICE_DIMENSION}="${SERVICE_NAME}"', '${statistic}', ${props.scheduleRate.toSeconds()})`,
+        usingMetrics: {},
+        period: props.scheduleRate,
+        label,
+      });
+    const graph = (title: string, left: cloudwatch.IMetric[], extra: Partial<cloudwatch.GraphWidgetProps> = {}) =>
+      new cloudwatch.GraphWidget({ title, left, width: 12, height: 6, ...extra });
+
+    this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', { defaultInterval: Duration.days(1) });
+    this.dashboard.addWidgets(
+      new cloudwatch.TextWidget({
+        markdown: `# inboxguard\nHubSpot mail-server compliance, one check per server every ${props.scheduleRate.toMinutes()} minutes.${
+          props.egressIpList ? `\n\nEgress addresses to allow-list: **${props.egressIpList}**` : ''
+        }`,
+        width: 12,
+        height: 6,
+      }),
+      new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: Object.values(this.alarms), width: 12, height: 6 }),
+    );
+    this.dashboard.addWidgets(
+      graph('Compliance per server (1 = compliant, 0 = not or unknown)', [perServer(METRICS.compliant, 'Minimum', '')], {
+        leftYAxis: { min: 0, max: 1 },
+      }),
+      graph('Days to certificate expiry per server', [perServer(METRICS.certificateDaysLeft, 'Minimum', '')], {
+        leftAnnotations: [{ value: 30, label: '30 days', color: cloudwatch.Color.ORANGE }],
+      }),
+    );
+    this.dashboard.addWidgets(
+      graph('Cycles', [
+        completedCycles(props.scheduleRate),
+        new cloudwatch.Metric({
+          namespace: METRICS_NAMESPACE,
+          metricName: METRICS.jobsDispatched,
+          dimensionsMap: { [SERVICE_DIMENSION]: SERVICE_NAME },
+          statistic: cloudwatch.Stats.SUM,
+          period: props.scheduleRate,
+          label: 'jobs dispatched',
+        }),
+      ]),
+      graph(
+        'Probe invocations',
+        [props.probeFunction.metricInvocations(), props.probeFunction.metricErrors(), props.probeFunction.metricThrottles()],
+        { right: [props.probeFunction.metricDuration({ statistic: cloudwatch.Stats.p(95) })] },
+      ),
+    );
+    this.dashboard.addWidgets(
+      graph('Job queue', [
+        props.queue.metricApproximateNumberOfMessagesVisible({ label: 'waiting' }),
+        props.queue.metricApproximateNumberOfMessagesNotVisible({ label: 'in flight' }),
+        props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ label: 'dead letters' }),
+      ], { right: [props.queue.metricApproximateAgeOfOldestMessage({ label: 'oldest job (s)' })] }),
+      graph('Dispatch', [props.dispatchFunction.metricInvocations(), props.dispatchFunction.metricErrors()], {
+        right: [props.dispatchFunction.metricDuration({ statistic: cloudwatch.Stats.p(95) })],
+      }),
+    );
+  }
+}

@@ -1,0 +1,101 @@
+import { CfnOutput, Duration, Stack, Tags, type StackProps } from 'aws-cdk-lib';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { Alerts } from './alerts.js';
+import type { InboxguardConfig } from './config.js';
+import { Monitor } from './monitor.js';
+import { BASE_PORTS, MAIL_PORTS, Network } from './network.js';
+import { acknowledgeFindings } from './nag.js';
+import { Observability } from './observability.js';
+import { Store } from './store.js';
+
+/**
+ * The stack's Outputs, by OutputKey: what `inboxguard egress|servers --stack NAME` reads with
+ * CloudFormation DescribeStacks. Keep the keys stable.
+ */
+export const STACK_OUTPUTS = {
+  egressIps: 'EgressIps',
+  tableName: 'TableName',
+  secretsPrefix: 'SecretsPrefix',
+  alertsTopicArn: 'AlertsTopicArn',
+  opsTopicArn: 'OpsTopicArn',
+  jobQueueUrl: 'JobQueueUrl',
+  deadLetterQueueUrl: 'DeadLetterQueueUrl',
+  dispatchFunctionName: 'DispatchFunctionName',
+  probeFunctionName: 'ProbeFunctionName',
+  dashboardName: 'DashboardName',
+} as const;
+
+export interface InboxguardStackProps extends StackProps {
+  /** The validated settings (lib/config.ts). */
+  readonly config: InboxguardConfig;
+  /**
+   * Record the accepted cdk-nag findings (lib/nag.ts). Off only to list the raw findings.
+   * @default true
+   */
+  readonly acknowledgeNagFindings?: boolean;
+}
+
+/** inboxguard in AWS: network with fixed egress, store, alerts, the monitor loop and its alarms. */
+export class InboxguardStack extends Stack {
+  readonly network: Network;
+  readonly store: Store;
+  readonly alerts: Alerts;
+  readonly monitor: Monitor;
+  readonly observability: Observability;
+  /** Secrets Manager name prefix the probe may read. */
+  readonly secretsPrefix: string;
+
+  constructor(scope: Construct, id: string, props: InboxguardStackProps) {
+    super(scope, id, { description: 'inboxguard: scheduled HubSpot mail-server compliance monitor', ...props });
+    const c = props.config;
+    this.secretsPrefix = c.secretsPrefix;
+    const logRetention = c.logRetentionDays as logs.RetentionDays;
+    Tags.of(this).add('app', 'inboxguard');
+
+    this.network = new Network(this, 'Network', { cidr: c.vpcCidr, natPerAz: c.natPerAz, elasticIps: c.elasticIps, flowLogRetention: logRetention });
+    this.store = new Store(this, 'Store');
+    this.alerts = new Alerts(this, 'Alerts', { alertEmails: c.alertEmails, opsEmails: c.opsEmails });
+    this.monitor = new Monitor(this, 'Monitor', {
+      vpc: this.network.vpc,
+      probeSecurityGroup: this.network.egressOnlyGroup('ProbeSecurityGroup', 'inboxguard probe: mail ports, DNS, HTTPS', [...MAIL_PORTS, ...BASE_PORTS]),
+      dispatchSecurityGroup: this.network.egressOnlyGroup('DispatchSecurityGroup', 'inboxguard dispatch: DNS, HTTPS', BASE_PORTS),
+      table: this.store.table,
+      alertsTopic: this.alerts.alertsTopic,
+      egressIpList: this.network.egressIpList,
+      secretsPrefix: c.secretsPrefix,
+      scheduleRate: Duration.minutes(c.scheduleRateMinutes),
+      scheduleEnabled: c.scheduleEnabled,
+      probeBatchSize: c.probeBatchSize,
+      probeMaxConcurrency: c.probeMaxConcurrency,
+      probeTimeout: Duration.seconds(c.probeTimeoutSeconds),
+      probeMemorySize: c.probeMemoryMb,
+      maxReceiveCount: c.maxReceiveCount,
+      logRetention,
+    });
+    this.observability = new Observability(this, 'Observability', {
+      dispatchFunction: this.monitor.dispatchFunction,
+      probeFunction: this.monitor.probeFunction,
+      queue: this.monitor.queue,
+      deadLetterQueue: this.monitor.deadLetterQueue,
+      opsTopic: this.alerts.opsTopic,
+      scheduleRate: this.monitor.scheduleRate,
+      egressIpList: this.network.egressIpList,
+    });
+
+    const output = (key: keyof typeof STACK_OUTPUTS, value: string, description: string) =>
+      new CfnOutput(this, STACK_OUTPUTS[key], { value, description });
+    output('egressIps', this.network.egressIpList, 'Egress addresses of the probes (comma-separated): allow-list these on the mail servers');
+    output('tableName', this.store.table.tableName, 'DynamoDB table: registry (pk "registry"), state and history');
+    output('secretsPrefix', c.secretsPrefix, 'Secrets Manager name prefix the probe may read server passwords under');
+    output('alertsTopicArn', this.alerts.alertsTopic.topicArn, 'SNS topic of compliance alerts');
+    output('opsTopicArn', this.alerts.opsTopic.topicArn, 'SNS topic of alarms about the monitor itself');
+    output('jobQueueUrl', this.monitor.queue.queueUrl, 'SQS queue of probe jobs');
+    output('deadLetterQueueUrl', this.monitor.deadLetterQueue.queueUrl, 'SQS dead-letter queue of jobs that kept failing');
+    output('dispatchFunctionName', this.monitor.dispatchFunction.functionName, 'Lambda function that starts a cycle');
+    output('probeFunctionName', this.monitor.probeFunction.functionName, 'Lambda function that checks the servers');
+    output('dashboardName', this.observability.dashboard.dashboardName, 'CloudWatch dashboard');
+
+    if (props.acknowledgeNagFindings ?? true) acknowledgeFindings(this);
+  }
+}

@@ -1,0 +1,43 @@
+import { Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../lib/config.js';
+import { addNagChecks, nagAcknowledgements } from '../../lib/nag.js';
+import { InboxguardStack } from '../../lib/stack.js';
+import { CDK_CONTEXT, testApp } from './synth.js';
+
+const config = (settings: Record<string, unknown> = {}) => parseConfig({ ...(CDK_CONTEXT.inboxguard as object), ...settings });
+
+describe('cdk-nag AwsSolutions', () => {
+  it.each([[{}], [{ natPerAz: true, alertEmails: ['a@example.com'], opsEmails: ['o@example.com'] }]])('finds nothing unacknowledged (%j)', (settings) => {
+    const app = testApp();
+    const stack = new InboxguardStack(app, 'Test', { config: config(settings) });
+    const report = new AwsSolutionsChecks().validateScope(stack);
+    expect(report.violations.map((v) => `${v.ruleName} at ${v.violatingResources.map((r) => r.constructPath).join(', ')}`)).toEqual([]);
+    expect(report.success).toBe(true);
+  });
+
+  it('runs on synth and fails it on a finding', () => {
+    const clean = testApp();
+    new InboxguardStack(clean, 'Test', { config: config() });
+    addNagChecks(clean);
+    expect(() => clean.synth()).not.toThrow();
+
+    const dirty = testApp();
+    const stack = new InboxguardStack(dirty, 'Test', { config: config() });
+    new iam.Role(stack, 'TooBroad', { assumedBy: new iam.AccountRootPrincipal() }).addToPolicy(new iam.PolicyStatement({ actions: ['s3:*'], resources: ['*'] }));
+    addNagChecks(dirty);
+    expect(() => dirty.synth()).toThrow(/AwsSolutions-IAM5\[Action::s3:\*\]/);
+  });
+
+  it('acknowledges exactly the raw findings, each with a reason', () => {
+    const app = testApp();
+    const stack = new InboxguardStack(app, 'Test', { config: config(), acknowledgeNagFindings: false });
+    const raw = new AwsSolutionsChecks().validateScope(stack).violations.map((v) => v.ruleName);
+    const acks = nagAcknowledgements(stack);
+    expect([...new Set(acks.map((a) => a.id))].sort()).toEqual([...new Set(raw)].sort());
+    for (const a of acks) expect(a.reason.length).toBeGreaterThan(40);
+    expect(Stack.of(acks[0]!.scope)).toBe(stack);
+  });
+});

@@ -1,0 +1,304 @@
+import { Match, type Template } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { METRICS, METRICS_NAMESPACE } from '../../lib/metrics.js';
+import { STACK_OUTPUTS } from '../../lib/stack.js';
+import { synth } from './synth.js';
+
+type Resource = { Type: string; Properties: Record<string, unknown>; DeletionPolicy?: string; UpdateReplacePolicy?: string };
+type Statement = { Effect: string; Action: string | string[]; Resource: unknown; Sid?: string };
+
+let template: Template;
+let resources: Record<string, Resource>;
+
+/** The one resource of a type whose logical id starts with `prefix`. */
+function logicalId(type: string, prefix: string): string {
+  const ids = Object.keys(template.findResources(type)).filter((id) => id.startsWith(prefix));
+  expect(ids, `${type} ${prefix}*`).toHaveLength(1);
+  return ids[0]!;
+}
+const actions = (s: Statement): string[] => (Array.isArray(s.Action) ? s.Action : [s.Action]);
+const resourcesOf = (s: Statement): unknown[] => (Array.isArray(s.Resource) ? s.Resource : [s.Resource]);
+
+/** The statements of the inline policies attached to the role of a function (by logical id prefix). */
+function roleStatements(functionPrefix: string): Statement[] {
+  const fn = resources[logicalId('AWS::Lambda::Function', functionPrefix)]!;
+  const role = (fn.Properties.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+  return Object.values(template.findResources('AWS::IAM::Policy'))
+    .filter((p) => JSON.stringify(p.Properties.Roles) === JSON.stringify([{ Ref: role }]))
+    .flatMap((p) => p.Properties.PolicyDocument.Statement as Statement[]);
+}
+
+beforeAll(() => {
+  template = synth().template;
+  resources = template.toJSON().Resources as Record<string, Resource>;
+});
+
+describe('network', () => {
+  it('has one NAT gateway on a stack-created Elastic IP that is retained on delete', () => {
+    template.resourceCountIs('AWS::EC2::NatGateway', 1);
+    template.resourceCountIs('AWS::EC2::EIP', 1);
+    const eip = logicalId('AWS::EC2::EIP', 'NetworkNatEip1');
+    expect(resources[eip]).toMatchObject({ Properties: { Domain: 'vpc' }, DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+    template.hasResourceProperties('AWS::EC2::NatGateway', { AllocationId: { 'Fn::GetAtt': [eip, 'AllocationId'] } });
+  });
+
+  it('outputs the egress address for allow-listing and gives it to the probe', () => {
+    const eip = logicalId('AWS::EC2::EIP', 'NetworkNatEip1');
+    template.hasOutput(STACK_OUTPUTS.egressIps, { Value: { Ref: eip } });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ EGRESS_IPS: { Ref: eip } }) },
+    });
+  });
+
+  it('spans two AZs with a public and a private subnet in each', () => {
+    template.resourceCountIs('AWS::EC2::VPC', 1);
+    template.resourceCountIs('AWS::EC2::Subnet', 4);
+    const types = Object.values(template.findResources('AWS::EC2::Subnet')).map(
+      (s) => (s.Properties.Tags as { Key: string; Value: string }[]).find((t) => t.Key === 'aws-cdk:subnet-type')?.Value,
+    );
+    expect(types.sort()).toEqual(['Private', 'Private', 'Public', 'Public']);
+    template.hasResourceProperties('AWS::EC2::VPCEndpoint', { VpcEndpointType: 'Gateway', ServiceName: Match.objectLike({}) });
+    template.hasResourceProperties('AWS::EC2::FlowLog', { TrafficType: 'REJECT' });
+  });
+
+  it('lets the probe out only to the mail ports, DNS and HTTPS, and the dispatch only to DNS and HTTPS', () => {
+    const egress = (prefix: string) =>
+      (resources[logicalId('AWS::EC2::SecurityGroup', prefix)]!.Properties.SecurityGroupEgress as { IpProtocol: string; FromPort: number; ToPort: number }[])
+        .map((r) => `${r.IpProtocol}/${r.FromPort}${r.ToPort === r.FromPort ? '' : `-${r.ToPort}`}`)
+        .sort();
+    expect(egress('NetworkProbeSecurityGroup')).toEqual(['tcp/143', 'tcp/25', 'tcp/443', 'tcp/465', 'tcp/53', 'tcp/587', 'tcp/993', 'udp/53']);
+    expect(egress('NetworkDispatchSecurityGroup')).toEqual(['tcp/443', 'tcp/53', 'udp/53']);
+    for (const sg of Object.values(template.findResources('AWS::EC2::SecurityGroup'))) expect(sg.Properties.SecurityGroupIngress).toBeUndefined();
+    template.resourceCountIs('AWS::EC2::SecurityGroupIngress', 0);
+  });
+});
+
+describe('functions', () => {
+  it('run Node.js 24 on ARM64 in the private subnets, with their security group and a log group', () => {
+    const privateSubnets = Object.entries(template.findResources('AWS::EC2::Subnet'))
+      .filter(([, s]) => (s.Properties.Tags as { Key: string; Value: string }[]).some((t) => t.Key === 'aws-cdk:subnet-type' && t.Value === 'Private'))
+      .map(([id]) => ({ Ref: id }));
+    expect(privateSubnets).toHaveLength(2);
+    for (const [prefix, sg] of [
+      ['MonitorDispatch', 'NetworkDispatchSecurityGroup'],
+      ['MonitorProbe', 'NetworkProbeSecurityGroup'],
+    ] as const) {
+      const fn = resources[logicalId('AWS::Lambda::Function', prefix)]!;
+      expect(fn.Properties).toMatchObject({
+        Runtime: 'nodejs24.x',
+        Architectures: ['arm64'],
+        Handler: 'index.handler',
+        VpcConfig: { SubnetIds: privateSubnets, SecurityGroupIds: [{ 'Fn::GetAtt': [logicalId('AWS::EC2::SecurityGroup', sg), 'GroupId'] }] },
+        LoggingConfig: { LogGroup: { Ref: logicalId('AWS::Logs::LogGroup', `${prefix}Logs`) } },
+      });
+      expect((fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables).toMatchObject({
+        POWERTOOLS_SERVICE_NAME: 'inboxguard',
+        POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
+        NODE_OPTIONS: '--enable-source-maps',
+      });
+    }
+    template.resourcePropertiesCountIs('AWS::Logs::LogGroup', { RetentionInDays: 30 }, 3);
+  });
+
+  it('give the handlers the environment they read', () => {
+    const table = { Ref: logicalId('AWS::DynamoDB::Table', 'StoreTable') };
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Handler: 'index.handler',
+      Environment: { Variables: Match.objectLike({ TABLE_NAME: table, QUEUE_URL: { Ref: logicalId('AWS::SQS::Queue', 'MonitorJobQueue') } }) },
+    });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: Match.objectLike({
+          TABLE_NAME: table,
+          TOPIC_ARN: { Ref: logicalId('AWS::SNS::Topic', 'AlertsAlertsTopic') },
+          PROBE_TIMEOUT_MS: '20000',
+          PROBE_CONCURRENCY: '5',
+        }),
+      },
+      Timeout: 60,
+    });
+  });
+
+  it('feed the probe from the queue in bounded batches with partial batch failures', () => {
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionName: { Ref: logicalId('AWS::Lambda::Function', 'MonitorProbe') },
+      EventSourceArn: { 'Fn::GetAtt': [logicalId('AWS::SQS::Queue', 'MonitorJobQueue'), 'Arn'] },
+      BatchSize: 5,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      ScalingConfig: { MaximumConcurrency: 2 },
+    });
+  });
+
+  it('dead-letter a job after maxReceiveCount receives, with a visibility timeout six times the probe timeout', () => {
+    const dlq = logicalId('AWS::SQS::Queue', 'MonitorDeadLetterQueue');
+    template.hasResourceProperties('AWS::SQS::Queue', {
+      RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [dlq, 'Arn'] }, maxReceiveCount: 3 },
+      VisibilityTimeout: 360,
+      SqsManagedSseEnabled: true,
+    });
+    template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      PolicyDocument: { Statement: [Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })] },
+    });
+  });
+});
+
+describe('schedule', () => {
+  it('invokes the dispatch every 15 minutes with the scheduled time', () => {
+    template.hasResourceProperties('AWS::Scheduler::Schedule', {
+      ScheduleExpression: 'rate(15 minutes)',
+      State: 'ENABLED',
+      FlexibleTimeWindow: { Mode: 'OFF' },
+      Target: {
+        Arn: { 'Fn::GetAtt': [logicalId('AWS::Lambda::Function', 'MonitorDispatch'), 'Arn'] },
+        Input: Match.stringLikeRegexp('"scheduledTime":"<aws.scheduler.scheduled-time>"'),
+        RetryPolicy: { MaximumEventAgeInSeconds: 900, MaximumRetryAttempts: 2 },
+      },
+    });
+  });
+});
+
+describe('data', () => {
+  it('keeps the table: on-demand, PITR, TTL on expiresAt, encrypted, deletion-protected and retained', () => {
+    const table = resources[logicalId('AWS::DynamoDB::Table', 'StoreTable')]!;
+    expect(table).toMatchObject({ DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+    expect(table.Properties).toMatchObject({
+      BillingMode: 'PAY_PER_REQUEST',
+      KeySchema: [
+        { AttributeName: 'pk', KeyType: 'HASH' },
+        { AttributeName: 'sk', KeyType: 'RANGE' },
+      ],
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+      SSESpecification: { SSEEnabled: true },
+      DeletionProtectionEnabled: true,
+    });
+  });
+});
+
+describe('alerts', () => {
+  it('encrypts both topics with a rotated customer-managed key and refuses non-TLS access', () => {
+    const key = logicalId('AWS::KMS::Key', 'AlertsKey');
+    template.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
+    for (const topic of ['AlertsAlertsTopic', 'AlertsOpsTopic']) {
+      expect(resources[logicalId('AWS::SNS::Topic', topic)]!.Properties.KmsMasterKeyId).toEqual({ 'Fn::GetAtt': [key, 'Arn'] });
+      template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+        Topics: [{ Ref: logicalId('AWS::SNS::Topic', topic) }],
+        PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+      });
+    }
+  });
+
+  it('lets CloudWatch alarms use the key, from this account only', () => {
+    template.hasResourceProperties('AWS::KMS::Key', {
+      KeyPolicy: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Principal: { Service: 'cloudwatch.amazonaws.com' },
+            Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+            Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
+          }),
+        ]),
+      },
+    });
+  });
+});
+
+describe('observability', () => {
+  const ops = () => [{ Ref: logicalId('AWS::SNS::Topic', 'AlertsOpsTopic') }];
+
+  it('has five alarms, each notifying the ops topic on ALARM and OK', () => {
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 5);
+    for (const alarm of Object.values(template.findResources('AWS::CloudWatch::Alarm'))) {
+      expect(alarm.Properties).toMatchObject({ AlarmActions: ops(), OKActions: ops() });
+    }
+  });
+
+  it('alarms when a job is dead-lettered', () => {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/SQS',
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [logicalId('AWS::SQS::Queue', 'MonitorDeadLetterQueue'), 'QueueName'] } }],
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      Threshold: 1,
+    });
+  });
+
+  it('alarms on errors of either function', () => {
+    for (const fn of ['MonitorDispatch', 'MonitorProbe']) {
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        Namespace: 'AWS/Lambda',
+        MetricName: 'Errors',
+        Dimensions: [{ Name: 'FunctionName', Value: { Ref: logicalId('AWS::Lambda::Function', fn) } }],
+        Statistic: 'Sum',
+        Threshold: 1,
+      });
+    }
+  });
+
+  it('alarms when no cycle completed within two schedule intervals, and when data is missing', () => {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      ComparisonOperator: 'LessThanThreshold',
+      Threshold: 1,
+      EvaluationPeriods: 1,
+      TreatMissingData: 'breaching',
+      Metrics: Match.arrayWith([
+        Match.objectLike({ Expression: 'FILL(invocations, 0) - FILL(errors, 0)', ReturnData: true }),
+        Match.objectLike({ Id: 'invocations', MetricStat: Match.objectLike({ Period: 1800, Metric: Match.objectLike({ MetricName: 'Invocations' }) }) }),
+        Match.objectLike({ Id: 'errors', MetricStat: Match.objectLike({ Period: 1800, Metric: Match.objectLike({ MetricName: 'Errors' }) }) }),
+      ]),
+    });
+  });
+
+  it('has a dashboard with per-server compliance from the EMF metric', () => {
+    const body = JSON.stringify(Object.values(template.findResources('AWS::CloudWatch::Dashboard'))[0]!.Properties.DashboardBody);
+    expect(body).toContain(`SEARCH('{${METRICS_NAMESPACE},ServerId,service} MetricName=\\\\\\"${METRICS.compliant}\\\\\\"`);
+  });
+});
+
+describe('least privilege', () => {
+  it('lets the probe read secrets under the prefix only, and nothing else read secrets', () => {
+    const probe = roleStatements('MonitorProbe').filter((s) => actions(s).some((a) => a.startsWith('secretsmanager:')));
+    expect(probe).toHaveLength(1);
+    expect(actions(probe[0]!)).toEqual(['secretsmanager:GetSecretValue']);
+    expect(JSON.stringify(probe[0]!.Resource)).toMatch(/:secret:inboxguard\/\*"\]\]\}$/);
+    expect(roleStatements('MonitorDispatch').flatMap(actions).filter((a) => a.startsWith('secretsmanager:'))).toEqual([]);
+  });
+
+  it('grants table actions on the table only: Query to dispatch; Get/Put/Update/Query to probe', () => {
+    const table = { 'Fn::GetAtt': [logicalId('AWS::DynamoDB::Table', 'StoreTable'), 'Arn'] };
+    const dynamo = (fn: string) => roleStatements(fn).filter((s) => actions(s).some((a) => a.startsWith('dynamodb:')));
+    expect(dynamo('MonitorDispatch')).toEqual([{ Effect: 'Allow', Action: 'dynamodb:Query', Resource: table }]);
+    expect(dynamo('MonitorProbe')).toEqual([
+      { Effect: 'Allow', Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'], Resource: table },
+    ]);
+  });
+
+  it('publishes to the alerts topic only, and never grants a resource wildcard to the functions', () => {
+    const probe = roleStatements('MonitorProbe');
+    expect(probe.filter((s) => actions(s).includes('sns:Publish')).flatMap(resourcesOf)).toEqual([{ Ref: logicalId('AWS::SNS::Topic', 'AlertsAlertsTopic') }]);
+    for (const fn of ['MonitorDispatch', 'MonitorProbe']) {
+      for (const s of roleStatements(fn)) {
+        expect(s.Effect).toBe('Allow');
+        expect(resourcesOf(s)).not.toContain('*');
+        expect(actions(s).filter((a) => a.endsWith(':*'))).toEqual([]);
+      }
+    }
+  });
+
+  it('lets the scheduler invoke the dispatch function only', () => {
+    const dispatchArn = { 'Fn::GetAtt': [logicalId('AWS::Lambda::Function', 'MonitorDispatch'), 'Arn'] };
+    const schedule = resources[logicalId('AWS::Scheduler::Schedule', 'MonitorSchedule')]!;
+    const role = ((schedule.Properties.Target as { RoleArn: { 'Fn::GetAtt': [string, string] } }).RoleArn)['Fn::GetAtt'][0];
+    const statements = Object.values(template.findResources('AWS::IAM::Policy'))
+      .filter((p) => JSON.stringify(p.Properties.Roles) === JSON.stringify([{ Ref: role }]))
+      .flatMap((p) => p.Properties.PolicyDocument.Statement as Statement[]);
+    expect(statements).toEqual([
+      { Effect: 'Allow', Action: 'lambda:InvokeFunction', Resource: [dispatchArn, { 'Fn::Join': ['', [dispatchArn, ':*']] }] },
+    ]);
+  });
+});
+
+it('has every Output the CLI reads', () => {
+  for (const key of Object.values(STACK_OUTPUTS)) template.hasOutput(key, {});
+  template.hasOutput(STACK_OUTPUTS.secretsPrefix, { Value: 'inboxguard/' });
+});
