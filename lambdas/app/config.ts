@@ -3,12 +3,26 @@ import { dirname, resolve as resolvePath } from 'node:path';
 import { z } from 'zod';
 import type { ServerConfig } from '../core/monitor-types.js';
 import { profileNames } from '../core/profile.js';
-import { hostname, ipAddress, parseEndpoint, security } from './input.js';
+import { parseEndpoint, parseHostname, parseIp } from './input.js';
 
 /** Thrown for a config that cannot be used; the message names the server id and the field. */
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
+
+/** A zod schema from one of input.ts's parsers: its error message becomes the issue. */
+const parsed = <T>(parse: (v: string) => T) =>
+  z.string().transform((v, ctx) => {
+    try {
+      return parse(v);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message });
+      return z.NEVER;
+    }
+  });
+const hostname = parsed(parseHostname);
+const ipAddress = parsed(parseIp);
+const security = z.enum(['tls', 'starttls'], { message: 'must be tls or starttls' });
 
 const endpoint = (defaultPort: number) =>
   z.string().superRefine((v, ctx) => {

@@ -7,13 +7,9 @@ import type { Clock, CredentialSource, Notifier, StateStore } from '../ports.js'
 import { parseEndpoint } from './input.js';
 import { runCheck } from './runCheck.js';
 
-/** One unit of work: check one server for one cycle. The same job id is the same job. */
-export interface Job {
-  serverId: string;
-  jobId: string;
-  /** The cycle's scheduled time: history keys and "since" times use it. */
-  at: string;
-}
+import { jobFor, type Job } from './jobs.js';
+
+export { jobFor, type Job } from './jobs.js';
 
 /** The pending alert is claimed by another live job: retry later, do not overwrite it. */
 export class AlertBusyError extends Error {
@@ -44,11 +40,6 @@ export interface JobOutcome {
   alert?: Alert;
   /** Alerts published by this job, including one left pending by an earlier run. */
   published: string[];
-}
-
-export function jobFor(serverId: string, cycleAt: Date): Job {
-  const at = cycleAt.toISOString();
-  return { serverId, jobId: `${at}/${serverId}`, at };
 }
 
 /** The check target for a registered server, with its password from the credential source. */
@@ -93,7 +84,7 @@ export async function runJob(server: ServerConfig, job: Job, deps: MonitorDeps):
   const password = await deps.credentials.password(server);
   const target = { ...(await targetFor(server, password)), ...(deps.sourceAddress ? { sourceAddress: deps.sourceAddress } : {}) };
   const check = deps.check ?? runCheck;
-  const report = await check(target, { ...deps.probe, now: () => deps.clock.now(), ...(server.profile ? { profile: server.profile } : {}) });
+  const report = await check(target, { ...deps.probe, denyPrivateAddresses: !server.allowPrivateAddress, now: () => deps.clock.now(), ...(server.profile ? { profile: server.profile } : {}) });
   const { state, alert } = diff({ prev, report, server, jobId: job.jobId, at: job.at }, deps.diff ?? DEFAULT_DIFF);
 
   const entry: HistoryEntry = {

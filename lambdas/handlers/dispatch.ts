@@ -1,10 +1,10 @@
 import { SendMessageBatchCommand, SQSClient, type SendMessageBatchRequestEntry } from '@aws-sdk/client-sqs';
-import { jobFor, type Job } from '../app/monitor.js';
+import { jobFor, type Job } from '../app/jobs.js';
 import type { Registry } from '../ports.js';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { METRICS } from '../../lib/metrics.js';
-import { awsContext, log, newMetrics } from './wiring.js';
+import { awsRegistry, log, newMetrics, requireEnv } from './wiring.js';
 
 export interface DispatchDeps {
   registry: Registry;
@@ -53,8 +53,7 @@ let handlerInstance: ReturnType<typeof createDispatchHandler> | undefined;
 
 export const handler = async (event: unknown) => {
   handlerInstance ??= (() => {
-    const ctx = awsContext(process.env);
-    return createDispatchHandler({ registry: ctx.registry, sqs: new SQSClient({}), queueUrl: ctx.require('QUEUE_URL'), metrics: newMetrics() });
+    return createDispatchHandler({ registry: awsRegistry(process.env), sqs: new SQSClient({}), queueUrl: requireEnv(process.env, 'QUEUE_URL'), metrics: newMetrics() });
   })();
   return handlerInstance(event);
 };

@@ -1,13 +1,20 @@
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { z } from 'zod';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SNSClient } from '@aws-sdk/client-sns';
+import { SecretsCredentials } from '../adapters/credentials.js';
+import { DynamoStore } from '../adapters/dynamodb.js';
+import { SnsNotifier } from '../adapters/sns.js';
+import { parseJob } from '../app/jobs.js';
 import { mapLimit, runJob, type MonitorDeps } from '../app/monitor.js';
+import { DEFAULT_DIFF } from '../core/diff.js';
+import { systemClock } from '../ports.js';
 import type { Registry } from '../ports.js';
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import { METRICS, SERVER_DIMENSION } from '../../lib/metrics.js';
 import type { CheckReport } from '../core/types.js';
-import { awsContext, log, newMetrics } from './wiring.js';
+import { awsRegistry, log, newMetrics, requireEnv } from './wiring.js';
 
-const jobSchema = z.object({ serverId: z.string().min(1), jobId: z.string().min(1), at: z.iso.datetime() }).strict();
 
 export interface ProbeDeps {
   registry: Registry;
@@ -45,9 +52,7 @@ function emit(metrics: Metrics, serverId: string, report: CheckReport): void {
 export function createProbeHandler(deps: ProbeDeps) {
   return async (event: SQSEvent): Promise<SQSBatchResponse> => {
     const results = await mapLimit(event.Records, deps.concurrency, async (record) => {
-      const parsed = jobSchema.safeParse(JSON.parse(record.body));
-      if (!parsed.success) throw new Error(`not a job: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
-      const job = parsed.data;
+      const job = parseJob(record.body);
       const server = await deps.registry.get(job.serverId);
       if (!server) {
         log({ event: 'job-dropped', serverId: job.serverId, reason: 'no longer registered' });
@@ -67,12 +72,30 @@ export function createProbeHandler(deps: ProbeDeps) {
   };
 }
 
+/** The monitor's adapters wired from the environment the stack sets. */
+export function monitorFromEnv(env: NodeJS.ProcessEnv): MonitorDeps {
+  const egress = (env.EGRESS_IPS ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  return {
+    store: new DynamoStore(new DynamoDBClient({}), requireEnv(env, 'TABLE_NAME')),
+    notifier: new SnsNotifier(new SNSClient({}), requireEnv(env, 'TOPIC_ARN')),
+    credentials: new SecretsCredentials(new SecretsManagerClient({})),
+    clock: systemClock,
+    probe: { timeoutMs: Number(env.PROBE_TIMEOUT_MS ?? '20000'), ...(egress[0] ? { egressAddress: egress.join(', ') } : {}) },
+    diff: { ...DEFAULT_DIFF, egressAddresses: egress },
+    log,
+  };
+}
+
 let handlerInstance: ReturnType<typeof createProbeHandler> | undefined;
 
 export const handler = async (event: SQSEvent): Promise<SQSBatchResponse> => {
   handlerInstance ??= (() => {
-    const ctx = awsContext(process.env);
-    return createProbeHandler({ registry: ctx.registry, monitor: ctx.monitor(), concurrency: Number(process.env.PROBE_CONCURRENCY ?? '5'), metrics: newMetrics() });
+    return createProbeHandler({
+      registry: awsRegistry(process.env),
+      monitor: monitorFromEnv(process.env),
+      concurrency: Number(process.env.PROBE_CONCURRENCY ?? '5'),
+      metrics: newMetrics(),
+    });
   })();
   return handlerInstance(event);
 };
