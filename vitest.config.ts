@@ -1,15 +1,19 @@
 import { defineConfig } from 'vitest/config';
 
-// Two projects: unit tests run anywhere; lab tests (*.lab.test.ts and test/lab/)
-// share one set of real Dovecot, Postfix and Courier servers started by the global setup.
+// Three projects: unit tests run anywhere; lab tests (*.lab.test.ts and test/lab/)
+// share one set of real Dovecot, Postfix and Courier servers started by the global setup;
+// the load test (test/load: one cycle of 1,000 real checks, CPU-bound for minutes) runs
+// after both, alone, so that it slows no timing-sensitive test down.
 export default defineConfig({
   test: {
     testTimeout: 60_000,
     hookTimeout: 120_000,
+    // Fails any test file whose output carries the canary password (test/support/canary.ts).
+    setupFiles: ['test/support/canary-guard.ts'],
     projects: [
       {
         extends: true,
-        test: { name: 'unit', include: ['test/**/*.test.ts'], exclude: ['test/**/*.lab.test.ts', 'test/lab/**'] },
+        test: { name: 'unit', include: ['test/**/*.test.ts'], exclude: ['test/**/*.lab.test.ts', 'test/lab/**', 'test/load/**'] },
       },
       {
         extends: true,
@@ -18,6 +22,10 @@ export default defineConfig({
           include: ['test/**/*.lab.test.ts', 'test/lab/**/*.test.ts'],
           globalSetup: ['test/lab/global-setup.ts'],
         },
+      },
+      {
+        extends: true,
+        test: { name: 'load', include: ['test/load/**/*.test.ts'], sequence: { groupOrder: 1 }, testTimeout: 600_000, hookTimeout: 900_000 },
       },
     ],
   },

@@ -35,6 +35,7 @@ await writeFile(
           passwordEnv: 'ACME_PW',
           resolve: { 'mail.acme.test': '127.0.0.1' },
           caFile: certs.caFile,
+          allowPrivateAddress: true,
         },
         {
           id: 'globex-sales',
@@ -46,6 +47,7 @@ await writeFile(
           passwordEnv: 'GLOBEX_PW',
           resolve: { 'mail.globex.test': '127.0.0.1' },
           caFile: certs.caFile,
+          allowPrivateAddress: true,
         },
       ],
     },

@@ -20,7 +20,6 @@ const parsed = <T>(parse: (v: string) => T) =>
       return z.NEVER;
     }
   });
-const hostname = parsed(parseHostname);
 const ipAddress = parsed(parseIp);
 const security = z.enum(['tls', 'starttls'], { message: 'must be tls or starttls' });
 
@@ -43,7 +42,21 @@ export const serverSchema = z
     user: z.string().min(1, 'is empty').refine((u) => !/[\r\n\0]/.test(u), 'contains CR, LF or NUL').optional(),
     passwordEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'is not an environment variable name').optional(),
     passwordSecretArn: z.string().regex(/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/, 'is not a Secrets Manager secret ARN').optional(),
-    resolve: z.record(hostname, ipAddress).optional(),
+    // Keys checked here rather than by z.record, whose own message ("Invalid key in record") names no reason.
+    resolve: z
+      .record(z.string(), ipAddress)
+      .transform((pins, ctx) => {
+        const out: Record<string, string> = {};
+        for (const [host, ip] of Object.entries(pins)) {
+          try {
+            out[parseHostname(host)] = ip;
+          } catch (err) {
+            ctx.addIssue({ code: 'custom', path: [host], message: (err as Error).message });
+          }
+        }
+        return out;
+      })
+      .optional(),
     caFile: z.string().min(1).optional(),
     allowInsecureCertificate: z.boolean().optional(),
     allowPrivateAddress: z.boolean().optional(),

@@ -41,7 +41,9 @@ export function isSecurity(v: unknown): v is Security {
 
 /** HOST[:PORT], [IPv6]:PORT; security from the flag, else by port (993/465 TLS). */
 export function parseEndpoint(value: string, defaultPort: number, sec?: Security): Endpoint {
-  const m = /^\[([^\]]+)\](?::(.*))?$/.exec(value) ?? /^([^:]*)(?::([^:]*))?$/.exec(value);
+  const bracketed = /^\[([^\]]+)\](?::(.*))?$/.exec(value);
+  if (bracketed && isIP(bracketed[1] ?? '') !== 6) throw new Error(`"${value}": brackets are only for an IPv6 address`);
+  const m = bracketed ?? /^([^:]*)(?::([^:]*))?$/.exec(value);
   if (!m) throw new Error(`"${value}" is not HOST or HOST:PORT`);
   const host = parseHostname(m[1] ?? '');
   const port = m[2] === undefined ? defaultPort : parsePort(m[2]);

@@ -84,7 +84,7 @@ export async function runJob(server: ServerConfig, job: Job, deps: MonitorDeps):
   const password = await deps.credentials.password(server);
   const target = { ...(await targetFor(server, password)), ...(deps.sourceAddress ? { sourceAddress: deps.sourceAddress } : {}) };
   const check = deps.check ?? runCheck;
-  const report = await check(target, { ...deps.probe, denyPrivateAddresses: !server.allowPrivateAddress, now: () => deps.clock.now(), ...(server.profile ? { profile: server.profile } : {}) });
+  const report = await check(target, { ...deps.probe, denyPrivateAddresses: server.allowPrivateAddress !== true, now: () => deps.clock.now(), ...(server.profile ? { profile: server.profile } : {}) });
   const { state, alert } = diff({ prev, report, server, jobId: job.jobId, at: job.at }, deps.diff ?? DEFAULT_DIFF);
 
   const entry: HistoryEntry = {

@@ -36,7 +36,9 @@ export function classify(err: unknown, stage: Stage): Failure {
   if (err instanceof DeadlineError) return { stage, kind: 'timeout', message: `timed out at ${stage}` };
   const e = err as { code?: unknown; message?: unknown } | undefined;
   const code = typeof e?.code === 'string' ? e.code : '';
-  const message = oneLine(typeof e?.message === 'string' ? e.message : String(err));
+  const raw = typeof e?.message === 'string' ? e.message : String(err);
+  // OpenSSL's "80EC...:error:0A00010B:SSL routines:ssl3_get_record:wrong version number:file.c:350:" to its reason.
+  const message = oneLine(/^[0-9A-F]+:error:[0-9A-F]+:[^:]*:[^:]*:([^:]+):/.exec(raw)?.[1] ?? raw);
   const kind: FailureKind = KIND_BY_CODE[code] ?? (code.startsWith('ERR_SSL') || code.startsWith('ERR_TLS') ? 'tls' : 'error');
   return { stage, kind, message: code && !message.includes(code) ? `${code}: ${message}` : message };
 }
@@ -45,9 +47,13 @@ export function fail(stage: Stage, kind: FailureKind, message: string): ProbeErr
   return new ProbeError({ stage, kind, message: oneLine(message) });
 }
 
-/** Server text is shown on one line and never at length. */
+/**
+ * Server text is shown on one line and never at length. Control characters (C0 and C1,
+ * so no terminal escape sequence survives) and the invisible bidirectional and
+ * zero-width marks (which could make a line read differently) become spaces.
+ */
 export function oneLine(s: string, max = 200): string {
   // eslint-disable-next-line no-control-regex
-  const flat = s.replace(/[\x00-\x1f\x7f]+/g, ' ').trim();
+  const flat = s.replace(/[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]+/g, ' ').trim();
   return flat.length > max ? `${flat.slice(0, max)}…` : flat;
 }

@@ -1,7 +1,7 @@
 import type { ConnectObservation, ServerIdentity, TlsObservation } from '../core/types.js';
 import { fingerprint } from '../core/fingerprint.js';
 import { certificateFacts, chainsToAnchor, parsePemBundle, peerChain } from './certs.js';
-import { classify, ProbeError } from './errors.js';
+import { classify, DeadlineError, oneLine, ProbeError } from './errors.js';
 import { connectWire, limiterKey, plaintextPreamble, smtpKeywords, tlsOptions, type EndpointContext, type Preamble } from './session.js';
 import { imapGreeting, imapReply, parseCapabilities, parseId, smtpCommand, smtpReply, ehloName, type Wire } from './wire.js';
 
@@ -104,17 +104,24 @@ async function session(ctx: EndpointContext): Promise<Facts> {
   }
 }
 
+/** What is kept of a server's self-description: enough to recognise it, bounded whatever it sent. */
+const MAX_KEPT_CAPABILITIES = 200;
+
 function identityOf(greeting: string | undefined, capabilities: string[] | undefined, id: Record<string, string> | null | undefined): ServerIdentity {
+  const said = greeting !== undefined ? oneLine(greeting, 1000) : undefined;
   return {
-    ...(greeting !== undefined ? { greeting } : {}),
-    ...(capabilities ? { capabilities } : {}),
+    ...(said !== undefined ? { greeting: said } : {}),
+    ...(capabilities ? { capabilities: capabilities.slice(0, MAX_KEPT_CAPABILITIES).map((c) => oneLine(c, 100)) } : {}),
     ...(id !== undefined ? { id } : {}),
-    ...fingerprint(greeting, capabilities, id),
+    ...fingerprint(said, capabilities, id),
   };
 }
 
 export function probeFacts(ctx: EndpointContext): Promise<Facts> {
-  return ctx.limiter.run(limiterKey(ctx), () => session(ctx), ctx.deadline.signal).catch(
-    (err: unknown): Facts => ({ connect: { ok: false, address: ctx.address, failure: classify(err, 'connect') } }),
-  );
+  // Only the wait for a connection slot can reject here (session() classifies the rest):
+  // not a fact about the server, so not a timeout that would read as "unreachable".
+  const busy = { stage: 'connect' as const, kind: 'skipped' as const, message: `no free connection slot to ${limiterKey(ctx)} before the deadline (at most ${ctx.limiter.max} at once, shared with other checks)` };
+  return ctx.limiter
+    .run(limiterKey(ctx), () => session(ctx), ctx.deadline.signal)
+    .catch((err: unknown): Facts => ({ connect: { ok: false, address: ctx.address, failure: err instanceof DeadlineError ? busy : classify(err, 'connect') } }));
 }

@@ -17,6 +17,11 @@ export interface ImapLoginResult {
 
 const SENT_NAMES = /^(?:INBOX[./])?(?:Sent|Sent Items|Sent Messages|Sent Mail|Sent-Mail|Gesendet|Envoy[ée]s|送信済み(?:アイテム|メール)?)$/i;
 
+/** What the imapflow session may be sent: a LIST of a big account fits, a flood does not. */
+export const IMAPFLOW_MAX_LINE = 1024 * 1024;
+export const IMAPFLOW_MAX_LITERAL = 1024 * 1024;
+export const IMAPFLOW_MAX_RESPONSE = 4 * 1024 * 1024;
+
 async function openSession(ctx: EndpointContext, creds: Credentials): Promise<ImapFlow> {
   const budget = ctx.deadline.remaining();
   const client = new ImapFlow({
@@ -34,6 +39,11 @@ async function openSession(ctx: EndpointContext, creds: Credentials): Promise<Im
     connectionTimeout: budget,
     greetingTimeout: budget,
     socketTimeout: budget,
+    // imapflow's own bounds are 1 GiB; a login session needs far less, and a hostile server
+    // must not make this process buffer more.
+    maxLineLength: IMAPFLOW_MAX_LINE,
+    maxLiteralSize: IMAPFLOW_MAX_LITERAL,
+    maxResponseSize: IMAPFLOW_MAX_RESPONSE,
     tls: { ...tlsOptions(ctx), ...(ctx.localAddress ? { localAddress: ctx.localAddress } : {}) },
   } as ConstructorParameters<typeof ImapFlow>[0]);
   client.on('error', () => undefined); // failures surface through connect(); never an unhandled 'error'
@@ -51,6 +61,9 @@ async function closeQuietly(client: ImapFlow): Promise<void> {
   client.close();
 }
 
+/** imapflow's codes for a connection the server closed. */
+const CLOSED_CODES = /^ClosedAfterConnect|^NoConnection$|^EConnectionClosed$/;
+
 /** Classifies a failed login session: what the server said, and what it means. */
 export function loginFailure(err: unknown): { failure: Failure; reason: NonNullable<AuthObservation['reason']> } {
   if (err instanceof DeadlineError) return { failure: classify(err, 'login'), reason: 'other' };
@@ -67,6 +80,15 @@ export function loginFailure(err: unknown): { failure: Failure; reason: NonNulla
     return { failure: { stage: 'login', kind: 'rejected', message: said }, reason: 'other' };
   }
   const code = typeof e.code === 'string' ? e.code : '';
+  if (code === 'STARTTLS_INJECTION') {
+    return { failure: { stage: 'starttls', kind: 'protocol', message: 'the server sent data after its STARTTLS OK, before the TLS handshake (possible injection): the session was not used' }, reason: 'other' };
+  }
+  if (code === 'LineTooLarge' || code === 'LiteralTooLarge' || code === 'ResponseTooLarge' || code === 'TooManyTokens' || code === 'TooManyResponses') {
+    return { failure: { stage: 'login', kind: 'protocol', message: `${code}: the server sent more than a login session accepts` }, reason: 'other' };
+  }
+  if (CLOSED_CODES.test(code)) {
+    return { failure: { stage: 'login', kind: 'closed', message: `the server closed the connection (${said})` }, reason: 'other' };
+  }
   if (/TIMEOUT/i.test(code)) {
     const stage = code.startsWith('GREETING') ? 'greeting' : code.startsWith('CONNECT') ? 'connect' : 'login';
     return { failure: { stage, kind: 'timeout', message: said }, reason: 'other' };
@@ -78,22 +100,31 @@ async function listFolders(ctx: EndpointContext, client: ImapFlow): Promise<Fold
   const obs: FolderObservation = { inboxSelectable: false, sent: null, folders: [] };
   try {
     const list = await ctx.deadline.race(client.list());
-    obs.folders = list.map((f) => f.path).slice(0, 500);
+    obs.folders = list.slice(0, 500).map((f) => oneLine(f.path));
     const bySpecialUse = list.find((f) => f.specialUse === '\\Sent' && f.specialUseSource === 'extension');
     const byName = list.find((f) => f.specialUse === '\\Sent') ?? list.find((f) => SENT_NAMES.test(f.path));
     if (bySpecialUse) obs.sent = { path: bySpecialUse.path, how: 'special-use' };
     else if (byName) obs.sent = { path: byName.path, how: 'name' };
   } catch (err) {
-    obs.failure = classify(err, 'list');
+    obs.failure = commandFailure(err, 'list', 'LIST');
     return obs;
   }
   try {
     await ctx.deadline.race(client.mailboxOpen('INBOX', { readOnly: true }));
     obs.inboxSelectable = true;
   } catch (err) {
-    obs.failure = classify(err, 'select');
+    obs.failure = commandFailure(err, 'select', 'SELECT INBOX');
   }
   return obs;
+}
+
+/** A command of the logged-in session that failed, named in the message ("LIST failed: ..."). */
+function commandFailure(err: unknown, stage: 'list' | 'select', command: string): Failure {
+  const f = classify(err, stage);
+  if (f.kind === 'timeout') return f;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string' && CLOSED_CODES.test(code)) return { stage, kind: 'closed', message: `${command} failed: the server closed the connection` };
+  return { ...f, message: `${command} failed: ${f.message}` };
 }
 
 /**
@@ -131,24 +162,19 @@ async function extraSessions(ctx: EndpointContext, creds: Credentials, n: number
     const opened = new Promise<Failure | null>((r) => (settle = r));
     const myTurn = turn;
     turn = myTurn.then(() => opened.then(() => undefined));
-    const run = ctx.limiter
-      .run(
-        limiterKey(ctx),
-        async () => {
-          let w: Wire | undefined;
-          try {
-            w = await extraSession(ctx, creds, myTurn);
-            settle(null);
-            await allOpened;
-          } catch (err) {
-            settle(classify(err, 'login'));
-          } finally {
-            w?.close('x9 LOGOUT\r\n');
-          }
-        },
-        ctx.deadline.signal,
-      )
-      .catch((err: unknown) => settle({ ...classify(err, 'connections'), message: 'no free connection slot before the deadline' }));
+    // The slots were taken with the main session's (probeImapLogin): no limiter call here.
+    const run = (async (): Promise<void> => {
+      let w: Wire | undefined;
+      try {
+        w = await extraSession(ctx, creds, myTurn);
+        settle(null);
+        await allOpened;
+      } catch (err) {
+        settle(classify(err, 'login'));
+      } finally {
+        w?.close('x9 LOGOUT\r\n');
+      }
+    })();
     return { opened, run };
   });
   const results = await Promise.all(attempts.map((a) => a.opened));
@@ -161,8 +187,13 @@ async function extraSessions(ctx: EndpointContext, creds: Credentials, n: number
  * The authenticated part: one main session (login, folders), then `extra` more held
  * at the same time to count simultaneous sessions. Extra sessions start only after the
  * main login succeeded, so wrong credentials cost one failed login, not five.
+ *
+ * All the connection slots it needs (1 + extra, at most the limiter's max) are taken at
+ * once, before the main session: taking the extras' later, while holding the main one,
+ * deadlocks two checks of the same host until their deadlines.
  */
-export async function probeImapLogin(ctx: EndpointContext, creds: Credentials, extra = 4): Promise<ImapLoginResult> {
+export async function probeImapLogin(ctx: EndpointContext, creds: Credentials, wanted = 4): Promise<ImapLoginResult> {
+  const extra = Math.max(0, Math.min(wanted, ctx.limiter.max - 1));
   return ctx.limiter.run(limiterKey(ctx), async () => {
     const started = Date.now();
     let main: ImapFlow;
@@ -180,5 +211,5 @@ export async function probeImapLogin(ctx: EndpointContext, creds: Credentials, e
     } finally {
       await closeQuietly(main);
     }
-  }, ctx.deadline.signal).catch((err: unknown) => ({ auth: { attempted: false, ok: false, failure: classify(err, 'login') } }));
+  }, ctx.deadline.signal, 1 + extra).catch((err: unknown) => ({ auth: { attempted: false, ok: false, failure: classify(err, 'login') } }));
 }

@@ -7,6 +7,7 @@ import { probeFacts } from './facts.js';
 import { probeImapLogin, type Credentials, type ImapLoginResult } from './imap.js';
 import { defaultLimiter, type HostLimiter } from './limiter.js';
 import { probeVersions } from './matrix.js';
+import { privateAddressRefusal } from './address.js';
 import { resolveHost, systemResolver, type Resolver } from './resolve.js';
 import type { EndpointContext } from './session.js';
 import { authOffered, probeSmtpAuth } from './smtp.js';
@@ -35,6 +36,12 @@ export interface ProbeOptions {
   now?: () => Date;
   /** Extra IMAP sessions beside the main one; HubSpot's rule needs 4. */
   extraSessions?: number;
+  /**
+   * The SSRF guard: refuse to connect to loopback, private, link-local, unique-local,
+   * unspecified (and similar) addresses, judged on the resolved address actually connected
+   * to. The monitor sets it unless a server entry says allowPrivateAddress; `check` does not.
+   */
+  denyPrivateAddresses?: boolean;
 }
 
 /** Fields that carry text from the server (or errors quoting it): where a secret could be echoed. */
@@ -71,6 +78,8 @@ async function probeProtocol(
     const failure = err instanceof ProbeError ? err.failure : classify(err, 'dns');
     return { endpoint, connect: { ok: false, failure } };
   }
+  const refusal = opts.denyPrivateAddresses ? privateAddressRefusal(address) : undefined;
+  if (refusal) return { endpoint, connect: { ok: false, address, failure: { stage: 'connect', kind: 'error', message: refusal } } };
   const ctx: EndpointContext = {
     protocol,
     hostname: endpoint.host,
@@ -82,16 +91,18 @@ async function probeProtocol(
     limiter: opts.limiter ?? defaultLimiter,
     ...(target.caPem ? { ca: [...tls.rootCertificates, target.caPem], caKey: createHash('sha256').update(target.caPem).digest('hex') } : {}),
   };
-  const creds = target.credentials;
-  // Started in this order so that the longest chain (login, then the extra sessions)
-  // gets a connection slot first.
+  const creds = usable(target.credentials);
+  // Started in this order, and the limiter serves first come first: the measuring session
+  // and the pinned handshakes (one slot each) go first, then the login, which takes its 5
+  // slots at once. A login stuck on a stalling server therefore never keeps the measuring
+  // session from connecting (it would read as unreachable).
+  const factsP = probeFacts(ctx);
+  const versionsP = probeVersions(ctx);
   const login: Promise<ImapLoginResult | undefined> = creds
     ? protocol === 'imap'
       ? probeImapLogin(ctx, creds, opts.extraSessions ?? 4)
       : probeSmtpAuth(ctx, creds).then((auth) => ({ auth }))
     : Promise.resolve(undefined);
-  const factsP = probeFacts(ctx);
-  const versionsP = probeVersions(ctx);
   const [facts, versions, logged] = await Promise.all([factsP, versionsP, login]);
   const obs: ImapObservation & ProtocolObservation = { endpoint, connect: facts.connect, versions };
   if (facts.tls) obs.tls = facts.tls;
@@ -103,10 +114,19 @@ async function probeProtocol(
     if (protocol === 'smtp' && !obs.auth.ok && authOffered(facts.capabilitiesAfterTls) === false) {
       obs.auth = { ...obs.auth, reason: 'auth-not-offered' };
     }
+  } else if (target.credentials) {
+    obs.auth = { attempted: false, ok: false, failure: { stage: protocol === 'imap' ? 'login' : 'auth', kind: 'error', message: UNSENDABLE } };
   } else {
     obs.auth = { attempted: false, ok: false };
   }
   return obs;
+}
+
+const UNSENDABLE = 'the user name or password contains CR, LF or NUL: never sent';
+
+/** Credentials that can be sent as they are; CR, LF or NUL could smuggle a command, so those are never sent. */
+function usable(creds: Credentials | undefined): Credentials | undefined {
+  return creds && !/[\r\n\0]/.test(creds.user) && !/[\r\n\0]/.test(creds.password) ? creds : undefined;
 }
 
 /**

@@ -109,9 +109,12 @@ export async function plaintextPreamble(w: Wire, ctx: EndpointContext): Promise<
   return { greeting, capabilities, starttlsAdvertised };
 }
 
-/** EHLO lines after the first, as upper-case keywords with their parameters ("AUTH PLAIN LOGIN"). */
+/**
+ * EHLO lines after the first, as upper-case keywords with their parameters ("AUTH PLAIN LOGIN"):
+ * all of them (a reply is bounded by MAX_RESPONSE), so that STARTTLS is found wherever it is.
+ */
 export function smtpKeywords(lines: readonly string[]): string[] {
-  return lines.slice(1).map((l) => l.trim().toUpperCase()).filter(Boolean).slice(0, 2000);
+  return lines.slice(1).map((l) => l.trim().toUpperCase()).filter(Boolean);
 }
 
 export function connectWire(ctx: EndpointContext): Promise<Wire> {

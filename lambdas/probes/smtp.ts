@@ -13,9 +13,22 @@ function connect(conn: Conn): Promise<void> {
   });
 }
 
+/**
+ * AUTH; also settles when the connection fails or ends instead of answering (nodemailer
+ * reports those as an 'error' or 'end' event and never calls back).
+ */
 function login(conn: Conn, creds: Credentials): Promise<void> {
   return new Promise((resolve, reject) => {
-    conn.login({ user: creds.user, pass: creds.password }, (err?: unknown) => (err ? reject(err) : resolve()));
+    const onError = (err: unknown): void => reject(err);
+    const onEnd = (): void => reject(Object.assign(new Error('the server closed the connection'), { code: 'ECONNECTION' }));
+    conn.once('error', onError);
+    conn.once('end', onEnd);
+    conn.login({ user: creds.user, pass: creds.password }, (err?: unknown) => {
+      conn.off('error', onError);
+      conn.off('end', onEnd);
+      if (err) reject(err);
+      else resolve();
+    });
   });
 }
 

@@ -6,6 +6,10 @@ import type { Deadline } from './deadline.js';
 import { classify, fail, oneLine, ProbeError } from './errors.js';
 
 export const MAX_LINE = 64 * 1024;
+/** Received bytes held unread before the socket is paused: a server cannot fill memory while no one reads. */
+export const MAX_BUFFERED = 2 * MAX_LINE;
+/** One whole reply (greeting, CAPABILITY, EHLO...), every line and literal of it together. */
+export const MAX_RESPONSE = 1024 * 1024;
 
 export interface ConnectOptions {
   address: string;
@@ -27,6 +31,7 @@ export class Wire {
   private readonly onData = (b: Buffer): void => {
     this.chunks.push(b);
     this.size += b.length;
+    if (this.size > MAX_BUFFERED) this.socket.pause();
     this.notify();
   };
   private readonly onEnd = (): void => {
@@ -108,6 +113,7 @@ export class Wire {
     const rest = all.subarray(n);
     this.chunks = rest.length ? [rest] : [];
     this.size = rest.length;
+    if (this.size <= MAX_BUFFERED && this.socket.isPaused()) this.socket.resume();
     return out;
   }
 
@@ -205,14 +211,30 @@ export interface ImapResponse {
   text: string;
 }
 
+/** Counts the bytes of one reply against MAX_RESPONSE. */
+class Budget {
+  private used = 0;
+  constructor(private readonly stage: Stage) {}
+  spend(n: number, w: Wire): void {
+    this.used += n;
+    if (this.used > MAX_RESPONSE) {
+      w.destroy();
+      throw fail(this.stage, 'protocol', `a reply longer than ${MAX_RESPONSE} bytes`);
+    }
+  }
+}
+
 /** Reads one IMAP response line, splicing in literals ({n}) so a response is one string. */
-async function imapLine(w: Wire, stage: Stage): Promise<string> {
+async function imapLine(w: Wire, stage: Stage, budget = new Budget(stage)): Promise<string> {
   let line = await w.line(stage);
+  budget.spend(line.length + 2, w);
   for (let guard = 0; guard < 100; guard++) {
     const m = /\{(\d+)\+?\}$/.exec(line);
     if (!m) return line;
     const literal = await w.bytes(Number(m[1]), stage);
-    line = line.slice(0, m.index) + JSON.stringify(literal) + (await w.line(stage));
+    const rest = await w.line(stage);
+    budget.spend(literal.length + rest.length + 2, w);
+    line = line.slice(0, m.index) + JSON.stringify(literal) + rest;
   }
   throw fail(stage, 'protocol', 'too many literals in one response');
 }
@@ -232,10 +254,11 @@ export async function imapCommand(w: Wire, tag: string, command: string, stage: 
 
 export async function imapReply(w: Wire, tag: string, stage: Stage): Promise<ImapResponse> {
   const untagged: string[] = [];
-  for (let n = 0; n < 10_000; n++) {
+  const budget = new Budget(stage);
+  for (;;) {
     let line: string;
     try {
-      line = await imapLine(w, stage);
+      line = await imapLine(w, stage, budget);
     } catch (err) {
       // A server that says BYE and hangs up has told us why: keep its words.
       const bye = untagged.find((l) => /^\* BYE/i.test(l));
@@ -246,16 +269,18 @@ export async function imapReply(w: Wire, tag: string, stage: Stage): Promise<Ima
       const m = /^\S+ (\S+) ?(.*)$/.exec(line);
       return { untagged, status: (m?.[1] ?? '').toUpperCase(), text: m?.[2] ?? '' };
     }
-    if (untagged.length < 1000) untagged.push(line);
+    untagged.push(line);
   }
-  throw fail(stage, 'protocol', 'no tagged response after 10000 lines');
 }
 
-/** Capabilities from a greeting code or an untagged CAPABILITY line. */
+/**
+ * Capabilities from a greeting code or an untagged CAPABILITY line: all of them (a reply
+ * is bounded by MAX_RESPONSE), so that STARTTLS or LITERAL+ is found wherever it is listed.
+ */
 export function parseCapabilities(lines: readonly string[]): string[] | undefined {
   for (const l of lines) {
     const m = /\[CAPABILITY ([^\]]*)\]/i.exec(l) ?? /^\* CAPABILITY (.*)$/i.exec(l);
-    if (m?.[1] !== undefined) return m[1].trim().split(/\s+/).filter(Boolean).slice(0, 2000);
+    if (m?.[1] !== undefined) return m[1].trim().split(/\s+/).filter(Boolean);
   }
   return undefined;
 }
@@ -271,7 +296,7 @@ export function parseId(lines: readonly string[]): Record<string, string> | null
   for (let i = 0; i + 1 < tokens.length && i < 60; i += 2) {
     const k = tokens[i];
     const v = tokens[i + 1];
-    if (k && v !== null && v !== undefined) out[k.toLowerCase()] = v;
+    if (k && v !== null && v !== undefined) out[oneLine(k, 64).toLowerCase()] = oneLine(v);
   }
   return Object.keys(out).length ? out : null;
 }
@@ -283,14 +308,15 @@ export interface SmtpReply {
 
 export async function smtpReply(w: Wire, stage: Stage): Promise<SmtpReply> {
   const lines: string[] = [];
-  for (let n = 0; n < 10_000; n++) {
+  const budget = new Budget(stage);
+  for (;;) {
     const line = await w.line(stage);
+    budget.spend(line.length + 2, w);
     const m = /^(\d{3})([ -]?)(.*)$/.exec(line);
     if (!m) throw fail(stage, 'protocol', `not an SMTP reply: ${oneLine(line, 80)}`);
-    if (lines.length < 1000) lines.push(m[3] ?? '');
+    lines.push(m[3] ?? '');
     if (m[2] !== '-') return { code: Number(m[1]), lines };
   }
-  throw fail(stage, 'protocol', 'an SMTP reply longer than 10000 lines');
 }
 
 export async function smtpCommand(w: Wire, command: string, stage: Stage): Promise<SmtpReply> {
@@ -326,10 +352,13 @@ export async function imapLogin(w: Wire, tag: string, user: string, password: st
     }
     w.write(`${line} {${p.literal.length}${literalPlus ? '+' : ''}}\r\n`);
     if (!literalPlus) {
-      const go = await w.line('login');
+      // The go-ahead ("+"), or the tagged refusal; untagged lines before it are not an answer.
+      let go = await w.line('login');
+      for (let n = 0; go.startsWith('* ') && n < 100; n++) go = await w.line('login');
       if (!go.startsWith('+')) {
-        const m = /^\S+ (\S+) ?(.*)$/.exec(go);
-        return { untagged: [], status: (m?.[1] ?? 'BAD').toUpperCase(), text: m?.[2] ?? go };
+        const m = /^(\S+) (\S+) ?(.*)$/.exec(go);
+        if (m?.[1] !== tag) return { untagged: [], status: 'BAD', text: `no go-ahead for the literal: ${oneLine(go, 80)}` };
+        return { untagged: [], status: (m[2] ?? 'BAD').toUpperCase(), text: m[3] ?? '' };
       }
     }
     w.writeBytes(p.literal);

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../bin/cli.js';
 import { ConfigError, loadServers, parseServers } from '../../lambdas/app/config.js';
+import { parseEndpoint } from '../../lambdas/app/input.js';
 
 const ok = { id: 'acme-sales', imap: 'imap.acme.com:993', smtp: 'smtp.acme.com:587', user: 'sales@acme.com', passwordEnv: 'ACME_PW' };
 
@@ -28,11 +29,58 @@ const BAD: Array<[string, unknown, RegExp]> = [
   ['unknown server field', { servers: [{ ...ok, pasword: 'x' }] }, /server "acme-sales": unknown field pasword/],
   ['duplicate id', { servers: [ok, ok] }, /server "acme-sales": id: duplicate id/],
   ['entry without id', { servers: [{ imap: 'imap.acme.com' }] }, /server #1: id: /],
+  // Issue 6: hosts (IDN), ports, addresses, every field's type.
+  ['not an object', [], /expected object/],
+  ['servers entry not an object', { servers: ['imap.acme.com'] }, /server #1: /],
+  ['id too long', { servers: [{ ...ok, id: 'a'.repeat(64) }] }, /id: must be 1-63 letters/],
+  ['id with a slash', { servers: [{ ...ok, id: 'acme/sales' }] }, /server "acme\/sales": id: must be 1-63 letters/],
+  ['id not a string', { servers: [{ ...ok, id: 7 }] }, /server #1: id: /],
+  ['empty imap', { servers: [{ ...ok, imap: '' }] }, /imap: is empty/],
+  ['imap port only', { servers: [{ ...ok, imap: ':993' }] }, /imap: is empty/],
+  ['imap empty port', { servers: [{ ...ok, imap: 'imap.acme.com:' }] }, /imap: port "" is not a number/],
+  ['imap negative port', { servers: [{ ...ok, imap: 'imap.acme.com:-1' }] }, /imap: port "-1" is not a number/],
+  ['imap fractional port', { servers: [{ ...ok, imap: 'imap.acme.com:99.5' }] }, /imap: port "99\.5" is not a number/],
+  ['imap hex port', { servers: [{ ...ok, imap: 'imap.acme.com:0x3e1' }] }, /imap: port "0x3e1" is not a number/],
+  ['imap URL', { servers: [{ ...ok, imap: 'imaps://imap.acme.com:993' }] }, /imap: "imaps:\/\/imap\.acme\.com:993" is not HOST or HOST:PORT/],
+  ['bare IPv6 with a port', { servers: [{ ...ok, imap: '2001:db8::1:993' }] }, /imap: "2001:db8::1:993" is not HOST or HOST:PORT/],
+  ['bracketed non-address', { servers: [{ ...ok, imap: '[imap.acme.com]:993' }] }, /imap: "\[imap\.acme\.com\]:993": brackets are only for an IPv6 address/],
+  ['underscore in a host', { servers: [{ ...ok, imap: 'imap_1.acme.com' }] }, /imap: "imap_1\.acme\.com" is not a valid host name/],
+  ['space in a host', { servers: [{ ...ok, imap: 'imap acme.com' }] }, /imap: "imap acme\.com" is not a valid host name/],
+  ['control character in a host', { servers: [{ ...ok, imap: 'imap\u0000.acme.com' }] }, /imap: ".*" is not a valid host name/],
+  ['label of 64 characters', { servers: [{ ...ok, imap: `${'a'.repeat(64)}.acme.com` }] }, /imap: "a{64}\.acme\.com" is not a valid host name/],
+  ['host of 263 characters', { servers: [{ ...ok, imap: `${'abcdefghi.'.repeat(26)}com` }] }, /imap: ".*" is not a valid host name/],
+  ['label starting with a hyphen', { servers: [{ ...ok, smtp: '-smtp.acme.com' }] }, /smtp: "-smtp\.acme\.com" is not a valid host name/],
+  ['IDN that punycode cannot take', { servers: [{ ...ok, imap: 'mail.\u00ad.example' }] }, /imap: "mail\.\u00ad\.example" is not a valid host name/],
+  ['malformed punycode', { servers: [{ ...ok, imap: 'xn--a.example' }] }, /imap: "xn--a\.example" is not a valid host name/],
+  ['smtp port 0', { servers: [{ ...ok, smtp: 'smtp.acme.com:0' }] }, /smtp: port "0" must be 1 to 65535/],
+  ['security in capitals', { servers: [{ ...ok, smtpSecurity: 'TLS' }] }, /smtpSecurity: must be tls or starttls/],
+  ['resolve to a name', { servers: [{ ...ok, resolve: { 'imap.acme.com': 'mail.internal' } }] }, /resolve\.imap\.acme\.com: "mail\.internal" is not an IP address/],
+  ['resolve to an address with a port', { servers: [{ ...ok, resolve: { 'imap.acme.com': '10.0.0.5:993' } }] }, /is not an IP address/],
+  ['resolve to an empty address', { servers: [{ ...ok, resolve: { 'imap.acme.com': '' } }] }, /resolve\.imap\.acme\.com: "" is not an IP address/],
+  ['resolve of a bad host', { servers: [{ ...ok, resolve: { 'bad host': '10.0.0.5' } }] }, /resolve.*"bad host" is not a valid host name/],
+  ['resolve not an object', { servers: [{ ...ok, resolve: ['imap.acme.com=10.0.0.5'] }] }, /resolve: /],
+  ['user with CR LF', { servers: [{ ...ok, user: 'sales@acme.com\r\nA1 LOGOUT' }] }, /user: contains CR, LF or NUL/],
+  ['empty user', { servers: [{ ...ok, user: '' }] }, /user: is empty/],
+  ['a password in the file', { servers: [{ ...ok, password: 'hunter2' }] }, /server "acme-sales": unknown field password/],
+  ['env name with "="', { servers: [{ ...ok, passwordEnv: 'PW=x' }] }, /passwordEnv: is not an environment variable name/],
+  ['empty caFile', { servers: [{ ...ok, caFile: '' }] }, /caFile: /],
+  ['allowPrivateAddress as a string', { servers: [{ ...ok, allowPrivateAddress: 'false' }] }, /allowPrivateAddress: /],
+  ['empty profile', { servers: [{ ...ok, profile: '' }] }, /profile: must be one of: hubspot/],
 ];
 
 describe('servers.json validation', () => {
   it.each(BAD)('%s', (_name, json, message) => {
     expect(() => parseServers(JSON.parse(JSON.stringify(json)))).toThrow(message);
+  });
+
+  it('counts', () => {
+    console.log(`bad input: servers.json, ${BAD.length} entries`);
+  });
+
+  it('IDN hosts are accepted and probed as punycode', () => {
+    const [s] = parseServers({ servers: [{ ...ok, imap: 'mail.bücher.example:993', smtp: 'MAIL.Bücher.example.' }] });
+    expect(parseEndpoint(s!.imap, 993).host).toBe('mail.xn--bcher-kva.example');
+    expect(parseEndpoint(s!.smtp!, 587).host).toBe('mail.xn--bcher-kva.example');
   });
 
   it('reports every problem at once', () => {

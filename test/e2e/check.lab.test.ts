@@ -3,6 +3,7 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../bin/cli.js';
 import type { CheckReport, Status } from '../../lambdas/core/types.js';
+import { leaks } from '../support/canary.js';
 import { hasLab, requireLab } from '../lab/use-lab.js';
 import type { LabInfo } from '../lab/lab.js';
 
@@ -28,6 +29,8 @@ async function check(args: string[], password: string | null = lab.password, sou
     ],
     { out: (s) => void (out += s), err: (s) => void (err += s), env },
   );
+  // The lab's password is the suite's canary: no output of a check may carry it.
+  expect(leaks({ stdout: out, stderr: err })).toEqual([]);
   return { code, report: JSON.parse(out) as CheckReport, stderr: err };
 }
 

@@ -2,13 +2,16 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { EnvCredentials } from '../../lambdas/adapters/credentials.js';
+import { DEFAULT_TABLE_NAME } from '../../lambdas/adapters/dynamodb.js';
 import { startEmbeddedStore, type EmbeddedStore } from '../../lambdas/adapters/embedded.js';
 import { FanoutNotifier, JsonlNotifier } from '../../lambdas/adapters/notifiers.js';
 import { jobFor, runJob, type MonitorDeps } from '../../lambdas/app/monitor.js';
 import type { Alert, ServerConfig } from '../../lambdas/core/monitor-types.js';
 import { hasLab, requireLab } from '../lab/use-lab.js';
 import type { LabInfo } from '../lab/lab.js';
+import { leaks } from '../support/canary.js';
 import { startProxy, type Proxy } from '../support/proxy.js';
 
 // Outside CI without the lab's packages these tests are skipped; under CI=true the lab must start.
@@ -22,6 +25,7 @@ const clock = { t: Date.parse('2026-12-01T08:00:00Z'), now: () => new Date(clock
 let embedded: EmbeddedStore;
 let proxy: Proxy;
 const sent: Alert[] = [];
+const logs: string[] = [];
 let deps: MonitorDeps;
 
 function server(id: string, imapPort: number): ServerConfig {
@@ -34,6 +38,7 @@ function server(id: string, imapPort: number): ServerConfig {
     passwordEnv: 'LAB_PW',
     resolve: { [lab.hostname]: '127.0.0.1' },
     caFile: lab.caFile,
+    allowPrivateAddress: true,
   };
 }
 
@@ -58,6 +63,7 @@ beforeAll(async () => {
     clock,
     probe: { timeoutMs: 4000 },
     sourceAddress: '127.0.0.2',
+    log: (e) => void logs.push(JSON.stringify(e)),
   };
 });
 
@@ -129,6 +135,12 @@ describe.skipIf(!hasLab())('inboxguard monitor against the real Dovecot lab, on 
     expect(Object.keys(lines[0]!).sort()).toEqual(['at', 'id', 'kind', 'message', 'requirements', 'serverId', 'severity', 'subject']);
     const state = await embedded.store.getState('lab-switch');
     expect(state?.pendingAlert).toBeUndefined();
+  });
+
+  it('the lab password (the suite canary) is in no stored item, alert or log', async () => {
+    const items = await embedded.client.send(new ScanCommand({ TableName: DEFAULT_TABLE_NAME }));
+    expect(items.Items?.length).toBeGreaterThan(10);
+    expect(leaks({ store: JSON.stringify(items.Items), alerts: JSON.stringify(sent), alertsFile: readFileSync(alertsFile, 'utf8'), logs: logs.join('\n') })).toEqual([]);
   });
 });
 

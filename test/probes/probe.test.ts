@@ -2,6 +2,7 @@ import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCheck } from '../../lambdas/app/runCheck.js';
 import type { CheckReport } from '../../lambdas/core/types.js';
+import { CANARY_PASSWORD } from '../support/canary.js';
 
 const servers: net.Server[] = [];
 afterEach(() => {
@@ -79,11 +80,11 @@ describe('probe failures are classified, never thrown', () => {
       });
     });
     const report = await runCheck(
-      { imap: { host: '127.0.0.1', port, security: 'starttls' }, credentials: { user: 'u', password: 'Canary-Secret-91' } },
+      { imap: { host: '127.0.0.1', port, security: 'starttls' }, credentials: { user: 'u', password: CANARY_PASSWORD } },
       { timeoutMs: 3000 },
     );
     expect(byId(report, 'imap.tls')).toMatchObject({ status: 'fail', summary: 'STARTTLS is not advertised: the port speaks plaintext only' });
-    expect(received.join('')).not.toContain('Canary-Secret-91');
+    expect(received.join('')).not.toContain(CANARY_PASSWORD);
     expect(byId(report, 'imap.login').status).toBe('unknown');
   });
 });

@@ -16,6 +16,8 @@ export interface LeafSpec {
   issuer?: 'ca' | 'self';
   /** openssl ca -startdate/-enddate, e.g. { start: '20200101000000Z', end: '20210101000000Z' } for an expired leaf. */
   validity?: { start: string; end: string };
+  /** The leaf's key: 2048-bit RSA (default, as the lab's) or ECDSA P-256 (cheaper handshakes, for the load test). */
+  keyType?: 'rsa' | 'ec';
 }
 
 /** PEM strings, ready for MiniTls. */
@@ -33,7 +35,7 @@ export interface MiniCerts {
   lab: Certs;
   caFile: string;
   caPem: string;
-  /** A new leaf (fresh 2048-bit RSA key, as the lab's). */
+  /** A new leaf (fresh 2048-bit RSA key, as the lab's, unless `keyType: 'ec'`). */
   leaf(spec: LeafSpec): Promise<Leaf>;
   /** Removes dir. */
   remove(): Promise<void>;
@@ -62,7 +64,8 @@ export async function makeMiniCerts(): Promise<MiniCerts> {
       '',
     ].join('\n');
     await writeFile(`${base}.ext`, ext);
-    const common = ['-newkey', 'rsa:2048', '-nodes', '-keyout', `${base}.key`, '-subj', `/CN=${spec.cn}`];
+    const newkey = spec.keyType === 'ec' ? ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256'] : ['-newkey', 'rsa:2048'];
+    const common = [...newkey, '-nodes', '-keyout', `${base}.key`, '-subj', `/CN=${spec.cn}`];
     if (spec.issuer === 'self') {
       if (spec.validity) throw new Error('validity dates need a CA-signed leaf');
       await openssl('req', '-x509', ...common, '-out', `${base}.crt`, '-days', '825', '-extensions', 'v3_leaf', '-config', await selfConfig(base, ext));

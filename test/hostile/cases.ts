@@ -1,0 +1,360 @@
+// The hostile behaviours, one row each: what the server does, and the classified finding
+// (requirement, status, summary naming the stage) the check must end with.
+import { randomBytes } from 'node:crypto';
+import { expect } from 'vitest';
+import type { CheckReport, Status } from '../../lambdas/core/types.js';
+import { drained, endlessCertificate, IMAP_CAPS_TLS, malformedCertificate, type Hook, type Peer, type ScriptOptions } from './scripted.js';
+
+export type Finding = [id: string, status: Status | readonly Status[], summary: RegExp];
+
+export interface HostileCase {
+  name: string;
+  protocol: 'imap' | 'smtp';
+  implicitTls?: boolean;
+  /** The misbehaviour: hooks over the default, compliant-looking script. */
+  /** `context`: a certificate chain of ~130 KB (long, still accepted) or ~440 KB (huge, over OpenSSL's limit). */
+  script: Omit<ScriptOptions, 'implicitTls' | 'context'> & { context?: 'long' | 'huge' };
+  /** Findings the report must hold. */
+  expect: Finding[];
+  /** More to check in the report. */
+  verify?: (r: CheckReport) => void;
+  /** The server sends or offers megabytes: counted in the memory test. */
+  big?: boolean;
+}
+
+const MB = 1 << 20;
+/** Extra-session logins seen, by server port. */
+const extraLogins = new Map<number, number>();
+const stall = (): Promise<void> => new Promise(() => undefined); // the connection just hangs
+const silent = async (p: Peer): Promise<void> => {
+  await p.line(); // reads until the client gives up
+};
+/** Closes at this command once TLS is up (the same command before TLS runs normally). */
+const closeAfterTls: Hook = (p) => (p.secure ? p.close() : 'default');
+const close = (p: Peer): void => p.close();
+const midHandshakeReset = async (p: Peer): Promise<void> => {
+  if (await p.anyBytes()) p.reset();
+};
+const midHandshakeClose = async (p: Peer): Promise<void> => {
+  if (await p.anyBytes()) p.close();
+};
+const tenMegabyteLine = async (p: Peer, prefix: string): Promise<void> => {
+  p.send(prefix);
+  await p.flood(10 * MB, 'A');
+  p.send('\r\n');
+  await silent(p);
+};
+const manyCaps = (n: number): string => Array.from({ length: n }, (_, i) => `X-CAP-${i}`).join(' ');
+const notUtf8 = Buffer.from([0xff, 0xfe, 0xc3, 0x28, 0xa0, 0xa1, 0xe2, 0x28, 0xa1, 0xf0, 0x28, 0x8c, 0xbc]);
+const endlessLiteral: Hook = async (p, c) => {
+  p.send(`* OK [ALERT] {999999999}\r\n`);
+  await p.flood(4 * 1024 * MB, 'A');
+  void c;
+};
+
+/** `stage`: IMAP CAPABILITY/ID/LOGIN..., run by both the measuring sessions and imapflow. */
+export const IMAP_CASES: HostileCase[] = [
+  {
+    name: 'never greets',
+    protocol: 'imap',
+    script: { onConnect: silent },
+    expect: [['imap.connect', 'pass', /connected/], ['imap.tls', 'unknown', /timeout at greeting/], ['imap.login', 'unknown', /greeting|skipped/]],
+  },
+  {
+    name: 'never answers the TLS handshake (implicit TLS)',
+    protocol: 'imap',
+    implicitTls: true,
+    script: { onConnect: silent },
+    expect: [['imap.tls', 'unknown', /timeout at tls-handshake/]],
+  },
+  {
+    name: 'half a greeting, then stalls',
+    protocol: 'imap',
+    script: { greeting: async (p) => (p.send('* OK [CAPABILITY IMAP4rev1 STAR'), stall()) },
+    expect: [['imap.tls', 'unknown', /timeout at greeting/]],
+  },
+  {
+    name: 'trickles its greeting one byte per second',
+    protocol: 'imap',
+    script: { greeting: (p) => p.trickle('* OK [CAPABILITY IMAP4rev1 STARTTLS] slow server ready\r\n') },
+    expect: [['imap.tls', 'unknown', /timeout at greeting/]],
+  },
+  {
+    name: 'a 10 MB greeting line',
+    protocol: 'imap',
+    big: true,
+    script: { greeting: (p) => tenMegabyteLine(p, '* OK ') },
+    expect: [['imap.tls', 'fail', /protocol at greeting: a line longer than 65536 bytes/]],
+  },
+  {
+    name: 'a 10 MB line after TLS (implicit TLS greeting)',
+    protocol: 'imap',
+    implicitTls: true,
+    big: true,
+    script: { greeting: (p) => tenMegabyteLine(p, '* OK ') },
+    // The handshake itself succeeded; the login session (imapflow, capped at 1 MiB a line) stops at the line.
+    expect: [['imap.tls', 'pass', /implicit TLS/], ['imap.login', 'fail', /protocol at login: LineTooLarge/]],
+  },
+  {
+    name: 'garbage: an HTTP server',
+    protocol: 'imap',
+    script: { greeting: (p) => (p.send('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n'), p.close()) },
+    expect: [['imap.tls', 'fail', /protocol at greeting: not an IMAP greeting: HTTP\/1\.1 400/]],
+  },
+  {
+    name: 'garbage: random bytes',
+    protocol: 'imap',
+    script: { greeting: async (p) => (p.send(randomBytes(4096)), p.send('\r\n'), silent(p)) },
+    expect: [['imap.tls', 'fail', /at greeting/]],
+  },
+  {
+    name: 'bytes that are not UTF-8 in the greeting and the login answer',
+    protocol: 'imap',
+    script: {
+      greeting: (p) => p.send(Buffer.concat([Buffer.from('* OK [CAPABILITY IMAP4rev1 LITERAL+ ID STARTTLS LOGINDISABLED] '), notUtf8, Buffer.from('\r\n')])),
+      on: {
+        LOGIN: (p, c) => p.send(Buffer.concat([Buffer.from(`${c.tag} NO [AUTHENTICATIONFAILED] `), notUtf8, Buffer.from('\r\n')])),
+        AUTHENTICATE: (p, c) => p.send(Buffer.concat([Buffer.from(`${c.tag} NO [AUTHENTICATIONFAILED] `), notUtf8, Buffer.from('\r\n')])),
+      },
+    },
+    expect: [['imap.tls', 'pass', /STARTTLS/], ['imap.login', 'fail', /credentials rejected/]],
+  },
+  {
+    name: 'advertises STARTTLS, then rejects it',
+    protocol: 'imap',
+    script: { on: { STARTTLS: (p, c) => p.send(`${c.tag} NO STARTTLS is not available today\r\n`) } },
+    expect: [['imap.tls', 'fail', /rejected at starttls: STARTTLS answered NO/], ['imap.login', 'unknown', /no TLS session/]],
+  },
+  {
+    name: 'answers STARTTLS, then carries on in plaintext',
+    protocol: 'imap',
+    script: { on: { STARTTLS: async (p, c) => (p.send(`${c.tag} OK go ahead\r\n`), await p.anyBytes(), p.send('* OK still plaintext here\r\n'), silent(p)) } },
+    expect: [['imap.tls', 'fail', /at tls-handshake/], ['imap.login', 'unknown', /no TLS session/]],
+  },
+  {
+    name: 'resets in the middle of the STARTTLS handshake',
+    protocol: 'imap',
+    script: { on: { STARTTLS: async (p, c) => (p.send(`${c.tag} OK go ahead\r\n`), midHandshakeReset(p)) } },
+    expect: [['imap.tls', 'fail', /at tls-handshake/]],
+  },
+  {
+    name: 'resets in the middle of the handshake (implicit TLS)',
+    protocol: 'imap',
+    implicitTls: true,
+    script: { onConnect: midHandshakeReset },
+    expect: [['imap.tls', 'fail', /at tls-handshake/]],
+  },
+  {
+    name: 'a malformed certificate chain (implicit TLS)',
+    protocol: 'imap',
+    implicitTls: true,
+    script: { onConnect: malformedCertificate },
+    expect: [['imap.tls', 'fail', /tls at tls-handshake/], ['imap.cert-name', 'unknown', /no TLS session/]],
+  },
+  {
+    name: 'a long certificate chain (the CA 120 times, ~130 KB): accepted, kept to 10',
+    protocol: 'imap',
+    implicitTls: true,
+    script: { context: 'long' },
+    expect: [['imap.tls', 'pass', /implicit TLS/], ['imap.cert-trust', 'pass', /verifies/]],
+    verify: (r) => expect(r.evidence.imap.chain.length).toBeLessThanOrEqual(10),
+  },
+  {
+    name: 'a huge certificate chain (the CA 400 times, ~440 KB)',
+    protocol: 'imap',
+    implicitTls: true,
+    script: { context: 'huge' },
+    expect: [['imap.tls', 'fail', /tls at tls-handshake: ERR_SSL_EXCESSIVE_MESSAGE_SIZE/]],
+  },
+  {
+    name: 'a certificate message without end (STARTTLS)',
+    protocol: 'imap',
+    big: true,
+    script: { on: { STARTTLS: async (p, c) => (p.send(`${c.tag} OK go ahead\r\n`), endlessCertificate(p)) } },
+    expect: [['imap.tls', 'fail', /tls at tls-handshake/]],
+  },
+  {
+    name: 'answers LOGIN with an endless literal',
+    protocol: 'imap',
+    big: true,
+    script: { on: { LOGIN: endlessLiteral, AUTHENTICATE: endlessLiteral } },
+    expect: [['imap.tls', 'pass', /STARTTLS/], ['imap.login', 'fail', /at login/]],
+  },
+  {
+    name: 'answers the extra sessions\' LOGIN with an endless literal',
+    protocol: 'imap',
+    big: true,
+    script: {
+      on: {
+        // The main session (imapflow) logs in; the raw extra sessions get the literal.
+        LOGIN: (p, c) => (/^x1 /.test(c.line) ? endlessLiteral(p, c) : 'default'),
+      },
+    },
+    expect: [['imap.login', 'pass', /logged in/], ['imap.connections', 'fail', /only 1 simultaneous sessions.*a literal of 999999999 bytes/]],
+  },
+  {
+    name: 'floods an extra session while it is held open, and keeps the last login waiting',
+    protocol: 'imap',
+    big: true,
+    script: {
+      on: {
+        // Extra sessions (tag x1) are held until all have logged in: the first is flooded
+        // with unsolicited lines, the fourth is answered only after 0.6 s.
+        LOGIN: async (p, c) => {
+          if (!/^x1 /.test(c.line)) return 'default';
+          const port = p.raw.localPort ?? 0;
+          const n = (extraLogins.get(port) ?? 0) + 1;
+          extraLogins.set(port, n);
+          if (n === 4) await new Promise((r) => setTimeout(r, 600));
+          p.send(`${c.tag} OK logged in\r\n`);
+          if (n === 1) await p.flood(4 * 1024 * MB, '* 1 EXISTS\r\n'.repeat(4096));
+          return undefined;
+        },
+      },
+    },
+    expect: [['imap.login', 'pass', /logged in/], ['imap.connections', 'pass', /5 simultaneous sessions succeeded/]],
+  },
+  {
+    name: 'a CAPABILITY reply of 1000 lines of 60 KB each after TLS (60 MB)',
+    protocol: 'imap',
+    big: true,
+    script: {
+      on: {
+        // To the measuring session (tag c2) only: imapflow parses 60 KB atoms slowly (~7 MB/s).
+        CAPABILITY: async (p, c) => {
+          if (!p.secure || c.tag !== 'c2') return 'default';
+          const line = Buffer.from(`* X-FILLER ${'x'.repeat(60 * 1024)}\r\n`);
+          for (let i = 0; i < 1000 && !p.isClosed; i++) if (!p.sock.write(line)) await drained(p.sock);
+          p.send(`* CAPABILITY ${IMAP_CAPS_TLS}\r\n${c.tag} OK done\r\n`);
+          return undefined;
+        },
+      },
+    },
+    // The measuring session stops at 1 MiB (its identity is then what the greeting said).
+    expect: [['imap.tls', 'pass', /STARTTLS/], ['imap.login', 'pass', /logged in/]],
+  },
+  {
+    name: 'thousands of capabilities',
+    protocol: 'imap',
+    script: {
+      // The ones that matter come last, after 5000 others.
+      greeting: (p) => p.send(`* OK [CAPABILITY IMAP4rev1 ${manyCaps(5000)} LITERAL+ ID STARTTLS LOGINDISABLED] ready\r\n`),
+      on: { CAPABILITY: (p, c) => (p.secure ? p.send(`* CAPABILITY IMAP4rev1 ${manyCaps(5000)} LITERAL+ ID SPECIAL-USE AUTH=PLAIN\r\n${c.tag} OK done\r\n`) : 'default') },
+    },
+    expect: [['imap.tls', 'pass', /STARTTLS/], ['imap.login', 'pass', /logged in/], ['imap.connections', 'pass', /5 simultaneous/]],
+    verify: (r) => expect(r.evidence.imap.identity?.capabilities?.length).toBeLessThanOrEqual(200),
+  },
+  {
+    name: 'terminal escapes, C1 controls and bidi overrides in its answers',
+    protocol: 'imap',
+    script: {
+      on: {
+        LOGIN: (p, c) => p.send(`${c.tag} NO [AUTHENTICATIONFAILED] \x1b[2J\x1b]0;pwned\x07\u009b31m\u202eevil\u202c wrong password\r\n`),
+        AUTHENTICATE: (p, c) => p.send(`${c.tag} NO [AUTHENTICATIONFAILED] \x1b[2J\x1b]0;pwned\x07\u009b31m\u202eevil\u202c wrong password\r\n`),
+      },
+    },
+    expect: [['imap.login', 'fail', /credentials rejected: .*wrong password/]],
+    verify: (r) => {
+      // eslint-disable-next-line no-control-regex
+      for (const q of r.requirements) expect(q.summary).not.toMatch(/[\x00-\x1f\x7f-\x9f\u202a-\u202e]/);
+    },
+  },
+  {
+    name: 'injects responses after its STARTTLS OK (CVE-2011-0411)',
+    protocol: 'imap',
+    script: {
+      on: {
+        STARTTLS: async (p, c) => {
+          p.send(`${c.tag} OK Begin TLS\r\n* CAPABILITY IMAP4rev1 AUTH=PLAIN INJECTED\r\nc2 OK injected\r\n* ID ("name" "Injected")\r\nc3 OK injected\r\n`);
+          await p.upgrade();
+        },
+      },
+    },
+    // The measuring session discards the injected bytes and reads the real answers over TLS;
+    // imapflow refuses the session outright. Nothing injected reaches the result.
+    expect: [['imap.tls', 'pass', /STARTTLS/], ['imap.login', 'fail', /protocol at starttls: the server sent data after its STARTTLS OK/]],
+    verify: (r) => {
+      expect(r.evidence.imap.identity?.capabilities).not.toContain('INJECTED');
+      expect(r.evidence.imap.identity?.capabilities).toContain('AUTH=PLAIN');
+      expect(r.evidence.imap.identity?.id).toEqual({ name: 'hostile' });
+    },
+  },
+  // Accept, then close at each protocol stage.
+  { name: 'closes at once', protocol: 'imap', script: { onConnect: close }, expect: [['imap.tls', 'fail', /closed at greeting/]] },
+  { name: 'closes after the greeting', protocol: 'imap', script: { greeting: (p) => (p.send(`* OK [CAPABILITY IMAP4rev1 STARTTLS] hi\r\n`), p.close()) }, expect: [['imap.tls', 'fail', /closed at starttls/]] },
+  { name: 'closes at STARTTLS', protocol: 'imap', script: { on: { STARTTLS: close } }, expect: [['imap.tls', 'fail', /closed at starttls/]] },
+  { name: 'closes after the STARTTLS go-ahead', protocol: 'imap', script: { on: { STARTTLS: (p, c) => (p.send(`${c.tag} OK go\r\n`), p.close()) } }, expect: [['imap.tls', 'fail', /at tls-handshake/]] },
+  { name: 'closes in the middle of the handshake', protocol: 'imap', script: { on: { STARTTLS: async (p, c) => (p.send(`${c.tag} OK go\r\n`), midHandshakeClose(p)) } }, expect: [['imap.tls', 'fail', /at tls-handshake/]] },
+  { name: 'closes at CAPABILITY after TLS', protocol: 'imap', script: { on: { CAPABILITY: closeAfterTls } }, expect: [['imap.tls', 'pass', /STARTTLS/], ['imap.login', 'fail', /closed at login/]] },
+  { name: 'closes at ID', protocol: 'imap', script: { on: { ID: close } }, expect: [['imap.tls', 'pass', /STARTTLS/], ['imap.login', 'fail', /closed at login/]] },
+  { name: 'closes at LOGIN', protocol: 'imap', script: { on: { LOGIN: close, AUTHENTICATE: close } }, expect: [['imap.tls', 'pass', /STARTTLS/], ['imap.login', 'fail', /closed at login/]] },
+  { name: 'closes at LIST', protocol: 'imap', script: { on: { LIST: close } }, expect: [['imap.login', 'pass', /logged in/], ['imap.folders', 'fail', /LIST failed: the server closed the connection/]] },
+  { name: 'closes at SELECT', protocol: 'imap', script: { on: { SELECT: close, EXAMINE: close } }, expect: [['imap.login', 'pass', /logged in/], ['imap.folders', 'fail', /SELECT INBOX failed: the server closed the connection/]] },
+];
+
+const endlessSmtpLine: Hook = async (p) => {
+  p.send('535-');
+  await p.flood(4 * 1024 * MB, 'A');
+};
+
+export const SMTP_CASES: HostileCase[] = [
+  { name: 'never greets', protocol: 'smtp', script: { onConnect: silent }, expect: [['smtp.tls', 'unknown', /timeout at greeting/]] },
+  { name: 'half a greeting, then stalls', protocol: 'smtp', script: { greeting: (p) => (p.send('220 mail.hostile.te'), stall()) }, expect: [['smtp.tls', 'unknown', /timeout at greeting/]] },
+  { name: 'trickles its greeting one byte per second', protocol: 'smtp', script: { greeting: (p) => p.trickle('220 mail.hostile.test ESMTP slow\r\n') }, expect: [['smtp.tls', 'unknown', /timeout at greeting/]] },
+  { name: 'a 10 MB greeting line', protocol: 'smtp', big: true, script: { greeting: (p) => tenMegabyteLine(p, '220 ') }, expect: [['smtp.tls', 'fail', /protocol at greeting: a line longer than 65536 bytes/]] },
+  { name: 'a 10 MB EHLO line after TLS', protocol: 'smtp', big: true, script: { on: { EHLO: (p) => (p.secure ? tenMegabyteLine(p, '250-') : 'default') } }, expect: [['smtp.tls', 'pass', /STARTTLS/], ['smtp.auth', 'fail', /error at ehlo: EPROTOCOL: Server response exceeds maximum allowed size/]] },
+  { name: 'garbage: an HTTP server', protocol: 'smtp', script: { greeting: (p) => (p.send('HTTP/1.1 400 Bad Request\r\n\r\n'), p.close()) }, expect: [['smtp.tls', 'fail', /protocol at greeting: not an SMTP reply: HTTP\/1\.1 400/]] },
+  { name: 'garbage: random bytes', protocol: 'smtp', script: { greeting: async (p) => (p.send(randomBytes(4096)), p.send('\r\n'), silent(p)) }, expect: [['smtp.tls', 'fail', /at greeting/]] },
+  {
+    name: 'bytes that are not UTF-8 in the greeting and the AUTH answer',
+    protocol: 'smtp',
+    script: {
+      greeting: (p) => p.send(Buffer.concat([Buffer.from('220 '), notUtf8, Buffer.from('\r\n')])),
+      on: { AUTH: (p) => p.send(Buffer.concat([Buffer.from('535 5.7.8 '), notUtf8, Buffer.from('\r\n')])) },
+    },
+    expect: [['smtp.tls', 'pass', /STARTTLS/], ['smtp.auth', 'fail', /credentials rejected/]],
+  },
+  { name: 'advertises STARTTLS, then rejects it', protocol: 'smtp', script: { on: { STARTTLS: (p) => p.send('454 4.7.0 TLS not available due to local problem\r\n') } }, expect: [['smtp.tls', 'fail', /rejected at starttls: STARTTLS answered 454/], ['smtp.auth', 'unknown', /no TLS session/]] },
+  { name: 'answers STARTTLS, then carries on in plaintext', protocol: 'smtp', script: { on: { STARTTLS: async (p) => (p.send('220 go ahead\r\n'), await p.anyBytes(), p.send('250 still plaintext\r\n'), silent(p)) } }, expect: [['smtp.tls', 'fail', /at tls-handshake/], ['smtp.auth', 'unknown', /no TLS session/]] },
+  { name: 'resets in the middle of the STARTTLS handshake', protocol: 'smtp', script: { on: { STARTTLS: async (p) => (p.send('220 go ahead\r\n'), midHandshakeReset(p)) } }, expect: [['smtp.tls', 'fail', /at tls-handshake/]] },
+  { name: 'a malformed certificate chain (STARTTLS)', protocol: 'smtp', script: { on: { STARTTLS: async (p) => (p.send('220 go ahead\r\n'), malformedCertificate(p)) } }, expect: [['smtp.tls', 'fail', /tls at tls-handshake/]] },
+  { name: 'a huge certificate chain (implicit TLS, the CA 400 times)', protocol: 'smtp', implicitTls: true, script: { context: 'huge' }, expect: [['smtp.tls', 'fail', /tls at tls-handshake: ERR_SSL_EXCESSIVE_MESSAGE_SIZE/]] },
+  { name: 'answers AUTH with an endless line', protocol: 'smtp', big: true, script: { on: { AUTH: endlessSmtpLine } }, expect: [['smtp.tls', 'pass', /STARTTLS/], ['smtp.auth', 'fail', /error at auth: EPROTOCOL: Server response exceeds maximum allowed size/]] },
+  {
+    name: 'thousands of EHLO keywords',
+    protocol: 'smtp',
+    // STARTTLS and AUTH come last, after 5000 others.
+    script: { on: { EHLO: (p) => p.send(`250-mail.hostile.test\r\n${Array.from({ length: 5000 }, (_, i) => `250-X-KEYWORD-${i}\r\n`).join('')}250-AUTH PLAIN LOGIN\r\n250 ${p.secure ? 'PIPELINING' : 'STARTTLS'}\r\n`) } },
+    expect: [['smtp.tls', 'pass', /STARTTLS/], ['smtp.auth', 'pass', /AUTH succeeded/]],
+    verify: (r) => expect(r.evidence.smtp?.identity?.capabilities?.length).toBeLessThanOrEqual(200),
+  },
+  {
+    name: 'injects responses after its STARTTLS go-ahead (CVE-2011-0411)',
+    protocol: 'smtp',
+    script: {
+      on: {
+        STARTTLS: async (p) => {
+          p.send('220 Ready to start TLS\r\n250-mail.injected\r\n250-INJECTED\r\n250 AUTH PLAIN LOGIN\r\n235 2.7.0 injected\r\n');
+          await p.upgrade();
+        },
+      },
+    },
+    expect: [['smtp.tls', 'pass', /STARTTLS/], ['smtp.auth', 'pass', /AUTH succeeded/]],
+    verify: (r) => {
+      const caps = r.evidence.smtp?.identity?.capabilities ?? [];
+      expect(caps).toContain('AUTH PLAIN LOGIN');
+      expect(caps.join(' ')).not.toMatch(/INJECTED/);
+    },
+  },
+  { name: 'closes at once', protocol: 'smtp', script: { onConnect: close }, expect: [['smtp.tls', 'fail', /closed at greeting/]] },
+  { name: 'closes after the greeting', protocol: 'smtp', script: { greeting: (p) => (p.send('220 hi\r\n'), p.close()) }, expect: [['smtp.tls', 'fail', /closed at ehlo/]] },
+  { name: 'closes at EHLO', protocol: 'smtp', script: { on: { EHLO: close } }, expect: [['smtp.tls', 'fail', /closed at ehlo/]] },
+  { name: 'closes at STARTTLS', protocol: 'smtp', script: { on: { STARTTLS: close } }, expect: [['smtp.tls', 'fail', /closed at starttls/]] },
+  { name: 'closes after the STARTTLS go-ahead', protocol: 'smtp', script: { on: { STARTTLS: (p) => (p.send('220 go\r\n'), p.close()) } }, expect: [['smtp.tls', 'fail', /at tls-handshake/]] },
+  { name: 'closes in the middle of the handshake', protocol: 'smtp', script: { on: { STARTTLS: async (p) => (p.send('220 go\r\n'), midHandshakeClose(p)) } }, expect: [['smtp.tls', 'fail', /at tls-handshake/]] },
+  { name: 'closes at EHLO after TLS', protocol: 'smtp', script: { on: { EHLO: closeAfterTls } }, expect: [['smtp.tls', 'pass', /STARTTLS/], ['smtp.auth', 'fail', /error at ehlo: ECONNECTION/]] },
+  { name: 'closes at AUTH', protocol: 'smtp', script: { on: { AUTH: close } }, expect: [['smtp.tls', 'pass', /STARTTLS/], ['smtp.auth', 'fail', /error at auth: ECONNECTION/]] },
+];
+
+export const HOSTILE_CASES: HostileCase[] = [...IMAP_CASES, ...SMTP_CASES];
+
