@@ -1,0 +1,108 @@
+// (1) Full-check wall time against the real Dovecot + Postfix lab, beside check_ssl_cert
+// (certificate only) and testssl.sh (protocols only) against the same IMAP server. The runs
+// are interleaved, round by round, so that load from elsewhere on the machine hits all alike.
+import { runCheck } from '../lambdas/app/runCheck.js';
+import { bundle } from './lib/esbuild.js';
+import type { LabTarget } from './lib/lab-target.js';
+import type { Row, Section } from './lib/report.js';
+import { runStage } from './lib/stages.js';
+import { describe, ms, spread, type Spread } from './lib/stats.js';
+import { CHECK_SSL_CERT, checkSslCertArgs, INSTALL_HINT, installed, makeSandbox, TESTSSL, testsslArgs, timed } from './lib/tools.js';
+
+export interface WallOptions {
+  runs: number;
+  testsslRuns: number;
+}
+
+interface Series {
+  label: string;
+  times: number[];
+  failures: string[];
+}
+
+const series = (label: string): Series => ({ label, times: [], failures: [] });
+
+function record(s: Series, ms: number, ok: boolean, why: string): void {
+  if (ok) s.times.push(ms);
+  else s.failures.push(why.slice(0, 300));
+}
+
+export async function measureWall(lt: LabTarget, o: WallOptions): Promise<Section> {
+  const target = lt.target();
+  const { lab, ports } = lt;
+
+  // The first check in a fresh process: module code not yet optimised, TLS contexts not yet built.
+  const cold = await runCheck(target, { timeoutMs: 20_000 });
+  const coldMs = cold.durationMs;
+
+  const cli = await bundle('bin/inboxguard.ts', 'cli', 'cli');
+  const cliArgs = [cli.file, 'check', '--imap', `${lab.hostname}:${ports.imap}`, '--imap-security', 'starttls',
+    '--smtp', `${lab.hostname}:${ports.smtp}`, '--smtp-security', 'starttls', '--resolve', `${lab.hostname}=127.0.0.1`,
+    '--ca-file', lab.caFile, '--source-address', '127.0.0.2', '--user', lab.user, '--password-env', 'LAB_PW', '--format', 'json'];
+  const cliEnv = { PATH: process.env.PATH, LAB_PW: lab.password, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
+
+  const box = await makeSandbox(lab.hostname);
+  const tools = { checkSslCert: installed(CHECK_SSL_CERT), testssl: installed(TESTSSL) };
+  const s = {
+    inProcess: series('inboxguard full check, in-process (runCheck)'),
+    cli: series('inboxguard check, CLI process'),
+    checkSslCert: series('check_ssl_cert -P imap (certificate only)'),
+    testssl: series('testssl.sh -p --starttls imap (protocols only)'),
+    facts: series('inboxguard IMAP facts only (check_ssl_cert scope)'),
+    matrix: series('inboxguard IMAP TLS matrix only (testssl -p scope)'),
+  };
+
+  try {
+    for (let i = 0; i < o.runs; i++) {
+      const r = await runCheck(target, { timeoutMs: 20_000 });
+      const bad = r.requirements.filter((q) => q.status !== 'pass');
+      record(s.inProcess, r.durationMs, r.verdict === 'compliant' && !bad.length, bad.map((q) => `${q.id}: ${q.summary}`).join('; '));
+
+      const c = await timed(process.execPath, cliArgs, cliEnv, box.dir);
+      record(s.cli, c.ms, c.code === 0, `exit ${c.code}: ${c.stderr || c.stdout}`);
+
+      for (const [name, stage] of [['facts', 'imap facts'], ['matrix', 'imap tls matrix']] as const) {
+        const run = await runStage(stage, target);
+        record(s[name], run.ms, run.ok, run.note ?? 'not ok');
+      }
+      if (tools.checkSslCert) {
+        const t = await box.run(CHECK_SSL_CERT, checkSslCertArgs(lab.hostname, ports.imap, lab.caFile));
+        record(s.checkSslCert, t.ms, t.code === 0 && /SSL_CERT OK/.test(t.stdout), `exit ${t.code}: ${t.stdout}${t.stderr}`);
+      }
+      if (tools.testssl && i < o.testsslRuns) {
+        const t = await box.run(TESTSSL, testsslArgs(lab.hostname, ports.imap, lab.caFile));
+        record(s.testssl, t.ms, t.code === 0 && /TLS 1\.2\s+offered/.test(t.stdout), `exit ${t.code}: ${t.stdout.slice(-300)}${t.stderr}`);
+      }
+    }
+  } finally {
+    await box.remove();
+  }
+
+  const stats = Object.fromEntries(Object.entries(s).map(([k, v]) => [k, v.times.length ? spread(v.times) : undefined])) as Record<keyof typeof s, Spread | undefined>;
+  const base = stats.inProcess?.median ?? NaN;
+  const cliBase = stats.cli?.median ?? NaN;
+  const value = (x?: Spread): string => (x ? ms(x.median) : 'not measured');
+  const failures = (v: Series): string => (v.failures.length ? `; ${v.failures.length} failed run(s): ${v.failures[0]}` : '');
+  const toolRow = (v: Series, x: Spread | undefined, hint: boolean): Row => ({
+    measure: v.label,
+    value: hint ? `not installed (${INSTALL_HINT})` : value(x),
+    versus: x ? `${(x.median / base).toFixed(1)}× in-process, ${(x.median / cliBase).toFixed(1)}× CLI` : '',
+    detail: x ? `${describe(x)}${failures(v)}` : failures(v).slice(2),
+  });
+
+  const rows: Row[] = [
+    { measure: s.inProcess.label, value: value(stats.inProcess), versus: '1.0× (base)', detail: `${stats.inProcess ? describe(stats.inProcess) : ''}; 17 requirements, 7 logins, ~16 connections${failures(s.inProcess)}` },
+    { measure: 'first check in a fresh process (cold)', value: ms(coldMs), versus: `${(coldMs / base).toFixed(1)}× warm`, detail: `verdict ${cold.verdict}` },
+    { measure: s.cli.label, value: value(stats.cli), versus: `${(cliBase / base).toFixed(1)}× in-process`, detail: `${stats.cli ? describe(stats.cli) : ''}; node start + imports + one cold check${failures(s.cli)}` },
+    toolRow(s.checkSslCert, stats.checkSslCert, !tools.checkSslCert),
+    toolRow(s.testssl, stats.testssl, !tools.testssl),
+    { measure: s.facts.label, value: value(stats.facts), versus: stats.checkSslCert && stats.facts ? `check_ssl_cert ${(stats.checkSslCert.median / stats.facts.median).toFixed(0)}× slower` : '', detail: `${stats.facts ? describe(stats.facts) : ''}${failures(s.facts)}` },
+    { measure: s.matrix.label, value: value(stats.matrix), versus: stats.testssl && stats.matrix ? `testssl ${(stats.testssl.median / stats.matrix.median).toFixed(0)}× slower` : '', detail: `${stats.matrix ? describe(stats.matrix) : ''}${failures(s.matrix)}` },
+  ];
+  return {
+    id: 'wall',
+    title: `1. Full-check wall time: real Dovecot 2.3 (IMAP STARTTLS) + Postfix 3.7 (submission) on loopback, from 127.0.0.2`,
+    rows,
+    data: { coldMs, stats, failures: Object.fromEntries(Object.entries(s).map(([k, v]) => [k, v.failures])), times: Object.fromEntries(Object.entries(s).map(([k, v]) => [k, v.times])), tools },
+  };
+}
