@@ -66,6 +66,12 @@ interface AddFlags extends StackFlags {
 const collect = (v: string, all: string[]): string[] => [...all, v];
 
 function password(f: AddFlags, env: NodeJS.ProcessEnv): string | undefined {
+  const v = readPassword(f, env);
+  if (v !== undefined && /[\r\n\0]/.test(v)) throw new UsageError('password: contains CR, LF or NUL, which no IMAP or SMTP login can carry');
+  return v;
+}
+
+function readPassword(f: AddFlags, env: NodeJS.ProcessEnv): string | undefined {
   if (f.passwordEnv) {
     const v = env[f.passwordEnv];
     if (!v) throw new UsageError(`--password-env: environment variable ${f.passwordEnv} is not set`);

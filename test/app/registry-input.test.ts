@@ -37,6 +37,7 @@ const BAD: Array<[args: string[], message: RegExp, env?: NodeJS.ProcessEnv]> = [
   [[...ok, '--user', 'sales@acme.com\r\nA1 LOGOUT', '--password-env', 'PW'], /--user: contains CR, LF or NUL/, { PW: 'pw' }],
   [[...ok, '--user', 'sales@acme.com'], /--user: needs passwordEnv or passwordSecretArn/],
   [[...ok, '--user', 'sales@acme.com', '--password-env', 'PW'], /--password-env: environment variable PW is not set/],
+  [[...ok, '--user', 'sales@acme.com', '--password-env', 'PW'], /password: contains CR, LF or NUL/, { PW: 'pw\r\nA1 LOGOUT' }],
 ];
 
 describe('inboxguard servers add: bad registry entries', () => {
