@@ -1,7 +1,5 @@
 // Runs one probe stage on its own (from outside the engine, through its exported functions),
 // or the full check, and says how long it took and whether it measured what it should.
-import { createHash } from 'node:crypto';
-import tls from 'node:tls';
 import { runCheck } from '../../lambdas/app/runCheck.js';
 import type { Endpoint, Protocol } from '../../lambdas/core/types.js';
 import { Deadline } from '../../lambdas/probes/deadline.js';
@@ -9,7 +7,7 @@ import { probeFacts } from '../../lambdas/probes/facts.js';
 import { probeImapLogin } from '../../lambdas/probes/imap.js';
 import { HostLimiter } from '../../lambdas/probes/limiter.js';
 import { probeVersions } from '../../lambdas/probes/matrix.js';
-import type { CheckTarget } from '../../lambdas/probes/probe.js';
+import { endpointContext, type CheckTarget } from '../../lambdas/probes/probe.js';
 import type { EndpointContext } from '../../lambdas/probes/session.js';
 import { probeSmtpAuth } from '../../lambdas/probes/smtp.js';
 
@@ -44,18 +42,7 @@ export interface StageRun {
 }
 
 function context(protocol: Protocol, endpoint: Endpoint, target: CheckTarget, deadline: Deadline): EndpointContext {
-  const address = target.resolve?.[endpoint.host] ?? endpoint.host;
-  return {
-    protocol,
-    hostname: endpoint.host,
-    address,
-    port: endpoint.port,
-    security: endpoint.security,
-    localAddress: target.sourceAddress,
-    deadline,
-    limiter: new HostLimiter(5),
-    ...(target.caPem ? { ca: [...tls.rootCertificates, target.caPem], caKey: createHash('sha256').update(target.caPem).digest('hex') } : {}),
-  };
+  return endpointContext(protocol, endpoint, target.resolve?.[endpoint.host] ?? endpoint.host, target, deadline, new HostLimiter(5));
 }
 
 async function stage(name: StageName, target: CheckTarget, deadline: Deadline): Promise<Omit<StageRun, 'ms'>> {

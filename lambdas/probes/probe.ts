@@ -64,6 +64,21 @@ export function redact<T>(value: T, secrets: readonly string[]): T {
   return scrub(value, false) as T;
 }
 
+/** Everything a probe step needs to reach one resolved endpoint (also used by the benchmark's stage runs). */
+export function endpointContext(protocol: Protocol, endpoint: Endpoint, address: string, target: CheckTarget, deadline: Deadline, limiter: HostLimiter): EndpointContext {
+  return {
+    protocol,
+    hostname: endpoint.host,
+    address,
+    port: endpoint.port,
+    security: endpoint.security,
+    localAddress: target.sourceAddress,
+    deadline,
+    limiter,
+    ...(target.caPem ? { ca: [...tls.rootCertificates, target.caPem], caKey: createHash('sha256').update(target.caPem).digest('hex') } : {}),
+  };
+}
+
 async function probeProtocol(
   protocol: Protocol,
   endpoint: Endpoint,
@@ -80,17 +95,7 @@ async function probeProtocol(
   }
   const refusal = opts.denyPrivateAddresses ? privateAddressRefusal(address) : undefined;
   if (refusal) return { endpoint, connect: { ok: false, address, failure: { stage: 'connect', kind: 'error', message: refusal } } };
-  const ctx: EndpointContext = {
-    protocol,
-    hostname: endpoint.host,
-    address,
-    port: endpoint.port,
-    security: endpoint.security,
-    localAddress: target.sourceAddress,
-    deadline,
-    limiter: opts.limiter ?? defaultLimiter,
-    ...(target.caPem ? { ca: [...tls.rootCertificates, target.caPem], caKey: createHash('sha256').update(target.caPem).digest('hex') } : {}),
-  };
+  const ctx = endpointContext(protocol, endpoint, address, target, deadline, opts.limiter ?? defaultLimiter);
   const creds = usable(target.credentials);
   // Started in this order, and the limiter serves first come first: the measuring session
   // and the pinned handshakes (one slot each) go first, then the login, which takes its 5
