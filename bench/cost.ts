@@ -125,10 +125,12 @@ export function estimateCost(sections: readonly Section[]): Section {
       detail: `at one probe per ${STACK.intervalMin} min (${num(probesPerServerMonth)}/month): ${i.customMetricsPerServer.toFixed(1)} custom metrics/server (ServerId dimension) ${usd(metricsPer1000)}; one secret/server ${usd(secretsPer1000)}`,
     },
   ];
-  const memoryTable = [256, 512, 1024, 1769].map((m) => {
-    const x = invocation(i, m, storeMs);
-    return `  ${String(m).padStart(4)} MB: batch of ${STACK.batchSize} in ${ms(x.ms).padStart(7)} (${x.bound}-bound), ${usd(k * x.gbSecondsPerJob * P.lambdaArmGbSecond)} per 1,000`;
-  });
+  const sizes = [256, 512, 1024, 1769].map((m) => ({ m, ...invocation(i, m, storeMs) }));
+  const memoryTable = sizes.map(
+    (x) => `  ${String(x.m).padStart(4)} MB: batch of ${STACK.batchSize} in ${ms(x.ms).padStart(7)} (${x.bound}-bound), ${usd(k * x.gbSecondsPerJob * P.lambdaArmGbSecond)} per 1,000`,
+  );
+  const cheapest = sizes.reduce((a, x) => (x.gbSecondsPerJob < a.gbSecondsPerJob ? x : a));
+  const chosen = sizes.find((x) => x.m === STACK.memoryMb) ?? inv;
   const cycle5000 = (5000 / (STACK.batchSize * STACK.maxConcurrency)) * inv.ms;
   const notes = [
     `Prices (${P.region}, list, no free tier): Lambda ARM $${P.lambdaArmGbSecond}/GB-s + $0.20/M requests; SQS $0.40/M; DynamoDB on-demand $0.625/M WRU, $0.125/M RRU;`,
@@ -136,9 +138,9 @@ export function estimateCost(sections: readonly Section[]): Section {
     `CloudWatch Logs $0.50/GB, custom metrics $0.30/metric-month; CloudWatch Synthetics $0.0012/canary run. Store calls assumed ${STACK.dynamoCallMs} ms each in-region.`,
     `Memory (the probe runs ${STACK.batchSize} checks at once; CPU share = memory / ${MB_PER_VCPU} MB per vCPU):`,
     ...memoryTable,
-    `  → ${STACK.memoryMb} MB: below it the cost is the same (CPU-bound) and latency doubles; above it the batch waits on the network and pays for idle memory.`,
+    `  → ${STACK.memoryMb} MB costs ${(chosen.gbSecondsPerJob / cheapest.gbSecondsPerJob).toFixed(2)}× the cheapest (${cheapest.m} MB) for ${(cheapest.ms / chosen.ms).toFixed(1)}× less time per batch; more memory only pays for waiting on the network (CPU-bound cost does not depend on memory).`,
     `    Memory is not the limit: peak RSS ${mb(i.peakRss)} with ${i.inflightJobs} jobs in flight in one process (a container runs ${STACK.batchSize}).`,
-    `At the stack's defaults (batch ${STACK.batchSize}, maxConcurrency ${STACK.maxConcurrency}) a cycle of 5,000 servers takes ~${ms(cycle5000)} in AWS by this model${cycle5000 > STACK.intervalMin * 60_000 ? `: longer than the ${STACK.intervalMin}-min interval` : ''}.`,
+    `At the stack's defaults (batch ${STACK.batchSize}, maxConcurrency ${STACK.maxConcurrency}) a cycle of 5,000 servers takes ~${ms(cycle5000)} in AWS by this model: ${Math.round((100 * cycle5000) / (STACK.intervalMin * 60_000))}% of the ${STACK.intervalMin}-min interval.`,
     ...(i.coldLoadMs ? [`Cold start: the probe bundle loads in ${ms(i.coldLoadMs)} (billed INIT, once per new container: ${usd((i.coldLoadMs / 1000) * (STACK.memoryMb / 1024) * P.lambdaArmGbSecond)} each).`] : []),
     'Fixed per month, not per probe: NAT gateway $0.045/h (~$33) and an Elastic IP $0.005/h (~$3.65) per AZ; SQS empty long polls; DynamoDB storage.',
   ];
