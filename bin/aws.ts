@@ -1,17 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import {
-  CreateSecretCommand,
-  DeleteSecretCommand,
-  PutSecretValueCommand,
-  ResourceExistsException,
-  SecretsManagerClient,
-} from '@aws-sdk/client-secrets-manager';
+import type { CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { Command } from 'commander';
-import { DynamoRegistry } from '../lambdas/adapters/dynamodb.js';
-import { suppressSdkNodeVersionWarning } from '../lambdas/adapters/embedded.js';
-import { serverSchema } from '../lambdas/app/config.js';
 import type { ServerConfig } from '../lambdas/core/monitor-types.js';
 import { UsageError } from './usage.js';
 import type { Io } from './monitor.js';
@@ -26,12 +17,19 @@ export interface AwsClients {
   dynamo: DynamoDBClient;
 }
 
-export function defaultAwsClients(region: string | undefined): AwsClients {
+// The AWS SDK and the adapters load only when an AWS command runs, so `check` starts fast.
+const cfn = () => import('@aws-sdk/client-cloudformation');
+const sm = () => import('@aws-sdk/client-secrets-manager');
+const registryIn = async (aws: AwsClients, table: string) => new (await import('../lambdas/adapters/dynamodb.js')).DynamoRegistry(aws.dynamo, table);
+
+export async function defaultAwsClients(region: string | undefined): Promise<AwsClients> {
   const config = region ? { region } : {};
+  const [{ CloudFormationClient }, { SecretsManagerClient }, { DynamoDBClient }] = await Promise.all([cfn(), sm(), import('@aws-sdk/client-dynamodb')]);
   return { cloudformation: new CloudFormationClient(config), secrets: new SecretsManagerClient(config), dynamo: new DynamoDBClient(config) };
 }
 
 async function stackOutputs(aws: AwsClients, stack: string): Promise<Record<string, string>> {
+  const { DescribeStacksCommand } = await cfn();
   const r = await aws.cloudformation.send(new DescribeStacksCommand({ StackName: stack }));
   const s = r.Stacks?.[0];
   if (!s) throw new UsageError(`--stack: no stack named "${stack}"`);
@@ -91,21 +89,22 @@ function readPassword(f: AddFlags, env: NodeJS.ProcessEnv): string | undefined {
 
 /** Store the password under the stack's prefix, creating or updating the secret; returns its ARN. */
 async function putSecret(aws: AwsClients, name: string, value: string): Promise<string> {
+  const { CreateSecretCommand, PutSecretValueCommand } = await sm();
   const SecretString = JSON.stringify({ password: value });
   try {
     const r = await aws.secrets.send(new CreateSecretCommand({ Name: name, SecretString, Description: 'inboxguard: mail server password' }));
     return r.ARN!;
   } catch (err) {
-    if (!(err instanceof ResourceExistsException) && (err as Error).name !== 'ResourceExistsException') throw err;
+    if ((err as Error).name !== 'ResourceExistsException') throw err;
     const r = await aws.secrets.send(new PutSecretValueCommand({ SecretId: name, SecretString }));
     return r.ARN!;
   }
 }
 
 export function addAwsCommands(program: Command, io: Io & { aws?: (region?: string) => AwsClients }): void {
-  const clients = (f: StackFlags): AwsClients => {
-    suppressSdkNodeVersionWarning(io.env);
-    return (io.aws ?? defaultAwsClients)(f.region);
+  const clients = async (f: StackFlags): Promise<AwsClients> => {
+    (await import('../lambdas/adapters/embedded.js')).suppressSdkNodeVersionWarning(io.env);
+    return io.aws ? io.aws(f.region) : defaultAwsClients(f.region);
   };
 
   program
@@ -114,7 +113,7 @@ export function addAwsCommands(program: Command, io: Io & { aws?: (region?: stri
     .requiredOption('--stack <name>', 'the CloudFormation stack name')
     .option('--region <region>', 'AWS region (default: from the AWS configuration)')
     .action(async (f: StackFlags) => {
-      const outputs = await stackOutputs(clients(f), f.stack);
+      const outputs = await stackOutputs(await clients(f), f.stack);
       const ips = output(outputs, OUTPUTS.egressIps, f.stack).split(',').map((s) => s.trim()).filter(Boolean);
       io.out(`${ips.join('\n')}\n`);
     });
@@ -160,12 +159,13 @@ export function addAwsCommands(program: Command, io: Io & { aws?: (region?: stri
       };
       // Validate everything before anything is written (the secret's ARN is known only once it is stored:
       // a placeholder stands in for it here).
+      const { serverSchema } = await import('../lambdas/app/config.js');
       const parsed = serverSchema.safeParse(candidate);
       if (!parsed.success) {
         const i = parsed.error.issues[0]!;
         throw new UsageError(`--${String(i.path[0] ?? 'id').replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: ${i.message}`);
       }
-      const aws = clients(f);
+      const aws = await clients(f);
       const outputs = await stackOutputs(aws, f.stack);
       const table = output(outputs, OUTPUTS.tableName, f.stack);
       const entry: ServerConfig = { ...(parsed.data as ServerConfig) };
@@ -173,7 +173,7 @@ export function addAwsCommands(program: Command, io: Io & { aws?: (region?: stri
         const prefix = output(outputs, OUTPUTS.secretsPrefix, f.stack);
         entry.passwordSecretArn = await putSecret(aws, `${prefix}${f.id}`, pw);
       }
-      await new DynamoRegistry(aws.dynamo, table).put(entry);
+      await (await registryIn(aws, table)).put(entry);
       io.out(`registered ${f.id}${pw !== undefined ? ` (password in ${entry.passwordSecretArn})` : ''}\n`);
     });
 
@@ -184,9 +184,9 @@ export function addAwsCommands(program: Command, io: Io & { aws?: (region?: stri
     .option('--region <region>', 'AWS region')
     .option('--format <format>', 'text or json', 'text')
     .action(async (f: StackFlags & { format: string }) => {
-      const aws = clients(f);
+      const aws = await clients(f);
       const table = output(await stackOutputs(aws, f.stack), OUTPUTS.tableName, f.stack);
-      const list = await new DynamoRegistry(aws.dynamo, table).list();
+      const list = await (await registryIn(aws, table)).list();
       if (f.format === 'json') return void io.out(`${JSON.stringify(list, null, 2)}\n`);
       if (!list.length) return void io.out('no servers registered\n');
       for (const s of list) io.out(`${s.id.padEnd(24)} IMAP ${s.imap}${s.smtp ? `  SMTP ${s.smtp}` : ''}${s.user ? `  user ${s.user}` : ''}\n`);
@@ -199,13 +199,14 @@ export function addAwsCommands(program: Command, io: Io & { aws?: (region?: stri
     .option('--region <region>', 'AWS region')
     .argument('<id>', 'server id')
     .action(async (id: string, f: StackFlags) => {
-      const aws = clients(f);
+      const aws = await clients(f);
       const outputs = await stackOutputs(aws, f.stack);
-      const registry = new DynamoRegistry(aws.dynamo, output(outputs, OUTPUTS.tableName, f.stack));
+      const registry = await registryIn(aws, output(outputs, OUTPUTS.tableName, f.stack));
       const existing = await registry.get(id);
       if (!existing) throw new UsageError(`<id>: no server "${id}" is registered in ${f.stack}`);
       await registry.remove(id);
       if (existing.passwordSecretArn) {
+        const { DeleteSecretCommand } = await sm();
         await aws.secrets.send(new DeleteSecretCommand({ SecretId: existing.passwordSecretArn, RecoveryWindowInDays: 7 }));
       }
       io.out(`removed ${id}\n`);

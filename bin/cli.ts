@@ -6,7 +6,6 @@ import { profileNames } from '../lambdas/core/profile.js';
 import { exitCodeOf, formatJson, formatNagios, formatText } from '../lambdas/core/report.js';
 import type { Security } from '../lambdas/core/types.js';
 import type { CheckTarget } from '../lambdas/probes/probe.js';
-import { ConfigError } from '../lambdas/app/config.js';
 import { addAwsCommands, type AwsClients } from './aws.js';
 import { addMonitorCommands, type Io } from './monitor.js';
 import { flag, UsageError } from './usage.js';
@@ -150,7 +149,8 @@ export async function main(
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
       return 3; // commander already printed the message
     }
-    if (err instanceof UsageError || err instanceof ConfigError) {
+    // ConfigError is matched by name: its module (and zod) loads only with the commands that need it.
+    if (err instanceof UsageError || (err instanceof Error && err.name === 'ConfigError')) {
       io.err(`inboxguard: ${err.message}\n`);
       return 3;
     }

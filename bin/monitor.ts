@@ -1,11 +1,7 @@
 import { resolve as resolvePath } from 'node:path';
 import { Command, Option } from 'commander';
-import { EnvCredentials } from '../lambdas/adapters/credentials.js';
-import { startEmbeddedStore, suppressSdkNodeVersionWarning } from '../lambdas/adapters/embedded.js';
-import { ConsoleNotifier, FanoutNotifier, JsonlNotifier, SmtpNotifier } from '../lambdas/adapters/notifiers.js';
-import { ConfigError, loadServers } from '../lambdas/app/config.js';
 import { parseDuration, parseIp } from '../lambdas/app/input.js';
-import { runCycle, type CycleResult, type MonitorDeps } from '../lambdas/app/monitor.js';
+import type { CycleResult, MonitorDeps } from '../lambdas/app/monitor.js';
 import type { ServerConfig } from '../lambdas/core/monitor-types.js';
 import type { Notifier } from '../lambdas/ports.js';
 import { systemClock } from '../lambdas/ports.js';
@@ -34,11 +30,21 @@ interface MonitorFlags {
   sourceAddress?: string;
 }
 
-/** Every server's password source must be usable before anything runs. */
-function checkPasswords(servers: readonly ServerConfig[], env: NodeJS.ProcessEnv): void {
+/** The store, notifiers and monitor are loaded only by the commands that use them, so `check` starts fast. */
+const loadMonitor = () =>
+  Promise.all([
+    import('../lambdas/adapters/credentials.js'),
+    import('../lambdas/adapters/embedded.js'),
+    import('../lambdas/adapters/notifiers.js'),
+    import('../lambdas/app/config.js'),
+    import('../lambdas/app/monitor.js'),
+  ]);
+
+/** Every server's password source must be usable before anything runs: the problems, one a line. */
+function passwordProblems(servers: readonly ServerConfig[], env: NodeJS.ProcessEnv): string[] {
   const missing = servers.filter((s) => s.passwordEnv && !env[s.passwordEnv]).map((s) => `server "${s.id}": passwordEnv: environment variable ${s.passwordEnv} is not set`);
   const aws = servers.filter((s) => s.passwordSecretArn).map((s) => `server "${s.id}": passwordSecretArn: Secrets Manager is only read in AWS; use passwordEnv locally`);
-  if (missing.length || aws.length) throw new ConfigError([...missing, ...aws].join('\n'));
+  return [...missing, ...aws];
 }
 
 function line(r: CycleResult): string {
@@ -81,8 +87,11 @@ export function addMonitorCommands(program: Command, io: Io): void {
       });
       const sourceAddress = f.sourceAddress === undefined ? undefined : (flag('--source-address', () => parseIp(f.sourceAddress!)));
       if (f.alertSmtp && f.alertTo.length === 0) throw new UsageError('--alert-to: give at least one recipient for --alert-smtp');
+      const [{ EnvCredentials }, { startEmbeddedStore, suppressSdkNodeVersionWarning }, notifiers, { ConfigError, loadServers }, { runCycle }] = await loadMonitor();
+      const { ConsoleNotifier, FanoutNotifier, JsonlNotifier, SmtpNotifier } = notifiers;
       const servers = await loadServers(f.config);
-      checkPasswords(servers, io.env);
+      const problems = passwordProblems(servers, io.env);
+      if (problems.length) throw new ConfigError(problems.join('\n'));
 
       suppressSdkNodeVersionWarning(io.env);
       const embedded = await startEmbeddedStore({ dataDir: resolvePath(f.dataDir) });
@@ -135,6 +144,7 @@ export function addMonitorCommands(program: Command, io: Io): void {
         if (!Number.isInteger(n) || n < 1 || n > 1000) throw new Error(`"${f.limit}" is not a whole number from 1 to 1000`);
         return n;
       });
+      const { startEmbeddedStore, suppressSdkNodeVersionWarning } = await import('../lambdas/adapters/embedded.js');
       suppressSdkNodeVersionWarning(io.env);
       const embedded = await startEmbeddedStore({ dataDir: resolvePath(f.dataDir) });
       try {
