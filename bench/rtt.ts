@@ -41,7 +41,7 @@ function summarize(traces: readonly ConnTrace[], t0: number): ConnSummary[] {
     .sort((a, b) => a.start - b.start);
 }
 
-/** Where the login chain sits in a full check: the main session is the IMAP connection with the most replies, the extras the last 4. */
+/** Where the login chain sits in a full check: the main session is the IMAP connection with the most replies, the extras the last 4 opened. */
 function inCheck(timeline: readonly ConnSummary[], rttOf: (x: number) => number): string {
   const imap = timeline.filter((c) => c.proto === 'imap');
   const main = imap.reduce<ConnSummary | undefined>((a, c) => (!a || c.replies > a.replies ? c : a), undefined);
@@ -194,7 +194,7 @@ export async function measureRtt(lt: LabTarget, o: RttOptions): Promise<Section>
       measure: 'critical path',
       value: critical[0],
       versus: `${rttOf(critical[1]).toFixed(1)} of ${rttOf(fullMed).toFixed(1)} × RTT`,
-      detail: `alone: the main session (imapflow) ${rttOf(main).toFixed(1)} × RTT, the 4 extra sessions after its login ${rttOf(chain - main).toFixed(1)} more; in the full check: ${inCheck(timeline, rttOf)}`,
+      detail: `alone: the measuring session with its login ${rttOf(main).toFixed(1)} × RTT, the 4 extra sessions' logins ${rttOf(chain - main).toFixed(1)} more; in the full check: ${inCheck(timeline, rttOf)}`,
     },
     fullRow(tlsBase, tlsSlow, `full check at ${rtt} ms RTT (IMAP implicit TLS)`),
     ...IMAP_TLS_STAGES.map((s) => stageRow(tlsBase, tlsSlow, s, ' (implicit TLS)')),

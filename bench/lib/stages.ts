@@ -3,34 +3,28 @@
 import { runCheck } from '../../lambdas/app/runCheck.js';
 import type { Endpoint, Protocol } from '../../lambdas/core/types.js';
 import { Deadline } from '../../lambdas/probes/deadline.js';
-import { probeFacts } from '../../lambdas/probes/facts.js';
-import { probeImapLogin } from '../../lambdas/probes/imap.js';
+import { probeImap, type EndpointProbe } from '../../lambdas/probes/imap.js';
 import { HostLimiter } from '../../lambdas/probes/limiter.js';
-import { probeVersions } from '../../lambdas/probes/matrix.js';
 import { endpointContext, type CheckTarget } from '../../lambdas/probes/probe.js';
 import type { EndpointContext } from '../../lambdas/probes/session.js';
-import { probeSmtpAuth } from '../../lambdas/probes/smtp.js';
+import { probeSmtp } from '../../lambdas/probes/smtp.js';
 
 export const STAGES = [
-  'imap facts',
-  'imap tls matrix',
+  'imap without login',
   'imap login + folders',
   'imap login + folders + 4 sessions',
-  'smtp facts',
-  'smtp tls matrix',
+  'smtp without auth',
   'smtp auth',
   'full check',
 ] as const;
 export type StageName = (typeof STAGES)[number];
 
 export const STAGE_SCOPE: Record<StageName, string> = {
-  'imap facts': 'connect, STARTTLS, handshake, chain, CAPABILITY+ID',
-  'imap tls matrix': 'TLS 1.0-1.3, one pinned handshake each, concurrently',
-  'imap login + folders': 'imapflow session: login, LIST, SELECT, LOGOUT',
-  'imap login + folders + 4 sessions': 'the above, then 4 more sessions held at once',
-  'smtp facts': 'connect, EHLO, STARTTLS, handshake, chain, EHLO',
-  'smtp tls matrix': 'TLS 1.0-1.3, one pinned handshake each',
-  'smtp auth': 'nodemailer: EHLO, STARTTLS, EHLO, AUTH',
+  'imap without login': 'measuring session (STARTTLS, handshake, chain, CAPABILITY+ID) beside 3 pinned handshakes',
+  'imap login + folders': 'the above, with LOGIN pipelined behind ID, then LIST+EXAMINE',
+  'imap login + folders + 4 sessions': 'the above, with 4 more sessions (pinned ones kept) logging in one after another',
+  'smtp without auth': 'measuring session (EHLO, STARTTLS, handshake, chain, EHLO) beside 3 pinned handshakes',
+  'smtp auth': 'the above, with AUTH PLAIN on the measuring session',
   'full check': 'IMAP + SMTP, all 17 requirements',
 };
 
@@ -57,24 +51,19 @@ async function stage(name: StageName, target: CheckTarget, deadline: Deadline): 
   const endpoint = proto === 'imap' ? target.imap : smtp;
   if (!endpoint) throw new Error(`${name}: the target has no ${proto} endpoint`);
   const ctx = context(proto, endpoint, target, deadline);
-  if (name.endsWith('facts')) {
-    const f = await probeFacts(ctx);
-    return { ok: f.connect.ok && !!f.tls?.ok, ...(f.tls?.failure ? { note: f.tls.failure.message } : {}) };
-  }
-  if (name.endsWith('tls matrix')) {
-    const m = await probeVersions(ctx);
-    const errors = Object.entries(m).filter(([, v]) => typeof v === 'object' && v.result === 'error');
-    return { ok: errors.length === 0, ...(errors.length ? { note: errors.map(([k]) => k).join(' ') } : {}) };
-  }
-  if (!creds) throw new Error(`${name}: the target has no credentials`);
-  if (name === 'smtp auth') {
-    const a = await probeSmtpAuth(ctx, creds);
-    return { ok: a.ok, ...(a.failure ? { note: a.failure.message } : {}) };
-  }
+  const withLogin = !name.includes('without');
+  if (withLogin && !creds) throw new Error(`${name}: the target has no credentials`);
   const extra = name.endsWith('4 sessions') ? 4 : 0;
-  const r = await probeImapLogin(ctx, creds, extra);
-  const ok = r.auth.ok && !!r.folders?.inboxSelectable && (r.connections?.succeeded ?? 0) === extra + 1;
-  return { ok, ...(r.auth.failure ? { note: r.auth.failure.message } : {}) };
+  const r: EndpointProbe = proto === 'imap' ? await probeImap(ctx, withLogin ? creds : undefined, extra) : await probeSmtp(ctx, withLogin ? creds : undefined);
+  const versionErrors = Object.entries(r.versions).filter(([, v]) => typeof v === 'object' && v.result === 'error').map(([k]) => k);
+  const problems = [
+    ...(r.facts.tls?.ok ? [] : [`tls: ${r.facts.tls?.failure?.message ?? r.facts.connect.failure?.message ?? 'no session'}`]),
+    ...(versionErrors.length ? [`version errors: ${versionErrors.join(' ')}`] : []),
+    ...(withLogin && !r.login?.auth.ok ? [`login: ${r.login?.auth.failure?.message ?? 'not attempted'}`] : []),
+    ...(proto === 'imap' && withLogin && !r.login?.folders?.inboxSelectable ? ['INBOX not selectable'] : []),
+    ...(proto === 'imap' && withLogin && (r.login?.connections?.succeeded ?? 0) !== extra + 1 ? [`${r.login?.connections?.succeeded ?? 0} of ${extra + 1} sessions`] : []),
+  ];
+  return { ok: problems.length === 0, ...(problems.length ? { note: problems.join('; ') } : {}) };
 }
 
 export async function runStage(name: StageName, target: CheckTarget, timeoutMs = 20_000): Promise<StageRun> {

@@ -1,8 +1,9 @@
-import { ImapFlow } from 'imapflow';
-import type { AuthObservation, ConnectionsObservation, Failure, FolderObservation } from '../core/types.js';
+import type { AuthObservation, ConnectionsObservation, Failure, FolderObservation, TlsVersion, VersionAttempt, VersionMatrix } from '../core/types.js';
 import { classify, DeadlineError, fail, oneLine } from './errors.js';
-import { connectWire, limiterKey, plaintextPreamble, tlsOptions, type EndpointContext } from './session.js';
-import { imapGreeting, imapLogin, parseCapabilities, type Wire } from './wire.js';
+import { identityOf, INJECTED, noSlot, openMeasured, type Facts } from './facts.js';
+import { PINNED_VERSIONS, tlsSession, versionMatrix, type TlsSession } from './matrix.js';
+import { limiterKey, type EndpointContext, type Preamble } from './session.js';
+import { imapGreeting, imapLogin, imapReply, parseCapabilities, parseId, quotedLogin, type ImapResponse, type Wire } from './wire.js';
 
 export interface Credentials {
   user: string;
@@ -15,201 +16,376 @@ export interface ImapLoginResult {
   connections?: ConnectionsObservation;
 }
 
+/** Everything measured on one endpoint: the session's facts, the version matrix, the login. */
+export interface EndpointProbe {
+  facts: Facts;
+  versions: VersionMatrix;
+  login?: ImapLoginResult;
+}
+
 const SENT_NAMES = /^(?:INBOX[./])?(?:Sent|Sent Items|Sent Messages|Sent Mail|Sent-Mail|Gesendet|Envoy[ée]s|送信済み(?:アイテム|メール)?)$/i;
 
-/** What the imapflow session may be sent: a LIST of a big account fits, a flood does not. */
-export const IMAPFLOW_MAX_LINE = 1024 * 1024;
-export const IMAPFLOW_MAX_LITERAL = 1024 * 1024;
-export const IMAPFLOW_MAX_RESPONSE = 4 * 1024 * 1024;
+/** A LIST reply may be long (a big account has thousands of folders); anything more is a flood. */
+export const MAX_LIST_RESPONSE = 4 * 1024 * 1024;
+/** Folder names kept in the result. */
+const MAX_KEPT_FOLDERS = 500;
 
-async function openSession(ctx: EndpointContext, creds: Credentials): Promise<ImapFlow> {
-  const budget = ctx.deadline.remaining();
-  const client = new ImapFlow({
-    host: ctx.address,
-    port: ctx.port,
-    secure: ctx.security === 'tls',
-    ...(ctx.security === 'starttls' ? { doSTARTTLS: true } : {}),
-    servername: tlsOptions(ctx).servername,
-    auth: { user: creds.user, pass: creds.password },
-    logger: false,
-    clientInfo: { name: 'inboxguard' },
-    disableCompression: true,
-    disableAutoEnable: true,
-    disableAutoIdle: true,
-    connectionTimeout: budget,
-    greetingTimeout: budget,
-    socketTimeout: budget,
-    // imapflow's own bounds are 1 GiB; a login session needs far less, and a hostile server
-    // must not make this process buffer more.
-    maxLineLength: IMAPFLOW_MAX_LINE,
-    maxLiteralSize: IMAPFLOW_MAX_LITERAL,
-    maxResponseSize: IMAPFLOW_MAX_RESPONSE,
-    tls: { ...tlsOptions(ctx), ...(ctx.localAddress ? { localAddress: ctx.localAddress } : {}) },
-  } as ConstructorParameters<typeof ImapFlow>[0]);
-  client.on('error', () => undefined); // failures surface through connect(); never an unhandled 'error'
-  try {
-    await ctx.deadline.race(client.connect(), () => client.close());
-  } catch (err) {
-    client.close();
-    throw err;
-  }
-  return client;
+const has = (caps: readonly string[] | undefined, cap: string): boolean => !!caps?.some((c) => c.toUpperCase() === cap);
+
+// ---- the login answer ----
+
+const IMAP_DISABLED = /imap.{0,30}(disabled|not enabled|not allowed)|not enabled for imap/i;
+
+/** Classifies a tagged refusal of LOGIN: what the server said, and what it means. */
+export function loginRefusal(r: ImapResponse, caps: readonly string[] | undefined): { failure: Failure; reason: NonNullable<AuthObservation['reason']> } {
+  const said = oneLine(`${r.status} ${r.text}`);
+  const failure: Failure = { stage: 'login', kind: 'rejected', message: said };
+  if (/\[LIMIT\]/i.test(r.text)) return { failure, reason: 'other' };
+  if (has(caps, 'LOGINDISABLED')) return { failure, reason: 'logindisabled' };
+  if (r.status === 'NO') return { failure, reason: IMAP_DISABLED.test(said) ? 'imap-disabled' : 'credentials' };
+  return { failure, reason: 'other' };
 }
 
-async function closeQuietly(client: ImapFlow): Promise<void> {
-  await Promise.race([client.logout().catch(() => undefined), new Promise((r) => setTimeout(r, 500).unref())]);
-  client.close();
+// ---- folders ----
+
+/** Modified UTF-7 (RFC 3501 5.1.3) mailbox names to text: "&AOk-" is "é", "&-" is "&". */
+export function decodeMailboxName(name: string): string {
+  return name.replace(/&([A-Za-z0-9+,]*)-/g, (whole, b64: string) => {
+    if (!b64) return '&';
+    const bytes = Buffer.from(b64.replace(/,/g, '/'), 'base64');
+    return bytes.length % 2 ? whole : bytes.swap16().toString('utf16le');
+  });
 }
 
-/** imapflow's codes for a connection the server closed. */
-const CLOSED_CODES = /^ClosedAfterConnect|^NoConnection$|^EConnectionClosed$/;
+const LIST_LINE = /^\* LIST \(([^)]*)\) (?:"(?:[^"\\]|\\.)*"|NIL) (.+)$/i;
 
-/** Classifies a failed login session: what the server said, and what it means. */
-export function loginFailure(err: unknown): { failure: Failure; reason: NonNullable<AuthObservation['reason']> } {
-  if (err instanceof DeadlineError) return { failure: classify(err, 'login'), reason: 'other' };
-  const e = err as { authenticationFailed?: boolean; responseText?: unknown; response?: unknown; message?: unknown; code?: unknown; serverResponseCode?: unknown };
-  const said = oneLine(String(e.responseText ?? e.response ?? e.message ?? err));
-  if (e.authenticationFailed) {
-    const disabled = /imap.{0,30}(disabled|not enabled|not allowed)|not enabled for imap/i.test(said);
-    return { failure: { stage: 'login', kind: 'rejected', message: said }, reason: disabled ? 'imap-disabled' : 'credentials' };
-  }
-  if (/login is disabled/i.test(String(e.message))) {
-    return { failure: { stage: 'login', kind: 'rejected', message: 'LOGINDISABLED advertised after TLS' }, reason: 'logindisabled' };
-  }
-  if (e.serverResponseCode === 'LIMIT' || /\[LIMIT\]/i.test(said)) {
-    return { failure: { stage: 'login', kind: 'rejected', message: said }, reason: 'other' };
-  }
-  const code = typeof e.code === 'string' ? e.code : '';
-  if (code === 'STARTTLS_INJECTION') {
-    return { failure: { stage: 'starttls', kind: 'protocol', message: 'the server sent data after its STARTTLS OK, before the TLS handshake (possible injection): the session was not used' }, reason: 'other' };
-  }
-  if (code === 'LineTooLarge' || code === 'LiteralTooLarge' || code === 'ResponseTooLarge' || code === 'TooManyTokens' || code === 'TooManyResponses') {
-    return { failure: { stage: 'login', kind: 'protocol', message: `${code}: the server sent more than a login session accepts` }, reason: 'other' };
-  }
-  if (CLOSED_CODES.test(code)) {
-    return { failure: { stage: 'login', kind: 'closed', message: `the server closed the connection (${said})` }, reason: 'other' };
-  }
-  if (/TIMEOUT/i.test(code)) {
-    const stage = code.startsWith('GREETING') ? 'greeting' : code.startsWith('CONNECT') ? 'connect' : 'login';
-    return { failure: { stage, kind: 'timeout', message: said }, reason: 'other' };
-  }
-  return { failure: classify(err, 'login'), reason: 'other' };
+/** One `* LIST (flags) "delim" name` line: its flags and its name, decoded. */
+export function parseListLine(line: string): { flags: string[]; path: string } | undefined {
+  const m = LIST_LINE.exec(line);
+  if (!m) return undefined;
+  const rest = (m[2] ?? '').trim();
+  const quoted = /^"((?:[^"\\]|\\.)*)"/.exec(rest);
+  const name = quoted ? (quoted[1] ?? '').replace(/\\(.)/g, '$1') : (rest.split(' ')[0] ?? '');
+  return { flags: (m[1] ?? '').split(/\s+/).filter(Boolean), path: decodeMailboxName(name) };
 }
 
-async function listFolders(ctx: EndpointContext, client: ImapFlow): Promise<FolderObservation> {
-  const obs: FolderObservation = { inboxSelectable: false, sent: null, folders: [] };
-  try {
-    const list = await ctx.deadline.race(client.list());
-    obs.folders = list.slice(0, 500).map((f) => oneLine(f.path));
-    const bySpecialUse = list.find((f) => f.specialUse === '\\Sent' && f.specialUseSource === 'extension');
-    const byName = list.find((f) => f.specialUse === '\\Sent') ?? list.find((f) => SENT_NAMES.test(f.path));
-    if (bySpecialUse) obs.sent = { path: bySpecialUse.path, how: 'special-use' };
-    else if (byName) obs.sent = { path: byName.path, how: 'name' };
-  } catch (err) {
-    obs.failure = commandFailure(err, 'list', 'LIST');
-    return obs;
-  }
-  try {
-    await ctx.deadline.race(client.mailboxOpen('INBOX', { readOnly: true }));
-    obs.inboxSelectable = true;
-  } catch (err) {
-    obs.failure = commandFailure(err, 'select', 'SELECT INBOX');
-  }
-  return obs;
+/** The folders of a LIST reply, and the Sent folder: by its \Sent attribute, else by a usual name. */
+export function foldersFrom(untagged: readonly string[]): Pick<FolderObservation, 'sent' | 'folders'> {
+  const list = untagged.map(parseListLine).filter((f): f is NonNullable<typeof f> => !!f);
+  const bySpecialUse = list.find((f) => f.flags.some((x) => x.toLowerCase() === '\\sent'));
+  const byName = list.find((f) => SENT_NAMES.test(f.path));
+  return {
+    folders: list.slice(0, MAX_KEPT_FOLDERS).map((f) => oneLine(f.path)),
+    sent: bySpecialUse ? { path: bySpecialUse.path, how: 'special-use' } : byName ? { path: byName.path, how: 'name' } : null,
+  };
 }
 
 /** A command of the logged-in session that failed, named in the message ("LIST failed: ..."). */
 function commandFailure(err: unknown, stage: 'list' | 'select', command: string): Failure {
   const f = classify(err, stage);
   if (f.kind === 'timeout') return f;
-  const code = (err as { code?: unknown }).code;
-  if (typeof code === 'string' && CLOSED_CODES.test(code)) return { stage, kind: 'closed', message: `${command} failed: the server closed the connection` };
+  if (f.kind === 'closed' || f.kind === 'reset') return { stage, kind: 'closed', message: `${command} failed: the server closed the connection` };
   return { ...f, message: `${command} failed: ${f.message}` };
 }
 
-/**
- * One extra session on the raw wire: connect, TLS, then LOGIN when its turn comes.
- * Logins go one at a time, as a client's connections arrive in life: servers count
- * sessions when a login completes, so simultaneous logins would slip past a limit.
- */
-async function extraSession(ctx: EndpointContext, creds: Credentials, turn: Promise<void>): Promise<Wire> {
-  const w = await connectWire(ctx);
+/** LIST (with the special-use attributes when offered) and EXAMINE INBOX, pipelined: one round trip. */
+async function listFolders(w: Wire, caps: readonly string[] | undefined): Promise<FolderObservation> {
+  const obs: FolderObservation = { inboxSelectable: false, sent: null, folders: [] };
+  const specialUse = has(caps, 'SPECIAL-USE');
+  w.write(`l1 LIST "" "*"${specialUse ? ' RETURN (SPECIAL-USE)' : ''}\r\ne1 EXAMINE INBOX\r\n`);
+  let list: ImapResponse;
   try {
-    const pre = await plaintextPreamble(w, ctx);
-    if (pre.starttlsAdvertised === false) throw fail('starttls', 'protocol', 'STARTTLS not advertised');
-    await w.startTls(tlsOptions(ctx));
-    const caps = ctx.security === 'tls' ? parseCapabilities([await imapGreeting(w)]) : pre.capabilities;
-    await ctx.deadline.race(turn);
-    const r = await imapLogin(w, 'x1', creds.user, creds.password, !!caps?.includes('LITERAL+'));
-    if (r.status !== 'OK') throw fail('login', 'rejected', `${r.status} ${r.text}`);
-    return w;
+    list = await imapReply(w, 'l1', 'list', MAX_LIST_RESPONSE);
   } catch (err) {
-    w.destroy();
-    throw err;
+    obs.failure = commandFailure(err, 'list', 'LIST');
+    return obs;
+  }
+  try {
+    const examined = await imapReply(w, 'e1', 'select');
+    if (examined.status === 'OK') obs.inboxSelectable = true;
+    else obs.failure = { stage: 'select', kind: 'rejected', message: `EXAMINE INBOX failed: ${oneLine(`${examined.status} ${examined.text}`)}` };
+    // A server that advertises SPECIAL-USE without the extended LIST syntax: ask plainly.
+    if (specialUse && list.status === 'BAD') {
+      w.write('l2 LIST "" "*"\r\n');
+      list = await imapReply(w, 'l2', 'list', MAX_LIST_RESPONSE);
+    }
+  } catch (err) {
+    obs.failure ??= commandFailure(err, 'select', 'EXAMINE INBOX');
+  }
+  if (list.status !== 'OK') {
+    obs.failure = { stage: 'list', kind: 'rejected', message: `LIST failed: ${oneLine(`${list.status} ${list.text}`)}` };
+    return obs;
+  }
+  return { ...obs, ...foldersFrom(list.untagged) };
+}
+
+// ---- the main session: identity, then login ----
+
+interface AfterTls {
+  greeting?: string;
+  capabilities?: string[];
+  id?: Record<string, string> | null;
+  auth?: AuthObservation;
+  /** Capabilities after login (for SPECIAL-USE). */
+  loggedInCapabilities?: string[];
+}
+
+/**
+ * The first commands on the measuring session, sent the moment TLS is up: CAPABILITY and ID
+ * to learn who the server is, and LOGIN right behind them when the credentials can be quoted
+ * (never on a session the server wrote into before the handshake).
+ */
+function firstFlight(w: Wire, creds: Credentials | undefined): { line: string; login: boolean } {
+  const login = creds && w.discardedAtStarttls === 0 ? quotedLogin('a1', creds.user, creds.password) : undefined;
+  return { line: `c2 CAPABILITY\r\nc3 ID NIL\r\n${login ?? ''}`, login: !!login };
+}
+
+/** The answers to the first flight (after the greeting, for implicit TLS), then LOGIN if it was not in it. */
+async function afterTls(w: Wire, ctx: EndpointContext, pre: Preamble, creds: Credentials | undefined, pipelined: boolean, sentAt: number): Promise<AfterTls> {
+  const out: AfterTls = { greeting: pre.greeting };
+  const injected = w.discardedAtStarttls > 0;
+  let started = pipelined ? sentAt : 0;
+  try {
+    if (ctx.security === 'tls') out.greeting = await imapGreeting(w);
+    const cap = await imapReply(w, 'c2', 'capability');
+    out.capabilities = parseCapabilities(cap.untagged) ?? parseCapabilities(out.greeting ? [out.greeting] : []);
+    out.id = parseId((await imapReply(w, 'c3', 'id')).untagged);
+  } catch (err) {
+    if (creds) out.auth = { attempted: true, ok: false, ...(started ? { ms: Date.now() - started } : {}), failure: classify(err, 'login'), reason: 'other' };
+    return out;
+  }
+  if (!creds) return out;
+  if (injected) {
+    out.auth = { attempted: true, ok: false, failure: { stage: 'starttls', kind: 'protocol', message: INJECTED }, reason: 'other' };
+    return out;
+  }
+  try {
+    let r: ImapResponse;
+    if (pipelined) r = await imapReply(w, 'a1', 'login');
+    else if (has(out.capabilities, 'LOGINDISABLED')) {
+      out.auth = { attempted: true, ok: false, failure: { stage: 'login', kind: 'rejected', message: 'LOGINDISABLED advertised after TLS' }, reason: 'logindisabled' };
+      return out;
+    } else {
+      started = Date.now();
+      r = await imapLogin(w, 'a1', creds.user, creds.password, has(out.capabilities, 'LITERAL+'));
+    }
+    const ms = Date.now() - started;
+    if (r.status === 'OK') {
+      out.auth = { attempted: true, ok: true, ms };
+      out.loggedInCapabilities = parseCapabilities([...r.untagged, r.text]) ?? out.capabilities;
+    } else {
+      out.auth = { attempted: true, ok: false, ms, ...loginRefusal(r, out.capabilities) };
+    }
+  } catch (err) {
+    out.auth = { attempted: true, ok: false, ms: Date.now() - started, failure: classify(err, 'login'), reason: 'other' };
+  }
+  return out;
+}
+
+// ---- extra sessions ----
+
+/**
+ * The main login's outcome, and the extra sessions' logins one at a time.
+ *
+ * The first extra session logs in beside the main one; every later one waits for the main
+ * login to succeed and for the login before it to finish. Servers count a session when its
+ * login completes, so logins at the same moment can slip past a limit together: two at the
+ * start can only make a limit of 1 read as 2 (a fail either way), while the last ones must
+ * stay apart, or a limit of 4 would read as 5. Wrong credentials cost two failed logins.
+ */
+class LoginGate {
+  private decide!: (ok: boolean) => void;
+  readonly main = new Promise<boolean>((r) => (this.decide = r));
+  decided: boolean | undefined;
+  private last: Promise<void> = Promise.resolve();
+  private firstTaken = false;
+
+  /** Whether this extra session may go without waiting for the main login (the first one only). */
+  takeFirst(): boolean {
+    if (this.firstTaken || this.decided !== undefined) return false;
+    this.firstTaken = true;
+    return true;
+  }
+
+  open(ok: boolean): void {
+    this.decided ??= ok;
+    this.decide(ok);
+  }
+
+  /**
+   * Runs fn after every login queued before it has finished: servers count a session when
+   * its login completes, so simultaneous logins would slip past a limit.
+   */
+  async turn<T>(ctx: EndpointContext, fn: () => Promise<T>): Promise<T> {
+    const before = this.last;
+    let done!: () => void;
+    this.last = new Promise<void>((r) => (done = r));
+    try {
+      await ctx.deadline.race(before);
+      return await fn();
+    } finally {
+      done();
+    }
   }
 }
 
-/**
- * Extra authenticated sessions, all held open at once, then let go together.
- * Each returns null on success or the failure that stopped it.
- */
-async function extraSessions(ctx: EndpointContext, creds: Credentials, n: number): Promise<Array<Failure | null>> {
-  let releaseAll!: () => void;
-  const allOpened = new Promise<void>((r) => (releaseAll = r));
-  let turn: Promise<void> = Promise.resolve();
-  const attempts = Array.from({ length: n }, () => {
-    let settle!: (f: Failure | null) => void;
-    const opened = new Promise<Failure | null>((r) => (settle = r));
-    const myTurn = turn;
-    turn = myTurn.then(() => opened.then(() => undefined));
-    // The slots were taken with the main session's (probeImapLogin): no limiter call here.
-    const run = (async (): Promise<void> => {
-      let w: Wire | undefined;
-      try {
-        w = await extraSession(ctx, creds, myTurn);
-        settle(null);
-        await allOpened;
-      } catch (err) {
-        settle(classify(err, 'login'));
-      } finally {
-        w?.close('x9 LOGOUT\r\n');
-      }
-    })();
-    return { opened, run };
-  });
-  const results = await Promise.all(attempts.map((a) => a.opened));
-  releaseAll();
-  await Promise.all(attempts.map((a) => a.run));
-  return results;
+/** The extra sessions' results, and the moment all of them let go together. */
+class Hold {
+  readonly results: Array<Failure | null> = [];
+  private allSettled!: () => void;
+  readonly settled: Promise<void>;
+  private letGo!: () => void;
+  readonly released = new Promise<void>((r) => (this.letGo = r));
+
+  constructor(readonly n: number) {
+    this.settled = new Promise<void>((r) => (this.allSettled = r));
+    if (n === 0) this.allSettled();
+  }
+
+  settle(r: Failure | null): void {
+    this.results.push(r);
+    if (this.results.length === this.n) this.allSettled();
+  }
+
+  release(): void {
+    this.letGo();
+  }
+}
+
+const NOT_NEEDED: Failure = { stage: 'login', kind: 'skipped', message: 'the main session did not log in' };
+
+/** One extra session on an open TLS connection: wait for the main login, log in on its turn, hold. */
+async function extraSession(ctx: EndpointContext, creds: Credentials, s: TlsSession, gate: LoginGate, hold: Hold): Promise<void> {
+  const w = s.wire;
+  if (!w) {
+    hold.settle(s.failure ?? { stage: 'tls-handshake', kind: 'error', message: s.attempt.detail ?? 'no TLS session' });
+    return;
+  }
+  let result: Failure | null = null;
+  try {
+    const caps = ctx.security === 'tls' ? parseCapabilities([await imapGreeting(w)]) : s.capabilities;
+    if (!gate.takeFirst() && !(await ctx.deadline.race(gate.main))) result = NOT_NEEDED;
+    else {
+      const r = await gate.turn(ctx, () => imapLogin(w, 'x1', creds.user, creds.password, has(caps, 'LITERAL+')));
+      if (r.status !== 'OK') throw fail('login', 'rejected', `${r.status} ${r.text}`);
+    }
+  } catch (err) {
+    result = classify(err, 'login');
+    w.destroy();
+  }
+  hold.settle(result);
+  if (result === null) await hold.released;
+  w.close('x9 LOGOUT\r\n');
 }
 
 /**
- * The authenticated part: one main session (login, folders), then `extra` more held
- * at the same time to count simultaneous sessions. Extra sessions start only after the
- * main login succeeded, so wrong credentials cost one failed login, not five.
- *
- * All the connection slots it needs (1 + extra, at most the limiter's max) are taken at
- * once, before the main session: taking the extras' later, while holding the main one,
- * deadlocks two checks of the same host until their deadlines.
+ * The connections beside the measuring session. Each runs the pinned handshakes (TLS 1.0,
+ * 1.1, 1.2) while any are left; with credentials, an accepted pinned session is kept as an
+ * extra session (a refused one is replaced by a fresh connection), so the version matrix
+ * and the session count share connections: 5 at most, as the host limit allows.
  */
-export async function probeImapLogin(ctx: EndpointContext, creds: Credentials, wanted = 4): Promise<ImapLoginResult> {
-  const extra = Math.max(0, Math.min(wanted, ctx.limiter.max - 1));
-  return ctx.limiter.run(limiterKey(ctx), async () => {
-    const started = Date.now();
-    let main: ImapFlow;
-    try {
-      main = await openSession(ctx, creds);
-    } catch (err) {
-      const { failure, reason } = loginFailure(err);
-      return { auth: { attempted: true, ok: false, ms: Date.now() - started, failure, reason } };
+async function sideConnections(ctx: EndpointContext, creds: Credentials | undefined, workers: number, gate: LoginGate, hold: Hold, pinned: Map<TlsVersion, VersionAttempt>): Promise<void> {
+  const pins = [...PINNED_VERSIONS];
+  let claimed = 0;
+  const worker = async (): Promise<void> => {
+    for (;;) {
+      const pin = pins.shift();
+      if (!pin) {
+        if (claimed >= hold.n) return;
+        claimed++;
+        const s: TlsSession = gate.decided === false ? { attempt: { result: 'error' }, failure: NOT_NEEDED } : await tlsSession(ctx, undefined, true);
+        await extraSession(ctx, creds!, s, gate, hold);
+        return;
+      }
+      // Kept as an extra only while another worker is free to run the pins left.
+      const keep = claimed < hold.n && gate.decided !== false && (pins.length === 0 || workers - claimed > 1);
+      if (keep) claimed++;
+      const s = await tlsSession(ctx, pin, keep);
+      pinned.set(pin, s.attempt);
+      if (keep && s.wire) {
+        await extraSession(ctx, creds!, s, gate, hold);
+        return;
+      }
+      if (keep) claimed--;
     }
-    const auth: AuthObservation = { attempted: true, ok: true, ms: Date.now() - started };
+  };
+  await Promise.all(Array.from({ length: workers }, worker));
+}
+
+/**
+ * IMAP on one endpoint: the measuring session (TLS facts, identity, login, folders), the
+ * version matrix and `wanted` extra sessions held at once to count simultaneous sessions.
+ * All connection slots are taken in one go: holding some while waiting for more would let
+ * two checks of one host deadlock until their deadlines.
+ */
+export async function probeImap(ctx: EndpointContext, creds: Credentials | undefined, wanted = 4): Promise<EndpointProbe> {
+  const room = ctx.limiter.max - 1;
+  const extras = creds ? Math.max(0, Math.min(wanted, room)) : 0;
+  const workers = Math.max(1, Math.min(Math.max(PINNED_VERSIONS.length, extras), room));
+  try {
+    return await ctx.limiter.run(limiterKey(ctx), () => measure(ctx, creds, extras, workers), ctx.deadline.signal, 1 + workers);
+  } catch (err) {
+    const failure = err instanceof DeadlineError ? noSlot(ctx) : classify(err, 'connect');
+    return {
+      facts: { connect: { ok: false, address: ctx.address, failure } },
+      versions: versionMatrix(new Map(), { ok: false, chain: [], failure }),
+      ...(creds ? { login: { auth: { attempted: false, ok: false, failure } } } : {}),
+    };
+  }
+}
+
+/** The measuring session: TLS facts, identity, login, folders, held until the extra sessions are counted. */
+async function mainSession(ctx: EndpointContext, creds: Credentials | undefined, gate: LoginGate, hold: Hold): Promise<{ facts: Facts; login?: ImapLoginResult }> {
+  let pipelined = false;
+  let sentAt = 0;
+  const m = await openMeasured(ctx, (wire) => {
+    const first = firstFlight(wire, creds);
+    pipelined = first.login;
+    sentAt = Date.now();
+    return first.line;
+  });
+  const w = m.wire;
+  if (!w) {
+    const failure = m.facts.tls?.failure ?? m.facts.connect.failure;
+    return { facts: m.facts, ...(creds ? { login: { auth: { attempted: false, ok: false, ...(failure ? { failure } : {}) } } } : {}) };
+  }
+  const after = await afterTls(w, ctx, m.pre, creds, pipelined, sentAt);
+  const facts: Facts = {
+    ...m.facts,
+    identity: identityOf(after.greeting, after.capabilities ?? m.pre.capabilities, after.id),
+    ...(after.capabilities ? { capabilitiesAfterTls: after.capabilities } : {}),
+  };
+  const auth = after.auth;
+  gate.open(!!auth?.ok);
+  if (!auth?.ok) {
+    w.close('z1 LOGOUT\r\n');
+    return { facts, ...(auth ? { login: { auth } } : {}) };
+  }
+  const folders = await listFolders(w, after.loggedInCapabilities);
+  // Held until every extra session has logged in or failed: they are counted together.
+  await ctx.deadline.race(hold.settled).catch(() => undefined);
+  const results = [...hold.results, ...Array.from({ length: hold.n - hold.results.length }, (): Failure => ({ stage: 'login', kind: 'timeout', message: 'timed out at login' }))];
+  hold.release();
+  w.close('z1 LOGOUT\r\n');
+  const failures = results.filter((f): f is Failure => f !== null);
+  return { facts, login: { auth, folders, connections: { attempted: hold.n + 1, succeeded: hold.n + 1 - failures.length, failures } } };
+}
+
+async function measure(ctx: EndpointContext, creds: Credentials | undefined, extras: number, workers: number): Promise<EndpointProbe> {
+  const gate = new LoginGate();
+  const hold = new Hold(extras);
+  const pinned = new Map<TlsVersion, VersionAttempt>();
+  const main = (async (): Promise<{ facts: Facts; login?: ImapLoginResult }> => {
     try {
-      const [folders, extras] = await Promise.all([listFolders(ctx, main), extraSessions(ctx, creds, extra)]);
-      const failures = extras.filter((f): f is Failure => f !== null);
-      return { auth, folders, connections: { attempted: extra + 1, succeeded: extra + 1 - failures.length, failures } };
+      return await mainSession(ctx, creds, gate, hold);
     } finally {
-      await closeQuietly(main);
+      // Whatever happened, no extra session waits on the main one any longer.
+      gate.open(false);
+      hold.release();
     }
-  }, ctx.deadline.signal, 1 + extra).catch((err: unknown) => ({ auth: { attempted: false, ok: false, failure: classify(err, 'login') } }));
+  })();
+  // With a single connection slot, the pinned handshakes wait for the measuring session.
+  const side = ctx.limiter.max < 2 ? main.then(() => sideConnections(ctx, creds, workers, gate, hold, pinned)) : sideConnections(ctx, creds, workers, gate, hold, pinned);
+  const [{ facts, login }] = await Promise.all([main, side]);
+  return { facts, versions: versionMatrix(pinned, facts.tls), ...(login ? { login } : {}) };
 }

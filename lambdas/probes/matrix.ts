@@ -1,6 +1,6 @@
-import { TLS_VERSIONS, type TlsVersion, type VersionAttempt, type VersionMatrix } from '../core/types.js';
-import { classify } from './errors.js';
-import { connectWire, limiterKey, plaintextPreamble, tlsOptions, type EndpointContext } from './session.js';
+import { TLS_VERSIONS, type Failure, type TlsObservation, type TlsVersion, type VersionAttempt, type VersionMatrix } from '../core/types.js';
+import { classify, fail, ProbeError } from './errors.js';
+import { connectWire, plaintextPreamble, tlsOptions, type EndpointContext } from './session.js';
 import type { Wire } from './wire.js';
 
 /** OpenSSL errors that mean the server turned the offered version down. */
@@ -25,34 +25,69 @@ export function judgeHandshakeError(err: unknown): VersionAttempt {
   return { result: 'error', detail: `${f.kind}: ${f.message}`, stage: f.stage };
 }
 
-async function attempt(ctx: EndpointContext, version: TlsVersion): Promise<VersionAttempt> {
+/** The versions measured by a handshake of their own; the newest is read off the measuring session. */
+export const PINNED_VERSIONS: readonly TlsVersion[] = ['TLSv1', 'TLSv1.1', 'TLSv1.2'];
+
+export interface TlsSession {
+  /** The handshake as a version measurement (accepted, refused, or not measured). */
+  attempt: VersionAttempt;
+  /** Why there is no session, classified (for an extra session's count). */
+  failure?: Failure;
+  /** The connection, open after TLS, when the caller asked to keep it. */
+  wire?: Wire;
+  /** Capabilities seen before TLS (STARTTLS), for LITERAL+. */
+  capabilities?: string[];
+}
+
+/**
+ * A fresh connection up to a TLS session: the plaintext preamble, then a handshake pinned
+ * to `version` (or offering every version when none is given). With `keep`, an accepted
+ * session stays open for the caller (an extra IMAP session logs in on it); otherwise it
+ * is closed at once.
+ */
+export async function tlsSession(ctx: EndpointContext, version: TlsVersion | undefined, keep: boolean): Promise<TlsSession> {
   let w: Wire | undefined;
   try {
     w = await connectWire(ctx);
     const pre = await plaintextPreamble(w, ctx);
-    if (pre.starttlsAdvertised === false) return { result: 'error', detail: 'STARTTLS not advertised', stage: 'starttls' };
+    if (pre.starttlsAdvertised === false) throw fail('starttls', 'protocol', 'STARTTLS not advertised');
     const { socket } = await w.startTls(tlsOptions(ctx, version));
-    const cipher = socket.getCipher()?.standardName;
     const got = socket.getProtocol();
-    if (got !== version) return { result: 'error', detail: `negotiated ${got ?? 'nothing'} instead` };
-    return { result: 'accepted', ...(cipher ? { cipher } : {}) };
+    if (version && got !== version) {
+      w.destroy();
+      return { attempt: { result: 'error', detail: `negotiated ${got ?? 'nothing'} instead` }, failure: { stage: 'tls-handshake', kind: 'protocol', message: `negotiated ${got ?? 'nothing'} instead of ${version}` } };
+    }
+    const cipher = socket.getCipher()?.standardName;
+    const attempt: VersionAttempt = { result: 'accepted', ...(cipher ? { cipher } : {}) };
+    if (!keep) {
+      w.close(ctx.protocol === 'imap' ? 'z1 LOGOUT\r\n' : 'QUIT\r\n');
+      return { attempt };
+    }
+    return { attempt, wire: w, ...(pre.capabilities ? { capabilities: pre.capabilities } : {}) };
   } catch (err) {
-    return judgeHandshakeError(err);
-  } finally {
     w?.destroy();
+    const attempt = judgeHandshakeError(err);
+    return { attempt, failure: err instanceof ProbeError ? err.failure : classify(err, 'tls-handshake') };
   }
 }
 
-/** TLS 1.0, 1.1, 1.2 and 1.3, each pinned in a handshake of its own, concurrently within the host limit. */
-export async function probeVersions(ctx: EndpointContext): Promise<VersionMatrix> {
-  const results = await Promise.all(
-    TLS_VERSIONS.map((v) =>
-      ctx.limiter
-        .run(limiterKey(ctx), () => attempt(ctx, v), ctx.deadline.signal)
-        .catch((err: unknown) => judgeHandshakeError(err)),
-    ),
-  );
+/**
+ * The version matrix: the pinned handshakes, and the newest version from the measuring
+ * session, which offered all of them. A server picks the newest version it shares with the
+ * client, so the one it chose is accepted and every newer one is refused; when that
+ * handshake failed, its failure is the answer for the versions not pinned.
+ */
+export function versionMatrix(pinned: ReadonlyMap<TlsVersion, VersionAttempt>, measured: TlsObservation | undefined): VersionMatrix {
   const m: VersionMatrix = { SSLv3: 'not-tested' };
-  TLS_VERSIONS.forEach((v, i) => (m[v] = results[i]));
+  const chosen = measured?.ok ? measured.protocol : undefined;
+  const chosenAt = chosen ? TLS_VERSIONS.indexOf(chosen as TlsVersion) : -1;
+  for (const [i, v] of TLS_VERSIONS.entries()) {
+    const own = pinned.get(v);
+    if (own) m[v] = own;
+    else if (chosenAt === i) m[v] = { result: 'accepted', ...(measured?.cipher ? { cipher: measured.cipher } : {}) };
+    else if (chosenAt >= 0 && i > chosenAt) m[v] = { result: 'refused', detail: `offered TLS 1.0 to 1.3, the server chose ${chosen}`, stage: 'tls-handshake' };
+    else if (measured?.failure && !measured.ok) m[v] = judgeHandshakeError(new ProbeError(measured.failure));
+    else m[v] = { result: 'error', detail: measured ? 'not measured' : 'no measuring session' };
+  }
   return m;
 }

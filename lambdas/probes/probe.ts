@@ -3,14 +3,12 @@ import tls from 'node:tls';
 import type { Endpoint, ImapObservation, Observation, Protocol, ProtocolObservation } from '../core/types.js';
 import { Deadline } from './deadline.js';
 import { ProbeError, classify } from './errors.js';
-import { probeFacts } from './facts.js';
-import { probeImapLogin, type Credentials, type ImapLoginResult } from './imap.js';
+import { probeImap, type Credentials } from './imap.js';
 import { defaultLimiter, type HostLimiter } from './limiter.js';
-import { probeVersions } from './matrix.js';
 import { privateAddressRefusal } from './address.js';
 import { resolveHost, systemResolver, type Resolver } from './resolve.js';
 import type { EndpointContext } from './session.js';
-import { authOffered, probeSmtpAuth } from './smtp.js';
+import { encodedSecrets, probeSmtp } from './smtp.js';
 
 export type { Credentials } from './imap.js';
 
@@ -97,28 +95,14 @@ async function probeProtocol(
   if (refusal) return { endpoint, connect: { ok: false, address, failure: { stage: 'connect', kind: 'error', message: refusal } } };
   const ctx = endpointContext(protocol, endpoint, address, target, deadline, opts.limiter ?? defaultLimiter);
   const creds = usable(target.credentials);
-  // Started in this order, and the limiter serves first come first: the measuring session
-  // and the pinned handshakes (one slot each) go first, then the login, which takes its 5
-  // slots at once. A login stuck on a stalling server therefore never keeps the measuring
-  // session from connecting (it would read as unreachable).
-  const factsP = probeFacts(ctx);
-  const versionsP = probeVersions(ctx);
-  const login: Promise<ImapLoginResult | undefined> = creds
-    ? protocol === 'imap'
-      ? probeImapLogin(ctx, creds, opts.extraSessions ?? 4)
-      : probeSmtpAuth(ctx, creds).then((auth) => ({ auth }))
-    : Promise.resolve(undefined);
-  const [facts, versions, logged] = await Promise.all([factsP, versionsP, login]);
+  const { facts, versions, login } = protocol === 'imap' ? await probeImap(ctx, creds, opts.extraSessions ?? 4) : await probeSmtp(ctx, creds);
   const obs: ImapObservation & ProtocolObservation = { endpoint, connect: facts.connect, versions };
   if (facts.tls) obs.tls = facts.tls;
   if (facts.identity) obs.identity = facts.identity;
-  if (logged) {
-    obs.auth = logged.auth;
-    if (logged.folders) obs.folders = logged.folders;
-    if (logged.connections) obs.connections = logged.connections;
-    if (protocol === 'smtp' && !obs.auth.ok && authOffered(facts.capabilitiesAfterTls) === false) {
-      obs.auth = { ...obs.auth, reason: 'auth-not-offered' };
-    }
+  if (login) {
+    obs.auth = login.auth;
+    if (login.folders) obs.folders = login.folders;
+    if (login.connections) obs.connections = login.connections;
   } else if (target.credentials) {
     obs.auth = { attempted: false, ok: false, failure: { stage: protocol === 'imap' ? 'login' : 'auth', kind: 'error', message: UNSENDABLE } };
   } else {
@@ -156,7 +140,7 @@ export async function probe(target: CheckTarget, opts: ProbeOptions): Promise<Ob
       egressAddress: opts.egressAddress ?? imap.connect.localAddress ?? smtp?.connect.localAddress ?? target.sourceAddress,
       at,
     };
-    return redact(obs, target.credentials ? [target.credentials.password] : []);
+    return redact(obs, target.credentials ? [target.credentials.password, ...encodedSecrets(target.credentials)] : []);
   } finally {
     deadline.dispose();
   }

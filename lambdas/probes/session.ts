@@ -6,7 +6,7 @@ import { fail, oneLine } from './errors.js';
 import type { HostLimiter } from './limiter.js';
 import {
   ehloName,
-  imapCommand,
+  imapReply,
   imapGreeting,
   parseCapabilities,
   smtpCommand,
@@ -84,15 +84,17 @@ export interface Preamble {
 export async function plaintextPreamble(w: Wire, ctx: EndpointContext): Promise<Preamble> {
   if (ctx.security === 'tls') return {};
   if (ctx.protocol === 'imap') {
+    // CAPABILITY and STARTTLS go out with the connection, ahead of the greeting: a server
+    // reads them once it has greeted, and the session saves a round trip. (SMTP servers
+    // treat early talkers as spam; there the greeting is awaited.)
+    w.write('c1 CAPABILITY\r\ns1 STARTTLS\r\n');
     const greeting = await imapGreeting(w);
-    let capabilities = parseCapabilities([greeting]);
-    if (!capabilities) {
-      const r = await imapCommand(w, 'c1', 'CAPABILITY', 'capability');
-      capabilities = parseCapabilities(r.untagged) ?? [];
-    }
+    const listed = await imapReply(w, 'c1', 'capability');
+    const capabilities = parseCapabilities(listed.untagged) ?? parseCapabilities([greeting]) ?? [];
     const starttlsAdvertised = capabilities.some((c) => c.toUpperCase() === 'STARTTLS');
+    // Not advertised: the caller closes, whatever the server answered to the STARTTLS.
     if (!starttlsAdvertised) return { greeting, capabilities, starttlsAdvertised };
-    const r = await imapCommand(w, 's1', 'STARTTLS', 'starttls');
+    const r = await imapReply(w, 's1', 'starttls');
     if (r.status !== 'OK') throw fail('starttls', 'rejected', `STARTTLS answered ${r.status} ${oneLine(r.text)}`);
     return { greeting, capabilities, starttlsAdvertised };
   }

@@ -1,86 +1,132 @@
-import SMTPConnection from 'nodemailer/lib/smtp-connection';
-import type { AuthObservation } from '../core/types.js';
-import { classify, DeadlineError, oneLine } from './errors.js';
-import type { Credentials } from './imap.js';
-import { limiterKey, tlsOptions, type EndpointContext } from './session.js';
+import { createHmac } from 'node:crypto';
+import type { AuthObservation, TlsVersion, VersionAttempt } from '../core/types.js';
+import { classify, DeadlineError, fail, oneLine } from './errors.js';
+import { identityOf, INJECTED, noSlot, openMeasured, type Facts } from './facts.js';
+import type { Credentials, EndpointProbe } from './imap.js';
+import { PINNED_VERSIONS, tlsSession, versionMatrix } from './matrix.js';
+import { limiterKey, smtpKeywords, type EndpointContext, type Preamble } from './session.js';
+import { ehloName, smtpCommand, smtpReply, type SmtpReply, type Wire } from './wire.js';
 
-type Conn = InstanceType<typeof SMTPConnection>;
-
-function connect(conn: Conn): Promise<void> {
-  return new Promise((resolve, reject) => {
-    conn.once('error', reject);
-    conn.connect((err?: unknown) => (err ? reject(err) : resolve()));
-  });
-}
-
-/**
- * AUTH; also settles when the connection fails or ends instead of answering (nodemailer
- * reports those as an 'error' or 'end' event and never calls back).
- */
-function login(conn: Conn, creds: Credentials): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onError = (err: unknown): void => reject(err);
-    const onEnd = (): void => reject(Object.assign(new Error('the server closed the connection'), { code: 'ECONNECTION' }));
-    conn.once('error', onError);
-    conn.once('end', onEnd);
-    conn.login({ user: creds.user, pass: creds.password }, (err?: unknown) => {
-      conn.off('error', onError);
-      conn.off('end', onEnd);
-      if (err) reject(err);
-      else resolve();
-    });
-  });
-}
-
-/** Whether AUTH is offered after TLS, from the EHLO keywords the measuring session saw. */
+/** Whether AUTH is offered after TLS, from the EHLO keywords. */
 export function authOffered(keywords: readonly string[] | undefined): boolean | undefined {
   return keywords ? keywords.some((k) => /^AUTH[ =]/.test(k)) : undefined;
 }
 
-/** SMTP AUTH with the registered credentials, over TLS only (implicit, or STARTTLS required). */
-export async function probeSmtpAuth(ctx: EndpointContext, creds: Credentials): Promise<AuthObservation> {
-  return ctx.limiter.run(limiterKey(ctx), async (): Promise<AuthObservation> => {
-    const budget = ctx.deadline.remaining();
-    const conn = new SMTPConnection({
-      host: ctx.address,
-      port: ctx.port,
-      secure: ctx.security === 'tls',
-      requireTLS: ctx.security === 'starttls',
-      servername: tlsOptions(ctx).servername,
-      name: 'inboxguard.invalid',
-      localAddress: ctx.localAddress,
-      connectionTimeout: budget,
-      greetingTimeout: budget,
-      socketTimeout: budget,
-      socketCloseTimeout: 0,
-      logger: false,
-      tls: tlsOptions(ctx),
-    });
-    conn.on('error', () => undefined);
-    const started = Date.now();
-    let stage: 'ehlo' | 'auth' = 'ehlo';
-    try {
-      await ctx.deadline.race(connect(conn), () => conn.close());
-      stage = 'auth';
-      await ctx.deadline.race(login(conn, creds), () => conn.close());
-      return { attempted: true, ok: true, ms: Date.now() - started };
-    } catch (err) {
-      const ms = Date.now() - started;
-      if (err instanceof DeadlineError) return { attempted: true, ok: false, ms, failure: classify(err, stage), reason: 'other' };
-      const e = err as { code?: string; responseCode?: number; response?: string; message?: string };
-      if (stage === 'auth' && e.code === 'EAUTH') {
-        const said = oneLine(e.response || e.message || 'AUTH failed');
-        const reason: AuthObservation['reason'] = e.responseCode === 535 || e.responseCode === 534 ? 'credentials' : /not supported|no.*method/i.test(said) ? 'auth-not-offered' : 'other';
-        return { attempted: true, ok: false, ms, failure: { stage: 'auth', kind: 'rejected', message: said }, reason };
-      }
-      return { attempted: true, ok: false, ms, failure: classify(err, stage), reason: 'other' };
-    } finally {
-      try {
-        conn.quit();
-      } catch {
-        conn.close();
-      }
-      setTimeout(() => conn.close(), 500).unref();
+/** The SASL mechanisms of the EHLO AUTH keyword(s), upper case. */
+function mechanisms(keywords: readonly string[]): string[] {
+  return keywords.filter((k) => /^AUTH[ =]/.test(k)).flatMap((k) => k.slice(5).trim().split(/\s+/));
+}
+
+const b64 = (s: string): string => Buffer.from(s, 'utf8').toString('base64');
+
+/** The base64 forms a credential takes on the wire: a server echoing one back must not leak it. */
+export function encodedSecrets(creds: Credentials): string[] {
+  return [b64(`\0${creds.user}\0${creds.password}`), b64(creds.password)];
+}
+
+function refusal(r: SmtpReply, ms: number): AuthObservation {
+  const said = oneLine(`${r.code} ${r.lines.join(' ')}`);
+  const reason: AuthObservation['reason'] =
+    r.code === 535 || r.code === 534 ? 'credentials' : r.code === 504 ? 'auth-not-offered' : r.code === 538 || r.code === 530 ? 'plaintext-required' : 'other';
+  return { attempted: true, ok: false, ms, failure: { stage: 'auth', kind: 'rejected', message: said }, reason };
+}
+
+/**
+ * AUTH with the registered credentials: PLAIN with an initial response (one round trip),
+ * else LOGIN, else CRAM-MD5. Each step's 334 go-ahead is awaited; any other answer ends it.
+ */
+async function authenticate(w: Wire, keywords: readonly string[], creds: Credentials): Promise<AuthObservation> {
+  const mechs = mechanisms(keywords);
+  const started = Date.now();
+  const step = async (line: string): Promise<SmtpReply> => smtpCommand(w, line, 'auth');
+  let r: SmtpReply;
+  if (mechs.includes('PLAIN')) {
+    r = await step(`AUTH PLAIN ${b64(`\0${creds.user}\0${creds.password}`)}`);
+    if (r.code === 334) r = await step(b64(`\0${creds.user}\0${creds.password}`));
+  } else if (mechs.includes('LOGIN')) {
+    r = await step('AUTH LOGIN');
+    if (r.code === 334) r = await step(b64(creds.user));
+    if (r.code === 334) r = await step(b64(creds.password));
+  } else if (mechs.includes('CRAM-MD5')) {
+    r = await step('AUTH CRAM-MD5');
+    if (r.code === 334) {
+      const challenge = Buffer.from(r.lines[0] ?? '', 'base64').toString('utf8');
+      r = await step(b64(`${creds.user} ${createHmac('md5', creds.password).update(challenge).digest('hex')}`));
     }
-  }, ctx.deadline.signal).catch((err: unknown) => ({ attempted: false, ok: false, failure: classify(err, 'auth') }));
+  } else {
+    const message = mechs.length ? `no supported AUTH mechanism (offered: ${oneLine(mechs.join(' '), 100)})` : 'AUTH is not offered after TLS';
+    return { attempted: true, ok: false, failure: { stage: 'auth', kind: 'rejected', message }, reason: mechs.length ? 'other' : 'auth-not-offered' };
+  }
+  const ms = Date.now() - started;
+  return r.code === 235 ? { attempted: true, ok: true, ms } : refusal(r, ms);
+}
+
+/** After TLS on the measuring session: the greeting (implicit TLS), EHLO again, then AUTH. */
+async function afterTls(w: Wire, ctx: EndpointContext, pre: Preamble, creds: Credentials | undefined): Promise<{ greeting?: string; capabilities?: string[]; auth?: AuthObservation }> {
+  const out: { greeting?: string; capabilities?: string[]; auth?: AuthObservation } = { ...(pre.greeting ? { greeting: pre.greeting } : {}) };
+  try {
+    if (ctx.security === 'tls') {
+      const g = await smtpReply(w, 'greeting');
+      out.greeting = `${g.code} ${g.lines.join(' / ')}`;
+      if (g.code !== 220) throw fail('greeting', 'rejected', `greeting ${oneLine(out.greeting)}`);
+    }
+    // After STARTTLS the EHLO already went out with the handshake's end (openMeasured's first flight).
+    const e = ctx.security === 'tls' ? await smtpCommand(w, `EHLO ${ehloName(w)}`, 'ehlo') : await smtpReply(w, 'ehlo');
+    if (e.code !== 250) throw fail('ehlo', 'rejected', `EHLO answered ${e.code} ${oneLine(e.lines.join(' '))}`);
+    out.capabilities = smtpKeywords(e.lines);
+    if (!creds) return out;
+    if (w.discardedAtStarttls > 0) {
+      out.auth = { attempted: true, ok: false, failure: { stage: 'starttls', kind: 'protocol', message: INJECTED }, reason: 'other' };
+      return out;
+    }
+    out.auth = await authenticate(w, out.capabilities, creds);
+  } catch (err) {
+    if (creds) out.auth = { attempted: true, ok: false, failure: classify(err, 'auth'), reason: 'other' };
+  }
+  return out;
+}
+
+/**
+ * SMTP on one endpoint: the measuring session (TLS facts, identity, AUTH on the same
+ * connection) and the pinned handshakes beside it, all slots taken at once.
+ */
+export async function probeSmtp(ctx: EndpointContext, creds: Credentials | undefined): Promise<EndpointProbe> {
+  const side = Math.max(1, Math.min(PINNED_VERSIONS.length, ctx.limiter.max - 1));
+  try {
+    return await ctx.limiter.run(limiterKey(ctx), () => measure(ctx, creds, side), ctx.deadline.signal, 1 + side);
+  } catch (err) {
+    const failure = err instanceof DeadlineError ? noSlot(ctx) : classify(err, 'connect');
+    return {
+      facts: { connect: { ok: false, address: ctx.address, failure } },
+      versions: versionMatrix(new Map(), { ok: false, chain: [], failure }),
+      ...(creds ? { login: { auth: { attempted: false, ok: false, failure } } } : {}),
+    };
+  }
+}
+
+async function measure(ctx: EndpointContext, creds: Credentials | undefined, side: number): Promise<EndpointProbe> {
+  const pinned = new Map<TlsVersion, VersionAttempt>();
+  const pins = [...PINNED_VERSIONS];
+  const worker = async (): Promise<void> => {
+    for (let v = pins.shift(); v; v = pins.shift()) pinned.set(v, (await tlsSession(ctx, v, false)).attempt);
+  };
+  const main = (async (): Promise<{ facts: Facts; auth?: AuthObservation }> => {
+    // Implicit TLS: the server greets first, and an SMTP client must not talk before that.
+    const m = await openMeasured(ctx, ctx.security === 'starttls' ? (w) => `EHLO ${ehloName(w)}\r\n` : undefined);
+    if (!m.wire) {
+      const failure = m.facts.tls?.failure ?? m.facts.connect.failure;
+      return { facts: m.facts, ...(creds ? { auth: { attempted: false, ok: false, ...(failure ? { failure } : {}) } } : {}) };
+    }
+    const after = await afterTls(m.wire, ctx, m.pre, creds);
+    m.wire.close('QUIT\r\n');
+    const facts: Facts = {
+      ...m.facts,
+      identity: identityOf(after.greeting, after.capabilities ?? m.pre.capabilities, undefined),
+      ...(after.capabilities ? { capabilitiesAfterTls: after.capabilities } : {}),
+    };
+    return { facts, ...(after.auth ? { auth: after.auth } : {}) };
+  })();
+  const workers = ctx.limiter.max < 2 ? main.then(worker) : Promise.all(Array.from({ length: side }, worker));
+  const [{ facts, auth }] = await Promise.all([main, workers]);
+  return { facts, versions: versionMatrix(pinned, facts.tls), ...(auth ? { login: { auth } } : {}) };
 }

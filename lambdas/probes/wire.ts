@@ -214,12 +214,15 @@ export interface ImapResponse {
 /** Counts the bytes of one reply against MAX_RESPONSE. */
 class Budget {
   private used = 0;
-  constructor(private readonly stage: Stage) {}
+  constructor(
+    private readonly stage: Stage,
+    private readonly max = MAX_RESPONSE,
+  ) {}
   spend(n: number, w: Wire): void {
     this.used += n;
-    if (this.used > MAX_RESPONSE) {
+    if (this.used > this.max) {
       w.destroy();
-      throw fail(this.stage, 'protocol', `a reply longer than ${MAX_RESPONSE} bytes`);
+      throw fail(this.stage, 'protocol', `a reply longer than ${this.max} bytes`);
     }
   }
 }
@@ -252,9 +255,10 @@ export async function imapCommand(w: Wire, tag: string, command: string, stage: 
   return imapReply(w, tag, stage);
 }
 
-export async function imapReply(w: Wire, tag: string, stage: Stage): Promise<ImapResponse> {
+/** Untagged lines up to the tagged status of `tag`; the whole reply is bounded by `max` bytes. */
+export async function imapReply(w: Wire, tag: string, stage: Stage, max = MAX_RESPONSE): Promise<ImapResponse> {
   const untagged: string[] = [];
-  const budget = new Budget(stage);
+  const budget = new Budget(stage, max);
   for (;;) {
     let line: string;
     try {
@@ -337,12 +341,27 @@ function imapString(s: string): { quoted: string } | { literal: Buffer } {
 }
 
 /**
+ * The whole LOGIN command line when both arguments can be quoted (printable ASCII), so that
+ * it can be pipelined behind other commands; undefined when one needs a literal.
+ */
+export function quotedLogin(tag: string, user: string, password: string): string | undefined {
+  const parts = [imapString(user), imapString(password)];
+  if (!parts.every((p) => 'quoted' in p)) return undefined;
+  return `${tag} LOGIN ${parts.map((p) => ('quoted' in p ? p.quoted : '')).join(' ')}\r\n`;
+}
+
+/**
  * LOGIN with the arguments quoted, or sent as literals when they are not plain ASCII
  * (non-synchronizing with LITERAL+, else waiting for the server's "+"). CR, LF and NUL
  * are refused before anything is sent: no credential can inject a command.
  */
 export async function imapLogin(w: Wire, tag: string, user: string, password: string, literalPlus: boolean): Promise<ImapResponse> {
   if (/[\r\n\0]/.test(user) || /[\r\n\0]/.test(password)) throw fail('login', 'error', 'credentials contain CR, LF or NUL');
+  const quoted = quotedLogin(tag, user, password);
+  if (quoted) {
+    w.write(quoted);
+    return imapReply(w, tag, 'login');
+  }
   const parts = [imapString(user), imapString(password)];
   let line = `${tag} LOGIN`;
   for (const p of parts) {

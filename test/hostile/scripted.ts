@@ -140,10 +140,10 @@ export class Peer {
     return true;
   }
 
-  /** A polite close (FIN). */
+  /** A polite close (FIN), after everything already sent (over TLS: once the TLS layer has flushed it). */
   close(): void {
-    this.sock.end();
-    this.raw.end();
+    if (this.sock === this.raw) this.raw.end();
+    else this.sock.end(() => this.raw.end());
   }
 
   /** An abrupt close (RST). */

@@ -1,0 +1,208 @@
+// The raw-wire sessions against scripted servers on loopback: SMTP AUTH mechanisms on the
+// measuring session (the exact bytes sent), the version matrix read off the measuring
+// session, and the order in which the IMAP sessions log in.
+import { createHmac } from 'node:crypto';
+import tls from 'node:tls';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Endpoint } from '../../lambdas/core/types.js';
+import { Deadline } from '../../lambdas/probes/deadline.js';
+import { probeImap } from '../../lambdas/probes/imap.js';
+import { HostLimiter } from '../../lambdas/probes/limiter.js';
+import { endpointContext } from '../../lambdas/probes/probe.js';
+import { probeSmtp } from '../../lambdas/probes/smtp.js';
+import { imapScript, ScriptedServer, sleep, smtpScript, type Hook, type Peer } from '../hostile/scripted.js';
+import { makeMiniCerts, type MiniCerts } from '../support/mini-certs.js';
+
+const HOST = 'mail.sessions.test';
+const USER = 'sales@sessions.test';
+const PASSWORD = 'pä55 "word"';
+const b64 = (s: string): string => Buffer.from(s, 'utf8').toString('base64');
+
+let certs: MiniCerts;
+let context: tls.SecureContext;
+const servers: ScriptedServer[] = [];
+
+beforeAll(async () => {
+  certs = await makeMiniCerts();
+  const leaf = await certs.leaf({ cn: HOST });
+  context = tls.createSecureContext({ cert: leaf.cert, key: leaf.key });
+});
+
+afterAll(async () => {
+  await Promise.all(servers.map((s) => s.close()));
+  await certs?.remove();
+});
+
+async function serve(script: (p: Peer) => Promise<void>): Promise<number> {
+  const s = await new ScriptedServer(script).listen();
+  servers.push(s);
+  return s.port;
+}
+
+function ctxFor(protocol: 'imap' | 'smtp', port: number, deadline: Deadline) {
+  const endpoint: Endpoint = { host: HOST, port, security: 'starttls' };
+  return endpointContext(protocol, endpoint, '127.0.0.1', { imap: endpoint, caPem: certs.caPem }, deadline, new HostLimiter(5));
+}
+
+/** An SMTP server offering `mechanisms` after TLS, with `auth` answering the AUTH exchange. */
+async function smtpServer(mechanisms: string | null, auth: Hook, commands: string[]): Promise<number> {
+  const ehlo: Hook = (p) =>
+    p.secure
+      ? p.send(`250-mail.sessions.test\r\n250-PIPELINING\r\n${mechanisms === null ? '250 8BITMIME' : `250 AUTH ${mechanisms}`}\r\n`)
+      : 'default';
+  return serve(smtpScript({ implicitTls: false, context, on: { EHLO: ehlo, AUTH: auth }, commands }));
+}
+
+async function smtpAuth(port: number) {
+  const deadline = new Deadline(3000);
+  try {
+    return await probeSmtp(ctxFor('smtp', port, deadline), { user: USER, password: PASSWORD });
+  } finally {
+    deadline.dispose();
+  }
+}
+
+describe('SMTP AUTH on the measuring session', () => {
+  it('PLAIN with an initial response: one command, one round trip', async () => {
+    const commands: string[] = [];
+    const port = await smtpServer('PLAIN LOGIN', (p) => p.send('235 2.7.0 ok\r\n'), commands);
+    const r = await smtpAuth(port);
+    expect(r.login?.auth).toMatchObject({ attempted: true, ok: true });
+    expect(commands.filter((c) => /^AUTH/i.test(c))).toEqual([`AUTH PLAIN ${b64(`\0${USER}\0${PASSWORD}`)}`]);
+    // EHLO went out with the end of the handshake, then AUTH: nothing else over TLS.
+    expect(commands.map((c) => c.split(' ')[0])).toEqual(['EHLO', 'AUTH']);
+  });
+
+  it('PLAIN for a server that asks for the response after a 334', async () => {
+    const port = await smtpServer('PLAIN', async (p) => {
+      p.send('334 \r\n');
+      const answer = await p.line();
+      p.send(answer === b64(`\0${USER}\0${PASSWORD}`) ? '235 2.7.0 ok\r\n' : '535 5.7.8 bad\r\n');
+    }, []);
+    expect((await smtpAuth(port)).login?.auth).toMatchObject({ ok: true });
+  });
+
+  it('LOGIN when PLAIN is not offered: user and password each after a 334', async () => {
+    const got: Array<string | null> = [];
+    const port = await smtpServer('LOGIN', async (p, c) => {
+      got.push(c.line);
+      p.send('334 VXNlcm5hbWU6\r\n');
+      got.push(await p.line());
+      p.send('334 UGFzc3dvcmQ6\r\n');
+      got.push(await p.line());
+      p.send('235 2.7.0 ok\r\n');
+    }, []);
+    expect((await smtpAuth(port)).login?.auth).toMatchObject({ ok: true });
+    expect(got).toEqual(['AUTH LOGIN', b64(USER), b64(PASSWORD)]);
+  });
+
+  it('CRAM-MD5 when it is the only mechanism: the digest of the challenge', async () => {
+    const challenge = '<1896.697170952@mail.sessions.test>';
+    let answer: string | null = null;
+    const port = await smtpServer('CRAM-MD5', async (p) => {
+      p.send(`334 ${b64(challenge)}\r\n`);
+      answer = await p.line();
+      p.send('235 2.7.0 ok\r\n');
+    }, []);
+    expect((await smtpAuth(port)).login?.auth).toMatchObject({ ok: true });
+    expect(answer).toBe(b64(`${USER} ${createHmac('md5', PASSWORD).update(challenge).digest('hex')}`));
+  });
+
+  it('535 is a credentials failure, with the server\'s words', async () => {
+    const port = await smtpServer('PLAIN', (p) => p.send('535 5.7.8 Error: authentication failed\r\n'), []);
+    expect((await smtpAuth(port)).login?.auth).toMatchObject({ attempted: true, ok: false, reason: 'credentials', failure: { stage: 'auth', kind: 'rejected', message: '535 5.7.8 Error: authentication failed' } });
+  });
+
+  it('no AUTH after TLS: not offered, and nothing sent', async () => {
+    const commands: string[] = [];
+    const port = await smtpServer(null, (p) => p.send('235 2.7.0 ok\r\n'), commands);
+    expect((await smtpAuth(port)).login?.auth).toMatchObject({ attempted: true, ok: false, reason: 'auth-not-offered', failure: { message: 'AUTH is not offered after TLS' } });
+    expect(commands.filter((c) => /^AUTH/i.test(c))).toEqual([]);
+  });
+
+  it('only mechanisms we do not speak: named, and nothing sent', async () => {
+    const commands: string[] = [];
+    const port = await smtpServer('XOAUTH2 GSSAPI', (p) => p.send('235 2.7.0 ok\r\n'), commands);
+    expect((await smtpAuth(port)).login?.auth).toMatchObject({ ok: false, reason: 'other', failure: { message: 'no supported AUTH mechanism (offered: XOAUTH2 GSSAPI)' } });
+    expect(commands.filter((c) => /^AUTH/i.test(c))).toEqual([]);
+  });
+});
+
+describe('the version matrix', () => {
+  it('pins TLS 1.0, 1.1 and 1.2 and reads TLS 1.3 off the measuring session', async () => {
+    const port = await smtpServer('PLAIN', (p) => p.send('235 2.7.0 ok\r\n'), []);
+    const r = await smtpAuth(port);
+    // Node's server: TLS 1.2 and 1.3.
+    expect(r.facts.tls?.protocol).toBe('TLSv1.3');
+    expect(r.versions.TLSv1).toMatchObject({ result: 'refused' });
+    expect(r.versions['TLSv1.1']).toMatchObject({ result: 'refused' });
+    expect(r.versions['TLSv1.2']).toMatchObject({ result: 'accepted' });
+    expect(r.versions['TLSv1.3']).toEqual({ result: 'accepted', cipher: r.facts.tls?.cipher });
+  });
+
+  it('a server whose newest version is TLS 1.2 refuses 1.3 by choosing 1.2', async () => {
+    const leaf = await certs.leaf({ cn: HOST });
+    const capped = tls.createSecureContext({ cert: leaf.cert, key: leaf.key, maxVersion: 'TLSv1.2' });
+    const port = await serve(smtpScript({ implicitTls: false, context: capped }));
+    const deadline = new Deadline(3000);
+    const r = await probeSmtp(ctxFor('smtp', port, deadline), undefined).finally(() => deadline.dispose());
+    expect(r.facts.tls?.protocol).toBe('TLSv1.2');
+    expect(r.versions['TLSv1.2']).toMatchObject({ result: 'accepted' });
+    expect(r.versions['TLSv1.3']).toEqual({ result: 'refused', detail: 'offered TLS 1.0 to 1.3, the server chose TLSv1.2', stage: 'tls-handshake' });
+  });
+});
+
+describe('IMAP logins', () => {
+  it('the first extra session logs in beside the main one; each later one after the one before has finished', async () => {
+    const logins: Array<{ tag: string; at: number; done?: number }> = [];
+    const port = await serve(
+      imapScript({
+        implicitTls: false,
+        context,
+        on: {
+          LOGIN: async (p, c) => {
+            const entry: { tag: string; at: number; done?: number } = { tag: c.tag, at: Date.now() };
+            logins.push(entry);
+            await sleep(150);
+            entry.done = Date.now();
+            p.send(`${c.tag} OK [CAPABILITY IMAP4rev1 SPECIAL-USE] Logged in\r\n`);
+          },
+        },
+      }),
+    );
+    const deadline = new Deadline(5000);
+    const r = await probeImap(ctxFor('imap', port, deadline), { user: USER, password: 'secret' }, 4).finally(() => deadline.dispose());
+    expect(r.login?.connections).toEqual({ attempted: 5, succeeded: 5, failures: [] });
+    expect(logins.map((l) => l.tag).sort()).toEqual(['a1', 'x1', 'x1', 'x1', 'x1']);
+    const [first, second, ...rest] = [...logins].sort((a, b) => a.at - b.at);
+    // The main login (a1) and one extra go together...
+    expect(Math.abs(second!.at - first!.at)).toBeLessThan(150);
+    // ...every later one only after all earlier logins were answered.
+    let answered = Math.max(first!.done!, second!.done!);
+    for (const l of rest) {
+      expect(l.at).toBeGreaterThanOrEqual(answered);
+      answered = l.done!;
+    }
+  });
+
+  it('wrong credentials: the main login and at most one extra are tried, never five', async () => {
+    const tags: string[] = [];
+    const port = await serve(
+      imapScript({
+        implicitTls: false,
+        context,
+        on: {
+          LOGIN: (p, c) => {
+            tags.push(c.tag);
+            p.send(`${c.tag} NO [AUTHENTICATIONFAILED] Authentication failed.\r\n`);
+          },
+        },
+      }),
+    );
+    const deadline = new Deadline(3000);
+    const r = await probeImap(ctxFor('imap', port, deadline), { user: USER, password: 'wrong' }, 4).finally(() => deadline.dispose());
+    expect(r.login?.auth).toMatchObject({ ok: false, reason: 'credentials' });
+    expect(tags).toContain('a1');
+    expect(tags.length).toBeLessThanOrEqual(2);
+  });
+});
