@@ -20,10 +20,10 @@ export const STAGES = [
 export type StageName = (typeof STAGES)[number];
 
 export const STAGE_SCOPE: Record<StageName, string> = {
-  'imap without login': 'measuring session (STARTTLS, handshake, chain, CAPABILITY+ID) beside 3 pinned handshakes',
+  'imap without login': 'measuring session (STARTTLS, handshake, chain, CAPABILITY+ID) beside the TLS 1.0+1.1 and 1.2 handshakes',
   'imap login + folders': 'the above, with LOGIN pipelined behind ID, then LIST+EXAMINE',
-  'imap login + folders + 4 sessions': 'the above, with 4 more sessions (pinned ones kept) logging in one after another',
-  'smtp without auth': 'measuring session (EHLO, STARTTLS, handshake, chain, EHLO) beside 3 pinned handshakes',
+  'imap login + folders + 4 sessions': 'the above, with 4 more sessions (accepted version handshakes kept) logging in one after another',
+  'smtp without auth': 'measuring session (EHLO, STARTTLS, handshake, chain, EHLO) beside TLS 1.0, 1.1 and 1.2 handshakes',
   'smtp auth': 'the above, with AUTH PLAIN on the measuring session',
   'full check': 'IMAP + SMTP, all 17 requirements',
 };

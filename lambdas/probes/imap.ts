@@ -1,7 +1,7 @@
-import type { AuthObservation, ConnectionsObservation, Failure, FolderObservation, TlsVersion, VersionAttempt, VersionMatrix } from '../core/types.js';
+import type { AuthObservation, ConnectionsObservation, Failure, FolderObservation, VersionMatrix } from '../core/types.js';
 import { classify, DeadlineError, fail, oneLine } from './errors.js';
 import { identityOf, INJECTED, noSlot, openMeasured, type Facts } from './facts.js';
-import { PINNED_VERSIONS, tlsSession, versionMatrix, type TlsSession } from './matrix.js';
+import { tlsSession, versionMatrix, VersionPins, type TlsSession } from './matrix.js';
 import { limiterKey, type EndpointContext, type Preamble } from './session.js';
 import { imapGreeting, imapLogin, imapReply, parseCapabilities, parseId, quotedLogin, type ImapResponse, type Wire } from './wire.js';
 
@@ -279,34 +279,42 @@ async function extraSession(ctx: EndpointContext, creds: Credentials, s: TlsSess
 }
 
 /**
- * The connections beside the measuring session. Each runs the pinned handshakes (TLS 1.0,
- * 1.1, 1.2) while any are left; with credentials, an accepted pinned session is kept as an
- * extra session (a refused one is replaced by a fresh connection), so the version matrix
- * and the session count share connections: 5 at most, as the host limit allows.
+ * The connections beside the measuring session. Each runs the version handshakes
+ * (VersionPins) while any are left; with credentials, an accepted one is kept as an extra
+ * session (a refused one is replaced by a fresh connection offering every version), so the
+ * version matrix and the session count share connections: 5 at most, as the host limit allows.
  */
-async function sideConnections(ctx: EndpointContext, creds: Credentials | undefined, workers: number, gate: LoginGate, hold: Hold, pinned: Map<TlsVersion, VersionAttempt>): Promise<void> {
-  const pins = [...PINNED_VERSIONS];
-  let claimed = 0;
+async function sideConnections(ctx: EndpointContext, creds: Credentials | undefined, workers: number, gate: LoginGate, hold: Hold, pins: VersionPins): Promise<void> {
+  let claimed = 0; // extra sessions taken on, including handshakes that may still fail
+  let free = workers; // workers still running handshakes, not holding an extra session
   const worker = async (): Promise<void> => {
     for (;;) {
-      const pin = pins.shift();
-      if (!pin) {
-        if (claimed >= hold.n) return;
+      const versions = pins.next();
+      if (!versions) {
+        free--;
+        if (claimed >= hold.n || gate.decided === false) return;
         claimed++;
-        const s: TlsSession = gate.decided === false ? { attempt: { result: 'error' }, failure: NOT_NEEDED } : await tlsSession(ctx, undefined, true);
+        await extraSession(ctx, creds!, await tlsSession(ctx, undefined, true), gate, hold);
+        return;
+      }
+      // Kept as an extra only while another worker is free to run the handshakes left.
+      const keep = claimed < hold.n && gate.decided !== false && (pins.left === 0 || free > 1);
+      if (keep) {
+        claimed++;
+        free--;
+      }
+      const s = await tlsSession(ctx, versions, keep);
+      pins.record(versions, s);
+      // The answer may have queued one more handshake (TLS 1.0 after 1.1 was chosen).
+      if (keep && s.wire && (pins.left === 0 || free > 0)) {
         await extraSession(ctx, creds!, s, gate, hold);
         return;
       }
-      // Kept as an extra only while another worker is free to run the pins left.
-      const keep = claimed < hold.n && gate.decided !== false && (pins.length === 0 || workers - claimed > 1);
-      if (keep) claimed++;
-      const s = await tlsSession(ctx, pin, keep);
-      pinned.set(pin, s.attempt);
-      if (keep && s.wire) {
-        await extraSession(ctx, creds!, s, gate, hold);
-        return;
+      if (keep) {
+        s.wire?.close('z1 LOGOUT\r\n');
+        claimed--;
+        free++;
       }
-      if (keep) claimed--;
     }
   };
   await Promise.all(Array.from({ length: workers }, worker));
@@ -321,7 +329,7 @@ async function sideConnections(ctx: EndpointContext, creds: Credentials | undefi
 export async function probeImap(ctx: EndpointContext, creds: Credentials | undefined, wanted = 4): Promise<EndpointProbe> {
   const room = ctx.limiter.max - 1;
   const extras = creds ? Math.max(0, Math.min(wanted, room)) : 0;
-  const workers = Math.max(1, Math.min(Math.max(PINNED_VERSIONS.length, extras), room));
+  const workers = Math.max(1, Math.min(Math.max(2, extras), room));
   try {
     return await ctx.limiter.run(limiterKey(ctx), () => measure(ctx, creds, extras, workers), ctx.deadline.signal, 1 + workers);
   } catch (err) {
@@ -374,7 +382,7 @@ async function mainSession(ctx: EndpointContext, creds: Credentials | undefined,
 async function measure(ctx: EndpointContext, creds: Credentials | undefined, extras: number, workers: number): Promise<EndpointProbe> {
   const gate = new LoginGate();
   const hold = new Hold(extras);
-  const pinned = new Map<TlsVersion, VersionAttempt>();
+  const pins = new VersionPins(true);
   const main = (async (): Promise<{ facts: Facts; login?: ImapLoginResult }> => {
     try {
       return await mainSession(ctx, creds, gate, hold);
@@ -385,7 +393,7 @@ async function measure(ctx: EndpointContext, creds: Credentials | undefined, ext
     }
   })();
   // With a single connection slot, the pinned handshakes wait for the measuring session.
-  const side = ctx.limiter.max < 2 ? main.then(() => sideConnections(ctx, creds, workers, gate, hold, pinned)) : sideConnections(ctx, creds, workers, gate, hold, pinned);
+  const side = ctx.limiter.max < 2 ? main.then(() => sideConnections(ctx, creds, workers, gate, hold, pins)) : sideConnections(ctx, creds, workers, gate, hold, pins);
   const [{ facts, login }] = await Promise.all([main, side]);
-  return { facts, versions: versionMatrix(pinned, facts.tls), ...(login ? { login } : {}) };
+  return { facts, versions: versionMatrix(pins.results, facts.tls), ...(login ? { login } : {}) };
 }

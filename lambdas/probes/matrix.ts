@@ -25,12 +25,58 @@ export function judgeHandshakeError(err: unknown): VersionAttempt {
   return { result: 'error', detail: `${f.kind}: ${f.message}`, stage: f.stage };
 }
 
-/** The versions measured by a handshake of their own; the newest is read off the measuring session. */
-export const PINNED_VERSIONS: readonly TlsVersion[] = ['TLSv1', 'TLSv1.1', 'TLSv1.2'];
+const label = (v: string): string => v.replace(/^TLSv1$/, 'TLS 1.0').replace(/^TLSv/, 'TLS ');
+const offered = (versions: readonly TlsVersion[]): string => versions.map(label).join(' and ');
+
+/**
+ * The handshakes that measure the versions below the newest (which the measuring session
+ * reads off, having offered them all): TLS 1.0, 1.1 and 1.2 each alone, or, with `pair`,
+ * 1.0 and 1.1 in one handshake. A server picks the newest version it shares, so refusing
+ * both is one answer and choosing 1.0 refuses 1.1; when 1.1 is chosen, TLS 1.0 gets a
+ * handshake of its own. Pairing saves a connection on the usual server that refuses both
+ * (IMAP, where every connection counts); it costs one more handshake, after the first, on
+ * a server that accepts them.
+ */
+export class VersionPins {
+  private readonly queue: TlsVersion[][];
+  readonly results = new Map<TlsVersion, VersionAttempt>();
+
+  constructor(pair: boolean) {
+    this.queue = pair ? [['TLSv1', 'TLSv1.1'], ['TLSv1.2']] : [['TLSv1'], ['TLSv1.1'], ['TLSv1.2']];
+  }
+
+  next(): readonly TlsVersion[] | undefined {
+    return this.queue.shift();
+  }
+
+  /** Handshakes not yet started. */
+  get left(): number {
+    return this.queue.length;
+  }
+
+  /** Records a handshake offering `versions`; an older version than the one chosen is queued on its own. */
+  record(versions: readonly TlsVersion[], s: TlsSession): void {
+    const chosen = s.attempt.result === 'accepted' ? s.protocol : undefined;
+    if (!chosen) {
+      const together = versions.length > 1 && s.attempt.result === 'refused' ? { detail: `${s.attempt.detail ?? 'refused'} (${offered(versions)} offered together)` } : {};
+      for (const v of versions) this.results.set(v, { ...s.attempt, ...together });
+      return;
+    }
+    const at = TLS_VERSIONS.indexOf(chosen);
+    for (const v of versions) {
+      const i = TLS_VERSIONS.indexOf(v);
+      if (i === at) this.results.set(v, s.attempt);
+      else if (i > at) this.results.set(v, { result: 'refused', detail: `offered ${offered(versions)}, the server chose ${label(chosen)}`, stage: 'tls-handshake' });
+      else if (!this.results.has(v)) this.queue.unshift([v]);
+    }
+  }
+}
 
 export interface TlsSession {
   /** The handshake as a version measurement (accepted, refused, or not measured). */
   attempt: VersionAttempt;
+  /** The version negotiated, when accepted. */
+  protocol?: TlsVersion;
   /** Why there is no session, classified (for an extra session's count). */
   failure?: Failure;
   /** The connection, open after TLS, when the caller asked to keep it. */
@@ -40,30 +86,30 @@ export interface TlsSession {
 }
 
 /**
- * A fresh connection up to a TLS session: the plaintext preamble, then a handshake pinned
- * to `version` (or offering every version when none is given). With `keep`, an accepted
- * session stays open for the caller (an extra IMAP session logs in on it); otherwise it
- * is closed at once.
+ * A fresh connection up to a TLS session: the plaintext preamble, then a handshake offering
+ * only `versions` (or every version when none are given). With `keep`, an accepted session
+ * stays open for the caller (an extra IMAP session logs in on it); otherwise it is closed.
  */
-export async function tlsSession(ctx: EndpointContext, version: TlsVersion | undefined, keep: boolean): Promise<TlsSession> {
+export async function tlsSession(ctx: EndpointContext, versions: readonly TlsVersion[] | undefined, keep: boolean): Promise<TlsSession> {
   let w: Wire | undefined;
   try {
     w = await connectWire(ctx);
     const pre = await plaintextPreamble(w, ctx);
     if (pre.starttlsAdvertised === false) throw fail('starttls', 'protocol', 'STARTTLS not advertised');
-    const { socket } = await w.startTls(tlsOptions(ctx, version));
-    const got = socket.getProtocol();
-    if (version && got !== version) {
+    const { socket } = await w.startTls(tlsOptions(ctx, versions));
+    const got = socket.getProtocol() as TlsVersion | null;
+    if (!got || (versions && !versions.includes(got))) {
       w.destroy();
-      return { attempt: { result: 'error', detail: `negotiated ${got ?? 'nothing'} instead` }, failure: { stage: 'tls-handshake', kind: 'protocol', message: `negotiated ${got ?? 'nothing'} instead of ${version}` } };
+      const detail = `negotiated ${got ?? 'nothing'} instead`;
+      return { attempt: { result: 'error', detail }, failure: { stage: 'tls-handshake', kind: 'protocol', message: `${detail} of ${versions ? offered(versions) : 'any version'}` } };
     }
     const cipher = socket.getCipher()?.standardName;
     const attempt: VersionAttempt = { result: 'accepted', ...(cipher ? { cipher } : {}) };
     if (!keep) {
       w.close(ctx.protocol === 'imap' ? 'z1 LOGOUT\r\n' : 'QUIT\r\n');
-      return { attempt };
+      return { attempt, protocol: got };
     }
-    return { attempt, wire: w, ...(pre.capabilities ? { capabilities: pre.capabilities } : {}) };
+    return { attempt, protocol: got, wire: w, ...(pre.capabilities ? { capabilities: pre.capabilities } : {}) };
   } catch (err) {
     w?.destroy();
     const attempt = judgeHandshakeError(err);
@@ -85,7 +131,7 @@ export function versionMatrix(pinned: ReadonlyMap<TlsVersion, VersionAttempt>, m
     const own = pinned.get(v);
     if (own) m[v] = own;
     else if (chosenAt === i) m[v] = { result: 'accepted', ...(measured?.cipher ? { cipher: measured.cipher } : {}) };
-    else if (chosenAt >= 0 && i > chosenAt) m[v] = { result: 'refused', detail: `offered TLS 1.0 to 1.3, the server chose ${chosen}`, stage: 'tls-handshake' };
+    else if (chosenAt >= 0 && i > chosenAt) m[v] = { result: 'refused', detail: `offered TLS 1.0 to 1.3, the server chose ${label(chosen ?? '')}`, stage: 'tls-handshake' };
     else if (measured?.failure && !measured.ok) m[v] = judgeHandshakeError(new ProbeError(measured.failure));
     else m[v] = { result: 'error', detail: measured ? 'not measured' : 'no measuring session' };
   }

@@ -37,20 +37,17 @@ export function limiterKey(ctx: EndpointContext): string {
 const contexts = new Map<string, tls.SecureContext>();
 
 /**
- * One secure context per trust-anchor set and version pin, built once: building a trust
- * store from every public root costs tens of milliseconds, and a check makes ~16 handshakes.
+ * One secure context per trust-anchor set and version range, built once: building a trust
+ * store from every public root costs tens of milliseconds, and a check makes ~10 handshakes.
  */
-function secureContext(ctx: EndpointContext, pin?: TlsVersion): tls.SecureContext {
-  const key = `${ctx.caKey ?? 'public'}|${pin ?? 'any'}`;
+function secureContext(ctx: EndpointContext, versions?: readonly TlsVersion[]): tls.SecureContext {
+  const min = versions?.[0] ?? 'TLSv1';
+  const max = versions?.[versions.length - 1] ?? 'TLSv1.3';
+  const key = `${ctx.caKey ?? 'public'}|${min}-${max}`;
   let c = contexts.get(key);
   if (!c) {
     if (contexts.size >= 256) contexts.clear();
-    c = tls.createSecureContext({
-      minVersion: pin ?? 'TLSv1',
-      maxVersion: pin ?? 'TLSv1.3',
-      ciphers: 'DEFAULT@SECLEVEL=0',
-      ...(ctx.ca ? { ca: ctx.ca } : {}),
-    });
+    c = tls.createSecureContext({ minVersion: min, maxVersion: max, ciphers: 'DEFAULT@SECLEVEL=0', ...(ctx.ca ? { ca: ctx.ca } : {}) });
     contexts.set(key, c);
   }
   return c;
@@ -59,14 +56,15 @@ function secureContext(ctx: EndpointContext, pin?: TlsVersion): tls.SecureContex
 /**
  * TLS options for a measuring handshake: everything HubSpot's client could offer
  * (TLS 1.0 and up, legacy ciphers allowed), never rejecting, so that trust and name
- * are recorded as facts and judged apart. `pin` fixes one version.
+ * are recorded as facts and judged apart. `versions` (consecutive, oldest first) narrows
+ * the offer to those versions.
  */
-export function tlsOptions(ctx: EndpointContext, pin?: TlsVersion): tls.ConnectionOptions {
+export function tlsOptions(ctx: EndpointContext, versions?: readonly TlsVersion[]): tls.ConnectionOptions {
   return {
     ...(isIP(ctx.hostname) ? {} : { servername: ctx.hostname }),
     rejectUnauthorized: false,
     checkServerIdentity: () => undefined,
-    secureContext: secureContext(ctx, pin),
+    secureContext: secureContext(ctx, versions),
   };
 }
 

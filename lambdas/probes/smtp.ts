@@ -1,9 +1,9 @@
 import { createHmac } from 'node:crypto';
-import type { AuthObservation, TlsVersion, VersionAttempt } from '../core/types.js';
+import type { AuthObservation } from '../core/types.js';
 import { classify, DeadlineError, fail, oneLine } from './errors.js';
 import { identityOf, INJECTED, noSlot, openMeasured, type Facts } from './facts.js';
 import type { Credentials, EndpointProbe } from './imap.js';
-import { PINNED_VERSIONS, tlsSession, versionMatrix } from './matrix.js';
+import { tlsSession, versionMatrix, VersionPins } from './matrix.js';
 import { limiterKey, smtpKeywords, type EndpointContext, type Preamble } from './session.js';
 import { ehloName, smtpCommand, smtpReply, type SmtpReply, type Wire } from './wire.js';
 
@@ -91,7 +91,7 @@ async function afterTls(w: Wire, ctx: EndpointContext, pre: Preamble, creds: Cre
  * connection) and the pinned handshakes beside it, all slots taken at once.
  */
 export async function probeSmtp(ctx: EndpointContext, creds: Credentials | undefined): Promise<EndpointProbe> {
-  const side = Math.max(1, Math.min(PINNED_VERSIONS.length, ctx.limiter.max - 1));
+  const side = Math.max(1, Math.min(3, ctx.limiter.max - 1));
   try {
     return await ctx.limiter.run(limiterKey(ctx), () => measure(ctx, creds, side), ctx.deadline.signal, 1 + side);
   } catch (err) {
@@ -105,10 +105,9 @@ export async function probeSmtp(ctx: EndpointContext, creds: Credentials | undef
 }
 
 async function measure(ctx: EndpointContext, creds: Credentials | undefined, side: number): Promise<EndpointProbe> {
-  const pinned = new Map<TlsVersion, VersionAttempt>();
-  const pins = [...PINNED_VERSIONS];
+  const pins = new VersionPins(false);
   const worker = async (): Promise<void> => {
-    for (let v = pins.shift(); v; v = pins.shift()) pinned.set(v, (await tlsSession(ctx, v, false)).attempt);
+    for (let v = pins.next(); v; v = pins.next()) pins.record(v, await tlsSession(ctx, v, false));
   };
   const main = (async (): Promise<{ facts: Facts; auth?: AuthObservation }> => {
     // Implicit TLS: the server greets first, and an SMTP client must not talk before that.
@@ -128,5 +127,5 @@ async function measure(ctx: EndpointContext, creds: Credentials | undefined, sid
   })();
   const workers = ctx.limiter.max < 2 ? main.then(worker) : Promise.all(Array.from({ length: side }, worker));
   const [{ facts, auth }] = await Promise.all([main, workers]);
-  return { facts, versions: versionMatrix(pinned, facts.tls), ...(auth ? { login: { auth } } : {}) };
+  return { facts, versions: versionMatrix(pins.results, facts.tls), ...(auth ? { login: { auth } } : {}) };
 }
