@@ -11,6 +11,8 @@ export const REMEDIES = {
     "The connection was silently dropped: most often a firewall that does not allow this monitor's (and HubSpot's) fixed IP addresses. Add the egress addresses to the allow-list for this port.",
   'connect.reset':
     'The connection was reset as it opened: a firewall, IPS or the server itself rejects this source address. Allow-list the egress addresses for this port.',
+  'connect.private':
+    "The host name resolves to a private, loopback or otherwise non-public address, which HubSpot cannot reach from the internet (and which the monitor will not probe). Publish the server's public address in public DNS, or correct the host name. If the monitor is meant to reach it on a private network, register the server with allowPrivateAddress.",
   'connect.other':
     'The port could not be reached. Check that the service runs, that the port is open to the internet, and that the egress addresses are allow-listed.',
   'tls.plaintext':

@@ -42,6 +42,8 @@ export type FailureKind =
   | 'tls'
   | 'rejected'
   | 'skipped'
+  /** The monitor would not connect: the address is private, loopback or similar (SSRF guard). */
+  | 'blocked'
   | 'error';
 
 export interface Failure {

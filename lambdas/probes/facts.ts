@@ -2,7 +2,7 @@ import type { ConnectObservation, Failure, ServerIdentity, TlsObservation } from
 import { fingerprint } from '../core/fingerprint.js';
 import { certificateFacts, chainsToAnchor, parsePemBundle, peerChain } from './certs.js';
 import { classify, oneLine, ProbeError } from './errors.js';
-import { connectWire, limiterKey, plaintextPreamble, tlsOptions, type EndpointContext, type Preamble } from './session.js';
+import { connectWire, credentialsRefusal, limiterKey, plaintextPreamble, tlsOptions, type EndpointContext, type Preamble } from './session.js';
 import type { Wire } from './wire.js';
 
 export interface Facts {
@@ -19,6 +19,8 @@ export interface Measured {
   pre: Preamble;
   /** Open after a successful handshake: the protocol's own steps go on on it. */
   wire?: Wire;
+  /** Why credentials must not be sent on this session (credentialsRefusal). */
+  refusal?: string;
 }
 
 const DATE_ERRORS = new Set(['CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID']);
@@ -29,7 +31,7 @@ const DATE_ERRORS = new Set(['CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID']);
  * then asks the server who it is and logs in (imap.ts, smtp.ts): one connection does both.
  * `firstFlight` gives the commands to send the moment TLS is up.
  */
-export async function openMeasured(ctx: EndpointContext, firstFlight?: (w: Wire) => string): Promise<Measured> {
+export async function openMeasured(ctx: EndpointContext, firstFlight?: (w: Wire, refusal: string | undefined) => string): Promise<Measured> {
   let w: Wire;
   try {
     w = await connectWire(ctx);
@@ -52,8 +54,9 @@ export async function openMeasured(ctx: EndpointContext, firstFlight?: (w: Wire)
       };
     }
     const { socket, ms } = await w.startTls(tlsOptions(ctx));
+    const refusal = credentialsRefusal(ctx, socket);
     // The protocol's first commands leave before the certificate facts are worked out.
-    const first = firstFlight?.(w);
+    const first = firstFlight?.(w, refusal);
     if (first) w.write(first);
     const chain = peerChain(socket);
     const authorizationError = socket.authorizationError ? String(socket.authorizationError) : undefined;
@@ -73,7 +76,7 @@ export async function openMeasured(ctx: EndpointContext, firstFlight?: (w: Wire)
     if (w.discardedAtStarttls > 0) {
       tls.failure = { stage: 'starttls', kind: 'protocol', message: `discarded ${w.discardedAtStarttls} bytes sent before the TLS handshake` };
     }
-    return { facts: { connect, tls, identity: identityOf(pre.greeting, pre.capabilities, undefined) }, pre, wire: w };
+    return { facts: { connect, tls, identity: identityOf(pre.greeting, pre.capabilities, undefined) }, pre, wire: w, ...(refusal ? { refusal } : {}) };
   } catch (err) {
     w.destroy();
     const failure = err instanceof ProbeError ? err.failure : classify(err, 'tls-handshake');

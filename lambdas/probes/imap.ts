@@ -135,13 +135,13 @@ interface AfterTls {
  * to learn who the server is, and LOGIN right behind them when the credentials can be quoted
  * (never on a session the server wrote into before the handshake).
  */
-function firstFlight(w: Wire, creds: Credentials | undefined): { line: string; login: boolean } {
-  const login = creds && w.discardedAtStarttls === 0 ? quotedLogin('a1', creds.user, creds.password) : undefined;
+function firstFlight(w: Wire, creds: Credentials | undefined, refusal: string | undefined): { line: string; login: boolean } {
+  const login = creds && !refusal && w.discardedAtStarttls === 0 ? quotedLogin('a1', creds.user, creds.password) : undefined;
   return { line: `c2 CAPABILITY\r\nc3 ID NIL\r\n${login ?? ''}`, login: !!login };
 }
 
 /** The answers to the first flight (after the greeting, for implicit TLS), then LOGIN if it was not in it. */
-async function afterTls(w: Wire, ctx: EndpointContext, pre: Preamble, creds: Credentials | undefined, pipelined: boolean, sentAt: number): Promise<AfterTls> {
+async function afterTls(w: Wire, ctx: EndpointContext, pre: Preamble, creds: Credentials | undefined, refusal: string | undefined, pipelined: boolean, sentAt: number): Promise<AfterTls> {
   const out: AfterTls = { greeting: pre.greeting };
   const injected = w.discardedAtStarttls > 0;
   let started = pipelined ? sentAt : 0;
@@ -155,6 +155,10 @@ async function afterTls(w: Wire, ctx: EndpointContext, pre: Preamble, creds: Cre
     return out;
   }
   if (!creds) return out;
+  if (refusal) {
+    out.auth = { attempted: false, ok: false, failure: { stage: 'login', kind: 'skipped', message: refusal } };
+    return out;
+  }
   if (injected) {
     out.auth = { attempted: true, ok: false, failure: { stage: 'starttls', kind: 'protocol', message: INJECTED }, reason: 'other' };
     return out;
@@ -263,6 +267,7 @@ async function extraSession(ctx: EndpointContext, creds: Credentials, s: TlsSess
   }
   let result: Failure | null = null;
   try {
+    if (s.refusal) throw fail('login', 'skipped', s.refusal);
     const caps = ctx.security === 'tls' ? parseCapabilities([await imapGreeting(w)]) : s.capabilities;
     if (!gate.takeFirst() && !(await ctx.deadline.race(gate.main))) result = NOT_NEEDED;
     else {
@@ -346,8 +351,8 @@ export async function probeImap(ctx: EndpointContext, creds: Credentials | undef
 async function mainSession(ctx: EndpointContext, creds: Credentials | undefined, gate: LoginGate, hold: Hold): Promise<{ facts: Facts; login?: ImapLoginResult }> {
   let pipelined = false;
   let sentAt = 0;
-  const m = await openMeasured(ctx, (wire) => {
-    const first = firstFlight(wire, creds);
+  const m = await openMeasured(ctx, (wire, refusal) => {
+    const first = firstFlight(wire, creds, refusal);
     pipelined = first.login;
     sentAt = Date.now();
     return first.line;
@@ -357,7 +362,7 @@ async function mainSession(ctx: EndpointContext, creds: Credentials | undefined,
     const failure = m.facts.tls?.failure ?? m.facts.connect.failure;
     return { facts: m.facts, ...(creds ? { login: { auth: { attempted: false, ok: false, ...(failure ? { failure } : {}) } } } : {}) };
   }
-  const after = await afterTls(w, ctx, m.pre, creds, pipelined, sentAt);
+  const after = await afterTls(w, ctx, m.pre, creds, m.refusal, pipelined, sentAt);
   const facts: Facts = {
     ...m.facts,
     identity: identityOf(after.greeting, after.capabilities ?? m.pre.capabilities, after.id),

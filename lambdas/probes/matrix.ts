@@ -1,6 +1,6 @@
 import { TLS_VERSIONS, type Failure, type TlsObservation, type TlsVersion, type VersionAttempt, type VersionMatrix } from '../core/types.js';
 import { classify, fail, ProbeError } from './errors.js';
-import { connectWire, plaintextPreamble, tlsOptions, type EndpointContext } from './session.js';
+import { connectWire, credentialsRefusal, plaintextPreamble, tlsOptions, type EndpointContext } from './session.js';
 import type { Wire } from './wire.js';
 
 /** OpenSSL errors that mean the server turned the offered version down. */
@@ -83,6 +83,8 @@ export interface TlsSession {
   wire?: Wire;
   /** Capabilities seen before TLS (STARTTLS), for LITERAL+. */
   capabilities?: string[];
+  /** Why no credentials may go over a kept session (credentialsRefusal). */
+  refusal?: string;
 }
 
 /**
@@ -109,7 +111,8 @@ export async function tlsSession(ctx: EndpointContext, versions: readonly TlsVer
       w.close(ctx.protocol === 'imap' ? 'z1 LOGOUT\r\n' : 'QUIT\r\n');
       return { attempt, protocol: got };
     }
-    return { attempt, protocol: got, wire: w, ...(pre.capabilities ? { capabilities: pre.capabilities } : {}) };
+    const refusal = credentialsRefusal(ctx, socket);
+    return { attempt, protocol: got, wire: w, ...(pre.capabilities ? { capabilities: pre.capabilities } : {}), ...(refusal ? { refusal } : {}) };
   } catch (err) {
     w?.destroy();
     const attempt = judgeHandshakeError(err);

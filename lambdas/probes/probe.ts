@@ -74,6 +74,7 @@ export function endpointContext(protocol: Protocol, endpoint: Endpoint, address:
     deadline,
     limiter,
     ...(target.caPem ? { ca: [...tls.rootCertificates, target.caPem], caKey: createHash('sha256').update(target.caPem).digest('hex') } : {}),
+    ...(target.allowInsecureCertificate ? { insecureCredentials: true } : {}),
   };
 }
 
@@ -92,7 +93,7 @@ async function probeProtocol(
     return { endpoint, connect: { ok: false, failure } };
   }
   const refusal = opts.denyPrivateAddresses ? privateAddressRefusal(address) : undefined;
-  if (refusal) return { endpoint, connect: { ok: false, address, failure: { stage: 'connect', kind: 'error', message: refusal } } };
+  if (refusal) return { endpoint, connect: { ok: false, address, failure: { stage: 'connect', kind: 'blocked', message: refusal } } };
   const ctx = endpointContext(protocol, endpoint, address, target, deadline, opts.limiter ?? defaultLimiter);
   const creds = usable(target.credentials);
   const { facts, versions, login } = protocol === 'imap' ? await probeImap(ctx, creds, opts.extraSessions ?? 4) : await probeSmtp(ctx, creds);

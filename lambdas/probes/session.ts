@@ -28,6 +28,12 @@ export interface EndpointContext {
   ca?: string[];
   /** Identifies `ca` for the secure-context cache (a digest of the CA file). */
   caKey?: string;
+  /**
+   * Send credentials over a session whose certificate does not verify for the host (the
+   * server is registered with allowInsecureCertificate, as HubSpot's "allow non-secure
+   * certificate"). Otherwise they go only where HubSpot's client would send them.
+   */
+  insecureCredentials?: boolean;
 }
 
 export function limiterKey(ctx: EndpointContext): string {
@@ -66,6 +72,18 @@ export function tlsOptions(ctx: EndpointContext, versions?: readonly TlsVersion[
     checkServerIdentity: () => undefined,
     secureContext: secureContext(ctx, versions),
   };
+}
+
+/**
+ * Why credentials must not go over this session: its certificate does not chain to a trust
+ * anchor, or does not name the host (undefined when it verifies, or when the server is
+ * registered with allowInsecureCertificate). Handshakes never fail on these, so that they
+ * are measured; credentials follow the rule HubSpot's client would.
+ */
+export function credentialsRefusal(ctx: EndpointContext, socket: tls.TLSSocket): string | undefined {
+  if (ctx.insecureCredentials) return undefined;
+  const why = !socket.authorized ? String(socket.authorizationError ?? 'not authorized') : tls.checkServerIdentity(ctx.hostname, socket.getPeerCertificate())?.message;
+  return why === undefined ? undefined : `credentials were not sent: the certificate does not verify for ${ctx.hostname} (${oneLine(why, 160)}); allowInsecureCertificate (--allow-insecure-cert) sends them anyway`;
 }
 
 export interface Preamble {

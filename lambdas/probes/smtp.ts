@@ -62,7 +62,7 @@ async function authenticate(w: Wire, keywords: readonly string[], creds: Credent
 }
 
 /** After TLS on the measuring session: the greeting (implicit TLS), EHLO again, then AUTH. */
-async function afterTls(w: Wire, ctx: EndpointContext, pre: Preamble, creds: Credentials | undefined): Promise<{ greeting?: string; capabilities?: string[]; auth?: AuthObservation }> {
+async function afterTls(w: Wire, ctx: EndpointContext, pre: Preamble, creds: Credentials | undefined, refusal: string | undefined): Promise<{ greeting?: string; capabilities?: string[]; auth?: AuthObservation }> {
   const out: { greeting?: string; capabilities?: string[]; auth?: AuthObservation } = { ...(pre.greeting ? { greeting: pre.greeting } : {}) };
   try {
     if (ctx.security === 'tls') {
@@ -75,6 +75,10 @@ async function afterTls(w: Wire, ctx: EndpointContext, pre: Preamble, creds: Cre
     if (e.code !== 250) throw fail('ehlo', 'rejected', `EHLO answered ${e.code} ${oneLine(e.lines.join(' '))}`);
     out.capabilities = smtpKeywords(e.lines);
     if (!creds) return out;
+    if (refusal) {
+      out.auth = { attempted: false, ok: false, failure: { stage: 'auth', kind: 'skipped', message: refusal } };
+      return out;
+    }
     if (w.discardedAtStarttls > 0) {
       out.auth = { attempted: true, ok: false, failure: { stage: 'starttls', kind: 'protocol', message: INJECTED }, reason: 'other' };
       return out;
@@ -116,7 +120,7 @@ async function measure(ctx: EndpointContext, creds: Credentials | undefined, sid
       const failure = m.facts.tls?.failure ?? m.facts.connect.failure;
       return { facts: m.facts, ...(creds ? { auth: { attempted: false, ok: false, ...(failure ? { failure } : {}) } } : {}) };
     }
-    const after = await afterTls(m.wire, ctx, m.pre, creds);
+    const after = await afterTls(m.wire, ctx, m.pre, creds, m.refusal);
     m.wire.close('QUIT\r\n');
     const facts: Facts = {
       ...m.facts,

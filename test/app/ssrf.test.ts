@@ -50,7 +50,8 @@ describe('the SSRF guard in the monitor', () => {
     const { report } = await runJob(s, jobFor(s.id, at), deps());
     expect(connect(report!)).toMatchObject({
       status: 'fail',
-      summary: `could not connect to mail.acme.test:${port}: 127.0.0.1 is loopback (127.0.0.0/8): not connecting to it from the monitor (set allowPrivateAddress on this server to allow it)`,
+      summary: `the monitor will not connect to mail.acme.test:${port}: 127.0.0.1 is loopback (127.0.0.0/8): not connecting to it from the monitor (set allowPrivateAddress on this server to allow it)`,
+      remedy: expect.stringMatching(/HubSpot cannot reach from the internet.*allowPrivateAddress/),
     });
     expect(connect(report!, 'smtp').summary).toMatch(/127\.0\.0\.1 is loopback .*allowPrivateAddress/);
     expect(accepted).toBe(before);

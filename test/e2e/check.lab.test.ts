@@ -108,12 +108,15 @@ describe.skipIf(!hasLab())('inboxguard check against real servers', () => {
     const { report } = await check([...imapTls(lab.dovecot.expired.imapTls), ...submission]);
     expect(only(report, 'fail')).toEqual(['imap.cert-expiry']);
     expect(statuses(report)['imap.cert-trust']).toBe('pass');
+    // HubSpot would not log in over it, and neither does the check: the password stays home.
+    expect(report.requirements.find((x) => x.id === 'imap.login')).toMatchObject({ status: 'unknown', summary: expect.stringMatching(/credentials were not sent: the certificate does not verify for mail\.lab\.test \(CERT_HAS_EXPIRED\)/) });
   });
 
   it('self-signed fails imap.cert-trust, and only warns with --allow-insecure-cert (exit 1)', async () => {
     const strict = await check([...imapTls(lab.dovecot.selfSigned.imapTls), ...submission]);
     expect(only(strict.report, 'fail')).toEqual(['imap.cert-trust']);
     expect(strict.report.requirements.find((x) => x.id === 'imap.cert-trust')?.summary).toMatch(/self-signed/);
+    expect(statuses(strict.report)['imap.login']).toBe('unknown');
     const allowed = await check([...imapTls(lab.dovecot.selfSigned.imapTls), ...submission, '--allow-insecure-cert']);
     expect(only(allowed.report, 'warn')).toEqual(['imap.cert-trust']);
     expect(allowed.report.verdict).toBe('compliant');

@@ -39,9 +39,10 @@ async function serve(script: (p: Peer) => Promise<void>): Promise<number> {
   return s.port;
 }
 
-function ctxFor(protocol: 'imap' | 'smtp', port: number, deadline: Deadline) {
-  const endpoint: Endpoint = { host: HOST, port, security: 'starttls' };
-  return endpointContext(protocol, endpoint, '127.0.0.1', { imap: endpoint, caPem: certs.caPem }, deadline, new HostLimiter(5));
+function ctxFor(protocol: 'imap' | 'smtp', port: number, deadline: Deadline, o: { host?: string; caPem?: string | null; allowInsecureCertificate?: boolean } = {}) {
+  const endpoint: Endpoint = { host: o.host ?? HOST, port, security: 'starttls' };
+  const caPem = o.caPem === null ? {} : { caPem: o.caPem ?? certs.caPem };
+  return endpointContext(protocol, endpoint, '127.0.0.1', { imap: endpoint, ...caPem, allowInsecureCertificate: !!o.allowInsecureCertificate }, deadline, new HostLimiter(5));
 }
 
 /** An SMTP server offering `mechanisms` after TLS, with `auth` answering the AUTH exchange. */
@@ -204,5 +205,48 @@ describe('IMAP logins', () => {
     expect(r.login?.auth).toMatchObject({ ok: false, reason: 'credentials' });
     expect(tags).toContain('a1');
     expect(tags.length).toBeLessThanOrEqual(2);
+  });
+});
+
+describe('credentials go only where HubSpot\'s client would send them', () => {
+  async function imapWith(o: Parameters<typeof ctxFor>[3]) {
+    const commands: string[] = [];
+    const port = await serve(imapScript({ implicitTls: false, context, commands }));
+    const deadline = new Deadline(3000);
+    const r = await probeImap(ctxFor('imap', port, deadline, o), { user: USER, password: 'secret' }, 4).finally(() => deadline.dispose());
+    return { r, logins: commands.filter((c) => /^\S+ LOGIN /i.test(c)).length };
+  }
+
+  it('a certificate that does not name the host: no LOGIN on any session, and the login is unknown, not failed', async () => {
+    const { r, logins } = await imapWith({ host: 'other.sessions.test' });
+    expect(r.facts.tls?.ok).toBe(true);
+    expect(r.login?.auth).toEqual({
+      attempted: false,
+      ok: false,
+      failure: { stage: 'login', kind: 'skipped', message: expect.stringMatching(/^credentials were not sent: the certificate does not verify for other\.sessions\.test \(Hostname\/IP does not match/) },
+    });
+    expect(logins).toBe(0);
+  });
+
+  it('a certificate from an unknown CA: the same', async () => {
+    const { r, logins } = await imapWith({ caPem: null });
+    expect(r.login?.auth.failure?.message).toMatch(/does not verify for mail\.sessions\.test \((UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_GET_ISSUER_CERT_LOCALLY)\)/);
+    expect(logins).toBe(0);
+  });
+
+  it('allowInsecureCertificate sends them anyway, on all five sessions', async () => {
+    const { r, logins } = await imapWith({ caPem: null, allowInsecureCertificate: true });
+    expect(r.login?.auth.ok).toBe(true);
+    expect(r.login?.connections?.succeeded).toBe(5);
+    expect(logins).toBe(5);
+  });
+
+  it('SMTP: no AUTH to a certificate that does not name the host', async () => {
+    const commands: string[] = [];
+    const port = await smtpServer('PLAIN', (p) => p.send('235 2.7.0 ok\r\n'), commands);
+    const deadline = new Deadline(3000);
+    const r = await probeSmtp(ctxFor('smtp', port, deadline, { host: 'other.sessions.test' }), { user: USER, password: PASSWORD }).finally(() => deadline.dispose());
+    expect(r.login?.auth).toMatchObject({ attempted: false, ok: false, failure: { stage: 'auth', kind: 'skipped' } });
+    expect(commands.filter((c) => /^AUTH/i.test(c))).toEqual([]);
   });
 });

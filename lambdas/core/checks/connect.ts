@@ -22,6 +22,8 @@ export const connectCheck = (p: Protocol): Check => (obs) => {
       return outcome('fail', `not reachable from ${from}: is that address allow-listed? (no answer from ${c.address ?? host}:${port})`, evidence, 'connect.timeout');
     case 'reset':
       return outcome('fail', `connection to ${c.address}:${port} reset`, evidence, 'connect.reset');
+    case 'blocked':
+      return outcome('fail', `the monitor will not connect to ${host}:${port}: ${f.message}`, evidence, 'connect.private');
     default:
       return outcome('fail', `could not connect to ${host}:${port}: ${f?.message ?? 'unknown error'}`, evidence, 'connect.other');
   }
