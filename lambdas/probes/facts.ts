@@ -71,7 +71,7 @@ export async function openMeasured(ctx: EndpointContext, firstFlight?: (w: Wire,
       chain: chain.map(certificateFacts),
     };
     if (authorizationError && DATE_ERRORS.has(authorizationError)) {
-      tls.trustIgnoringTime = chainsToAnchor(chain, ctx.ca ? ctx.ca.flatMap(parsePemBundle) : []);
+      tls.trustIgnoringTime = chainsToAnchor(chain, ctx.caPem ? parsePemBundle(ctx.caPem) : []);
     }
     if (w.discardedAtStarttls > 0) {
       tls.failure = { stage: 'starttls', kind: 'protocol', message: `discarded ${w.discardedAtStarttls} bytes sent before the TLS handshake` };

@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import tls from 'node:tls';
 import type { Endpoint, ImapObservation, Observation, Protocol, ProtocolObservation } from '../core/types.js';
 import { Deadline } from './deadline.js';
 import { ProbeError, classify } from './errors.js';
@@ -73,7 +72,7 @@ export function endpointContext(protocol: Protocol, endpoint: Endpoint, address:
     localAddress: target.sourceAddress,
     deadline,
     limiter,
-    ...(target.caPem ? { ca: [...tls.rootCertificates, target.caPem], caKey: createHash('sha256').update(target.caPem).digest('hex') } : {}),
+    ...(target.caPem ? { caPem: target.caPem, caKey: createHash('sha256').update(target.caPem).digest('hex') } : {}),
     ...(target.allowInsecureCertificate ? { insecureCredentials: true } : {}),
   };
 }
