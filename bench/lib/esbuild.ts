@@ -17,7 +17,7 @@ export interface Bundle {
   metafile: Metafile;
 }
 
-/** `lambda`: exactly the NodejsFunction options; `cli`: our code only, dependencies from node_modules. */
+/** `lambda`: exactly the NodejsFunction options; `cli`: our code only, split at its lazy imports, dependencies from node_modules. */
 export async function bundle(entry: string, name: string, kind: 'lambda' | 'cli'): Promise<Bundle> {
   const outdir = path.join(BUNDLE_DIR, name);
   await mkdir(outdir, { recursive: true });
@@ -27,7 +27,9 @@ export async function bundle(entry: string, name: string, kind: 'lambda' | 'cli'
   const file = path.join(outdir, 'index.mjs');
   const r = await build({
     entryPoints: [path.join(ROOT, entry)],
-    outfile: file,
+    // The CLI loads its heavy modules lazily (import()); split chunks keep them lazy, where one
+    // ESM file would hoist every package they import to the top and load it all at start.
+    ...(kind === 'cli' ? { outdir, entryNames: 'index', outExtension: { '.js': '.mjs' }, splitting: true } : { outfile: file }),
     bundle: true,
     platform: 'node',
     target: 'node24',
