@@ -1,7 +1,9 @@
-import type { ConnectObservation, Failure, ServerIdentity, TlsObservation } from '../core/types.js';
+import type { ConnectObservation, Failure, ServerIdentity, TlsObservation, VersionMatrix } from '../core/types.js';
 import { fingerprint } from '../core/fingerprint.js';
 import { certificateFacts, chainsToAnchor, parsePemBundle, peerChain } from './certs.js';
-import { classify, oneLine, ProbeError } from './errors.js';
+import { classify, DeadlineError, oneLine, ProbeError } from './errors.js';
+import type { ImapLoginResult } from './imap.js';
+import { versionMatrix } from './matrix.js';
 import { connectWire, credentialsRefusal, limiterKey, plaintextPreamble, tlsOptions, type EndpointContext, type Preamble } from './session.js';
 import type { Wire } from './wire.js';
 
@@ -110,4 +112,29 @@ export function identityOf(greeting: string | undefined, capabilities: string[] 
 /** Why a step never ran: no connection slot came free before the deadline (not a fact about the server). */
 export function noSlot(ctx: EndpointContext): Failure {
   return { stage: 'connect', kind: 'skipped', message: `no free connection slot to ${limiterKey(ctx)} before the deadline (at most ${ctx.limiter.max} at once, shared with other checks)` };
+}
+
+/** Everything measured on one endpoint: the session's facts, the version matrix, the login. */
+export interface EndpointProbe {
+  facts: Facts;
+  versions: VersionMatrix;
+  login?: ImapLoginResult;
+}
+
+/**
+ * Runs an endpoint's probe holding all the connection slots it needs, taken in one go (holding
+ * some while waiting for more would let two checks of one host deadlock until their deadlines).
+ * No slot before the deadline is a result naming why, never a throw.
+ */
+export async function holdingSlots(ctx: EndpointContext, slots: number, withCredentials: boolean, run: () => Promise<EndpointProbe>): Promise<EndpointProbe> {
+  try {
+    return await ctx.limiter.run(limiterKey(ctx), run, ctx.deadline.signal, slots);
+  } catch (err) {
+    const failure = err instanceof DeadlineError ? noSlot(ctx) : classify(err, 'connect');
+    return {
+      facts: { connect: { ok: false, address: ctx.address, failure } },
+      versions: versionMatrix(new Map(), { ok: false, chain: [], failure }),
+      ...(withCredentials ? { login: { auth: { attempted: false, ok: false, failure } } } : {}),
+    };
+  }
 }

@@ -1,8 +1,8 @@
-import type { AuthObservation, ConnectionsObservation, Failure, FolderObservation, VersionMatrix } from '../core/types.js';
-import { classify, DeadlineError, fail, oneLine } from './errors.js';
-import { identityOf, INJECTED, noSlot, openMeasured, type Facts } from './facts.js';
+import type { AuthObservation, ConnectionsObservation, Failure, FolderObservation } from '../core/types.js';
+import { classify, fail, oneLine } from './errors.js';
+import { holdingSlots, identityOf, INJECTED, openMeasured, type EndpointProbe, type Facts } from './facts.js';
 import { tlsSession, versionMatrix, VersionPins, type TlsSession } from './matrix.js';
-import { limiterKey, type EndpointContext, type Preamble } from './session.js';
+import { type EndpointContext, type Preamble } from './session.js';
 import { imapGreeting, imapLogin, imapReply, parseCapabilities, parseId, quotedLogin, type ImapResponse, type Wire } from './wire.js';
 
 export interface Credentials {
@@ -14,13 +14,6 @@ export interface ImapLoginResult {
   auth: AuthObservation;
   folders?: FolderObservation;
   connections?: ConnectionsObservation;
-}
-
-/** Everything measured on one endpoint: the session's facts, the version matrix, the login. */
-export interface EndpointProbe {
-  facts: Facts;
-  versions: VersionMatrix;
-  login?: ImapLoginResult;
 }
 
 const SENT_NAMES = /^(?:INBOX[./])?(?:Sent|Sent Items|Sent Messages|Sent Mail|Sent-Mail|Gesendet|Envoy[ée]s|送信済み(?:アイテム|メール)?)$/i;
@@ -328,23 +321,12 @@ async function sideConnections(ctx: EndpointContext, creds: Credentials | undefi
 /**
  * IMAP on one endpoint: the measuring session (TLS facts, identity, login, folders), the
  * version matrix and `wanted` extra sessions held at once to count simultaneous sessions.
- * All connection slots are taken in one go: holding some while waiting for more would let
- * two checks of one host deadlock until their deadlines.
  */
 export async function probeImap(ctx: EndpointContext, creds: Credentials | undefined, wanted = 4): Promise<EndpointProbe> {
   const room = ctx.limiter.max - 1;
   const extras = creds ? Math.max(0, Math.min(wanted, room)) : 0;
   const workers = Math.max(1, Math.min(Math.max(2, extras), room));
-  try {
-    return await ctx.limiter.run(limiterKey(ctx), () => measure(ctx, creds, extras, workers), ctx.deadline.signal, 1 + workers);
-  } catch (err) {
-    const failure = err instanceof DeadlineError ? noSlot(ctx) : classify(err, 'connect');
-    return {
-      facts: { connect: { ok: false, address: ctx.address, failure } },
-      versions: versionMatrix(new Map(), { ok: false, chain: [], failure }),
-      ...(creds ? { login: { auth: { attempted: false, ok: false, failure } } } : {}),
-    };
-  }
+  return holdingSlots(ctx, 1 + workers, !!creds, () => measure(ctx, creds, extras, workers));
 }
 
 /** The measuring session: TLS facts, identity, login, folders, held until the extra sessions are counted. */

@@ -1,10 +1,10 @@
 import { createHmac } from 'node:crypto';
 import type { AuthObservation } from '../core/types.js';
-import { classify, DeadlineError, fail, oneLine } from './errors.js';
-import { identityOf, INJECTED, noSlot, openMeasured, type Facts } from './facts.js';
-import type { Credentials, EndpointProbe } from './imap.js';
+import { classify, fail, oneLine } from './errors.js';
+import { holdingSlots, identityOf, INJECTED, openMeasured, type EndpointProbe, type Facts } from './facts.js';
+import type { Credentials } from './imap.js';
 import { tlsSession, versionMatrix, VersionPins } from './matrix.js';
-import { limiterKey, smtpKeywords, type EndpointContext, type Preamble } from './session.js';
+import { smtpKeywords, type EndpointContext, type Preamble } from './session.js';
 import { ehloName, smtpCommand, smtpReply, type SmtpReply, type Wire } from './wire.js';
 
 /** Whether AUTH is offered after TLS, from the EHLO keywords. */
@@ -96,16 +96,7 @@ async function afterTls(w: Wire, ctx: EndpointContext, pre: Preamble, creds: Cre
  */
 export async function probeSmtp(ctx: EndpointContext, creds: Credentials | undefined): Promise<EndpointProbe> {
   const side = Math.max(1, Math.min(3, ctx.limiter.max - 1));
-  try {
-    return await ctx.limiter.run(limiterKey(ctx), () => measure(ctx, creds, side), ctx.deadline.signal, 1 + side);
-  } catch (err) {
-    const failure = err instanceof DeadlineError ? noSlot(ctx) : classify(err, 'connect');
-    return {
-      facts: { connect: { ok: false, address: ctx.address, failure } },
-      versions: versionMatrix(new Map(), { ok: false, chain: [], failure }),
-      ...(creds ? { login: { auth: { attempted: false, ok: false, failure } } } : {}),
-    };
-  }
+  return holdingSlots(ctx, 1 + side, !!creds, () => measure(ctx, creds, side));
 }
 
 async function measure(ctx: EndpointContext, creds: Credentials | undefined, side: number): Promise<EndpointProbe> {
