@@ -41,6 +41,8 @@ interface Inputs {
   first: CycleFigures;
   logBytesPerJob: number;
   customMetricsPerServer: number;
+  /** Distinct custom metrics (name + dimension values) the largest cycle wrote. */
+  customMetrics: number;
   peakRss: number;
   inflightJobs: number;
   coldLoadMs?: number;
@@ -73,6 +75,7 @@ function inputs(sections: readonly Section[]): Inputs | string {
     first,
     logBytesPerJob: scale.reduce((s, f) => s + f.logBytes, 0) / jobs,
     customMetricsPerServer: largest.customMetrics / largest.size,
+    customMetrics: largest.customMetrics,
     peakRss: Math.max(...scale.map((f) => f.maxRss)),
     inflightJobs: largest.setup.inflight * largest.setup.batchSize,
     ...(bundles ? { coldLoadMs: bundles.find((b) => b.name === 'probe')?.importMs.median } : {}),
@@ -123,7 +126,7 @@ export function estimateCost(sections: readonly Section[]): Section {
       value: usd(metricsPer1000 + secretsPer1000),
       // Fixed per server, not per probe (outside the per-probe target), but a real part of the bill.
       versus: `with them ${usd(total + metricsPer1000 + secretsPer1000)} per 1,000 (${total + metricsPer1000 + secretsPer1000 < TARGET_PER_1000 ? 'under' : 'over'} $0.05)`,
-      detail: `at one probe per ${STACK.intervalMin} min (${num(probesPerServerMonth)}/month): ${i.customMetricsPerServer.toFixed(1)} custom metrics/server (ServerId dimension) ${usd(metricsPer1000)}; one secret/server ${usd(secretsPer1000)}`,
+      detail: `at one probe per ${STACK.intervalMin} min (${num(probesPerServerMonth)}/month): one secret/server ${usd(secretsPer1000)}; custom metrics ${usd(metricsPer1000)}: ${i.customMetrics} for the whole fleet (${usd(i.customMetrics * P.customMetricMonth)}/month however many servers), ${i.customMetricsPerServer.toFixed(4)}/server`,
     },
   ];
   const sizes = [256, 512, 1024, 1769].map((m) => ({ m, ...invocation(i, m, storeMs) }));

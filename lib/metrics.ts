@@ -10,14 +10,21 @@ export const METRICS_NAMESPACE = 'Inboxguard';
 export const SERVICE_NAME = 'inboxguard';
 /** The dimension Powertools adds to every metric (its value is SERVICE_NAME). */
 export const SERVICE_DIMENSION = 'service';
-/** The per-server dimension (the registry id). */
-export const SERVER_DIMENSION = 'ServerId';
 
+/**
+ * Metrics are for the whole fleet, never per server: a custom metric costs $0.30 a month for each
+ * dimension value, so a ServerId dimension made two metrics cost $0.60 per server a month (ten
+ * times the probes themselves). The per-server view on the dashboard is a Logs Insights query
+ * over the probe's `job-done` lines instead (PROBE_LOG_FIELDS).
+ */
 export const METRICS = {
   /** dispatch, once per cycle: jobs put on the queue (Count). Dimensions: service. */
   jobsDispatched: 'JobsDispatched',
-  /** probe, once per job: 1 if the verdict is compliant, else 0 (Count). Dimensions: service, ServerId. */
+  /** probe, once per job: 1 if the verdict is compliant, else 0 (Count; Minimum 0 = some server is not). Dimensions: service. */
   compliant: 'Compliant',
-  /** probe, once per job: days until the earliest certificate expiry, IMAP or SMTP (Count). Dimensions: service, ServerId. */
+  /** probe, once per job: days until the earliest certificate expiry, IMAP or SMTP (Count; Minimum = the fleet's soonest). Dimensions: service. */
   certificateDaysLeft: 'CertificateDaysLeft',
 } as const;
+
+/** The probe's log line per job (Powertools: `message` is the event name) and the fields the dashboard reads. */
+export const PROBE_JOB_DONE = 'job-done';

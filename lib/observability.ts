@@ -2,14 +2,17 @@ import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { METRICS, METRICS_NAMESPACE, SERVER_DIMENSION, SERVICE_DIMENSION, SERVICE_NAME } from './metrics.js';
+import { METRICS, METRICS_NAMESPACE, PROBE_JOB_DONE, SERVICE_DIMENSION, SERVICE_NAME } from './metrics.js';
 
 export interface ObservabilityProps {
   readonly dispatchFunction: lambda.IFunction;
   readonly probeFunction: lambda.IFunction;
+  /** The probe's log group: the dashboard's per-server table is a Logs Insights query over it. */
+  readonly probeLogGroup: logs.ILogGroup;
   readonly queue: sqs.IQueue;
   readonly deadLetterQueue: sqs.IQueue;
   /** Alarms notify this topic on ALARM and on OK. */
@@ -28,7 +31,8 @@ const ERROR_PERIOD = Duration.minutes(5);
 
 /**
  * Watching the watcher: alarms to the ops topic (dead letters, function errors, missing heartbeat, a
- * queue that does not drain) and a dashboard with per-server compliance from the EMF metrics.
+ * queue that does not drain) and a dashboard: the latest check of each server (a Logs Insights
+ * query over the probe's logs) beside the fleet's EMF metrics.
  */
 export class Observability extends Construct {
   readonly dashboard: cloudwatch.Dashboard;
@@ -98,10 +102,12 @@ export class Observability extends Construct {
       }),
     };
 
-    const perServer = (metricName: string, statistic: string, label: string) =>
-      new cloudwatch.MathExpression({
-        expression: `SEARCH('{${METRICS_NAMESPACE},${SERVER_DIMENSION},${SERVICE_DIMENSION}} MetricName="${metricName}" ${SERVICE_DIMENSION}="${SERVICE_NAME}"', '${statistic}', ${props.scheduleRate.toSeconds()})`,
-        usingMetrics: {},
+    const fleet = (metricName: string, statistic: string, label: string) =>
+      new cloudwatch.Metric({
+        namespace: METRICS_NAMESPACE,
+        metricName,
+        dimensionsMap: { [SERVICE_DIMENSION]: SERVICE_NAME },
+        statistic,
         period: props.scheduleRate,
         label,
       });
@@ -120,14 +126,27 @@ export class Observability extends Construct {
       new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: Object.values(this.alarms), width: 12, height: 6 }),
     );
     this.dashboard.addWidgets(
-      graph('Compliance per server (1 = compliant, 0 = not or unknown)', [perServer(METRICS.compliant, 'Minimum', '')], {
-        leftYAxis: { min: 0, max: 1 },
+      new cloudwatch.LogQueryWidget({
+        title: 'Servers: the latest check of each',
+        logGroupNames: [props.probeLogGroup.logGroupName],
+        queryLines: [
+          `filter message = '${PROBE_JOB_DONE}'`,
+          'stats latest(verdict) as verdict, latest(certificateDaysLeft) as certificateDaysLeft, latest(alert) as lastAlert, max(@timestamp) as checked by serverId',
+          'sort verdict desc, serverId asc',
+          'limit 1000',
+        ],
+        view: cloudwatch.LogQueryVisualizationType.TABLE,
+        width: 12,
+        height: 8,
       }),
-      graph('Days to certificate expiry per server', [perServer(METRICS.certificateDaysLeft, 'Minimum', '')], {
-        leftAnnotations: [{ value: 30, label: '30 days', color: cloudwatch.Color.ORANGE }],
+      graph('Fleet compliance (minimum 0 = some server is not compliant)', [fleet(METRICS.compliant, 'Minimum', 'all compliant'), fleet(METRICS.compliant, 'Average', 'share compliant')], {
+        leftYAxis: { min: 0, max: 1 },
       }),
     );
     this.dashboard.addWidgets(
+      graph('Days to the soonest certificate expiry in the fleet', [fleet(METRICS.certificateDaysLeft, 'Minimum', 'soonest')], {
+        leftAnnotations: [{ value: 30, label: '30 days', color: cloudwatch.Color.ORANGE }],
+      }),
       graph('Cycles', [
         completedCycles(props.scheduleRate),
         new cloudwatch.Metric({
@@ -139,18 +158,20 @@ export class Observability extends Construct {
           label: 'jobs dispatched',
         }),
       ]),
+    );
+    this.dashboard.addWidgets(
       graph(
         'Probe invocations',
         [props.probeFunction.metricInvocations(), props.probeFunction.metricErrors(), props.probeFunction.metricThrottles()],
         { right: [props.probeFunction.metricDuration({ statistic: cloudwatch.Stats.p(95) })] },
       ),
-    );
-    this.dashboard.addWidgets(
       graph('Job queue', [
         props.queue.metricApproximateNumberOfMessagesVisible({ label: 'waiting' }),
         props.queue.metricApproximateNumberOfMessagesNotVisible({ label: 'in flight' }),
         props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ label: 'dead letters' }),
       ], { right: [props.queue.metricApproximateAgeOfOldestMessage({ label: 'oldest job (s)' })] }),
+    );
+    this.dashboard.addWidgets(
       graph('Dispatch', [props.dispatchFunction.metricInvocations(), props.dispatchFunction.metricErrors()], {
         right: [props.dispatchFunction.metricDuration({ statistic: cloudwatch.Stats.p(95) })],
       }),

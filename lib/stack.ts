@@ -76,6 +76,7 @@ export class InboxguardStack extends Stack {
     this.observability = new Observability(this, 'Observability', {
       dispatchFunction: this.monitor.dispatchFunction,
       probeFunction: this.monitor.probeFunction,
+      probeLogGroup: this.monitor.probeFunction.logGroup,
       queue: this.monitor.queue,
       deadLetterQueue: this.monitor.deadLetterQueue,
       opsTopic: this.alerts.opsTopic,

@@ -11,7 +11,7 @@ import { DEFAULT_DIFF } from '../core/diff.js';
 import { systemClock } from '../ports.js';
 import type { Registry } from '../ports.js';
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
-import { METRICS, SERVER_DIMENSION } from '../../lib/metrics.js';
+import { METRICS, PROBE_JOB_DONE } from '../../lib/metrics.js';
 import type { CheckReport } from '../core/types.js';
 import { awsRegistry, log, newMetrics, requireEnv } from './wiring.js';
 
@@ -33,16 +33,10 @@ export function certificateDaysLeft(report: CheckReport): number | undefined {
   return days.length ? Math.min(...days) : undefined;
 }
 
-function emit(metrics: Metrics, serverId: string, report: CheckReport): void {
-  const m = metrics.singleMetric();
-  m.addDimension(SERVER_DIMENSION, serverId);
-  m.addMetric(METRICS.compliant, MetricUnit.Count, report.verdict === 'compliant' ? 1 : 0);
-  const days = certificateDaysLeft(report);
-  if (days !== undefined) {
-    const d = metrics.singleMetric();
-    d.addDimension(SERVER_DIMENSION, serverId);
-    d.addMetric(METRICS.certificateDaysLeft, MetricUnit.Count, days);
-  }
+/** Fleet metrics (no per-server dimension: see lib/metrics.ts). */
+function emit(metrics: Metrics, days: number | undefined, report: CheckReport): void {
+  metrics.singleMetric().addMetric(METRICS.compliant, MetricUnit.Count, report.verdict === 'compliant' ? 1 : 0);
+  if (days !== undefined) metrics.singleMetric().addMetric(METRICS.certificateDaysLeft, MetricUnit.Count, days);
 }
 
 /**
@@ -59,8 +53,10 @@ export function createProbeHandler(deps: ProbeDeps) {
         return;
       }
       const out = await runJob(server, job, deps.monitor);
-      if (out.report && deps.metrics) emit(deps.metrics, job.serverId, out.report);
-      log({ event: 'job-done', serverId: job.serverId, jobId: job.jobId, status: out.status, verdict: out.report?.verdict, alert: out.alert?.kind ?? null });
+      const days = out.report ? certificateDaysLeft(out.report) : undefined;
+      if (out.report && deps.metrics) emit(deps.metrics, days, out.report);
+      // The dashboard's per-server table reads these fields (lib/observability.ts).
+      log({ event: PROBE_JOB_DONE, serverId: job.serverId, jobId: job.jobId, status: out.status, verdict: out.report?.verdict, certificateDaysLeft: days ?? null, alert: out.alert?.kind ?? null });
     });
     const batchItemFailures = results.flatMap((r, i) => {
       if (r.status === 'fulfilled') return [];

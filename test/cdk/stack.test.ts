@@ -249,9 +249,13 @@ describe('observability', () => {
     });
   });
 
-  it('has a dashboard with per-server compliance from the EMF metric', () => {
+  it('has a dashboard: the latest check of each server from the probe logs, the fleet from the EMF metrics', () => {
     const body = JSON.stringify(Object.values(template.findResources('AWS::CloudWatch::Dashboard'))[0]!.Properties.DashboardBody);
-    expect(body).toContain(`SEARCH('{${METRICS_NAMESPACE},ServerId,service} MetricName=\\\\\\"${METRICS.compliant}\\\\\\"`);
+    expect(body).toContain("filter message = 'job-done'");
+    expect(body).toMatch(/stats latest\(verdict\) as verdict, latest\(certificateDaysLeft\) as certificateDaysLeft.* by serverId/);
+    // Fleet metrics: namespace, name and the service dimension only.
+    expect(body).toContain(String.raw`\"${METRICS_NAMESPACE}\",\"${METRICS.compliant}\",\"service\",\"inboxguard\"`);
+    expect(body).not.toContain('ServerId');
   });
 });
 

@@ -121,12 +121,16 @@ describe('probe', () => {
       },
     });
     expect((await embedded.store.getState('srv-00'))?.pendingAlert).toBeUndefined();
-    // One Compliant and one CertificateDaysLeft per checked server, with its ServerId.
+    // One Compliant and one CertificateDaysLeft per checked server, for the fleet: no ServerId
+    // dimension (each of its values would be a metric billed every month).
     const docs = emf();
-    expect(docs.map((d) => [d.ServerId, 'Compliant' in d ? `Compliant=${d.Compliant}` : `CertificateDaysLeft=${d.CertificateDaysLeft}`])).toEqual([
-      ['srv-00', 'Compliant=1'],
-      ['srv-00', 'CertificateDaysLeft=214'],
-    ]);
-    expect(docs[0]!._aws.CloudWatchMetrics[0]).toMatchObject({ Namespace: 'Inboxguard', Dimensions: [['service', 'ServerId']] });
+    expect(docs.map((d) => ('Compliant' in d ? `Compliant=${d.Compliant}` : `CertificateDaysLeft=${d.CertificateDaysLeft}`))).toEqual(['Compliant=1', 'CertificateDaysLeft=214']);
+    for (const d of docs) {
+      expect(d).not.toHaveProperty('ServerId');
+      expect(d._aws.CloudWatchMetrics[0]).toMatchObject({ Namespace: 'Inboxguard', Dimensions: [['service']] });
+    }
+    // The per-server view is the job-done log line, which the dashboard's Logs Insights query reads.
+    const lines = stdout.mock.calls.flatMap((c) => String(c[0]).split('\n')).filter((l) => l.includes('"job-done"')).map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines).toEqual([expect.objectContaining({ message: 'job-done', serverId: 'srv-00', verdict: 'compliant', certificateDaysLeft: 214 })]);
   });
 });
