@@ -93,8 +93,6 @@ export async function openMeasured(ctx: EndpointContext, firstFlight?: (w: Wire,
   }
 }
 
-/** The injected-bytes refusal: credentials are never sent on a session someone may have written into. */
-export const INJECTED = 'the server sent data after its STARTTLS OK, before the TLS handshake (possible injection): credentials were not sent';
 
 /** What is kept of a server's self-description: enough to recognise it, bounded whatever it sent. */
 const MAX_KEPT_CAPABILITIES = 200;

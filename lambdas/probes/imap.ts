@@ -1,8 +1,8 @@
 import type { AuthObservation, ConnectionsObservation, Failure, FolderObservation } from '../core/types.js';
 import { classify, fail, oneLine } from './errors.js';
-import { holdingSlots, identityOf, INJECTED, openMeasured, type EndpointProbe, type Facts } from './facts.js';
+import { holdingSlots, identityOf, openMeasured, type EndpointProbe, type Facts } from './facts.js';
 import { tlsSession, versionMatrix, VersionPins, type TlsSession } from './matrix.js';
-import { type EndpointContext, type Preamble } from './session.js';
+import { INJECTED, type EndpointContext, type Preamble } from './session.js';
 import { imapGreeting, imapLogin, imapReply, parseCapabilities, parseId, quotedLogin, type ImapResponse, type Wire } from './wire.js';
 
 export interface Credentials {
@@ -188,7 +188,8 @@ async function afterTls(w: Wire, ctx: EndpointContext, pre: Preamble, creds: Cre
  * login to succeed and for the login before it to finish. Servers count a session when its
  * login completes, so logins at the same moment can slip past a limit together: two at the
  * start can only make a limit of 1 read as 2 (a fail either way), while the last ones must
- * stay apart, or a limit of 4 would read as 5. Wrong credentials cost two failed logins.
+ * stay apart, or a limit of 4 would read as 5. Wrong credentials cost two failed IMAP logins
+ * (and the SMTP AUTH beside them: three in all).
  */
 class LoginGate {
   private decide!: (ok: boolean) => void;
@@ -295,8 +296,10 @@ async function sideConnections(ctx: EndpointContext, creds: Credentials | undefi
         await extraSession(ctx, creds!, await tlsSession(ctx, undefined, true), gate, hold);
         return;
       }
-      // Kept as an extra only while another worker is free to run the handshakes left.
-      const keep = claimed < hold.n && gate.decided !== false && (pins.left === 0 || free > 1);
+      // Kept as an extra only while another worker is free to run the handshakes left, and
+      // never below TLS 1.2: credentials go over the session a client would negotiate, not
+      // over one held down to TLS 1.0 or 1.1 with legacy ciphers.
+      const keep = claimed < hold.n && gate.decided !== false && !versions.some((v) => v === 'TLSv1' || v === 'TLSv1.1') && (pins.left === 0 || free > 1);
       if (keep) {
         claimed++;
         free--;

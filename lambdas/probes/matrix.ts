@@ -1,6 +1,6 @@
 import { TLS_VERSIONS, type Failure, type TlsObservation, type TlsVersion, type VersionAttempt, type VersionMatrix } from '../core/types.js';
 import { classify, fail, ProbeError } from './errors.js';
-import { connectWire, credentialsRefusal, plaintextPreamble, tlsOptions, type EndpointContext } from './session.js';
+import { connectWire, credentialsRefusal, INJECTED, plaintextPreamble, tlsOptions, type EndpointContext } from './session.js';
 import type { Wire } from './wire.js';
 
 /** OpenSSL errors that mean the server turned the offered version down. */
@@ -111,7 +111,7 @@ export async function tlsSession(ctx: EndpointContext, versions: readonly TlsVer
       w.close(ctx.protocol === 'imap' ? 'z1 LOGOUT\r\n' : 'QUIT\r\n');
       return { attempt, protocol: got };
     }
-    const refusal = credentialsRefusal(ctx, socket);
+    const refusal = w.discardedAtStarttls > 0 ? INJECTED : credentialsRefusal(ctx, socket);
     return { attempt, protocol: got, wire: w, ...(pre.capabilities ? { capabilities: pre.capabilities } : {}), ...(refusal ? { refusal } : {}) };
   } catch (err) {
     w?.destroy();
@@ -132,8 +132,10 @@ export function versionMatrix(pinned: ReadonlyMap<TlsVersion, VersionAttempt>, m
   const chosenAt = chosen ? TLS_VERSIONS.indexOf(chosen as TlsVersion) : -1;
   for (const [i, v] of TLS_VERSIONS.entries()) {
     const own = pinned.get(v);
-    if (own) m[v] = own;
-    else if (chosenAt === i) m[v] = { result: 'accepted', ...(measured?.cipher ? { cipher: measured.cipher } : {}) };
+    // The measuring session's own answer wins for the version it negotiated: a pinned
+    // handshake to that version that failed (a reset, a timeout) cannot unmake it.
+    if (chosenAt === i) m[v] = own?.result === 'accepted' ? own : { result: 'accepted', ...(measured?.cipher ? { cipher: measured.cipher } : {}) };
+    else if (own) m[v] = own;
     else if (chosenAt >= 0 && i > chosenAt) m[v] = { result: 'refused', detail: `offered TLS 1.0 to 1.3, the server chose ${label(chosen ?? '')}`, stage: 'tls-handshake' };
     else if (measured?.failure && !measured.ok) m[v] = judgeHandshakeError(new ProbeError(measured.failure));
     else m[v] = { result: 'error', detail: measured ? 'not measured' : 'no measuring session' };

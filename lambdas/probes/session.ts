@@ -88,6 +88,9 @@ export function tlsOptions(ctx: EndpointContext, versions?: readonly TlsVersion[
   };
 }
 
+/** The injected-bytes refusal: credentials are never sent on a session someone may have written into. */
+export const INJECTED = 'the server sent data after its STARTTLS OK, before the TLS handshake (possible injection): credentials were not sent';
+
 /**
  * Why credentials must not go over this session: its certificate does not chain to a trust
  * anchor, or does not name the host (undefined when it verifies, or when the server is

@@ -1,10 +1,10 @@
 import { createHmac } from 'node:crypto';
 import type { AuthObservation } from '../core/types.js';
 import { classify, fail, oneLine } from './errors.js';
-import { holdingSlots, identityOf, INJECTED, openMeasured, type EndpointProbe, type Facts } from './facts.js';
+import { holdingSlots, identityOf, openMeasured, type EndpointProbe, type Facts } from './facts.js';
 import type { Credentials } from './imap.js';
 import { tlsSession, versionMatrix, VersionPins } from './matrix.js';
-import { smtpKeywords, type EndpointContext, type Preamble } from './session.js';
+import { INJECTED, smtpKeywords, type EndpointContext, type Preamble } from './session.js';
 import { ehloName, smtpCommand, smtpReply, type SmtpReply, type Wire } from './wire.js';
 
 /** Whether AUTH is offered after TLS, from the EHLO keywords. */

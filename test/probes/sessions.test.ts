@@ -249,4 +249,50 @@ describe('credentials go only where HubSpot\'s client would send them', () => {
     expect(r.login?.auth).toMatchObject({ attempted: false, ok: false, failure: { stage: 'auth', kind: 'skipped' } });
     expect(commands.filter((c) => /^AUTH/i.test(c))).toEqual([]);
   });
+
+  it('bytes injected after STARTTLS on every connection: no LOGIN on any of them, the extra sessions included', async () => {
+    const commands: string[] = [];
+    const port = await serve(
+      imapScript({
+        implicitTls: false,
+        context,
+        commands,
+        on: {
+          STARTTLS: async (p, c) => {
+            p.send(`${c.tag} OK Begin TLS\r\n* CAPABILITY IMAP4rev1 INJECTED\r\n`);
+            await p.upgrade();
+          },
+        },
+      }),
+    );
+    const deadline = new Deadline(3000);
+    const r = await probeImap(ctxFor('imap', port, deadline), { user: USER, password: 'secret' }, 4).finally(() => deadline.dispose());
+    expect(r.login?.auth.failure?.message).toMatch(/possible injection/);
+    expect(commands.filter((c) => /^\S+ LOGIN /i.test(c))).toEqual([]);
+  });
+
+  it('a server that speaks TLS 1.0 to 1.2: the extra sessions log in over TLS 1.2, never over the 1.0/1.1 handshakes', async () => {
+    const leaf = await certs.leaf({ cn: HOST });
+    const legacy = tls.createSecureContext({ cert: leaf.cert, key: leaf.key, minVersion: 'TLSv1', maxVersion: 'TLSv1.2', ciphers: 'DEFAULT@SECLEVEL=0' });
+    const versions: string[] = [];
+    const port = await serve(
+      imapScript({
+        implicitTls: false,
+        context: legacy,
+        on: {
+          LOGIN: (p, c) => {
+            versions.push((p.sock as tls.TLSSocket).getProtocol() ?? 'none');
+            p.send(`${c.tag} OK Logged in\r\n`);
+          },
+        },
+      }),
+    );
+    const deadline = new Deadline(5000);
+    const r = await probeImap(ctxFor('imap', port, deadline), { user: USER, password: 'secret' }, 4).finally(() => deadline.dispose());
+    expect(r.login?.connections?.succeeded).toBe(5);
+    expect(versions).toEqual(['TLSv1.2', 'TLSv1.2', 'TLSv1.2', 'TLSv1.2', 'TLSv1.2']);
+    expect(r.versions.TLSv1).toMatchObject({ result: 'accepted' });
+    expect(r.versions['TLSv1.1']).toMatchObject({ result: 'accepted' });
+    expect(r.versions['TLSv1.3']).toMatchObject({ result: 'refused' });
+  });
 });
