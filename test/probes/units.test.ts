@@ -92,6 +92,9 @@ describe('version handshakes (VersionPins)', () => {
     expect(m['TLSv1.3']).toEqual({ result: 'refused', detail: 'offered TLS 1.0 to 1.3, the server chose TLS 1.2', stage: 'tls-handshake' });
     expect(m.TLSv1).toEqual({ result: 'error', detail: 'not measured' });
     expect(m.SSLv3).toBe('not-tested');
+    // A pinned handshake to the version the measuring session negotiated that then failed cannot unmake it.
+    const reset = new Map([['TLSv1.2', { result: 'refused' as const, detail: 'closed without a TLS alert', stage: 'tls-handshake' as const }]] as const);
+    expect(versionMatrix(reset, { ok: true, protocol: 'TLSv1.2', cipher: 'X', chain: [] })['TLSv1.2']).toEqual({ result: 'accepted', cipher: 'X' });
     const failed = versionMatrix(new Map(), { ok: false, chain: [], failure: { stage: 'tls-handshake', kind: 'tls', message: 'ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION: tlsv1 alert protocol version' } });
     expect(failed['TLSv1.3']).toEqual({ result: 'refused', detail: 'protocol_version alert', stage: 'tls-handshake' });
   });
