@@ -119,14 +119,20 @@ export interface EndpointProbe {
   login?: ImapLoginResult;
 }
 
+/** How long a closing connection may keep its slot after the probe is done. */
+const CLOSE_GRACE_MS = 1000;
+
 /**
  * Runs an endpoint's probe holding all the connection slots it needs, taken in one go (holding
  * some while waiting for more would let two checks of one host deadlock until their deadlines).
- * No slot before the deadline is a result naming why, never a throw.
+ * The slots are given back when the probe's connections have closed (LOGOUT and QUIT are not
+ * awaited), not when its result is ready, so that the next check of the same host and port
+ * never finds more than the limit open. No slot before the deadline is a result, never a throw.
  */
-export async function holdingSlots(ctx: EndpointContext, slots: number, withCredentials: boolean, run: () => Promise<EndpointProbe>): Promise<EndpointProbe> {
+export async function holdingSlots(ctx: EndpointContext, slots: number, withCredentials: boolean, run: (ctx: EndpointContext) => Promise<EndpointProbe>): Promise<EndpointProbe> {
+  let release: () => void;
   try {
-    return await ctx.limiter.run(limiterKey(ctx), run, ctx.deadline.signal, slots);
+    release = await ctx.limiter.hold(limiterKey(ctx), ctx.deadline.signal, slots);
   } catch (err) {
     const failure = err instanceof DeadlineError ? noSlot(ctx) : classify(err, 'connect');
     return {
@@ -134,5 +140,12 @@ export async function holdingSlots(ctx: EndpointContext, slots: number, withCred
       versions: versionMatrix(new Map(), { ok: false, chain: [], failure }),
       ...(withCredentials ? { login: { auth: { attempted: false, ok: false, failure } } } : {}),
     };
+  }
+  const wires: Wire[] = [];
+  try {
+    return await run({ ...ctx, track: (w) => wires.push(w) });
+  } finally {
+    const grace = new Promise<void>((r) => setTimeout(r, CLOSE_GRACE_MS).unref());
+    void Promise.race([Promise.all(wires.map((w) => w.closed)), grace]).then(release);
   }
 }

@@ -329,7 +329,7 @@ export async function probeImap(ctx: EndpointContext, creds: Credentials | undef
   const room = ctx.limiter.max - 1;
   const extras = creds ? Math.max(0, Math.min(wanted, room)) : 0;
   const workers = Math.max(1, Math.min(Math.max(2, extras), room));
-  return holdingSlots(ctx, 1 + workers, !!creds, () => measure(ctx, creds, extras, workers));
+  return holdingSlots(ctx, 1 + workers, !!creds, (c) => measure(c, creds, extras, workers));
 }
 
 /** The measuring session: TLS facts, identity, login, folders, held until the extra sessions are counted. */

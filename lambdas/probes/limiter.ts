@@ -14,13 +14,28 @@ export class HostLimiter {
 
   /** Runs fn holding `slots` connection slots of `key` (at most `max`). */
   async run<T>(key: string, fn: () => Promise<T>, signal?: AbortSignal, slots = 1): Promise<T> {
-    const n = Math.max(1, Math.min(slots, this.max));
-    await this.acquire(key, n, signal);
+    const release = await this.hold(key, signal, slots);
     try {
       return await fn();
     } finally {
-      this.release(key, n);
+      release();
     }
+  }
+
+  /**
+   * Takes `slots` connection slots of `key` (at most `max`) and returns the function that
+   * gives them back (once; later calls do nothing): for a caller whose connections outlive
+   * its result (sockets still closing), so that the slots are freed when they are gone.
+   */
+  async hold(key: string, signal?: AbortSignal, slots = 1): Promise<() => void> {
+    const n = Math.max(1, Math.min(slots, this.max));
+    await this.acquire(key, n, signal);
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
+      this.release(key, n);
+    };
   }
 
   private acquire(key: string, slots: number, signal?: AbortSignal): Promise<void> {

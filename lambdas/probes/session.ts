@@ -34,6 +34,8 @@ export interface EndpointContext {
    * certificate"). Otherwise they go only where HubSpot's client would send them.
    */
   insecureCredentials?: boolean;
+  /** Told of every connection opened (holdingSlots frees the slots once they are all closed). */
+  track?: (w: Wire) => void;
 }
 
 export function limiterKey(ctx: EndpointContext): string {
@@ -152,6 +154,8 @@ export function smtpKeywords(lines: readonly string[]): string[] {
   return lines.slice(1).map((l) => l.trim().toUpperCase()).filter(Boolean);
 }
 
-export function connectWire(ctx: EndpointContext): Promise<Wire> {
-  return Wire.connect({ address: ctx.address, port: ctx.port, localAddress: ctx.localAddress, deadline: ctx.deadline });
+export async function connectWire(ctx: EndpointContext): Promise<Wire> {
+  const w = await Wire.connect({ address: ctx.address, port: ctx.port, localAddress: ctx.localAddress, deadline: ctx.deadline });
+  ctx.track?.(w);
+  return w;
 }

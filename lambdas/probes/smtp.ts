@@ -96,7 +96,7 @@ async function afterTls(w: Wire, ctx: EndpointContext, pre: Preamble, creds: Cre
  */
 export async function probeSmtp(ctx: EndpointContext, creds: Credentials | undefined): Promise<EndpointProbe> {
   const side = Math.max(1, Math.min(3, ctx.limiter.max - 1));
-  return holdingSlots(ctx, 1 + side, !!creds, () => measure(ctx, creds, side));
+  return holdingSlots(ctx, 1 + side, !!creds, (c) => measure(c, creds, side));
 }
 
 async function measure(ctx: EndpointContext, creds: Credentials | undefined, side: number): Promise<EndpointProbe> {

@@ -45,11 +45,14 @@ export class Wire {
   /** Bytes thrown away after a STARTTLS OK (CVE-2011-0411 style injection). */
   discardedAtStarttls = 0;
   connectMs = 0;
+  /** Settles when the TCP connection is gone (closed by either side, or destroyed). */
+  readonly closed: Promise<void>;
 
   private constructor(
     public socket: net.Socket,
     private readonly deadline: Deadline,
   ) {
+    this.closed = socket.destroyed ? Promise.resolve() : new Promise<void>((r) => socket.once('close', () => r()));
     this.attach(socket);
   }
 

@@ -296,3 +296,34 @@ describe('credentials go only where HubSpot\'s client would send them', () => {
     expect(r.versions['TLSv1.3']).toMatchObject({ result: 'refused' });
   });
 });
+
+describe('the host limit', () => {
+  it('two checks of one host and port never have more than 5 connections open, closing ones included', async () => {
+    let live = 0;
+    let peak = 0;
+    const port = await serve(
+      imapScript({
+        implicitTls: false,
+        context,
+        greeting: (p) => {
+          live++;
+          peak = Math.max(peak, live);
+          p.raw.once('close', () => live--);
+          p.send('* OK [CAPABILITY IMAP4rev1 ID LITERAL+ STARTTLS LOGINDISABLED] ready\r\n');
+        },
+        // LOGOUT is never answered and the connection stays up: the client lets go on its own.
+        on: { LOGOUT: () => undefined },
+      }),
+    );
+    const limiter = new HostLimiter(5);
+    const deadline = new Deadline(5000);
+    const endpoint: Endpoint = { host: HOST, port, security: 'starttls' };
+    const ctx = () => endpointContext('imap', endpoint, '127.0.0.1', { imap: endpoint, caPem: certs.caPem }, deadline, limiter);
+    const creds = { user: USER, password: 'secret' };
+    const [a, b] = await Promise.all([probeImap(ctx(), creds, 4), probeImap(ctx(), creds, 4)]).finally(() => deadline.dispose());
+    expect(a.login?.connections?.succeeded).toBe(5);
+    expect(b.login?.connections?.succeeded).toBe(5);
+    expect(peak).toBe(5);
+  });
+});
+
