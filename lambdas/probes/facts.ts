@@ -1,18 +1,16 @@
-import type { ConnectObservation, Failure, ServerIdentity, TlsObservation, VersionMatrix } from '../core/types.js';
+import type { AuthObservation, ConnectObservation, Failure, ServerIdentity, TlsObservation, VersionMatrix } from '../core/types.js';
 import { fingerprint } from '../core/fingerprint.js';
 import { certificateFacts, chainsToAnchor, parsePemBundle, peerChain } from './certs.js';
 import { classify, DeadlineError, oneLine, ProbeError } from './errors.js';
 import type { ImapLoginResult } from './imap.js';
 import { versionMatrix } from './matrix.js';
-import { connectWire, credentialsRefusal, limiterKey, plaintextPreamble, tlsOptions, type EndpointContext, type Preamble } from './session.js';
+import { connectWire, credentialsBlock, limiterKey, plaintextPreamble, tlsOptions, type EndpointContext, type Preamble } from './session.js';
 import type { Wire } from './wire.js';
 
 export interface Facts {
   connect: ConnectObservation;
   tls?: TlsObservation;
   identity?: ServerIdentity;
-  /** Capabilities (IMAP) or EHLO keywords (SMTP) seen after TLS. */
-  capabilitiesAfterTls?: string[];
 }
 
 /** The measuring session up to TLS: its facts so far, and the connection when TLS is up. */
@@ -21,8 +19,8 @@ export interface Measured {
   pre: Preamble;
   /** Open after a successful handshake: the protocol's own steps go on on it. */
   wire?: Wire;
-  /** Why credentials must not be sent on this session (credentialsRefusal). */
-  refusal?: string;
+  /** Why no credentials may be sent on this session, as the login's outcome (credentialsBlock). */
+  block?: AuthObservation;
 }
 
 const DATE_ERRORS = new Set(['CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID']);
@@ -33,7 +31,7 @@ const DATE_ERRORS = new Set(['CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID']);
  * then asks the server who it is and logs in (imap.ts, smtp.ts): one connection does both.
  * `firstFlight` gives the commands to send the moment TLS is up.
  */
-export async function openMeasured(ctx: EndpointContext, firstFlight?: (w: Wire, refusal: string | undefined) => string): Promise<Measured> {
+export async function openMeasured(ctx: EndpointContext, firstFlight?: (w: Wire, blocked: boolean) => string): Promise<Measured> {
   let w: Wire;
   try {
     w = await connectWire(ctx);
@@ -56,9 +54,9 @@ export async function openMeasured(ctx: EndpointContext, firstFlight?: (w: Wire,
       };
     }
     const { socket, ms } = await w.startTls(tlsOptions(ctx));
-    const refusal = credentialsRefusal(ctx, socket);
+    const block = credentialsBlock(ctx, w, socket);
     // The protocol's first commands leave before the certificate facts are worked out.
-    const first = firstFlight?.(w, refusal);
+    const first = firstFlight?.(w, block !== undefined);
     if (first) w.write(first);
     const chain = peerChain(socket);
     const authorizationError = socket.authorizationError ? String(socket.authorizationError) : undefined;
@@ -78,7 +76,8 @@ export async function openMeasured(ctx: EndpointContext, firstFlight?: (w: Wire,
     if (w.discardedAtStarttls > 0) {
       tls.failure = { stage: 'starttls', kind: 'protocol', message: `discarded ${w.discardedAtStarttls} bytes sent before the TLS handshake` };
     }
-    return { facts: { connect, tls, identity: identityOf(pre.greeting, pre.capabilities, undefined) }, pre, wire: w, ...(refusal ? { refusal } : {}) };
+    // The identity is the caller's to fill in, from what the server says over TLS.
+    return { facts: { connect, tls }, pre, wire: w, ...(block ? { block } : {}) };
   } catch (err) {
     w.destroy();
     const failure = err instanceof ProbeError ? err.failure : classify(err, 'tls-handshake');
@@ -107,8 +106,14 @@ export function identityOf(greeting: string | undefined, capabilities: string[] 
   };
 }
 
+/** The login when the measuring session never reached TLS: not attempted, for the reason it stopped. */
+export function notAttempted(m: Measured): AuthObservation {
+  const failure = m.facts.tls?.failure ?? m.facts.connect.failure;
+  return { attempted: false, ok: false, ...(failure ? { failure } : {}) };
+}
+
 /** Why a step never ran: no connection slot came free before the deadline (not a fact about the server). */
-export function noSlot(ctx: EndpointContext): Failure {
+function noSlot(ctx: EndpointContext): Failure {
   return { stage: 'connect', kind: 'skipped', message: `no free connection slot to ${limiterKey(ctx)} before the deadline (at most ${ctx.limiter.max} at once, shared with other checks)` };
 }
 

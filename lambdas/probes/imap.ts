@@ -1,8 +1,8 @@
 import type { AuthObservation, ConnectionsObservation, Failure, FolderObservation } from '../core/types.js';
-import { classify, fail, oneLine } from './errors.js';
-import { holdingSlots, identityOf, openMeasured, type EndpointProbe, type Facts } from './facts.js';
+import { classify, fail, oneLine, ProbeError } from './errors.js';
+import { holdingSlots, identityOf, notAttempted, openMeasured, type EndpointProbe, type Facts } from './facts.js';
 import { tlsSession, versionMatrix, VersionPins, type TlsSession } from './matrix.js';
-import { INJECTED, type EndpointContext, type Preamble } from './session.js';
+import type { EndpointContext, Preamble } from './session.js';
 import { imapGreeting, imapLogin, imapReply, parseCapabilities, parseId, quotedLogin, type ImapResponse, type Wire } from './wire.js';
 
 export interface Credentials {
@@ -128,15 +128,14 @@ interface AfterTls {
  * to learn who the server is, and LOGIN right behind them when the credentials can be quoted
  * (never on a session the server wrote into before the handshake).
  */
-function firstFlight(w: Wire, creds: Credentials | undefined, refusal: string | undefined): { line: string; login: boolean } {
-  const login = creds && !refusal && w.discardedAtStarttls === 0 ? quotedLogin('a1', creds.user, creds.password) : undefined;
+function firstFlight(creds: Credentials | undefined, blocked: boolean): { line: string; login: boolean } {
+  const login = creds && !blocked ? quotedLogin('a1', creds.user, creds.password) : undefined;
   return { line: `c2 CAPABILITY\r\nc3 ID NIL\r\n${login ?? ''}`, login: !!login };
 }
 
 /** The answers to the first flight (after the greeting, for implicit TLS), then LOGIN if it was not in it. */
-async function afterTls(w: Wire, ctx: EndpointContext, pre: Preamble, creds: Credentials | undefined, refusal: string | undefined, pipelined: boolean, sentAt: number): Promise<AfterTls> {
+async function afterTls(w: Wire, ctx: EndpointContext, pre: Preamble, creds: Credentials | undefined, block: AuthObservation | undefined, pipelined: boolean, sentAt: number): Promise<AfterTls> {
   const out: AfterTls = { greeting: pre.greeting };
-  const injected = w.discardedAtStarttls > 0;
   let started = pipelined ? sentAt : 0;
   try {
     if (ctx.security === 'tls') out.greeting = await imapGreeting(w);
@@ -148,12 +147,8 @@ async function afterTls(w: Wire, ctx: EndpointContext, pre: Preamble, creds: Cre
     return out;
   }
   if (!creds) return out;
-  if (refusal) {
-    out.auth = { attempted: false, ok: false, failure: { stage: 'login', kind: 'skipped', message: refusal } };
-    return out;
-  }
-  if (injected) {
-    out.auth = { attempted: true, ok: false, failure: { stage: 'starttls', kind: 'protocol', message: INJECTED }, reason: 'other' };
+  if (block) {
+    out.auth = block;
     return out;
   }
   try {
@@ -261,7 +256,7 @@ async function extraSession(ctx: EndpointContext, creds: Credentials, s: TlsSess
   }
   let result: Failure | null = null;
   try {
-    if (s.refusal) throw fail('login', 'skipped', s.refusal);
+    if (s.block?.failure) throw new ProbeError(s.block.failure);
     const caps = ctx.security === 'tls' ? parseCapabilities([await imapGreeting(w)]) : s.capabilities;
     if (!gate.takeFirst() && !(await ctx.deadline.race(gate.main))) result = NOT_NEEDED;
     else {
@@ -336,23 +331,16 @@ export async function probeImap(ctx: EndpointContext, creds: Credentials | undef
 async function mainSession(ctx: EndpointContext, creds: Credentials | undefined, gate: LoginGate, hold: Hold): Promise<{ facts: Facts; login?: ImapLoginResult }> {
   let pipelined = false;
   let sentAt = 0;
-  const m = await openMeasured(ctx, (wire, refusal) => {
-    const first = firstFlight(wire, creds, refusal);
+  const m = await openMeasured(ctx, (_wire, blocked) => {
+    const first = firstFlight(creds, blocked);
     pipelined = first.login;
     sentAt = Date.now();
     return first.line;
   });
   const w = m.wire;
-  if (!w) {
-    const failure = m.facts.tls?.failure ?? m.facts.connect.failure;
-    return { facts: m.facts, ...(creds ? { login: { auth: { attempted: false, ok: false, ...(failure ? { failure } : {}) } } } : {}) };
-  }
-  const after = await afterTls(w, ctx, m.pre, creds, m.refusal, pipelined, sentAt);
-  const facts: Facts = {
-    ...m.facts,
-    identity: identityOf(after.greeting, after.capabilities ?? m.pre.capabilities, after.id),
-    ...(after.capabilities ? { capabilitiesAfterTls: after.capabilities } : {}),
-  };
+  if (!w) return { facts: m.facts, ...(creds ? { login: { auth: notAttempted(m) } } : {}) };
+  const after = await afterTls(w, ctx, m.pre, creds, m.block, pipelined, sentAt);
+  const facts: Facts = { ...m.facts, identity: identityOf(after.greeting, after.capabilities ?? m.pre.capabilities, after.id) };
   const auth = after.auth;
   gate.open(!!auth?.ok);
   if (!auth?.ok) {

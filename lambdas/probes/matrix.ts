@@ -1,6 +1,6 @@
-import { TLS_VERSIONS, type Failure, type TlsObservation, type TlsVersion, type VersionAttempt, type VersionMatrix } from '../core/types.js';
+import { TLS_VERSIONS, type AuthObservation, type Failure, type TlsObservation, type TlsVersion, type VersionAttempt, type VersionMatrix } from '../core/types.js';
 import { classify, fail, ProbeError } from './errors.js';
-import { connectWire, credentialsRefusal, INJECTED, plaintextPreamble, tlsOptions, type EndpointContext } from './session.js';
+import { connectWire, credentialsBlock, plaintextPreamble, tlsOptions, type EndpointContext } from './session.js';
 import type { Wire } from './wire.js';
 
 /** OpenSSL errors that mean the server turned the offered version down. */
@@ -83,8 +83,8 @@ export interface TlsSession {
   wire?: Wire;
   /** Capabilities seen before TLS (STARTTLS), for LITERAL+. */
   capabilities?: string[];
-  /** Why no credentials may go over a kept session (credentialsRefusal). */
-  refusal?: string;
+  /** Why no credentials may go over a kept session, as the login's outcome (credentialsBlock). */
+  block?: AuthObservation;
 }
 
 /**
@@ -111,8 +111,8 @@ export async function tlsSession(ctx: EndpointContext, versions: readonly TlsVer
       w.close(ctx.protocol === 'imap' ? 'z1 LOGOUT\r\n' : 'QUIT\r\n');
       return { attempt, protocol: got };
     }
-    const refusal = w.discardedAtStarttls > 0 ? INJECTED : credentialsRefusal(ctx, socket);
-    return { attempt, protocol: got, wire: w, ...(pre.capabilities ? { capabilities: pre.capabilities } : {}), ...(refusal ? { refusal } : {}) };
+    const block = credentialsBlock(ctx, w, socket);
+    return { attempt, protocol: got, wire: w, ...(pre.capabilities ? { capabilities: pre.capabilities } : {}), ...(block ? { block } : {}) };
   } catch (err) {
     w?.destroy();
     const attempt = judgeHandshakeError(err);

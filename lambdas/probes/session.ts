@@ -1,6 +1,6 @@
 import tls from 'node:tls';
 import { isIP } from 'node:net';
-import type { Protocol, Security, TlsVersion } from '../core/types.js';
+import type { AuthObservation, Protocol, Security, TlsVersion } from '../core/types.js';
 import type { Deadline } from './deadline.js';
 import { fail, oneLine } from './errors.js';
 import type { HostLimiter } from './limiter.js';
@@ -94,15 +94,25 @@ export function tlsOptions(ctx: EndpointContext, versions?: readonly TlsVersion[
 export const INJECTED = 'the server sent data after its STARTTLS OK, before the TLS handshake (possible injection): credentials were not sent';
 
 /**
- * Why credentials must not go over this session: its certificate does not chain to a trust
- * anchor, or does not name the host (undefined when it verifies, or when the server is
- * registered with allowInsecureCertificate). Handshakes never fail on these, so that they
- * are measured; credentials follow the rule HubSpot's client would.
+ * Why no credentials may go over this TLS session, as the login's outcome; undefined when they
+ * may. Handshakes never fail on these, so that they are measured; credentials follow the rule
+ * HubSpot's client would:
+ * - a certificate that does not chain to a trust anchor or does not name the host (unless the
+ *   server is registered with allowInsecureCertificate): not attempted;
+ * - bytes the server sent between its STARTTLS OK and the handshake: a fail.
  */
-export function credentialsRefusal(ctx: EndpointContext, socket: tls.TLSSocket): string | undefined {
-  if (ctx.insecureCredentials) return undefined;
-  const why = !socket.authorized ? String(socket.authorizationError ?? 'not authorized') : tls.checkServerIdentity(ctx.hostname, socket.getPeerCertificate())?.message;
-  return why === undefined ? undefined : `credentials were not sent: the certificate does not verify for ${ctx.hostname} (${oneLine(why, 160)}); allowInsecureCertificate (--allow-insecure-cert) sends them anyway`;
+export function credentialsBlock(ctx: EndpointContext, w: Wire, socket: tls.TLSSocket): AuthObservation | undefined {
+  const why = ctx.insecureCredentials
+    ? undefined
+    : !socket.authorized
+      ? String(socket.authorizationError ?? 'not authorized')
+      : tls.checkServerIdentity(ctx.hostname, socket.getPeerCertificate())?.message;
+  if (why !== undefined) {
+    const message = `credentials were not sent: the certificate does not verify for ${ctx.hostname} (${oneLine(why, 160)}); allowInsecureCertificate (--allow-insecure-cert) sends them anyway`;
+    return { attempted: false, ok: false, failure: { stage: ctx.protocol === 'imap' ? 'login' : 'auth', kind: 'skipped', message } };
+  }
+  if (w.discardedAtStarttls > 0) return { attempted: true, ok: false, failure: { stage: 'starttls', kind: 'protocol', message: INJECTED }, reason: 'other' };
+  return undefined;
 }
 
 export interface Preamble {

@@ -1,16 +1,11 @@
 import { createHmac } from 'node:crypto';
 import type { AuthObservation } from '../core/types.js';
 import { classify, fail, oneLine } from './errors.js';
-import { holdingSlots, identityOf, openMeasured, type EndpointProbe, type Facts } from './facts.js';
+import { holdingSlots, identityOf, notAttempted, openMeasured, type EndpointProbe, type Facts } from './facts.js';
 import type { Credentials } from './imap.js';
 import { tlsSession, versionMatrix, VersionPins } from './matrix.js';
-import { INJECTED, smtpKeywords, type EndpointContext, type Preamble } from './session.js';
+import { smtpKeywords, type EndpointContext, type Preamble } from './session.js';
 import { ehloName, smtpCommand, smtpReply, type SmtpReply, type Wire } from './wire.js';
-
-/** Whether AUTH is offered after TLS, from the EHLO keywords. */
-export function authOffered(keywords: readonly string[] | undefined): boolean | undefined {
-  return keywords ? keywords.some((k) => /^AUTH[ =]/.test(k)) : undefined;
-}
 
 /** The SASL mechanisms of the EHLO AUTH keyword(s), upper case. */
 function mechanisms(keywords: readonly string[]): string[] {
@@ -62,7 +57,7 @@ async function authenticate(w: Wire, keywords: readonly string[], creds: Credent
 }
 
 /** After TLS on the measuring session: the greeting (implicit TLS), EHLO again, then AUTH. */
-async function afterTls(w: Wire, ctx: EndpointContext, pre: Preamble, creds: Credentials | undefined, refusal: string | undefined): Promise<{ greeting?: string; capabilities?: string[]; auth?: AuthObservation }> {
+async function afterTls(w: Wire, ctx: EndpointContext, pre: Preamble, creds: Credentials | undefined, block: AuthObservation | undefined): Promise<{ greeting?: string; capabilities?: string[]; auth?: AuthObservation }> {
   const out: { greeting?: string; capabilities?: string[]; auth?: AuthObservation } = { ...(pre.greeting ? { greeting: pre.greeting } : {}) };
   try {
     if (ctx.security === 'tls') {
@@ -75,15 +70,7 @@ async function afterTls(w: Wire, ctx: EndpointContext, pre: Preamble, creds: Cre
     if (e.code !== 250) throw fail('ehlo', 'rejected', `EHLO answered ${e.code} ${oneLine(e.lines.join(' '))}`);
     out.capabilities = smtpKeywords(e.lines);
     if (!creds) return out;
-    if (refusal) {
-      out.auth = { attempted: false, ok: false, failure: { stage: 'auth', kind: 'skipped', message: refusal } };
-      return out;
-    }
-    if (w.discardedAtStarttls > 0) {
-      out.auth = { attempted: true, ok: false, failure: { stage: 'starttls', kind: 'protocol', message: INJECTED }, reason: 'other' };
-      return out;
-    }
-    out.auth = await authenticate(w, out.capabilities, creds);
+    out.auth = block ?? (await authenticate(w, out.capabilities, creds));
   } catch (err) {
     if (creds) out.auth = { attempted: true, ok: false, failure: classify(err, 'auth'), reason: 'other' };
   }
@@ -107,17 +94,10 @@ async function measure(ctx: EndpointContext, creds: Credentials | undefined, sid
   const main = (async (): Promise<{ facts: Facts; auth?: AuthObservation }> => {
     // Implicit TLS: the server greets first, and an SMTP client must not talk before that.
     const m = await openMeasured(ctx, ctx.security === 'starttls' ? (w) => `EHLO ${ehloName(w)}\r\n` : undefined);
-    if (!m.wire) {
-      const failure = m.facts.tls?.failure ?? m.facts.connect.failure;
-      return { facts: m.facts, ...(creds ? { auth: { attempted: false, ok: false, ...(failure ? { failure } : {}) } } : {}) };
-    }
-    const after = await afterTls(m.wire, ctx, m.pre, creds, m.refusal);
+    if (!m.wire) return { facts: m.facts, ...(creds ? { auth: notAttempted(m) } : {}) };
+    const after = await afterTls(m.wire, ctx, m.pre, creds, m.block);
     m.wire.close('QUIT\r\n');
-    const facts: Facts = {
-      ...m.facts,
-      identity: identityOf(after.greeting, after.capabilities ?? m.pre.capabilities, undefined),
-      ...(after.capabilities ? { capabilitiesAfterTls: after.capabilities } : {}),
-    };
+    const facts: Facts = { ...m.facts, identity: identityOf(after.greeting, after.capabilities ?? m.pre.capabilities, undefined) };
     return { facts, ...(after.auth ? { auth: after.auth } : {}) };
   })();
   const workers = ctx.limiter.max < 2 ? main.then(worker) : Promise.all(Array.from({ length: side }, worker));

@@ -252,12 +252,6 @@ export async function imapGreeting(w: Wire): Promise<string> {
   return line;
 }
 
-/** Sends a command and collects untagged lines up to the tagged status. */
-export async function imapCommand(w: Wire, tag: string, command: string, stage: Stage): Promise<ImapResponse> {
-  w.write(`${tag} ${command}\r\n`);
-  return imapReply(w, tag, stage);
-}
-
 /** Untagged lines up to the tagged status of `tag`; the whole reply is bounded by `max` bytes. */
 export async function imapReply(w: Wire, tag: string, stage: Stage, max = MAX_RESPONSE): Promise<ImapResponse> {
   const untagged: string[] = [];
