@@ -23,13 +23,11 @@ const parsed = <T>(parse: (v: string) => T) =>
 const ipAddress = parsed(parseIp);
 const security = z.enum(['tls', 'starttls'], { message: 'must be tls or starttls' });
 
+/** HOST[:PORT], checked and kept as written. */
 const endpoint = (defaultPort: number) =>
-  z.string().superRefine((v, ctx) => {
-    try {
-      parseEndpoint(v, defaultPort);
-    } catch (err) {
-      ctx.addIssue({ code: 'custom', message: (err as Error).message });
-    }
+  parsed((v) => {
+    parseEndpoint(v, defaultPort);
+    return v;
   });
 
 export const serverSchema = z

@@ -35,10 +35,6 @@ export function parsePort(value: string): number {
   return n;
 }
 
-export function isSecurity(v: unknown): v is Security {
-  return v === 'tls' || v === 'starttls';
-}
-
 /** HOST[:PORT], [IPv6]:PORT; security from the flag, else by port (993/465 TLS). */
 export function parseEndpoint(value: string, defaultPort: number, sec?: Security): Endpoint {
   const bracketed = /^\[([^\]]+)\](?::(.*))?$/.exec(value);

@@ -1,5 +1,5 @@
 import type { Alert, AlertKind, Fingerprints, RequirementState, ServerConfig, ServerState, Severity } from './monitor-types.js';
-import { wrap } from './report.js';
+import { expiryDays, wrap } from './report.js';
 import type { CheckReport, ProtocolEvidence, RequirementResult } from './types.js';
 
 export interface DiffOptions {
@@ -56,11 +56,6 @@ function fingerprintsOf(r: CheckReport): Fingerprints {
   };
 }
 
-function daysLeft(r: RequirementResult | undefined): number | undefined {
-  const d = (r?.evidence as { daysLeft?: unknown } | undefined)?.daysLeft;
-  return typeof d === 'number' ? d : undefined;
-}
-
 function when(iso: string | undefined): string {
   return iso ? iso.replace('T', ' ').replace(/\.\d+Z$|Z$/, ' UTC') : 'never';
 }
@@ -99,7 +94,7 @@ function expiryFindings(
   for (const p of ['imap', 'smtp'] as const) {
     const cert = p === 'imap' ? fp.imapCert : fp.smtpCert;
     const r = results.find((x) => x.id === `${p}.cert-expiry`);
-    const days = daysLeft(r);
+    const days = expiryDays(r);
     if (!cert || days === undefined) continue;
     const key = `${p}:${cert}`;
     const done = alerted[key] ?? [];

@@ -59,9 +59,15 @@ export function formatText(r: CheckReport): string {
 
 const NAGIOS_STATE = ['OK', 'WARNING', 'CRITICAL', 'UNKNOWN'] as const;
 
-function daysLeft(r: CheckReport, p: 'imap' | 'smtp'): number | undefined {
-  const ev = r.requirements.find((x) => x.id === `${p}.cert-expiry`)?.evidence as { daysLeft?: unknown } | undefined;
-  return typeof ev?.daysLeft === 'number' ? ev.daysLeft : undefined;
+/** Days to the soonest certificate expiry, as a cert-expiry check measured them. */
+export function expiryDays(r: RequirementResult | undefined): number | undefined {
+  const d = (r?.evidence as { daysLeft?: unknown } | undefined)?.daysLeft;
+  return typeof d === 'number' ? d : undefined;
+}
+
+/** The same for one protocol of a report. */
+export function daysLeft(r: CheckReport, p: 'imap' | 'smtp'): number | undefined {
+  return expiryDays(r.requirements.find((x) => x.id === `${p}.cert-expiry`));
 }
 
 /** One status line plus perfdata, as a Nagios/Icinga plugin prints it. */

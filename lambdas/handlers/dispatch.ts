@@ -52,8 +52,6 @@ export function createDispatchHandler(deps: DispatchDeps) {
 let handlerInstance: ReturnType<typeof createDispatchHandler> | undefined;
 
 export const handler = async (event: unknown) => {
-  handlerInstance ??= (() => {
-    return createDispatchHandler({ registry: awsRegistry(process.env), sqs: new SQSClient({}), queueUrl: requireEnv(process.env, 'QUEUE_URL'), metrics: newMetrics() });
-  })();
+  handlerInstance ??= createDispatchHandler({ registry: awsRegistry(process.env), sqs: new SQSClient({}), queueUrl: requireEnv(process.env, 'QUEUE_URL'), metrics: newMetrics() });
   return handlerInstance(event);
 };

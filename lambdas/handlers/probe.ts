@@ -8,6 +8,7 @@ import { SnsNotifier } from '../adapters/sns.js';
 import { parseJob } from '../app/jobs.js';
 import { mapLimit, runJob, type MonitorDeps } from '../app/monitor.js';
 import { DEFAULT_DIFF } from '../core/diff.js';
+import { daysLeft } from '../core/report.js';
 import { systemClock } from '../ports.js';
 import type { Registry } from '../ports.js';
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
@@ -26,10 +27,7 @@ export interface ProbeDeps {
 
 /** Days to the soonest certificate expiry over IMAP and SMTP, when measured. */
 export function certificateDaysLeft(report: CheckReport): number | undefined {
-  const days = report.requirements
-    .filter((r) => r.id.endsWith('.cert-expiry'))
-    .map((r) => (r.evidence as { daysLeft?: unknown }).daysLeft)
-    .filter((d): d is number => typeof d === 'number');
+  const days = [daysLeft(report, 'imap'), daysLeft(report, 'smtp')].filter((d): d is number => d !== undefined);
   return days.length ? Math.min(...days) : undefined;
 }
 
@@ -69,10 +67,10 @@ export function createProbeHandler(deps: ProbeDeps) {
 }
 
 /** The monitor's adapters wired from the environment the stack sets. */
-export function monitorFromEnv(env: NodeJS.ProcessEnv): MonitorDeps {
+export function monitorFromEnv(env: NodeJS.ProcessEnv, dynamo = new DynamoDBClient({})): MonitorDeps {
   const egress = (env.EGRESS_IPS ?? '').split(',').map((s) => s.trim()).filter(Boolean);
   return {
-    store: new DynamoStore(new DynamoDBClient({}), requireEnv(env, 'TABLE_NAME')),
+    store: new DynamoStore(dynamo, requireEnv(env, 'TABLE_NAME')),
     notifier: new SnsNotifier(new SNSClient({}), requireEnv(env, 'TOPIC_ARN')),
     credentials: new SecretsCredentials(new SecretsManagerClient({})),
     clock: systemClock,
@@ -85,13 +83,15 @@ export function monitorFromEnv(env: NodeJS.ProcessEnv): MonitorDeps {
 let handlerInstance: ReturnType<typeof createProbeHandler> | undefined;
 
 export const handler = async (event: SQSEvent): Promise<SQSBatchResponse> => {
-  handlerInstance ??= (() => {
-    return createProbeHandler({
-      registry: awsRegistry(process.env),
-      monitor: monitorFromEnv(process.env),
+  if (!handlerInstance) {
+    // One DynamoDB client (one connection pool) for the registry and the store: the same table.
+    const dynamo = new DynamoDBClient({});
+    handlerInstance = createProbeHandler({
+      registry: awsRegistry(process.env, dynamo),
+      monitor: monitorFromEnv(process.env, dynamo),
       concurrency: Number(process.env.PROBE_CONCURRENCY ?? '5'),
       metrics: newMetrics(),
     });
-  })();
+  }
   return handlerInstance(event);
 };

@@ -4,7 +4,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { METRICS_NAMESPACE, SERVICE_NAME } from '../../lib/metrics.js';
 
-export const logger = new Logger({ serviceName: SERVICE_NAME });
+const logger = new Logger({ serviceName: SERVICE_NAME });
 
 /** Structured JSON logs (Powertools); an `error` field logs at error level. Never given a secret. */
 export function log(event: Record<string, unknown>): void {
@@ -26,6 +26,6 @@ export function requireEnv(env: NodeJS.ProcessEnv, name: string): string {
 }
 
 /** The registry in the stack's table (TABLE_NAME). */
-export function awsRegistry(env: NodeJS.ProcessEnv): DynamoRegistry {
-  return new DynamoRegistry(new DynamoDBClient({}), requireEnv(env, 'TABLE_NAME'));
+export function awsRegistry(env: NodeJS.ProcessEnv, client = new DynamoDBClient({})): DynamoRegistry {
+  return new DynamoRegistry(client, requireEnv(env, 'TABLE_NAME'));
 }
