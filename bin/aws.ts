@@ -4,11 +4,11 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { Command } from 'commander';
 import type { ServerConfig } from '../lambdas/core/monitor-types.js';
-import { UsageError } from './usage.js';
+import { STACK_OUTPUTS } from '../lib/outputs.js';
+import { suppressSdkNodeVersionWarning } from '../lambdas/adapters/sdk-env.js';
+import { collect, UsageError } from './usage.js';
 import type { Io } from './monitor.js';
 
-/** The stack outputs the CLI reads (lib/stack.ts writes them under these keys). */
-export const OUTPUTS = { egressIps: 'EgressIps', tableName: 'TableName', secretsPrefix: 'SecretsPrefix' } as const;
 
 /** AWS clients, injectable so tests can stub what cannot run here. */
 export interface AwsClients {
@@ -22,7 +22,7 @@ const cfn = () => import('@aws-sdk/client-cloudformation');
 const sm = () => import('@aws-sdk/client-secrets-manager');
 const registryIn = async (aws: AwsClients, table: string) => new (await import('../lambdas/adapters/dynamodb.js')).DynamoRegistry(aws.dynamo, table);
 
-export async function defaultAwsClients(region: string | undefined): Promise<AwsClients> {
+async function defaultAwsClients(region: string | undefined): Promise<AwsClients> {
   const config = region ? { region } : {};
   const [{ CloudFormationClient }, { SecretsManagerClient }, { DynamoDBClient }] = await Promise.all([cfn(), sm(), import('@aws-sdk/client-dynamodb')]);
   return { cloudformation: new CloudFormationClient(config), secrets: new SecretsManagerClient(config), dynamo: new DynamoDBClient(config) };
@@ -61,7 +61,6 @@ interface AddFlags extends StackFlags {
   allowPrivateAddress?: boolean;
 }
 
-const collect = (v: string, all: string[]): string[] => [...all, v];
 
 function password(f: AddFlags, env: NodeJS.ProcessEnv): string | undefined {
   const v = readPassword(f, env);
@@ -103,7 +102,7 @@ async function putSecret(aws: AwsClients, name: string, value: string): Promise<
 
 export function addAwsCommands(program: Command, io: Io & { aws?: (region?: string) => AwsClients }): void {
   const clients = async (f: StackFlags): Promise<AwsClients> => {
-    (await import('../lambdas/adapters/embedded.js')).suppressSdkNodeVersionWarning(io.env);
+    suppressSdkNodeVersionWarning(io.env);
     return io.aws ? io.aws(f.region) : defaultAwsClients(f.region);
   };
 
@@ -114,7 +113,7 @@ export function addAwsCommands(program: Command, io: Io & { aws?: (region?: stri
     .option('--region <region>', 'AWS region (default: from the AWS configuration)')
     .action(async (f: StackFlags) => {
       const outputs = await stackOutputs(await clients(f), f.stack);
-      const ips = output(outputs, OUTPUTS.egressIps, f.stack).split(',').map((s) => s.trim()).filter(Boolean);
+      const ips = output(outputs, STACK_OUTPUTS.egressIps, f.stack).split(',').map((s) => s.trim()).filter(Boolean);
       io.out(`${ips.join('\n')}\n`);
     });
 
@@ -167,10 +166,10 @@ export function addAwsCommands(program: Command, io: Io & { aws?: (region?: stri
       }
       const aws = await clients(f);
       const outputs = await stackOutputs(aws, f.stack);
-      const table = output(outputs, OUTPUTS.tableName, f.stack);
+      const table = output(outputs, STACK_OUTPUTS.tableName, f.stack);
       const entry: ServerConfig = { ...(parsed.data as ServerConfig) };
       if (pw !== undefined) {
-        const prefix = output(outputs, OUTPUTS.secretsPrefix, f.stack);
+        const prefix = output(outputs, STACK_OUTPUTS.secretsPrefix, f.stack);
         entry.passwordSecretArn = await putSecret(aws, `${prefix}${f.id}`, pw);
       }
       await (await registryIn(aws, table)).put(entry);
@@ -185,7 +184,7 @@ export function addAwsCommands(program: Command, io: Io & { aws?: (region?: stri
     .option('--format <format>', 'text or json', 'text')
     .action(async (f: StackFlags & { format: string }) => {
       const aws = await clients(f);
-      const table = output(await stackOutputs(aws, f.stack), OUTPUTS.tableName, f.stack);
+      const table = output(await stackOutputs(aws, f.stack), STACK_OUTPUTS.tableName, f.stack);
       const list = await (await registryIn(aws, table)).list();
       if (f.format === 'json') return void io.out(`${JSON.stringify(list, null, 2)}\n`);
       if (!list.length) return void io.out('no servers registered\n');
@@ -201,7 +200,7 @@ export function addAwsCommands(program: Command, io: Io & { aws?: (region?: stri
     .action(async (id: string, f: StackFlags) => {
       const aws = await clients(f);
       const outputs = await stackOutputs(aws, f.stack);
-      const registry = await registryIn(aws, output(outputs, OUTPUTS.tableName, f.stack));
+      const registry = await registryIn(aws, output(outputs, STACK_OUTPUTS.tableName, f.stack));
       const existing = await registry.get(id);
       if (!existing) throw new UsageError(`<id>: no server "${id}" is registered in ${f.stack}`);
       await registry.remove(id);

@@ -8,7 +8,7 @@ import type { Security } from '../lambdas/core/types.js';
 import type { CheckTarget } from '../lambdas/probes/probe.js';
 import { addAwsCommands, type AwsClients } from './aws.js';
 import { addMonitorCommands, type Io } from './monitor.js';
-import { flag, UsageError } from './usage.js';
+import { collect, flag, UsageError } from './usage.js';
 
 
 interface CheckFlags {
@@ -92,7 +92,6 @@ export function targetFromFlags(f: CheckFlags, env: NodeJS.ProcessEnv): { target
   };
 }
 
-const collect = (v: string, all: string[]): string[] => [...all, v];
 
 export function buildProgram(io: Io & { aws?: (region?: string) => AwsClients }): Command {
   const program = new Command('inboxguard')

@@ -5,7 +5,7 @@ import type { CycleResult, MonitorDeps } from '../lambdas/app/monitor.js';
 import type { ServerConfig } from '../lambdas/core/monitor-types.js';
 import type { Notifier } from '../lambdas/ports.js';
 import { systemClock } from '../lambdas/ports.js';
-import { flag, UsageError } from './usage.js';
+import { collect, flag, UsageError } from './usage.js';
 
 export interface Io {
   out: (s: string) => void;
@@ -56,7 +56,6 @@ function line(r: CycleResult): string {
   return `  ${r.serverId.padEnd(20)} ${o.report!.verdict.padEnd(14)} ${alert}${failing.length ? `  failing: ${failing.join(', ')}` : ''}`;
 }
 
-const collect = (v: string, all: string[]): string[] => [...all, v];
 
 export function addMonitorCommands(program: Command, io: Io): void {
   program

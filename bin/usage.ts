@@ -11,3 +11,6 @@ export function flag<T>(name: string, fn: () => T): T {
     throw new UsageError(`${name}: ${(err as Error).message}`);
   }
 }
+
+/** commander's accumulator for a repeatable option. */
+export const collect = (v: string, all: string[]): string[] => [...all, v];

@@ -119,7 +119,7 @@ export class Monitor extends Construct {
     const batchSize = props.probeBatchSize ?? 5;
     const probeTimeout = props.probeTimeout ?? Duration.seconds(20);
     // The jobs of a batch run concurrently, so one invocation takes about one check deadline.
-    const probeFunctionTimeout = Duration.seconds(probeTimeout.toSeconds() + PROBE_OVERHEAD.toSeconds());
+    const probeFunctionTimeout = probeTimeout.plus(PROBE_OVERHEAD);
 
     this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
       encryption: sqs.QueueEncryption.SQS_MANAGED,

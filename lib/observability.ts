@@ -149,14 +149,7 @@ export class Observability extends Construct {
       }),
       graph('Cycles', [
         completedCycles(props.scheduleRate),
-        new cloudwatch.Metric({
-          namespace: METRICS_NAMESPACE,
-          metricName: METRICS.jobsDispatched,
-          dimensionsMap: { [SERVICE_DIMENSION]: SERVICE_NAME },
-          statistic: cloudwatch.Stats.SUM,
-          period: props.scheduleRate,
-          label: 'jobs dispatched',
-        }),
+        fleet(METRICS.jobsDispatched, cloudwatch.Stats.SUM, 'jobs dispatched'),
       ]),
     );
     this.dashboard.addWidgets(

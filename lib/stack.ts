@@ -7,24 +7,10 @@ import { Monitor } from './monitor.js';
 import { BASE_PORTS, MAIL_PORTS, Network } from './network.js';
 import { acknowledgeFindings } from './nag.js';
 import { Observability } from './observability.js';
+import { STACK_OUTPUTS } from './outputs.js';
 import { Store } from './store.js';
 
-/**
- * The stack's Outputs, by OutputKey: what `inboxguard egress|servers --stack NAME` reads with
- * CloudFormation DescribeStacks. Keep the keys stable.
- */
-export const STACK_OUTPUTS = {
-  egressIps: 'EgressIps',
-  tableName: 'TableName',
-  secretsPrefix: 'SecretsPrefix',
-  alertsTopicArn: 'AlertsTopicArn',
-  opsTopicArn: 'OpsTopicArn',
-  jobQueueUrl: 'JobQueueUrl',
-  deadLetterQueueUrl: 'DeadLetterQueueUrl',
-  dispatchFunctionName: 'DispatchFunctionName',
-  probeFunctionName: 'ProbeFunctionName',
-  dashboardName: 'DashboardName',
-} as const;
+export { STACK_OUTPUTS } from './outputs.js';
 
 export interface InboxguardStackProps extends StackProps {
   /** The validated settings (lib/config.ts). */

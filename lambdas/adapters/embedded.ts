@@ -36,14 +36,7 @@ export class TableNotReadyError extends Error {
   override readonly name = 'TableNotReadyError';
 }
 
-/**
- * Keeps the AWS SDK's one-time NodeVersionSupportWarning (emitted on Node < 22 when the first client is
- * created) out of CLI output, through the SDK's own switch; other warnings are untouched. Call it once at
- * CLI start-up, before any AWS client exists. An explicit setting of the variable wins.
- */
-export function suppressSdkNodeVersionWarning(env: NodeJS.ProcessEnv = process.env): void {
-  env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-}
+export { suppressSdkNodeVersionWarning } from './sdk-env.js';
 
 export async function startEmbeddedStore(options: EmbeddedStoreOptions = {}): Promise<EmbeddedStore> {
   const tableName = options.tableName ?? DEFAULT_TABLE_NAME;

@@ -1,0 +1,10 @@
+// No imports: the CLI's AWS commands call this without loading dynalite (embedded.ts re-exports it).
+
+/**
+ * Keeps the AWS SDK's one-time NodeVersionSupportWarning (emitted on Node < 22 when the first client is
+ * created) out of CLI output, through the SDK's own switch; other warnings are untouched. Call it once at
+ * CLI start-up, before any AWS client exists. An explicit setting of the variable wins.
+ */
+export function suppressSdkNodeVersionWarning(env: NodeJS.ProcessEnv = process.env): void {
+  env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+}

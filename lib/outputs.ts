@@ -1,0 +1,18 @@
+// No aws-cdk-lib import here: the CLI reads these keys without loading the CDK.
+
+/**
+ * The stack's Outputs, by OutputKey: what `inboxguard egress|servers --stack NAME` reads with
+ * CloudFormation DescribeStacks. Keep the keys stable.
+ */
+export const STACK_OUTPUTS = {
+  egressIps: 'EgressIps',
+  tableName: 'TableName',
+  secretsPrefix: 'SecretsPrefix',
+  alertsTopicArn: 'AlertsTopicArn',
+  opsTopicArn: 'OpsTopicArn',
+  jobQueueUrl: 'JobQueueUrl',
+  deadLetterQueueUrl: 'DeadLetterQueueUrl',
+  dispatchFunctionName: 'DispatchFunctionName',
+  probeFunctionName: 'ProbeFunctionName',
+  dashboardName: 'DashboardName',
+} as const;
