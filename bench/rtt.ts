@@ -4,7 +4,7 @@
 import net from 'node:net';
 import type { ImapSecurity, LabTarget } from './lib/lab-target.js';
 import { startLatencyProxy, type ConnTrace, type LatencyProxy } from './lib/latency-proxy.js';
-import type { Row, Section } from './lib/report.js';
+import { target, type Row, type Section } from './lib/report.js';
 import { runStage, STAGE_SCOPE, STAGES, type StageName } from './lib/stages.js';
 import { describe, median, ms, spread } from './lib/stats.js';
 
@@ -156,7 +156,7 @@ export async function measureRtt(lt: LabTarget, o: RttOptions): Promise<Section>
     return {
       measure: label,
       value: ms(m),
-      versus: `${rttOf(m).toFixed(1)} × RTT; ${rttOf(m) <= 10 ? 'met' : 'MISSED'}: ≤ 10`,
+      versus: `${rttOf(m).toFixed(1)} × RTT; ${target(rttOf(m) <= 10, '≤ 10')}`,
       detail: `${split(b, d, 'full check')}; ${full.times.length ? describe(spread(full.times)) : ''}${failed.length ? `; FAILED ${failed.length}: ${failed[0]}` : ''}`,
     };
   };

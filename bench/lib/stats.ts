@@ -76,4 +76,3 @@ export function describe(s: Spread): string {
   return `median of ${s.n}, ${ms(s.min)}–${ms(s.max)}${iqr}`;
 }
 
-export const sleep = (t: number): Promise<void> => new Promise((r) => setTimeout(r, t));

@@ -5,7 +5,6 @@
 // in the same cycle stay compliant; the client lets go of every connection; the canary
 // password leaks nowhere. Then each case that sends megabytes runs alone, to bound memory.
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
@@ -19,6 +18,7 @@ import { runCycle, type CycleResult } from '../../lambdas/app/monitor.js';
 import { runCheck } from '../../lambdas/app/runCheck.js';
 import type { Alert, ServerConfig } from '../../lambdas/core/monitor-types.js';
 import type { CheckReport, Endpoint } from '../../lambdas/core/types.js';
+import { freePorts } from '../lab/process.js';
 import { CANARY_PASSWORD, leaks } from '../support/canary.js';
 import { makeMiniCerts, type MiniCerts } from '../support/mini-certs.js';
 import { startMiniMail, type MiniMail } from '../support/mini-mail.js';
@@ -70,14 +70,6 @@ const compliant = (): ServerConfig[] =>
     { id: 'good-tls', imap: `mail.good.test:${good.imap.tls}`, imapSecurity: 'tls', smtp: `mail.good.test:${good.smtp.smtps}`, smtpSecurity: 'tls' },
   ].map((s) => ({ ...s, user: 'sales@good.test', passwordEnv: 'CANARY_PW', resolve: { 'mail.good.test': '127.0.0.1' }, caFile: certs.caFile, allowPrivateAddress: true }) as ServerConfig);
 
-async function closedPort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
 async function startCase(c: HostileCase, commands?: string[]): Promise<ScriptedServer> {
   const o = { ...c.script, implicitTls: !!c.implicitTls, context: contexts[c.script.context ?? 'normal'], ...(commands ? { commands } : {}) };
   const s = await new ScriptedServer(c.protocol === 'imap' ? imapScript(o) : smtpScript(o)).listen();
@@ -94,7 +86,7 @@ beforeAll(async () => {
   contexts.long = tls.createSecureContext({ cert: hostileLeaf.leaf + certs.caPem.repeat(120), key: hostileLeaf.key });
   contexts.huge = tls.createSecureContext({ cert: hostileLeaf.leaf + certs.caPem.repeat(400), key: hostileLeaf.key });
   good = await startMiniMail({ tls: { ...goodLeaf, ca: certs.caPem }, user: 'sales@good.test', password: CANARY_PASSWORD, maxConnectionsPerUser: 100 });
-  refusedPort = await closedPort();
+  refusedPort = (await freePorts(1))[0]!; // listened on, then closed: refused
   const hostile: ServerConfig[] = [];
   for (const c of HOSTILE_CASES) hostile.push(configFor(c, (await startCase(c)).port));
   // The compliant servers run first and in the middle, each beside a full set of hostile jobs.

@@ -9,6 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import tls from 'node:tls';
+import { sleep } from '../lab/process.js';
 
 /** One accepted connection, as a script sees it. */
 export class Peer {
@@ -152,7 +153,7 @@ export class Peer {
   }
 }
 
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+export { sleep };
 
 /** Waits until the socket can take more, or is gone. */
 export function drained(sock: net.Socket): Promise<void> {
@@ -251,15 +252,20 @@ export interface ScriptOptions {
 export const IMAP_CAPS_PLAIN = 'IMAP4rev1 LITERAL+ ID STARTTLS LOGINDISABLED';
 export const IMAP_CAPS_TLS = 'IMAP4rev1 LITERAL+ ID SPECIAL-USE AUTH=PLAIN';
 
+/** What both scripts do first: the certificate, an onConnect takeover, implicit TLS. false: nothing more to do. */
+async function opening(p: Peer, o: ScriptOptions): Promise<boolean> {
+  p.context = o.context;
+  if (o.onConnect) {
+    await o.onConnect(p);
+    return false;
+  }
+  return !o.implicitTls || (await p.upgrade(o.context));
+}
+
 /** A compliant-looking IMAP server whose stages can be replaced by hooks. */
 export function imapScript(o: ScriptOptions): (p: Peer) => Promise<void> {
   return async (p) => {
-    p.context = o.context;
-    if (o.onConnect) {
-      await o.onConnect(p);
-      return;
-    }
-    if (o.implicitTls && !(await p.upgrade(o.context))) return;
+    if (!(await opening(p, o))) return;
     const caps = (): string => (p.secure ? IMAP_CAPS_TLS : IMAP_CAPS_PLAIN);
     if (o.greeting) await o.greeting(p);
     else p.send(`* OK [CAPABILITY ${caps()}] hostile IMAP ready\r\n`);
@@ -333,12 +339,7 @@ export function imapScript(o: ScriptOptions): (p: Peer) => Promise<void> {
 /** A compliant-looking SMTP submission server whose stages can be replaced by hooks. */
 export function smtpScript(o: ScriptOptions): (p: Peer) => Promise<void> {
   return async (p) => {
-    p.context = o.context;
-    if (o.onConnect) {
-      await o.onConnect(p);
-      return;
-    }
-    if (o.implicitTls && !(await p.upgrade(o.context))) return;
+    if (!(await opening(p, o))) return;
     if (o.greeting) await o.greeting(p);
     else p.send('220 mail.hostile.test ESMTP hostile\r\n');
     let authLogin = 0;

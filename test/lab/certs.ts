@@ -58,46 +58,68 @@ commonName = supplied
 const openssl = (...args: string[]): Promise<string> => run('openssl', args);
 const newKey = ['-newkey', 'rsa:2048', '-nodes'];
 
-/** Creates the CA and every leaf in `dir` (keys generated concurrently). */
-export async function makeCertificates(dir: string): Promise<Certs> {
-  await mkdir(dir, { recursive: true });
-  const file = (name: string): string => path.join(dir, name);
-  const caKey = file('ca.key');
-  const caFile = file('ca.crt');
+/** The private CA in `dir`: its key, its certificate, and `openssl ca`'s database. */
+export interface Ca {
+  dir: string;
+  key: string;
+  file: string;
+}
 
+/** Creates the CA (and the `openssl ca` database that dated leaves need) in `dir`. */
+export async function makeCa(dir: string): Promise<Ca> {
+  await mkdir(dir, { recursive: true });
+  const ca = { dir, key: path.join(dir, 'ca.key'), file: path.join(dir, 'ca.crt') };
   await Promise.all([
-    writeFile(file('ca.cnf'), caConfig(dir)),
-    writeFile(file('index.txt'), ''),
-    writeFile(file('serial'), `${randomBytes(8).toString('hex')}\n`),
-    openssl('req', '-x509', ...newKey, '-keyout', caKey, '-out', caFile, '-days', '3650',
+    writeFile(path.join(dir, 'ca.cnf'), caConfig(dir)),
+    writeFile(path.join(dir, 'index.txt'), ''),
+    writeFile(path.join(dir, 'serial'), `${randomBytes(8).toString('hex')}\n`),
+    openssl('req', '-x509', ...newKey, '-keyout', ca.key, '-out', ca.file, '-days', '3650',
       '-subj', '/CN=inboxguard lab CA',
       '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'),
+  ]);
+  return ca;
+}
+
+/** A fresh RSA key and CSR for `cn` at `base`.key / `base`.csr, with the leaf extensions at `base`.ext. */
+export async function leafRequest(base: string, cn: string): Promise<void> {
+  await writeFile(`${base}.ext`, leafExtensions(cn));
+  await openssl('req', ...newKey, '-keyout', `${base}.key`, '-subj', `/CN=${cn}`, '-out', `${base}.csr`);
+}
+
+/**
+ * Signs `base`.csr with the CA into `base`.crt: for 825 days, or between explicit dates
+ * (through `openssl ca`, since OpenSSL 3.0's x509 cannot set them). `openssl ca` updates its
+ * database: sign one at a time.
+ */
+export async function signLeaf(ca: Ca, base: string, validity?: { start: string; end: string }): Promise<void> {
+  if (validity) {
+    await openssl('ca', '-batch', '-notext', '-config', path.join(ca.dir, 'ca.cnf'), '-cert', ca.file, '-keyfile', ca.key,
+      '-in', `${base}.csr`, '-out', `${base}.crt`, '-extfile', `${base}.ext`,
+      '-startdate', validity.start, '-enddate', validity.end);
+  } else {
+    await openssl('x509', '-req', '-in', `${base}.csr`, '-CA', ca.file, '-CAkey', ca.key,
+      '-set_serial', `0x${randomBytes(8).toString('hex')}`, '-days', '825', '-extfile', `${base}.ext`, '-out', `${base}.crt`);
+  }
+}
+
+/** Creates the CA and every leaf in `dir` (keys generated concurrently). */
+export async function makeCertificates(dir: string): Promise<Certs> {
+  const file = (name: string): string => path.join(dir, name);
+  const [ca] = await Promise.all([
+    makeCa(dir),
     ...Object.entries(LEAVES).map(async ([name, leaf]) => {
-      await writeFile(file(`${name}.ext`), leafExtensions(leaf.cn));
-      const common = [...newKey, '-keyout', file(`${name}.key`), '-subj', `/CN=${leaf.cn}`];
       if (leaf.issuer === 'self') {
-        await openssl('req', '-x509', ...common, '-out', file(`${name}.crt`), '-days', '825',
+        await openssl('req', '-x509', ...newKey, '-keyout', file(`${name}.key`), '-subj', `/CN=${leaf.cn}`, '-out', file(`${name}.crt`), '-days', '825',
           '-addext', `subjectAltName=DNS:${leaf.cn}`, '-addext', 'extendedKeyUsage=serverAuth');
       } else {
-        await openssl('req', ...common, '-out', file(`${name}.csr`));
+        await leafRequest(file(name), leaf.cn);
       }
     }),
   ]);
+  const caFile = ca.file;
 
   // Signing is quick; run sequentially because `openssl ca` updates its database.
-  for (const [name, leaf] of Object.entries(LEAVES)) {
-    const csr = file(`${name}.csr`);
-    const out = file(`${name}.crt`);
-    if (leaf.validity) {
-      await openssl('ca', '-batch', '-notext', '-config', file('ca.cnf'), '-cert', caFile, '-keyfile', caKey,
-        '-in', csr, '-out', out, '-extfile', file(`${name}.ext`),
-        '-startdate', leaf.validity.start, '-enddate', leaf.validity.end);
-    } else if (leaf.issuer === 'ca') {
-      await openssl('x509', '-req', '-in', csr, '-CA', caFile, '-CAkey', caKey,
-        '-set_serial', `0x${randomBytes(8).toString('hex')}`, '-days', '825',
-        '-extfile', file(`${name}.ext`), '-out', out);
-    }
-  }
+  for (const [name, leaf] of Object.entries(LEAVES)) if (leaf.issuer === 'ca') await signLeaf(ca, file(name), leaf.validity);
 
   const caPem = await readFile(caFile, 'utf8');
   const entries = await Promise.all(

@@ -19,12 +19,13 @@ const PASSWORD = 'pä55 "word"';
 const b64 = (s: string): string => Buffer.from(s, 'utf8').toString('base64');
 
 let certs: MiniCerts;
+let leaf: Awaited<ReturnType<MiniCerts['leaf']>>;
 let context: tls.SecureContext;
 const servers: ScriptedServer[] = [];
 
 beforeAll(async () => {
   certs = await makeMiniCerts();
-  const leaf = await certs.leaf({ cn: HOST });
+  leaf = await certs.leaf({ cn: HOST });
   context = tls.createSecureContext({ cert: leaf.cert, key: leaf.key });
 });
 
@@ -142,7 +143,6 @@ describe('the version matrix', () => {
   });
 
   it('a server whose newest version is TLS 1.2 refuses 1.3 by choosing 1.2', async () => {
-    const leaf = await certs.leaf({ cn: HOST });
     const capped = tls.createSecureContext({ cert: leaf.cert, key: leaf.key, maxVersion: 'TLSv1.2' });
     const port = await serve(smtpScript({ implicitTls: false, context: capped }));
     const deadline = new Deadline(3000);
@@ -272,7 +272,6 @@ describe('credentials go only where HubSpot\'s client would send them', () => {
   });
 
   it('a server that speaks TLS 1.0 to 1.2: the extra sessions log in over TLS 1.2, never over the 1.0/1.1 handshakes', async () => {
-    const leaf = await certs.leaf({ cn: HOST });
     const legacy = tls.createSecureContext({ cert: leaf.cert, key: leaf.key, minVersion: 'TLSv1', maxVersion: 'TLSv1.2', ciphers: 'DEFAULT@SECLEVEL=0' });
     const versions: string[] = [];
     const port = await serve(

@@ -27,26 +27,3 @@ export function leaks(captured: Readonly<Record<string, string>>, secret = CANAR
     .filter(([, text]) => forms.some((f) => text.includes(f)))
     .map(([label]) => label);
 }
-
-/**
- * Captures everything written to process.stdout, process.stderr and the console while
- * `fn` runs (still passing it through), for a canary scan.
- */
-export async function captureOutput<T>(fn: () => Promise<T>): Promise<{ value: T; output: string }> {
-  let output = '';
-  const restore: Array<() => void> = [];
-  for (const stream of [process.stdout, process.stderr]) {
-    const write = stream.write.bind(stream);
-    stream.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
-      output += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
-      return (write as (...a: unknown[]) => boolean)(chunk, ...rest);
-    }) as typeof stream.write;
-    restore.push(() => (stream.write = write));
-  }
-  try {
-    const value = await fn();
-    return { value, output };
-  } finally {
-    for (const r of restore) r();
-  }
-}

@@ -6,8 +6,6 @@ export interface ProxyOptions {
   upstreamHost?: string;
   /** The address the proxy connects to the upstream from (e.g. 127.0.0.2 for Dovecot). */
   localAddress?: string;
-  /** Added before each chunk is forwarded, each way: 25 ms gives a 50 ms round trip. */
-  delayMs?: number;
 }
 
 export interface Proxy {
@@ -20,23 +18,13 @@ export interface Proxy {
 }
 
 /**
- * A loopback TCP proxy for tests: switch the server behind a fixed address, make it
- * unreachable, or add latency (no netem here). Bytes pass through untouched, so TLS
- * and STARTTLS work through it.
+ * A loopback TCP proxy for tests: switch the server behind a fixed address, or make it
+ * unreachable. Bytes pass through untouched, so TLS and STARTTLS work through it. (Latency
+ * is bench/lib/latency-proxy.ts's job.)
  */
 export async function startProxy(o: ProxyOptions): Promise<Proxy> {
   let upstream = o.upstreamPort;
   const sockets = new Set<net.Socket>();
-  const delay = o.delayMs ?? 0;
-
-  const pipe = (from: net.Socket, to: net.Socket): void => {
-    let chain = Promise.resolve();
-    from.on('data', (chunk) => {
-      if (!delay) return void to.write(chunk);
-      chain = chain.then(() => new Promise<void>((r) => setTimeout(() => (to.destroyed || to.write(chunk), r()), delay)));
-    });
-    from.on('end', () => void chain.then(() => to.end()));
-  };
 
   const server = net.createServer((client) => {
     sockets.add(client);
@@ -47,8 +35,8 @@ export async function startProxy(o: ProxyOptions): Promise<Proxy> {
     up.on('close', () => (sockets.delete(up), client.destroy()));
     up.on('error', () => client.destroy());
     client.on('close', () => up.destroy());
-    pipe(client, up);
-    pipe(up, client);
+    client.pipe(up);
+    up.pipe(client);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as net.AddressInfo).port;
