@@ -114,7 +114,7 @@ export function addMonitorCommands(program: Command, io: Io): void {
       let failed = false;
       try {
         for (;;) {
-          const at = new Date();
+          const at = deps.clock.now();
           io.out(`inboxguard monitor: cycle at ${at.toISOString()} over ${servers.length} server${servers.length > 1 ? 's' : ''}\n`);
           const results = await runCycle(servers, at, deps, concurrency);
           for (const r of results) io.out(`${line(r)}\n`);

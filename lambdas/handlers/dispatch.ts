@@ -1,6 +1,6 @@
 import { SendMessageBatchCommand, SQSClient, type SendMessageBatchRequestEntry } from '@aws-sdk/client-sqs';
 import { jobFor, type Job } from '../app/jobs.js';
-import type { Registry } from '../ports.js';
+import { systemClock, type Clock, type Registry } from '../ports.js';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { METRICS } from '../../lib/metrics.js';
@@ -12,10 +12,12 @@ export interface DispatchDeps {
   queueUrl: string;
   /** Receives JobsDispatched once per cycle (shown on the dashboard). */
   metrics?: Metrics;
+  /** The time of a cycle whose event carries none; the system clock by default. */
+  clock?: Clock;
 }
 
 /** The cycle's time from the schedule event, to the minute, so a retried dispatch makes the same job ids. */
-export function cycleTime(event: unknown, now = new Date()): Date {
+export function cycleTime(event: unknown, now: Date): Date {
   const e = event as { time?: unknown; scheduledTime?: unknown } | null;
   const raw = typeof e?.scheduledTime === 'string' ? e.scheduledTime : typeof e?.time === 'string' ? e.time : undefined;
   const t = raw && !Number.isNaN(Date.parse(raw)) ? new Date(raw) : now;
@@ -26,7 +28,7 @@ export function cycleTime(event: unknown, now = new Date()): Date {
 /** A schedule event becomes one SQS message per registered server, sent 10 to a batch. */
 export function createDispatchHandler(deps: DispatchDeps) {
   return async (event: unknown): Promise<{ cycle: string; jobs: number }> => {
-    const at = cycleTime(event);
+    const at = cycleTime(event, (deps.clock ?? systemClock).now());
     const servers = await deps.registry.list();
     const jobs: Job[] = servers.map((s) => jobFor(s.id, at));
     for (let i = 0; i < jobs.length; i += 10) {

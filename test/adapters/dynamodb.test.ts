@@ -27,11 +27,13 @@ import type { HistoryEntry, PendingAlert, ServerConfig, ServerState } from '../.
 import type { CertificateFacts } from '../../lambdas/core/types.js';
 import { ConcurrencyError } from '../../lambdas/ports.js';
 import { cert, compliant } from '../core/fixtures.js';
+import { nextCycle } from '../support/clock.js';
 
 // Keeps this test run's own output clean; the last test checks the switch in child processes.
 suppressSdkNodeVersionWarning();
 
-const T0 = '2026-06-01T00:00:00.000Z';
+/** From the real time: the items carry a TTL that a real table would act on (test/support/clock.ts). */
+const T0 = nextCycle().toISOString();
 const minutes = (n: number): string => new Date(Date.parse(T0) + n * 60_000).toISOString();
 
 function alert(id: string, serverId: string): PendingAlert {
@@ -58,7 +60,7 @@ function state(serverId: string, version: number, over: Partial<ServerState> = {
       'imap.tls': { status: 'fail', summary: 'no TLS', since: T0, lastPassAt: minutes(-60) },
       'smtp.auth': { status: 'pass', summary: 'ok', since: minutes(-600) },
     },
-    fingerprints: { imapCert: 'ab:cd', imapNotAfter: '2027-01-01T00:00:00.000Z' },
+    fingerprints: { imapCert: 'ab:cd', imapNotAfter: minutes(214 * 1440) },
     unreachableRuns: 0,
     expiryAlerted: { 'ab:cd': [30, 14] },
     ...over,
@@ -249,8 +251,9 @@ describe('DynamoDB adapters on an in-memory dynalite', () => {
     });
 
     it('orders by instant whatever the timestamp form, and rejects a non-timestamp', async () => {
-      await db.store.putHistory(entry('forms', '2026-06-01T09:00:00+02:00', 'job-1')); // 07:00Z
-      await db.store.putHistory(entry('forms', '2026-06-01T08:00:00.000Z', 'job-2'));
+      const day = T0.slice(0, 10);
+      await db.store.putHistory(entry('forms', `${day}T09:00:00+02:00`, 'job-1')); // 07:00Z
+      await db.store.putHistory(entry('forms', `${day}T08:00:00.000Z`, 'job-2'));
       expect((await db.store.listHistory('forms', 5)).map((e) => e.jobId)).toEqual(['job-2', 'job-1']);
       await expect(db.store.putHistory(entry('forms', 'yesterday', 'job-3'))).rejects.toBeInstanceOf(RangeError);
     });

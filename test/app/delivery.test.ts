@@ -8,10 +8,13 @@ import { startEmbeddedStore, type EmbeddedStore } from '../../lambdas/adapters/e
 import { AlertBusyError, runCycle, runJob, type Job, type MonitorDeps } from '../../lambdas/app/monitor.js';
 import type { Alert, ServerConfig } from '../../lambdas/core/monitor-types.js';
 import { cannedCheck, tls13only } from '../support/canned.js';
+import { nextCycle } from '../support/clock.js';
 
+/** The first cycle's time, from the real time: the jobs meet a real store (test/support/clock.ts). */
+const T0 = nextCycle().getTime();
 const server: ServerConfig = { id: 'acme', imap: 'mail.example.com:993' };
 const job = (n: number): Job => {
-  const at = new Date(Date.parse('2026-12-01T00:00:00Z') + n * 900_000).toISOString();
+  const at = new Date(T0 + n * 900_000).toISOString();
   return { serverId: 'acme', jobId: `${at}/acme`, at };
 };
 
@@ -39,7 +42,7 @@ beforeEach(async () => {
   await embedded?.close();
   embedded = await startEmbeddedStore({});
   published = [];
-  clock = { t: Date.parse('2026-12-01T00:00:00Z'), now: () => new Date(clock.t) };
+  clock = { t: T0, now: () => new Date(clock.t) };
 });
 afterAll(async () => embedded?.close());
 

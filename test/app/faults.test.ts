@@ -12,9 +12,11 @@ import { runCycle, type CycleResult, type MonitorDeps } from '../../lambdas/app/
 import type { Alert, ServerConfig } from '../../lambdas/core/monitor-types.js';
 import type { StateStore } from '../../lambdas/ports.js';
 import { cannedCheck } from '../support/canned.js';
+import { nextCycle } from '../support/clock.js';
 
 const SERVERS: ServerConfig[] = Array.from({ length: 12 }, (_, i) => ({ id: `srv-${String(i).padStart(2, '0')}`, imap: `imap${i}.example.com:993` }));
-const CYCLE = new Date('2026-12-01T08:00:00Z');
+/** From the real time: the cycle meets a real store (test/support/clock.ts). */
+const CYCLE = nextCycle();
 
 let embedded: EmbeddedStore | undefined;
 afterEach(async () => {

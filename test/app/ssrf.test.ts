@@ -10,6 +10,7 @@ import { runCheck } from '../../lambdas/app/runCheck.js';
 import type { ServerConfig } from '../../lambdas/core/monitor-types.js';
 import type { CheckReport } from '../../lambdas/core/types.js';
 import type { Resolver } from '../../lambdas/probes/resolve.js';
+import { nextCycle } from '../support/clock.js';
 
 let embedded: EmbeddedStore;
 let listener: net.Server;
@@ -31,7 +32,7 @@ afterAll(async () => {
   await embedded.close();
 });
 
-const at = new Date('2026-12-01T08:00:00Z');
+const at = nextCycle();
 function deps(resolver?: Resolver): MonitorDeps {
   return {
     store: embedded.store,

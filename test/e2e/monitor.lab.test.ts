@@ -12,6 +12,7 @@ import type { Alert, ServerConfig } from '../../lambdas/core/monitor-types.js';
 import { hasLab, requireLab } from '../lab/use-lab.js';
 import type { LabInfo } from '../lab/lab.js';
 import { leaks } from '../support/canary.js';
+import { nextCycle } from '../support/clock.js';
 import { startProxy, type Proxy } from '../support/proxy.js';
 
 // Outside CI without the lab's packages these tests are skipped; under CI=true the lab must start.
@@ -20,7 +21,7 @@ const dir = mkdtempSync(join(tmpdir(), 'inboxguard-monitor-'));
 const alertsFile = join(dir, 'alerts.jsonl');
 
 /** A clock the test moves: one cycle every 15 minutes. */
-const clock = { t: Date.parse('2026-12-01T08:00:00Z'), now: () => new Date(clock.t) };
+const clock = { t: nextCycle().getTime(), now: () => new Date(clock.t) };
 
 let embedded: EmbeddedStore;
 let proxy: Proxy;

@@ -72,8 +72,16 @@ describe('dispatch', () => {
   });
 
   it('cycleTime falls back to now when the event carries no time', () => {
-    expect(cycleTime({ scheduledTime: '2026-12-01T08:15:42.123Z' }).toISOString()).toBe('2026-12-01T08:15:00.000Z');
-    expect(cycleTime(null, new Date('2026-12-01T09:00:30Z')).toISOString()).toBe('2026-12-01T09:00:00.000Z');
+    const now = new Date('2026-12-01T09:00:30Z');
+    expect(cycleTime({ scheduledTime: '2026-12-01T08:15:42.123Z' }, now).toISOString()).toBe('2026-12-01T08:15:00.000Z');
+    expect(cycleTime(null, now).toISOString()).toBe('2026-12-01T09:00:00.000Z');
+  });
+
+  it('an event without a time takes the cycle from the injected clock, not the wall clock', async () => {
+    sqs.on(SendMessageBatchCommand).resolves({ Failed: [] });
+    const clock = { now: () => new Date('2031-03-04T05:06:07Z') };
+    const out = await createDispatchHandler({ registry: embedded.registry, sqs: new SQSClient({}), queueUrl: 'q', clock })({});
+    expect(out).toEqual({ cycle: '2031-03-04T05:06:00.000Z', jobs: 23 });
   });
 });
 

@@ -20,6 +20,7 @@ import type { Alert, ServerConfig } from '../../lambdas/core/monitor-types.js';
 import type { CheckReport, Endpoint } from '../../lambdas/core/types.js';
 import { freePorts } from '../lab/process.js';
 import { CANARY_PASSWORD, leaks } from '../support/canary.js';
+import { nextCycle } from '../support/clock.js';
 import { makeMiniCerts, type MiniCerts } from '../support/mini-certs.js';
 import { startMiniMail, type MiniMail } from '../support/mini-mail.js';
 import { HOSTILE_CASES, type HostileCase } from './cases.js';
@@ -95,15 +96,16 @@ beforeAll(async () => {
   const configs = [first, ...hostile.slice(0, half), middle, ...hostile.slice(half)];
   embedded = await startEmbeddedStore({});
 
+  const at = nextCycle(); // after the certificates: see test/support/clock.ts
   const started = Date.now();
   results = await runCycle(
     configs,
-    new Date('2026-12-01T08:00:00Z'),
+    at,
     {
       store: embedded.store,
       notifier: new FanoutNotifier([{ publish: async (a) => void alerts.push(a) }, new JsonlNotifier(alertsFile)]),
       credentials: new EnvCredentials({ CANARY_PW: CANARY_PASSWORD }),
-      clock: { now: () => new Date('2026-12-01T08:00:00Z') },
+      clock: { now: () => at },
       probe: { timeoutMs: TIMEOUT_MS },
       log: (e) => void logs.push(JSON.stringify(e)),
     },

@@ -8,7 +8,18 @@ import { promisify } from 'node:util';
 
 const execFileP = promisify(execFile);
 
-export const LAB_ENV = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C' };
+/**
+ * The trimmed environment of every process the lab starts (openssl, the servers). A run
+ * under Debian's faketime (LD_PRELOAD=libfaketime, FAKETIME=...) keeps its variables, so the
+ * certificates and the servers live on the same moved clock as the tests.
+ */
+export const LAB_ENV: NodeJS.ProcessEnv = {
+  PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+  LANG: 'C',
+  ...Object.fromEntries(
+    Object.entries(process.env).filter(([k]) => k === 'LD_PRELOAD' || k.startsWith('FAKETIME')),
+  ),
+};
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -14,13 +14,13 @@ import { startEmbeddedStore, type EmbeddedStore } from '../../lambdas/adapters/e
 import { runCycle, type CycleResult } from '../../lambdas/app/monitor.js';
 import type { Alert, ServerConfig } from '../../lambdas/core/monitor-types.js';
 import { CANARY_PASSWORD } from '../support/canary.js';
+import { nextCycle } from '../support/clock.js';
 import { makeMiniCerts, type MiniCerts } from '../support/mini-certs.js';
 
 const SERVERS = Number(process.env.INBOXGUARD_LOAD_SERVERS ?? 1000);
 const INSTANCES = 40;
 const CONCURRENCY = 48;
 const USER = 'sales@load.test';
-const CYCLE = new Date('2026-12-01T08:00:00Z');
 
 interface Instance {
   address: string;
@@ -33,6 +33,8 @@ let farm: ChildProcess;
 let embedded: EmbeddedStore;
 let results: CycleResult[] = [];
 let cycleMs = 0;
+/** The cycle's time: set once the certificates exist (test/support/clock.ts). */
+let cycle: Date;
 const alerts: Alert[] = [];
 let servers: ServerConfig[] = [];
 
@@ -75,15 +77,16 @@ beforeAll(async () => {
     } satisfies ServerConfig;
   });
   embedded = await startEmbeddedStore({});
+  cycle = nextCycle();
   const started = Date.now();
   results = await runCycle(
     servers,
-    CYCLE,
+    cycle,
     {
       store: embedded.store,
       notifier: { publish: async (a) => void alerts.push(a) },
       credentials: new EnvCredentials({ LOAD_PW: CANARY_PASSWORD }),
-      clock: { now: () => CYCLE },
+      clock: { now: () => cycle },
       probe: { timeoutMs: 30_000 },
     },
     CONCURRENCY,
@@ -105,7 +108,7 @@ describe(`load: one cycle of ${SERVERS} servers, real checks`, () => {
   });
 
   it('every server has exactly one stored result for the cycle', async () => {
-    const counts = await Promise.all(servers.map(async (s) => (await embedded.store.listHistory(s.id, 5)).filter((h) => h.at === CYCLE.toISOString()).length));
+    const counts = await Promise.all(servers.map(async (s) => (await embedded.store.listHistory(s.id, 5)).filter((h) => h.at === cycle.toISOString()).length));
     expect(counts.filter((n) => n !== 1)).toEqual([]);
     expect(alerts).toHaveLength(SERVERS);
   });
