@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what test/lab/lab.ts needs: Dovecot, Postfix, Courier authdaemon from apt,
 # and a private extraction of courier-imap (it conflicts with dovecot-imapd in apt).
-# Idempotent; run as root on Debian 12.
+# Idempotent; on Debian 12, as root (or through sudo, which it calls itself when needed).
 set -euo pipefail
 
 COURIER_ROOT=/var/cache/inboxguard-lab/courier-imap
@@ -11,10 +11,12 @@ PACKAGES=(
   courier-base courier-authdaemon courier-authlib-userdb
   courier-authlib libcourier-unicode4 libgamin0 libgdbm6 libidn12 gamin  # courier-imap's dependencies
   openssl util-linux mount bsdutils    # openssl CLI; unshare; mount; script
+  faketime                             # .ci/run moves the clock of a whole test run
 )
 
 if [[ $(id -u) -ne 0 ]]; then
-  echo "install-lab.sh: must run as root" >&2
+  if command -v sudo >/dev/null 2>&1; then exec sudo bash "$0" "$@"; fi
+  echo "install-lab.sh: must run as root (and sudo is not installed)" >&2
   exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive

@@ -78,7 +78,7 @@ describe.skipIf(!hasLab())('inboxguard monitor against the real Dovecot lab, on 
 
   it('a first run sends the baseline report', async () => {
     expect(await cycle(s())).toBe('baseline');
-    expect(sent.at(-1)!.subject).toBe('[inboxguard] lab-switch: now monitored, compliant');
+    expect(sent.at(-1)!.subject, sent.at(-1)!.message).toBe('[inboxguard] lab-switch: now monitored, compliant');
   });
 
   it('an unchanged run sends nothing', async () => {

@@ -86,6 +86,14 @@ describe.skipIf(!hasLab())('real-server lab', () => {
     expect(socket.getPeerCertificate().subject.CN).toBe(lab.hostname);
   });
 
+  it("the certificates are dated by the tests' clock, also when faketime moves it (openssl keeps its variables)", async () => {
+    const socket = (await connect(requireLab().dovecot.compliant.imapTls, ANY_TLS)) as tls.TLSSocket;
+    const madeAgo = Date.now() - Date.parse(socket.getPeerCertificate().valid_from);
+    // Made by the global setup of this run: seconds to minutes ago, never days.
+    expect(madeAgo).toBeGreaterThanOrEqual(-1000);
+    expect(madeAgo).toBeLessThan(3_600_000);
+  });
+
   it('tls13only refuses TLS 1.2 and accepts TLS 1.3', async () => {
     const { imapTls } = requireLab().dovecot.tls13only;
     await expect(connect(imapTls, { ...ANY_TLS, minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2' })).rejects.toThrow();

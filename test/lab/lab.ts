@@ -11,6 +11,7 @@ import path from 'node:path';
 import { CANARY_PASSWORD } from '../support/canary.js';
 import { makeCertificates, type CertFiles, type CertName, type Certs } from './certs.js';
 import {
+  CLOCK_ENV_NAMES,
   errorMessage,
   failure,
   freePorts,
@@ -110,7 +111,7 @@ const REQUIRED_FILES: Array<[file: string, what: string]> = [
   [`${COURIER_ROOT}/usr/bin/imapd`, `courier-imap extracted into ${COURIER_ROOT}`],
 ];
 
-export const INSTALL_HINT = 'install them with .ci/install-lab.sh; the lab runs as root';
+export const INSTALL_HINT = 'npm run test:all installs them and runs every test; or run .ci/install-lab.sh once';
 
 /** Which binaries/packages the lab needs and lacks (.ci/install-lab.sh installs them, as root). */
 export function labPrerequisites(): { ok: boolean; missing: string[] } {
@@ -206,8 +207,8 @@ ssl_cert = <${o.cert.chain}
 ssl_key = <${o.cert.key}
 ssl_dh = </usr/share/dovecot/dh.pem
 ssl_min_protocol = ${o.spec.minProtocol}
-${o.spec.legacyTls ? `ssl_cipher_list = ALL:@SECLEVEL=0
-import_environment = TZ CORE_OUTOFMEM CORE_ERROR LISTEN_PID LISTEN_FDS OPENSSL_CONF=${o.dir}/openssl.cnf` : ''}
+${o.spec.legacyTls ? 'ssl_cipher_list = ALL:@SECLEVEL=0' : ''}
+import_environment = TZ CORE_OUTOFMEM CORE_ERROR LISTEN_PID LISTEN_FDS ${CLOCK_ENV_NAMES}${o.spec.legacyTls ? ` OPENSSL_CONF=${o.dir}/openssl.cnf` : ''}
 disable_plaintext_auth = yes
 auth_mechanisms = plain login
 passdb {
@@ -286,6 +287,7 @@ async function startDovecot(ctx: Ctx, name: DovecotVariant, ports: LabEndpoint):
 
 const postfixMain = (o: { dir: string; cert: CertFiles; saslPath: string }): string => `
 compatibility_level = 3.6
+${CLOCK_ENV_NAMES ? `import_environment = MAIL_CONFIG MAIL_DEBUG MAIL_LOGTAG TZ XAUTHORITY DISPLAY LANG=C POSTLOG_SERVICE POSTLOG_HOSTNAME ${CLOCK_ENV_NAMES}` : ''}
 queue_directory = ${o.dir}/queue
 data_directory = ${o.dir}/data
 mail_owner = postfix

@@ -9,16 +9,25 @@ import { promisify } from 'node:util';
 const execFileP = promisify(execFile);
 
 /**
- * The trimmed environment of every process the lab starts (openssl, the servers). A run
- * under Debian's faketime (LD_PRELOAD=libfaketime, FAKETIME=...) keeps its variables, so the
- * certificates and the servers live on the same moved clock as the tests.
+ * faketime's variables when this run is under Debian's faketime (LD_PRELOAD=libfaketime,
+ * FAKETIME=...): every process the lab starts keeps them, so the certificates and the
+ * servers live on the same moved clock as the tests.
  */
+export const CLOCK_ENV: NodeJS.ProcessEnv = Object.fromEntries(
+  Object.entries(process.env).filter(([k]) => k === 'LD_PRELOAD' || k.startsWith('FAKETIME')),
+);
+
+/**
+ * The names in CLOCK_ENV, for servers whose master process clears its children's environment
+ * (Dovecot's and Postfix's import_environment): their children must keep the moved clock too.
+ */
+export const CLOCK_ENV_NAMES = Object.keys(CLOCK_ENV).join(' ');
+
+/** The trimmed environment of every process the lab starts (openssl, the servers). */
 export const LAB_ENV: NodeJS.ProcessEnv = {
   PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
   LANG: 'C',
-  ...Object.fromEntries(
-    Object.entries(process.env).filter(([k]) => k === 'LD_PRELOAD' || k.startsWith('FAKETIME')),
-  ),
+  ...CLOCK_ENV,
 };
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
