@@ -1,6 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import tls from 'node:tls';
 import type { CertificateFacts } from '../core/types.js';
+import { oneLine } from './text.js';
 
 const SIGNATURE_ALGORITHMS: Record<string, string> = {
   '1.2.840.113549.1.1.4': 'md5WithRSAEncryption',
@@ -64,10 +65,14 @@ export function signatureAlgorithm(der: Buffer): string {
   }
 }
 
+/** A certificate's names are the server's text too: cleaned and bounded like any other. */
+const NAME_MAX = 256;
+const MAX_KEPT_NAMES = 500; // a public CA puts at most 100 names in one certificate
+
 function field(dn: string, key: string): string | null {
   for (const line of dn.split('\n')) {
     const i = line.indexOf('=');
-    if (i > 0 && line.slice(0, i).trim().toUpperCase() === key) return line.slice(i + 1).trim();
+    if (i > 0 && line.slice(0, i).trim().toUpperCase() === key) return oneLine(line.slice(i + 1), NAME_MAX);
   }
   return null;
 }
@@ -84,11 +89,11 @@ export function certificateFacts(x: X509Certificate): CertificateFacts {
   const sans = (x.subjectAltName ?? '').split(/,\s*/).filter(Boolean);
   const details = x.publicKey.asymmetricKeyDetails;
   return {
-    subject: x.subject.replace(/\n/g, ', '),
+    subject: oneLine(x.subject.replace(/\n/g, ', '), 2 * NAME_MAX),
     subjectCN: field(x.subject, 'CN'),
-    dnsNames: sans.filter((s) => s.startsWith('DNS:')).map((s) => s.slice(4)),
-    ipAddresses: sans.filter((s) => s.startsWith('IP Address:')).map((s) => s.slice(11)),
-    issuer: x.issuer.replace(/\n/g, ', '),
+    dnsNames: sans.filter((s) => s.startsWith('DNS:')).slice(0, MAX_KEPT_NAMES).map((s) => oneLine(s.slice(4), NAME_MAX)),
+    ipAddresses: sans.filter((s) => s.startsWith('IP Address:')).slice(0, MAX_KEPT_NAMES).map((s) => oneLine(s.slice(11), NAME_MAX)),
+    issuer: oneLine(x.issuer.replace(/\n/g, ', '), 2 * NAME_MAX),
     issuerCN: field(x.issuer, 'CN'),
     notBefore: new Date(x.validFrom).toISOString(),
     notAfter: new Date(x.validTo).toISOString(),

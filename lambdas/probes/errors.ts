@@ -1,4 +1,5 @@
 import type { Failure, FailureKind, Stage } from '../core/types.js';
+import { oneLine } from './text.js';
 
 /** A server behaviour that ended a probe step: carries the classified failure. */
 export class ProbeError extends Error {
@@ -45,15 +46,4 @@ export function classify(err: unknown, stage: Stage): Failure {
 
 export function fail(stage: Stage, kind: FailureKind, message: string): ProbeError {
   return new ProbeError({ stage, kind, message: oneLine(message) });
-}
-
-/**
- * Server text is shown on one line and never at length. Control characters (C0 and C1,
- * so no terminal escape sequence survives) and the invisible bidirectional and
- * zero-width marks (which could make a line read differently) become spaces.
- */
-export function oneLine(s: string, max = 200): string {
-  // eslint-disable-next-line no-control-regex
-  const flat = s.replace(/[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]+/g, ' ').trim();
-  return flat.length > max ? `${flat.slice(0, max)}…` : flat;
 }

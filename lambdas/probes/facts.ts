@@ -1,7 +1,8 @@
 import type { AuthObservation, ConnectObservation, Failure, ServerIdentity, TlsObservation, VersionMatrix } from '../core/types.js';
 import { fingerprint } from '../core/fingerprint.js';
 import { certificateFacts, chainsToAnchor, parsePemBundle, peerChain } from './certs.js';
-import { classify, DeadlineError, oneLine, ProbeError } from './errors.js';
+import { classify, DeadlineError, ProbeError } from './errors.js';
+import { oneLine } from './text.js';
 import type { ImapLoginResult } from './imap.js';
 import { versionMatrix } from './matrix.js';
 import { connectWire, credentialsBlock, limiterKey, plaintextPreamble, tlsOptions, type EndpointContext, type Preamble } from './session.js';

@@ -1,5 +1,6 @@
 import type { AuthObservation, ConnectionsObservation, Failure, FolderObservation } from '../core/types.js';
-import { classify, fail, oneLine, ProbeError } from './errors.js';
+import { classify, fail, ProbeError } from './errors.js';
+import { oneLine } from './text.js';
 import { holdingSlots, identityOf, notAttempted, openMeasured, type EndpointProbe, type Facts } from './facts.js';
 import { tlsSession, versionMatrix, VersionPins, type TlsSession } from './matrix.js';
 import type { EndpointContext, Preamble } from './session.js';
@@ -50,7 +51,7 @@ export function decodeMailboxName(name: string): string {
   });
 }
 
-const LIST_LINE = /^\* LIST \(([^)]*)\) (?:"(?:[^"\\]|\\.)*"|NIL) (.+)$/i;
+const LIST_LINE = /^\* LIST \(([^)]*)\) (?:"(?:[^"\\]|\\.)*"|NIL) (.+)$/is;
 
 /** One `* LIST (flags) "delim" name` line: its flags and its name, decoded. */
 export function parseListLine(line: string): { flags: string[]; path: string } | undefined {
@@ -67,10 +68,9 @@ export function foldersFrom(untagged: readonly string[]): Pick<FolderObservation
   const list = untagged.map(parseListLine).filter((f): f is NonNullable<typeof f> => !!f);
   const bySpecialUse = list.find((f) => f.flags.some((x) => x.toLowerCase() === '\\sent'));
   const byName = list.find((f) => SENT_NAMES.test(f.path));
-  return {
-    folders: list.slice(0, MAX_KEPT_FOLDERS).map((f) => oneLine(f.path)),
-    sent: bySpecialUse ? { path: bySpecialUse.path, how: 'special-use' } : byName ? { path: byName.path, how: 'name' } : null,
-  };
+  // Names enter the observation cleaned and bounded: a folder name is the server's text.
+  const sent = bySpecialUse ? { path: oneLine(bySpecialUse.path), how: 'special-use' as const } : byName ? { path: oneLine(byName.path), how: 'name' as const } : null;
+  return { folders: list.slice(0, MAX_KEPT_FOLDERS).map((f) => oneLine(f.path)), sent };
 }
 
 /** A command of the logged-in session that failed, named in the message ("LIST failed: ..."). */

@@ -7,7 +7,8 @@ import { defaultLimiter, type HostLimiter } from './limiter.js';
 import { privateAddressRefusal } from './address.js';
 import { resolveHost, systemResolver, type Resolver } from './resolve.js';
 import type { EndpointContext } from './session.js';
-import { encodedSecrets, probeSmtp } from './smtp.js';
+import { probeSmtp } from './smtp.js';
+import { Redactor, secretForms } from './text.js';
 
 export type { Credentials } from './imap.js';
 
@@ -45,15 +46,16 @@ export interface ProbeOptions {
 const SERVER_TEXT = new Set(['message', 'detail', 'greeting', 'capabilities', 'id', 'folders', 'path', 'summary']);
 
 /**
- * Replaces a secret wherever server-provided text could carry it back. Our own
- * vocabulary ("accepted", stages, kinds) is never touched, so a short password
- * cannot corrupt a result.
+ * Replaces every run of a secret (Redactor: any 6 characters of the password in a row, in any
+ * letter case, or 10 of a base64 form) wherever server-provided text could carry it back. A
+ * run is found however the text was cut before, so an echo shortened to fit is redacted as
+ * surely as a whole one. Our own vocabulary ("accepted", stages, kinds) is never touched,
+ * so a short password cannot corrupt a result.
  */
-export function redact<T>(value: T, secrets: readonly string[]): T {
-  const live = secrets.filter((s) => s.length >= 1);
-  if (!live.length) return value;
+export function redact<T>(value: T, redactor: Redactor): T {
+  if (redactor.empty) return value;
   const scrub = (v: unknown, inText: boolean): unknown => {
-    if (typeof v === 'string') return inText ? live.reduce((s, secret) => s.split(secret).join('[redacted]'), v) : v;
+    if (typeof v === 'string') return inText ? redactor.redact(v) : v;
     if (Array.isArray(v)) return v.map((x) => scrub(x, inText));
     if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, scrub(x, inText || SERVER_TEXT.has(k))]));
     return v;
@@ -140,7 +142,9 @@ export async function probe(target: CheckTarget, opts: ProbeOptions): Promise<Ob
       egressAddress: opts.egressAddress ?? imap.connect.localAddress ?? smtp?.connect.localAddress ?? target.sourceAddress,
       at,
     };
-    return redact(obs, target.credentials ? [target.credentials.password, ...encodedSecrets(target.credentials)] : []);
+    if (!target.credentials) return obs;
+    const forms = secretForms(target.credentials.user, target.credentials.password);
+    return redact(obs, new Redactor(forms.plain, forms.base64));
   } finally {
     deadline.dispose();
   }

@@ -2,7 +2,8 @@ import tls from 'node:tls';
 import { isIP } from 'node:net';
 import type { AuthObservation, Protocol, Security, TlsVersion } from '../core/types.js';
 import type { Deadline } from './deadline.js';
-import { fail, oneLine } from './errors.js';
+import { fail } from './errors.js';
+import { oneLine } from './text.js';
 import type { HostLimiter } from './limiter.js';
 import {
   ehloName,

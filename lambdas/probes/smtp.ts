@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import type { AuthObservation } from '../core/types.js';
-import { classify, fail, oneLine } from './errors.js';
+import { classify, fail } from './errors.js';
+import { oneLine } from './text.js';
 import { holdingSlots, identityOf, notAttempted, openMeasured, type EndpointProbe, type Facts } from './facts.js';
 import type { Credentials } from './imap.js';
 import { tlsSession, versionMatrix, VersionPins } from './matrix.js';
@@ -13,11 +14,6 @@ function mechanisms(keywords: readonly string[]): string[] {
 }
 
 const b64 = (s: string): string => Buffer.from(s, 'utf8').toString('base64');
-
-/** The base64 forms a credential takes on the wire: a server echoing one back must not leak it. */
-export function encodedSecrets(creds: Credentials): string[] {
-  return [b64(`\0${creds.user}\0${creds.password}`), b64(creds.password)];
-}
 
 function refusal(r: SmtpReply, ms: number): AuthObservation {
   const said = oneLine(`${r.code} ${r.lines.join(' ')}`);

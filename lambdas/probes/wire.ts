@@ -3,7 +3,8 @@ import tls from 'node:tls';
 import { once } from 'node:events';
 import type { Stage } from '../core/types.js';
 import type { Deadline } from './deadline.js';
-import { classify, fail, oneLine, ProbeError } from './errors.js';
+import { classify, fail, ProbeError } from './errors.js';
+import { decodeReadable, oneLine } from './text.js';
 
 export const MAX_LINE = 64 * 1024;
 /** Received bytes held unread before the socket is paused: a server cannot fill memory while no one reads. */
@@ -126,7 +127,7 @@ export class Wire {
       const nl = this.buffered().indexOf(0x0a);
       if (nl >= 0) {
         if (nl > MAX_LINE) break;
-        return this.take(nl + 1).toString('utf8').replace(/\r?\n$/, '');
+        return decodeReadable(this.take(nl + 1)).replace(/\r?\n$/, '');
       }
       if (this.size > MAX_LINE) break;
       try {
@@ -152,7 +153,7 @@ export class Wire {
         throw err instanceof ProbeError ? err : new ProbeError(classify(err, stage));
       }
     }
-    return this.take(n).toString('utf8');
+    return decodeReadable(this.take(n));
   }
 
   write(s: string): void {
@@ -230,17 +231,30 @@ class Budget {
   }
 }
 
-/** Reads one IMAP response line, splicing in literals ({n}) so a response is one string. */
+/**
+ * Status responses (tagged, or untagged OK/NO/BAD/BYE/PREAUTH) and continuation requests end in
+ * human-readable text, where IMAP has no literals (RFC 3501 §7.1): a "{5}" there is text.
+ */
+const NO_LITERALS = /^(?:\S+ (?:OK|NO|BAD|BYE|PREAUTH)\b|\+)/i;
+
+/** A literal's text as an IMAP quoted string, so the line's parsers read it as any other string. */
+const asQuoted = (s: string): string => `"${s.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
+
+/**
+ * Reads one IMAP response line, splicing in literals ({n}) as quoted strings so that a
+ * response is one string (a literal may hold CR, LF or any byte: the parsers match across lines).
+ */
 async function imapLine(w: Wire, stage: Stage, budget = new Budget(stage)): Promise<string> {
   let line = await w.line(stage);
   budget.spend(line.length + 2, w);
+  if (NO_LITERALS.test(line)) return line;
   for (let guard = 0; guard < 100; guard++) {
-    const m = /\{(\d+)\+?\}$/.exec(line);
+    const m = /\{(\d+)\}$/.exec(line);
     if (!m) return line;
     const literal = await w.bytes(Number(m[1]), stage);
     const rest = await w.line(stage);
     budget.spend(literal.length + rest.length + 2, w);
-    line = line.slice(0, m.index) + JSON.stringify(literal) + rest;
+    line = line.slice(0, m.index) + asQuoted(literal) + rest;
   }
   throw fail(stage, 'protocol', 'too many literals in one response');
 }
@@ -310,13 +324,18 @@ export interface SmtpReply {
 export async function smtpReply(w: Wire, stage: Stage): Promise<SmtpReply> {
   const lines: string[] = [];
   const budget = new Budget(stage);
+  let first = 0;
   for (;;) {
     const line = await w.line(stage);
     budget.spend(line.length + 2, w);
     const m = /^(\d{3})([ -]?)(.*)$/.exec(line);
     if (!m) throw fail(stage, 'protocol', `not an SMTP reply: ${oneLine(line, 80)}`);
+    const code = Number(m[1]);
+    // RFC 5321 §4.2.1: every line of a multiline reply carries the same code.
+    if (lines.length && code !== first) throw fail(stage, 'protocol', `a multiline reply whose lines carry different codes (${first}, then ${code})`);
+    first = code;
     lines.push(m[3] ?? '');
-    if (m[2] !== '-') return { code: Number(m[1]), lines };
+    if (m[2] !== '-') return { code, lines };
   }
 }
 

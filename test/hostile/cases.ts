@@ -44,6 +44,10 @@ const tenMegabyteLine = async (p: Peer, prefix: string): Promise<void> => {
   p.send('\r\n');
   await silent(p);
 };
+/** The command line said back a dozen times, each shifted by one more character: wherever a cut falls, it falls inside the password in one of them. */
+const echoed = (line: string): string => Array.from({ length: 12 }, (_, k) => `${'x'.repeat(k)} you sent: ${line}`).join(' ');
+/** Escape sequences whose leftovers ("[2J", "]0;title") must not survive either. */
+const ESCAPE_LEFTOVERS = /\[2J|\]0;|\[1;1H|31m/;
 const manyCaps = (n: number): string => Array.from({ length: n }, (_, i) => `X-CAP-${i}`).join(' ');
 const notUtf8 = Buffer.from([0xff, 0xfe, 0xc3, 0x28, 0xa0, 0xa1, 0xe2, 0x28, 0xa1, 0xf0, 0x28, 0x8c, 0xbc]);
 const endlessLiteral: Hook = async (p, c) => {
@@ -190,7 +194,8 @@ export const IMAP_CASES: HostileCase[] = [
         LOGIN: (p, c) => (/^x1 /.test(c.line) ? endlessLiteral(p, c) : 'default'),
       },
     },
-    expect: [['imap.login', 'pass', /logged in/], ['imap.connections', 'fail', /only 1 simultaneous sessions.*a literal of 999999999 bytes/]],
+    // "* OK [ALERT] {999999999}" is a status response, where IMAP has no literals: the flood after it is one endless line.
+    expect: [['imap.login', 'pass', /logged in/], ['imap.connections', 'fail', /only 1 simultaneous session.*a line longer than 65536 bytes/]],
   },
   {
     name: 'floods an extra session while it is held open, and keeps the last login waiting',
@@ -256,8 +261,42 @@ export const IMAP_CASES: HostileCase[] = [
     },
     expect: [['imap.login', 'fail', /credentials rejected: .*wrong password/]],
     verify: (r) => {
-      // eslint-disable-next-line no-control-regex
-      for (const q of r.requirements) expect(q.summary).not.toMatch(/[\x00-\x1f\x7f-\x9f\u202a-\u202e]/);
+      for (const q of r.requirements) {
+        // eslint-disable-next-line no-control-regex
+        expect(q.summary).not.toMatch(/[\x00-\x1f\x7f-\x9f\u202a-\u202e]/);
+        expect(q.summary).not.toMatch(ESCAPE_LEFTOVERS);
+      }
+    },
+  },
+  {
+    name: 'echoes the LOGIN line in a long NO reply, the password where the reply is cut',
+    protocol: 'imap',
+    script: { on: { LOGIN: (p, c) => p.send(`${c.tag} NO [AUTHENTICATIONFAILED] ${echoed(c.line)}\r\n`) } },
+    expect: [['imap.login', 'fail', /credentials rejected: NO \[AUTHENTICATIONFAILED\] .*\[redacted\]/]],
+  },
+  {
+    name: 'echoes the LOGIN line upper-cased',
+    protocol: 'imap',
+    script: { on: { LOGIN: (p, c) => p.send(`${c.tag} NO ${c.line.toUpperCase()}\r\n`) } },
+    expect: [['imap.login', 'fail', /credentials rejected: NO A1 LOGIN "SALES@HOSTILE.TEST" "\[redacted\]"/]],
+  },
+  {
+    name: 'a \\Sent folder whose name carries an OSC escape (sets the terminal title)',
+    protocol: 'imap',
+    script: { on: { LIST: (p, c) => p.send(`* LIST () "/" INBOX\r\n* LIST (\\Sent) "/" "Sent\x1b]0;title\x07"\r\n${c.tag} OK done\r\n`) } },
+    expect: [['imap.folders', 'pass', /^INBOX selectable; Sent folder "Sent" marked \\Sent$/]],
+  },
+  {
+    name: 'a \\Sent folder with a 30 KB name (a literal), control characters inside',
+    protocol: 'imap',
+    big: true,
+    script: { on: { LIST: (p, c) => p.send(`* LIST () "/" INBOX\r\n* LIST (\\Sent) "/" {30000}\r\n${'S\x01\x1b[1;1H'.repeat(3750)}\r\n${c.tag} OK done\r\n`) } },
+    expect: [['imap.folders', 'pass', /^INBOX selectable; Sent folder "S( S)+…" marked \\Sent$/]],
+    verify: (r) => {
+      const q = r.requirements.find((x) => x.id === 'imap.folders')!;
+      expect(q.summary.length).toBeLessThan(300);
+      expect(q.summary).not.toMatch(ESCAPE_LEFTOVERS);
+      expect(JSON.stringify(r).length).toBeLessThan(60_000);
     },
   },
   {
@@ -315,6 +354,29 @@ export const SMTP_CASES: HostileCase[] = [
       on: { AUTH: (p) => p.send(Buffer.concat([Buffer.from('535 5.7.8 '), notUtf8, Buffer.from('\r\n')])) },
     },
     expect: [['smtp.tls', 'pass', /STARTTLS/], ['smtp.auth', 'fail', /credentials rejected/]],
+  },
+  {
+    name: 'echoes AUTH PLAIN in a long 535 reply, the base64 where the reply is cut',
+    protocol: 'smtp',
+    script: { on: { AUTH: (p, c) => p.send(`535 5.7.8 ${echoed(c.line)} ${echoed(c.line.toUpperCase())}\r\n`) } },
+    expect: [['smtp.auth', 'fail', /credentials rejected: 535 5\.7\.8 .*\[redacted\]/]],
+  },
+  {
+    name: 'offers AUTH LOGIN only and echoes the base64 password, also upper-cased',
+    protocol: 'smtp',
+    script: {
+      on: {
+        EHLO: (p) => (p.secure ? p.send('250-mail.hostile.test\r\n250 AUTH LOGIN\r\n') : 'default'),
+        AUTH: async (p) => {
+          p.send('334 VXNlcm5hbWU6\r\n');
+          const user = await p.line();
+          p.send('334 UGFzc3dvcmQ6\r\n');
+          const password = (await p.line()) ?? '';
+          p.send(`535 5.7.8 ${'x'.repeat(100)} got ${user} ${password} ${password.toUpperCase()} ${password.slice(0, 12)}\r\n`);
+        },
+      },
+    },
+    expect: [['smtp.auth', 'fail', /credentials rejected: 535 5\.7\.8 x+ got [A-Za-z0-9+/=]+ \[redacted\]/]],
   },
   { name: 'advertises STARTTLS, then rejects it', protocol: 'smtp', script: { on: { STARTTLS: (p) => p.send('454 4.7.0 TLS not available due to local problem\r\n') } }, expect: [['smtp.tls', 'fail', /rejected at starttls: STARTTLS answered 454/], ['smtp.auth', 'unknown', /no TLS session/]] },
   { name: 'answers STARTTLS, then carries on in plaintext', protocol: 'smtp', script: { on: { STARTTLS: async (p) => (p.send('220 go ahead\r\n'), await p.anyBytes(), p.send('250 still plaintext\r\n'), silent(p)) } }, expect: [['smtp.tls', 'fail', /at tls-handshake/], ['smtp.auth', 'unknown', /no TLS session/]] },
