@@ -37,6 +37,8 @@ export const REMEDIES = {
     'The certificate has expired (or is not valid yet): renew it and reload the service. Automate renewal (certbot, acme.sh) and reload the mail services after each renewal.',
   'cert-expiry.soon':
     'The certificate expires soon: renew it now and reload the service, and check that automatic renewal reloads the mail services too.',
+  'tls.injection':
+    'Whatever answers this port wrote data between its STARTTLS go-ahead and the TLS handshake: the response-injection flaw of CVE-2011-0411 and its kin, or a proxy or firewall that rewrites the session. Update the mail server software, and check any STARTTLS-terminating proxy or firewall in front of it. inboxguard sends no credentials over such a session.',
   'login.credentials':
     'The server rejected the registered user name and password. Check the password, that the account is not locked or disabled, and that it may log in over IMAP.',
   'login.logindisabled':

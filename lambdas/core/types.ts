@@ -111,13 +111,27 @@ export interface TlsObservation {
   /** When the only verification error is a date: whether the signatures chain to a trusted root. */
   trustIgnoringTime?: boolean;
   handshakeMs?: number;
+  /** Bytes the server sent between its STARTTLS go-ahead and the handshake (discarded, never read). */
+  injectedBytes?: number;
   /** Leaf first. */
   chain: CertificateFacts[];
   failure?: Failure;
 }
 
+/**
+ * Whether the credentials went out, kept apart from what came of it, as sslyze keeps "could
+ * not measure" apart from "measured bad": only an answered login can fail the requirement.
+ * - not-attempted: no credentials, or the session ended before it was the login's turn;
+ * - blocked: withheld on purpose (the certificate does not verify for the host, bytes were
+ *   injected before the handshake, the credentials cannot be sent as they are);
+ * - answered: sent, and the server answered (a success or a refusal), or the server's own
+ *   capabilities answered first (LOGINDISABLED, no AUTH offered);
+ * - no-answer: sent, and no answer came (timed out, closed, broke off).
+ */
+export type AuthAttempt = 'not-attempted' | 'blocked' | 'answered' | 'no-answer';
+
 export interface AuthObservation {
-  attempted: boolean;
+  attempt: AuthAttempt;
   ok: boolean;
   ms?: number;
   /** Why it was not attempted, or the server's (sanitised) answer. */

@@ -40,9 +40,9 @@ export async function openMeasured(ctx: EndpointContext, firstFlight?: (w: Wire,
     return { facts: { connect: { ok: false, address: ctx.address, failure: classify(err, 'connect') } }, pre: {} };
   }
   const connect: ConnectObservation = { ok: true, address: ctx.address, localAddress: w.localAddress, ms: w.connectMs };
-  let pre: Preamble = {};
+  const pre: Preamble = {};
   try {
-    pre = await plaintextPreamble(w, ctx);
+    await plaintextPreamble(w, ctx, pre);
     if (pre.starttlsAdvertised === false) {
       w.close(ctx.protocol === 'imap' ? 'c9 LOGOUT\r\n' : 'QUIT\r\n');
       return {
@@ -75,6 +75,7 @@ export async function openMeasured(ctx: EndpointContext, firstFlight?: (w: Wire,
       tls.trustIgnoringTime = chainsToAnchor(chain, ctx.caPem ? parsePemBundle(ctx.caPem) : []);
     }
     if (w.discardedAtStarttls > 0) {
+      tls.injectedBytes = w.discardedAtStarttls;
       tls.failure = { stage: 'starttls', kind: 'protocol', message: `discarded ${w.discardedAtStarttls} bytes sent before the TLS handshake` };
     }
     // The identity is the caller's to fill in, from what the server says over TLS.
@@ -110,7 +111,7 @@ export function identityOf(greeting: string | undefined, capabilities: string[] 
 /** The login when the measuring session never reached TLS: not attempted, for the reason it stopped. */
 export function notAttempted(m: Measured): AuthObservation {
   const failure = m.facts.tls?.failure ?? m.facts.connect.failure;
-  return { attempted: false, ok: false, ...(failure ? { failure } : {}) };
+  return { attempt: 'not-attempted', ok: false, ...(failure ? { failure } : {}) };
 }
 
 /** Why a step never ran: no connection slot came free before the deadline (not a fact about the server). */
@@ -144,7 +145,7 @@ export async function holdingSlots(ctx: EndpointContext, slots: number, withCred
     return {
       facts: { connect: { ok: false, address: ctx.address, failure } },
       versions: versionMatrix(new Map(), { ok: false, chain: [], failure }),
-      ...(withCredentials ? { login: { auth: { attempted: false, ok: false, failure } } } : {}),
+      ...(withCredentials ? { login: { auth: { attempt: 'not-attempted', ok: false, failure } } } : {}),
     };
   }
   const wires: Wire[] = [];

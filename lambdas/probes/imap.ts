@@ -140,10 +140,13 @@ async function afterTls(w: Wire, ctx: EndpointContext, pre: Preamble, creds: Cre
   try {
     if (ctx.security === 'tls') out.greeting = await imapGreeting(w);
     const cap = await imapReply(w, 'c2', 'capability');
-    out.capabilities = parseCapabilities(cap.untagged) ?? parseCapabilities(out.greeting ? [out.greeting] : []);
+    // Capabilities seen before STARTTLS no longer hold after it (RFC 3501 §6.2.1): only a
+    // greeting that came over TLS stands in for a CAPABILITY answer.
+    out.capabilities = parseCapabilities(cap.untagged) ?? (ctx.security === 'tls' && out.greeting ? parseCapabilities([out.greeting]) : undefined);
     out.id = parseId((await imapReply(w, 'c3', 'id')).untagged);
   } catch (err) {
-    if (creds) out.auth = { attempted: true, ok: false, ...(started ? { ms: Date.now() - started } : {}), failure: classify(err, 'login'), reason: 'other' };
+    // Withheld credentials stay withheld whatever broke; a pipelined LOGIN went out unanswered; else none was sent.
+    if (creds) out.auth = block ?? (pipelined ? { attempt: 'no-answer', ok: false, ms: Date.now() - started, failure: classify(err, 'login'), reason: 'other' } : { attempt: 'not-attempted', ok: false, failure: classify(err, 'login') });
     return out;
   }
   if (!creds) return out;
@@ -155,7 +158,7 @@ async function afterTls(w: Wire, ctx: EndpointContext, pre: Preamble, creds: Cre
     let r: ImapResponse;
     if (pipelined) r = await imapReply(w, 'a1', 'login');
     else if (has(out.capabilities, 'LOGINDISABLED')) {
-      out.auth = { attempted: true, ok: false, failure: { stage: 'login', kind: 'rejected', message: 'LOGINDISABLED advertised after TLS' }, reason: 'logindisabled' };
+      out.auth = { attempt: 'answered', ok: false, failure: { stage: 'login', kind: 'rejected', message: 'LOGINDISABLED advertised after TLS' }, reason: 'logindisabled' };
       return out;
     } else {
       started = Date.now();
@@ -163,13 +166,13 @@ async function afterTls(w: Wire, ctx: EndpointContext, pre: Preamble, creds: Cre
     }
     const ms = Date.now() - started;
     if (r.status === 'OK') {
-      out.auth = { attempted: true, ok: true, ms };
+      out.auth = { attempt: 'answered', ok: true, ms };
       out.loggedInCapabilities = parseCapabilities([...r.untagged, r.text]) ?? out.capabilities;
     } else {
-      out.auth = { attempted: true, ok: false, ms, ...loginRefusal(r, out.capabilities) };
+      out.auth = { attempt: 'answered', ok: false, ms, ...loginRefusal(r, out.capabilities) };
     }
   } catch (err) {
-    out.auth = { attempted: true, ok: false, ms: Date.now() - started, failure: classify(err, 'login'), reason: 'other' };
+    out.auth = { attempt: 'no-answer', ok: false, ms: Date.now() - started, failure: classify(err, 'login'), reason: 'other' };
   }
   return out;
 }
@@ -257,7 +260,9 @@ async function extraSession(ctx: EndpointContext, creds: Credentials, s: TlsSess
   let result: Failure | null = null;
   try {
     if (s.block?.failure) throw new ProbeError(s.block.failure);
-    const caps = ctx.security === 'tls' ? parseCapabilities([await imapGreeting(w)]) : s.capabilities;
+    // After STARTTLS the capabilities listed before it no longer hold (RFC 3501 §6.2.1): without
+    // a CAPABILITY over TLS, a literal waits for the server's go-ahead (LITERAL+ unknown).
+    const caps = ctx.security === 'tls' ? parseCapabilities([await imapGreeting(w)]) : undefined;
     if (!gate.takeFirst() && !(await ctx.deadline.race(gate.main))) result = NOT_NEEDED;
     else {
       const r = await gate.turn(ctx, () => imapLogin(w, 'x1', creds.user, creds.password, has(caps, 'LITERAL+')));

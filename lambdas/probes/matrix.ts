@@ -81,8 +81,6 @@ export interface TlsSession {
   failure?: Failure;
   /** The connection, open after TLS, when the caller asked to keep it. */
   wire?: Wire;
-  /** Capabilities seen before TLS (STARTTLS), for LITERAL+. */
-  capabilities?: string[];
   /** Why no credentials may go over a kept session, as the login's outcome (credentialsBlock). */
   block?: AuthObservation;
 }
@@ -112,7 +110,7 @@ export async function tlsSession(ctx: EndpointContext, versions: readonly TlsVer
       return { attempt, protocol: got };
     }
     const block = credentialsBlock(ctx, w, socket);
-    return { attempt, protocol: got, wire: w, ...(pre.capabilities ? { capabilities: pre.capabilities } : {}), ...(block ? { block } : {}) };
+    return { attempt, protocol: got, wire: w, ...(block ? { block } : {}) };
   } catch (err) {
     w?.destroy();
     const attempt = judgeHandshakeError(err);

@@ -106,14 +106,14 @@ async function probeProtocol(
     if (login.folders) obs.folders = login.folders;
     if (login.connections) obs.connections = login.connections;
   } else if (target.credentials) {
-    obs.auth = { attempted: false, ok: false, failure: { stage: protocol === 'imap' ? 'login' : 'auth', kind: 'error', message: UNSENDABLE } };
+    obs.auth = { attempt: 'blocked', ok: false, failure: { stage: protocol === 'imap' ? 'login' : 'auth', kind: 'skipped', message: UNSENDABLE } };
   } else {
-    obs.auth = { attempted: false, ok: false };
+    obs.auth = { attempt: 'not-attempted', ok: false };
   }
   return obs;
 }
 
-const UNSENDABLE = 'the user name or password contains CR, LF or NUL: never sent';
+const UNSENDABLE = 'credentials were not sent: the user name or password contains CR, LF or NUL';
 
 /** Credentials that can be sent as they are; CR, LF or NUL could smuggle a command, so those are never sent. */
 function usable(creds: Credentials | undefined): Credentials | undefined {

@@ -92,7 +92,7 @@ export function tlsOptions(ctx: EndpointContext, versions?: readonly TlsVersion[
 }
 
 /** The injected-bytes refusal: credentials are never sent on a session someone may have written into. */
-export const INJECTED = 'the server sent data after its STARTTLS OK, before the TLS handshake (possible injection): credentials were not sent';
+export const INJECTED = 'credentials were not sent: the server sent data after its STARTTLS go-ahead, before the TLS handshake (possible injection)';
 
 /**
  * Why no credentials may go over this TLS session, as the login's outcome; undefined when they
@@ -100,7 +100,8 @@ export const INJECTED = 'the server sent data after its STARTTLS OK, before the 
  * HubSpot's client would:
  * - a certificate that does not chain to a trust anchor or does not name the host (unless the
  *   server is registered with allowInsecureCertificate): not attempted;
- * - bytes the server sent between its STARTTLS OK and the handshake: a fail.
+ * - bytes the server sent between its STARTTLS OK and the handshake: not sent either (the
+ *   TLS requirement fails on those bytes; the login was never tried).
  */
 export function credentialsBlock(ctx: EndpointContext, w: Wire, socket: tls.TLSSocket): AuthObservation | undefined {
   const why = ctx.insecureCredentials
@@ -110,9 +111,9 @@ export function credentialsBlock(ctx: EndpointContext, w: Wire, socket: tls.TLSS
       : tls.checkServerIdentity(ctx.hostname, socket.getPeerCertificate())?.message;
   if (why !== undefined) {
     const message = `credentials were not sent: the certificate does not verify for ${ctx.hostname} (${oneLine(why, 160)}); allowInsecureCertificate (--allow-insecure-cert) sends them anyway`;
-    return { attempted: false, ok: false, failure: { stage: ctx.protocol === 'imap' ? 'login' : 'auth', kind: 'skipped', message } };
+    return { attempt: 'blocked', ok: false, failure: { stage: ctx.protocol === 'imap' ? 'login' : 'auth', kind: 'skipped', message } };
   }
-  if (w.discardedAtStarttls > 0) return { attempted: true, ok: false, failure: { stage: 'starttls', kind: 'protocol', message: INJECTED }, reason: 'other' };
+  if (w.discardedAtStarttls > 0) return { attempt: 'blocked', ok: false, failure: { stage: 'starttls', kind: 'protocol', message: INJECTED } };
   return undefined;
 }
 
@@ -124,20 +125,26 @@ export interface Preamble {
 
 /**
  * The plaintext steps up to the point where TLS starts: nothing for implicit TLS,
- * greeting + capabilities + STARTTLS otherwise. `requireAdvertised` stops when the
- * server does not offer STARTTLS (recorded, not thrown, when false).
+ * greeting + capabilities + STARTTLS otherwise. A server that does not offer STARTTLS is
+ * recorded (starttlsAdvertised false), not thrown. What was seen goes into `seen` as it
+ * arrives, so that a STARTTLS refused after the greeting still leaves the greeting to judge.
  */
-export async function plaintextPreamble(w: Wire, ctx: EndpointContext): Promise<Preamble> {
+export async function plaintextPreamble(w: Wire, ctx: EndpointContext, seen: Preamble = {}): Promise<Preamble> {
+  const pre = await preambleSteps(w, ctx, seen);
+  return Object.assign(seen, pre);
+}
+
+async function preambleSteps(w: Wire, ctx: EndpointContext, seen: Preamble): Promise<Preamble> {
   if (ctx.security === 'tls') return {};
   if (ctx.protocol === 'imap') {
     // CAPABILITY and STARTTLS go out with the connection, ahead of the greeting: a server
     // reads them once it has greeted, and the session saves a round trip. (SMTP servers
     // treat early talkers as spam; there the greeting is awaited.)
     w.write('c1 CAPABILITY\r\ns1 STARTTLS\r\n');
-    const greeting = await imapGreeting(w);
+    const greeting = (seen.greeting = await imapGreeting(w));
     const listed = await imapReply(w, 'c1', 'capability');
-    const capabilities = parseCapabilities(listed.untagged) ?? parseCapabilities([greeting]) ?? [];
-    const starttlsAdvertised = capabilities.some((c) => c.toUpperCase() === 'STARTTLS');
+    const capabilities = (seen.capabilities = parseCapabilities(listed.untagged) ?? parseCapabilities([greeting]) ?? []);
+    const starttlsAdvertised = (seen.starttlsAdvertised = capabilities.some((c) => c.toUpperCase() === 'STARTTLS'));
     // Not advertised: the caller closes, whatever the server answered to the STARTTLS.
     if (!starttlsAdvertised) return { greeting, capabilities, starttlsAdvertised };
     const r = await imapReply(w, 's1', 'starttls');
@@ -145,12 +152,12 @@ export async function plaintextPreamble(w: Wire, ctx: EndpointContext): Promise<
     return { greeting, capabilities, starttlsAdvertised };
   }
   const g = await smtpReply(w, 'greeting');
-  const greeting = `${g.code} ${g.lines.join(' / ')}`;
+  const greeting = (seen.greeting = `${g.code} ${g.lines.join(' / ')}`);
   if (g.code !== 220) throw fail('greeting', 'rejected', `greeting ${oneLine(greeting)}`);
   const e = await smtpCommand(w, `EHLO ${ehloName(w)}`, 'ehlo');
   if (e.code !== 250) throw fail('ehlo', 'rejected', `EHLO answered ${e.code} ${oneLine(e.lines.join(' '))}`);
-  const capabilities = smtpKeywords(e.lines);
-  const starttlsAdvertised = capabilities.includes('STARTTLS');
+  const capabilities = (seen.capabilities = smtpKeywords(e.lines));
+  const starttlsAdvertised = (seen.starttlsAdvertised = capabilities.includes('STARTTLS'));
   if (!starttlsAdvertised) return { greeting, capabilities, starttlsAdvertised };
   const s = await smtpCommand(w, 'STARTTLS', 'starttls');
   if (s.code !== 220) throw fail('starttls', 'rejected', `STARTTLS answered ${s.code} ${oneLine(s.lines.join(' '))}`);

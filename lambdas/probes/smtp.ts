@@ -19,7 +19,7 @@ function refusal(r: SmtpReply, ms: number): AuthObservation {
   const said = oneLine(`${r.code} ${r.lines.join(' ')}`);
   const reason: AuthObservation['reason'] =
     r.code === 535 || r.code === 534 ? 'credentials' : r.code === 504 ? 'auth-not-offered' : r.code === 538 || r.code === 530 ? 'plaintext-required' : 'other';
-  return { attempted: true, ok: false, ms, failure: { stage: 'auth', kind: 'rejected', message: said }, reason };
+  return { attempt: 'answered', ok: false, ms, failure: { stage: 'auth', kind: 'rejected', message: said }, reason };
 }
 
 /**
@@ -46,15 +46,19 @@ async function authenticate(w: Wire, keywords: readonly string[], creds: Credent
     }
   } else {
     const message = mechs.length ? `no supported AUTH mechanism (offered: ${oneLine(mechs.join(' '), 100)})` : 'AUTH is not offered after TLS';
-    return { attempted: true, ok: false, failure: { stage: 'auth', kind: 'rejected', message }, reason: mechs.length ? 'other' : 'auth-not-offered' };
+    return { attempt: 'answered', ok: false, failure: { stage: 'auth', kind: 'rejected', message }, reason: mechs.length ? 'other' : 'auth-not-offered' };
   }
   const ms = Date.now() - started;
-  return r.code === 235 ? { attempted: true, ok: true, ms } : refusal(r, ms);
+  if (r.code === 235) return { attempt: 'answered', ok: true, ms };
+  // A 334 after the last step asks for more than the mechanism has: the exchange cannot finish.
+  if (r.code === 334) return { attempt: 'answered', ok: false, ms, failure: { stage: 'auth', kind: 'protocol', message: 'the server asked for more after the last AUTH step (334): the exchange cannot finish' }, reason: 'other' };
+  return refusal(r, ms);
 }
 
 /** After TLS on the measuring session: the greeting (implicit TLS), EHLO again, then AUTH. */
 async function afterTls(w: Wire, ctx: EndpointContext, pre: Preamble, creds: Credentials | undefined, block: AuthObservation | undefined): Promise<{ greeting?: string; capabilities?: string[]; auth?: AuthObservation }> {
   const out: { greeting?: string; capabilities?: string[]; auth?: AuthObservation } = { ...(pre.greeting ? { greeting: pre.greeting } : {}) };
+  let sent = false;
   try {
     if (ctx.security === 'tls') {
       const g = await smtpReply(w, 'greeting');
@@ -65,10 +69,12 @@ async function afterTls(w: Wire, ctx: EndpointContext, pre: Preamble, creds: Cre
     const e = ctx.security === 'tls' ? await smtpCommand(w, `EHLO ${ehloName(w)}`, 'ehlo') : await smtpReply(w, 'ehlo');
     if (e.code !== 250) throw fail('ehlo', 'rejected', `EHLO answered ${e.code} ${oneLine(e.lines.join(' '))}`);
     out.capabilities = smtpKeywords(e.lines);
-    if (!creds) return out;
-    out.auth = block ?? (await authenticate(w, out.capabilities, creds));
+    if (!creds || block) return { ...out, ...(block ? { auth: block } : {}) };
+    sent = true;
+    out.auth = await authenticate(w, out.capabilities, creds);
   } catch (err) {
-    if (creds) out.auth = { attempted: true, ok: false, failure: classify(err, 'auth'), reason: 'other' };
+    // Withheld credentials stay withheld whatever broke; otherwise: sent and unanswered, or never sent.
+    if (creds) out.auth = block ?? { attempt: sent ? 'no-answer' : 'not-attempted', ok: false, failure: classify(err, 'auth'), ...(sent ? { reason: 'other' as const } : {}) };
   }
   return out;
 }

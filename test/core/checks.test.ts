@@ -93,12 +93,12 @@ const cases: Case[] = [
   ['login ok', 'imap.login', () => {}, 'pass', /logged in over TLS/],
   ['no credentials', 'imap.login', (o) => {
     o.credentialsGiven = false;
-    o.imap.auth = { attempted: false, ok: false };
+    o.imap.auth = { attempt: 'not-attempted', ok: false };
   }, 'unknown', /no credentials given/],
-  ['credentials rejected', 'imap.login', (o) => (o.imap.auth = { attempted: true, ok: false, reason: 'credentials', failure: { stage: 'login', kind: 'rejected', message: 'NO [AUTHENTICATIONFAILED] Authentication failed.' } }), 'fail', /credentials rejected: NO \[AUTHENTICATIONFAILED\]/],
-  ['LOGINDISABLED', 'imap.login', (o) => (o.imap.auth = { attempted: true, ok: false, reason: 'logindisabled', failure: { stage: 'login', kind: 'rejected', message: 'LOGINDISABLED advertised after TLS' } }), 'fail', /LOGINDISABLED/],
-  ['IMAP disabled', 'imap.login', (o) => (o.imap.auth = { attempted: true, ok: false, reason: 'imap-disabled', failure: { stage: 'login', kind: 'rejected', message: 'NO IMAP access is disabled' } }), 'fail', /IMAP is not enabled/],
-  ['login timed out', 'imap.login', (o) => (o.imap.auth = { attempted: true, ok: false, reason: 'other', failure: { stage: 'login', kind: 'timeout', message: 'timed out at login' } }), 'unknown', /timed out at login/],
+  ['credentials rejected', 'imap.login', (o) => (o.imap.auth = { attempt: 'answered', ok: false, reason: 'credentials', failure: { stage: 'login', kind: 'rejected', message: 'NO [AUTHENTICATIONFAILED] Authentication failed.' } }), 'fail', /credentials rejected: NO \[AUTHENTICATIONFAILED\]/],
+  ['LOGINDISABLED', 'imap.login', (o) => (o.imap.auth = { attempt: 'answered', ok: false, reason: 'logindisabled', failure: { stage: 'login', kind: 'rejected', message: 'LOGINDISABLED advertised after TLS' } }), 'fail', /LOGINDISABLED/],
+  ['IMAP disabled', 'imap.login', (o) => (o.imap.auth = { attempt: 'answered', ok: false, reason: 'imap-disabled', failure: { stage: 'login', kind: 'rejected', message: 'NO IMAP access is disabled' } }), 'fail', /IMAP is not enabled/],
+  ['login timed out', 'imap.login', (o) => (o.imap.auth = { attempt: 'no-answer', ok: false, reason: 'other', failure: { stage: 'login', kind: 'timeout', message: 'timed out at login' } }), 'unknown', /timed out at login/],
   ['login skipped without TLS', 'imap.login', (o) => (o.imap.tls = { ok: false, starttlsAdvertised: false, chain: [] }), 'unknown', /never sent in plaintext/],
 
   // imap.folders
@@ -106,7 +106,7 @@ const cases: Case[] = [
   ['Sent by name', 'imap.folders', (o) => (o.imap.folders!.sent = { path: 'INBOX.Sent', how: 'name' }), 'warn', /INBOX\.Sent.*by name only/],
   ['no Sent', 'imap.folders', (o) => (o.imap.folders!.sent = null), 'fail', /no Sent folder/],
   ['INBOX not selectable', 'imap.folders', (o) => (o.imap.folders!.inboxSelectable = false), 'fail', /INBOX cannot be selected/],
-  ['folders after a failed login', 'imap.folders', (o) => (o.imap.auth = { attempted: true, ok: false, reason: 'credentials' }), 'unknown', /imap\.login did not pass/],
+  ['folders after a failed login', 'imap.folders', (o) => (o.imap.auth = { attempt: 'answered', ok: false, reason: 'credentials' }), 'unknown', /imap\.login did not pass/],
   ['folders without credentials', 'imap.folders', (o) => (o.credentialsGiven = false), 'unknown', /no credentials given/],
 
   // imap.connections
@@ -122,8 +122,8 @@ const cases: Case[] = [
 
   // smtp.auth
   ['auth ok', 'smtp.auth', () => {}, 'pass', /AUTH succeeded/],
-  ['auth rejected', 'smtp.auth', (o) => (o.smtp!.auth = { attempted: true, ok: false, reason: 'credentials', failure: { stage: 'auth', kind: 'rejected', message: '535 5.7.8 Error: authentication failed' } }), 'fail', /credentials rejected: 535/],
-  ['auth not offered', 'smtp.auth', (o) => (o.smtp!.auth = { attempted: true, ok: false, reason: 'auth-not-offered' }), 'fail', /not offered/],
+  ['auth rejected', 'smtp.auth', (o) => (o.smtp!.auth = { attempt: 'answered', ok: false, reason: 'credentials', failure: { stage: 'auth', kind: 'rejected', message: '535 5.7.8 Error: authentication failed' } }), 'fail', /credentials rejected: 535/],
+  ['auth not offered', 'smtp.auth', (o) => (o.smtp!.auth = { attempt: 'answered', ok: false, reason: 'auth-not-offered' }), 'fail', /not offered/],
   ['auth without credentials', 'smtp.auth', (o) => (o.credentialsGiven = false), 'unknown', /no credentials given/],
 ];
 

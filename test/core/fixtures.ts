@@ -49,7 +49,7 @@ function protocol(host: string, port: number, security: 'tls' | 'starttls'): Pro
       software: 'Dovecot',
       courierEvidence: [],
     },
-    auth: { attempted: true, ok: true, ms: 12 },
+    auth: { attempt: 'answered', ok: true, ms: 12 },
   };
 }
 

@@ -312,7 +312,7 @@ export const IMAP_CASES: HostileCase[] = [
     },
     // The session discards the injected bytes and reads the real answers over TLS, but sends
     // no credentials on it. Nothing injected reaches the result.
-    expect: [['imap.tls', 'pass', /STARTTLS/], ['imap.login', 'fail', /protocol at starttls: the server sent data after its STARTTLS OK.*credentials were not sent/]],
+    expect: [['imap.tls', 'fail', /^the server sent \d+ bytes after its STARTTLS go-ahead, before the TLS handshake: .*CVE-2011-0411/], ['imap.login', 'unknown', /^credentials were not sent: the server sent data after its STARTTLS go-ahead/]],
     verify: (r) => {
       expect(r.evidence.imap.identity?.capabilities).not.toContain('INJECTED');
       expect(r.evidence.imap.identity?.capabilities).toContain('AUTH=PLAIN');
@@ -404,7 +404,7 @@ export const SMTP_CASES: HostileCase[] = [
       },
     },
     // As for IMAP: the injected bytes are discarded, and no credentials are sent on the session.
-    expect: [['smtp.tls', 'pass', /STARTTLS/], ['smtp.auth', 'fail', /protocol at starttls: .*credentials were not sent/]],
+    expect: [['smtp.tls', 'fail', /^the server sent \d+ bytes after its STARTTLS go-ahead/], ['smtp.auth', 'unknown', /^credentials were not sent: the server sent data after its STARTTLS go-ahead/]],
     verify: (r) => {
       const caps = r.evidence.smtp?.identity?.capabilities ?? [];
       expect(caps).toContain('AUTH PLAIN LOGIN');

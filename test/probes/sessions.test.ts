@@ -69,7 +69,7 @@ describe('SMTP AUTH on the measuring session', () => {
     const commands: string[] = [];
     const port = await smtpServer('PLAIN LOGIN', (p) => p.send('235 2.7.0 ok\r\n'), commands);
     const r = await smtpAuth(port);
-    expect(r.login?.auth).toMatchObject({ attempted: true, ok: true });
+    expect(r.login?.auth).toMatchObject({ attempt: 'answered', ok: true });
     expect(commands.filter((c) => /^AUTH/i.test(c))).toEqual([`AUTH PLAIN ${b64(`\0${USER}\0${PASSWORD}`)}`]);
     // EHLO went out with the end of the handshake, then AUTH: nothing else over TLS.
     expect(commands.map((c) => c.split(' ')[0])).toEqual(['EHLO', 'AUTH']);
@@ -112,13 +112,13 @@ describe('SMTP AUTH on the measuring session', () => {
 
   it('535 is a credentials failure, with the server\'s words', async () => {
     const port = await smtpServer('PLAIN', (p) => p.send('535 5.7.8 Error: authentication failed\r\n'), []);
-    expect((await smtpAuth(port)).login?.auth).toMatchObject({ attempted: true, ok: false, reason: 'credentials', failure: { stage: 'auth', kind: 'rejected', message: '535 5.7.8 Error: authentication failed' } });
+    expect((await smtpAuth(port)).login?.auth).toMatchObject({ attempt: 'answered', ok: false, reason: 'credentials', failure: { stage: 'auth', kind: 'rejected', message: '535 5.7.8 Error: authentication failed' } });
   });
 
   it('no AUTH after TLS: not offered, and nothing sent', async () => {
     const commands: string[] = [];
     const port = await smtpServer(null, (p) => p.send('235 2.7.0 ok\r\n'), commands);
-    expect((await smtpAuth(port)).login?.auth).toMatchObject({ attempted: true, ok: false, reason: 'auth-not-offered', failure: { message: 'AUTH is not offered after TLS' } });
+    expect((await smtpAuth(port)).login?.auth).toMatchObject({ attempt: 'answered', ok: false, reason: 'auth-not-offered', failure: { message: 'AUTH is not offered after TLS' } });
     expect(commands.filter((c) => /^AUTH/i.test(c))).toEqual([]);
   });
 
@@ -221,11 +221,28 @@ describe('credentials go only where HubSpot\'s client would send them', () => {
     const { r, logins } = await imapWith({ host: 'other.sessions.test' });
     expect(r.facts.tls?.ok).toBe(true);
     expect(r.login?.auth).toEqual({
-      attempted: false,
+      attempt: 'blocked',
       ok: false,
       failure: { stage: 'login', kind: 'skipped', message: expect.stringMatching(/^credentials were not sent: the certificate does not verify for other\.sessions\.test \(Hostname\/IP does not match/) },
     });
     expect(logins).toBe(0);
+  });
+
+  it('a blocking certificate, then ID breaks the session: still "not sent" (blocked), never a failed login', async () => {
+    const commands: string[] = [];
+    const port = await serve(imapScript({ implicitTls: false, context, commands, on: { ID: (p) => p.close() } }));
+    const deadline = new Deadline(3000);
+    const r = await probeImap(ctxFor('imap', port, deadline, { host: 'other.sessions.test' }), { user: USER, password: PASSWORD }, 4).finally(() => deadline.dispose());
+    expect(r.login?.auth).toMatchObject({ attempt: 'blocked', ok: false, failure: { kind: 'skipped', message: expect.stringMatching(/^credentials were not sent: the certificate does not verify/) } });
+    expect(commands.filter((c) => /^\S+ LOGIN /i.test(c))).toEqual([]);
+  });
+
+  it('SMTP: a blocking certificate, then EHLO breaks the session: still blocked', async () => {
+    const commands: string[] = [];
+    const port = await serve(smtpScript({ implicitTls: false, context, commands, on: { EHLO: (p) => (p.secure ? p.close() : 'default') } }));
+    const deadline = new Deadline(3000);
+    const r = await probeSmtp(ctxFor('smtp', port, deadline, { host: 'other.sessions.test' }), { user: USER, password: PASSWORD }).finally(() => deadline.dispose());
+    expect(r.login?.auth).toMatchObject({ attempt: 'blocked', ok: false, failure: { stage: 'auth', kind: 'skipped' } });
   });
 
   it('a certificate from an unknown CA: the same', async () => {
@@ -246,7 +263,7 @@ describe('credentials go only where HubSpot\'s client would send them', () => {
     const port = await smtpServer('PLAIN', (p) => p.send('235 2.7.0 ok\r\n'), commands);
     const deadline = new Deadline(3000);
     const r = await probeSmtp(ctxFor('smtp', port, deadline, { host: 'other.sessions.test' }), { user: USER, password: PASSWORD }).finally(() => deadline.dispose());
-    expect(r.login?.auth).toMatchObject({ attempted: false, ok: false, failure: { stage: 'auth', kind: 'skipped' } });
+    expect(r.login?.auth).toMatchObject({ attempt: 'blocked', ok: false, failure: { stage: 'auth', kind: 'skipped' } });
     expect(commands.filter((c) => /^AUTH/i.test(c))).toEqual([]);
   });
 
@@ -326,3 +343,20 @@ describe('the host limit', () => {
   });
 });
 
+describe('what the server said before a refused STARTTLS is kept', () => {
+  it('IMAP: STARTTLS answered NO, the greeting and capabilities stay in the identity', async () => {
+    const port = await serve(imapScript({ implicitTls: false, context, greeting: (p) => p.send('* OK [CAPABILITY IMAP4rev1 STARTTLS] Dovecot ready.\r\n'), on: { STARTTLS: (p, c) => p.send(`${c.tag} NO not today\r\n`) } }));
+    const deadline = new Deadline(3000);
+    const r = await probeImap(ctxFor('imap', port, deadline), undefined, 0).finally(() => deadline.dispose());
+    expect(r.facts.tls).toMatchObject({ ok: false, starttlsAdvertised: true, failure: { stage: 'starttls', kind: 'rejected' } });
+    expect(r.facts.identity).toMatchObject({ greeting: '* OK [CAPABILITY IMAP4rev1 STARTTLS] Dovecot ready.', software: 'Dovecot' });
+  });
+
+  it('SMTP: STARTTLS answered 454, the greeting and EHLO keywords stay', async () => {
+    const port = await serve(smtpScript({ implicitTls: false, context, on: { STARTTLS: (p) => p.send('454 4.7.0 TLS not available\r\n') } }));
+    const deadline = new Deadline(3000);
+    const r = await probeSmtp(ctxFor('smtp', port, deadline), undefined).finally(() => deadline.dispose());
+    expect(r.facts.identity?.greeting).toBe('220 mail.hostile.test ESMTP hostile');
+    expect(r.facts.identity?.capabilities).toContain('STARTTLS');
+  });
+});

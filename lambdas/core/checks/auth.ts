@@ -8,7 +8,15 @@ function loginPrecondition(obs: Observation, p: Protocol): AuthObservation | Out
   if (!obs.credentialsGiven) return unknown('no credentials given');
   if (!po.tls?.ok) return unknown(`skipped: no TLS session on ${p} (credentials are never sent in plaintext)`);
   const a = po.auth;
-  if (!a?.attempted) return unknown(a?.failure ? `not attempted: ${a.failure.message}` : 'login was not attempted');
+  if (!a || a.attempt === 'not-attempted') {
+    const f = a?.failure;
+    if (!f) return unknown('login was not attempted');
+    // The server broke the session over TLS before the login's turn: HubSpot's login breaks there too.
+    if (f.kind !== 'timeout' && f.kind !== 'skipped') return outcome('fail', `the server ended the session before the login could be sent (${describeFailure(f)})`, { failure: f }, p === 'imap' ? 'login.other' : 'auth.other');
+    return unknown(`not attempted: the session ended before the login (${describeFailure(f)})`);
+  }
+  // Withheld on purpose: the message says why ("credentials were not sent: ...").
+  if (a.attempt === 'blocked') return unknown(a.failure?.message ?? 'credentials were not sent');
   return a;
 }
 

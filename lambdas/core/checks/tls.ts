@@ -15,7 +15,11 @@ export const tlsCheck = (p: Protocol): Check => (obs) => {
     cipher: t.cipher,
     handshakeMs: t.handshakeMs,
     failure: t.failure,
+    ...(t.injectedBytes ? { injectedBytes: t.injectedBytes } : {}),
   };
+  if (t.ok && t.injectedBytes) {
+    return outcome('fail', `the server sent ${t.injectedBytes} bytes after its STARTTLS go-ahead, before the TLS handshake: a client could be fed forged answers (CVE-2011-0411)`, evidence, 'tls.injection');
+  }
   if (t.ok) return outcome('pass', `${mode} ${t.protocol ?? ''} (${t.cipher ?? 'cipher unknown'})`.replace('  ', ' '), evidence);
   if (po.endpoint.security === 'starttls' && t.starttlsAdvertised === false) {
     return outcome('fail', 'STARTTLS is not advertised: the port speaks plaintext only', evidence, 'tls.plaintext');
