@@ -51,6 +51,8 @@ export const REMEDIES = {
     'No Sent folder was found. Create one and mark it with the \\Sent special-use attribute (Dovecot: mailbox Sent { special_use = \\Sent auto = subscribe }), so that HubSpot can sync sent mail.',
   'folders.by-name':
     'The Sent folder is recognised by name only. Mark it with the \\Sent special-use attribute (RFC 6154; Dovecot: special_use = \\Sent) so that every client finds it.',
+  'folders.no-list':
+    'The server would not list the folders (LIST), so HubSpot cannot find INBOX and Sent either. Check the server log for this LIST at the time shown: a broken mailbox index or a permissions problem is the usual cause.',
   'folders.no-inbox':
     'INBOX could not be selected for this account. Check the mailbox location and its permissions on the server.',
   'connections.too-few':

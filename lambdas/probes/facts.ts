@@ -5,7 +5,7 @@ import { classify, DeadlineError, ProbeError } from './errors.js';
 import { oneLine } from './text.js';
 import type { ImapLoginResult } from './imap.js';
 import { versionMatrix } from './matrix.js';
-import { connectWire, credentialsBlock, limiterKey, plaintextPreamble, tlsOptions, type EndpointContext, type Preamble } from './session.js';
+import { connectWire, credentialsBlock, limiterKey, NO_STARTTLS, plaintextPreamble, tlsOptions, type EndpointContext, type Preamble } from './session.js';
 import type { Wire } from './wire.js';
 
 export interface Facts {
@@ -48,7 +48,7 @@ export async function openMeasured(ctx: EndpointContext, firstFlight?: (w: Wire,
       return {
         facts: {
           connect,
-          tls: { ok: false, starttlsAdvertised: false, chain: [], failure: { stage: 'starttls', kind: 'protocol', message: 'STARTTLS not advertised' } },
+          tls: { ok: false, starttlsAdvertised: false, chain: [], failure: { stage: 'starttls', kind: 'protocol', message: NO_STARTTLS } },
           identity: identityOf(pre.greeting, pre.capabilities, undefined),
         },
         pre,

@@ -1,6 +1,7 @@
 import { TLS_VERSIONS, type AuthObservation, type Failure, type TlsObservation, type TlsVersion, type VersionAttempt, type VersionMatrix } from '../core/types.js';
+import { failureInWords } from '../core/words.js';
 import { classify, fail, ProbeError } from './errors.js';
-import { connectWire, credentialsBlock, plaintextPreamble, tlsOptions, type EndpointContext } from './session.js';
+import { connectWire, credentialsBlock, NO_STARTTLS, plaintextPreamble, tlsOptions, type EndpointContext } from './session.js';
 import type { Wire } from './wire.js';
 
 /** OpenSSL errors that mean the server turned the offered version down. */
@@ -16,7 +17,7 @@ const REFUSAL_CODES: Record<string, string> = {
 /** How one pinned handshake ended, as refusal (measured) or error (not measured). */
 export function judgeHandshakeError(err: unknown): VersionAttempt {
   const f = classify(err, 'tls-handshake');
-  if (f.stage !== 'tls-handshake') return { result: 'error', detail: `${f.kind} at ${f.stage}: ${f.message}`, stage: f.stage };
+  if (f.stage !== 'tls-handshake') return { result: 'error', detail: failureInWords(f), stage: f.stage };
   const code = Object.keys(REFUSAL_CODES).find((c) => f.message.includes(c));
   if (code) return { result: 'refused', detail: REFUSAL_CODES[code], stage: f.stage };
   if (f.kind === 'reset' || f.kind === 'closed' || /disconnected before secure TLS|socket hang up|closed the connection/i.test(f.message)) {
@@ -95,7 +96,7 @@ export async function tlsSession(ctx: EndpointContext, versions: readonly TlsVer
   try {
     w = await connectWire(ctx);
     const pre = await plaintextPreamble(w, ctx);
-    if (pre.starttlsAdvertised === false) throw fail('starttls', 'protocol', 'STARTTLS not advertised');
+    if (pre.starttlsAdvertised === false) throw fail('starttls', 'protocol', NO_STARTTLS);
     const { socket } = await w.startTls(tlsOptions(ctx, versions));
     const got = socket.getProtocol() as TlsVersion | null;
     if (!got || (versions && !versions.includes(got))) {

@@ -91,6 +91,9 @@ export function tlsOptions(ctx: EndpointContext, versions?: readonly TlsVersion[
   };
 }
 
+/** The failure of a STARTTLS port whose server does not offer STARTTLS. */
+export const NO_STARTTLS = 'the server did not offer STARTTLS';
+
 /** The injected-bytes refusal: credentials are never sent on a session someone may have written into. */
 export const INJECTED = 'credentials were not sent: the server sent data after its STARTTLS go-ahead, before the TLS handshake (possible injection)';
 

@@ -278,6 +278,9 @@ export async function imapReply(w: Wire, tag: string, stage: Stage, max = MAX_RE
       // A server that says BYE and hangs up has told us why: keep its words.
       const bye = untagged.find((l) => /^\* BYE/i.test(l));
       if (bye && err instanceof ProbeError && err.failure.kind !== 'timeout') throw fail(stage, 'rejected', bye.slice(2));
+      // No answer under our tag, but one under another: say so, not just "timed out".
+      const stray = untagged.find((l) => !/^[*+]/.test(l));
+      if (stray && err instanceof ProbeError && err.failure.kind === 'timeout') throw fail(stage, 'protocol', `the server answered under another tag ("${oneLine(stray, 60)}"), never under ${tag}`);
       throw err;
     }
     if (line.startsWith(`${tag} `)) {

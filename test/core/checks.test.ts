@@ -39,6 +39,9 @@ const cases: Case[] = [
     v['TLSv1.2'] = { result: 'refused', detail: 'protocol_version alert' };
     v['TLSv1.3'] = { result: 'refused', detail: 'protocol_version alert' };
   }, 'warn', /only TLSv1, TLSv1\.1 below TLS 1\.2/],
+  ['STARTTLS not offered: one reason, once, in plain words', 'imap.tls-version', (o) => {
+    for (const v of ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'] as const) o.imap.versions![v] = { result: 'error', detail: 'the server did not offer STARTTLS', stage: 'starttls' };
+  }, 'unknown', /^could not measure TLSv1, TLSv1\.1, TLSv1\.2: the server did not offer STARTTLS$/],
   ['1.2 not measured', 'imap.tls-version', (o) => (o.imap.versions!['TLSv1.2'] = { result: 'error', detail: 'timeout: timed out' }), 'unknown', /could not measure TLSv1\.2/],
   ['nothing accepted', 'imap.tls-version', (o) => {
     for (const v of ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'] as const) o.imap.versions![v] = { result: 'refused', detail: 'x' };
@@ -112,6 +115,8 @@ const cases: Case[] = [
   // imap.connections
   ['5 sessions', 'imap.connections', () => {}, 'pass', /5 simultaneous/],
   ['4 sessions', 'imap.connections', (o) => (o.imap.connections = { attempted: 5, succeeded: 4, failures: [{ stage: 'login', kind: 'rejected', message: 'NO [LIMIT] Maximum number of connections' }] }), 'warn', /only 4.*LIMIT/],
+  ['1 session, in the singular', 'imap.connections', (o) => (o.imap.connections = { attempted: 5, succeeded: 1, failures: [{ stage: 'login', kind: 'rejected', message: 'NO [LIMIT]' }] }), 'fail', /^only 1 simultaneous session, HubSpot needs 4 to 5 \(NO \[LIMIT\]\)$/],
+  ['LIST failed: not "INBOX cannot be selected" (EXAMINE was never answered)', 'imap.folders', (o) => (o.imap.folders = { inboxSelectable: false, sent: null, folders: [], failure: { stage: 'list', kind: 'rejected', message: 'LIST failed: NO [SERVERBUG] oops' } }), 'fail', /^the folders could not be listed: LIST failed: NO \[SERVERBUG\] oops$/],
   ['3 sessions', 'imap.connections', (o) => (o.imap.connections = { attempted: 5, succeeded: 3, failures: [{ stage: 'login', kind: 'rejected', message: 'NO [LIMIT]' }, { stage: 'login', kind: 'rejected', message: 'NO [LIMIT]' }] }), 'fail', /only 3 simultaneous sessions, HubSpot needs 4 to 5/],
   ['sessions cut by the deadline', 'imap.connections', (o) => (o.imap.connections = { attempted: 5, succeeded: 2, failures: [{ stage: 'login', kind: 'timeout', message: 'timed out' }] }), 'unknown', /before the deadline/],
 

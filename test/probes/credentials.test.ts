@@ -94,7 +94,7 @@ describe('credentials with special characters', () => {
     );
     expect(status(r, 'imap.login').status).toBe('pass');
     expect(status(r, 'imap.connections')).toMatchObject({ status: 'fail' });
-    expect(status(r, 'imap.connections').summary).toMatch(/only 1 simultaneous sessions.*NO \[AUTHENTICATIONFAILED\] refused/);
+    expect(status(r, 'imap.connections').summary).toMatch(/only 1 simultaneous session, .*NO \[AUTHENTICATIONFAILED\] refused/);
   });
 
   it.each([

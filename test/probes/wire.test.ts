@@ -9,6 +9,9 @@ import { imapReply, parseId, smtpReply, Wire } from '../../lambdas/probes/wire.j
 
 let server: net.Server;
 let port = 0;
+/** Sends the script and keeps the connection open (the client's deadline ends it). */
+let holder: net.Server;
+let hold = 0;
 /** What the next connection is sent, then the socket stays open. */
 let script: Buffer = Buffer.alloc(0);
 
@@ -16,8 +19,14 @@ beforeAll(async () => {
   server = net.createServer((s) => s.end(script));
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   port = (server.address() as net.AddressInfo).port;
+  holder = net.createServer((s) => void s.write(script));
+  await new Promise<void>((r) => holder.listen(0, '127.0.0.1', r));
+  hold = (holder.address() as net.AddressInfo).port;
 });
-afterAll(() => new Promise<void>((r) => server.close(() => r())));
+afterAll(async () => {
+  await new Promise<void>((r) => server.close(() => r()));
+  await new Promise<void>((r) => holder.close(() => r()));
+});
 
 async function wireWith(bytes: string | Buffer): Promise<{ w: Wire; deadline: Deadline }> {
   script = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes, 'latin1');
@@ -50,6 +59,18 @@ describe('IMAP replies', () => {
     deadline.dispose();
     w.destroy();
     expect(r).toEqual({ untagged: ['* OK [ALERT] {999999}'], status: 'NO', text: 'wrong password {5}' });
+  });
+});
+
+describe('IMAP replies under the wrong tag', () => {
+  it('an answer under another tag is named when ours never comes, not just "timed out"', async () => {
+    script = Buffer.from('a2 OK LOGIN completed\r\n');
+    const deadline = new Deadline(300);
+    const w = await Wire.connect({ address: '127.0.0.1', port: hold, deadline });
+    const err = await imapReply(w, 'a1', 'login').catch((e: unknown) => e);
+    deadline.dispose();
+    w.destroy();
+    expect((err as ProbeError).failure).toEqual({ stage: 'login', kind: 'protocol', message: 'the server answered under another tag ("a2 OK LOGIN completed"), never under a1' });
   });
 });
 

@@ -17,6 +17,7 @@ export const connectionsCheck: Check = (obs, params) => {
   if (c.failures.some((f) => f.kind === 'timeout')) {
     return unknown(`${c.succeeded} of ${c.attempted} sessions succeeded before the deadline${why}`, evidence);
   }
-  if (c.succeeded >= minimum) return outcome('warn', `only ${c.succeeded} simultaneous sessions${why}`, evidence, 'connections.four');
-  return outcome('fail', `only ${c.succeeded} simultaneous sessions, HubSpot needs ${minimum} to ${required}${why}`, evidence, 'connections.too-few');
+  const sessions = `${c.succeeded} simultaneous session${c.succeeded === 1 ? '' : 's'}`;
+  if (c.succeeded >= minimum) return outcome('warn', `only ${sessions}${why}`, evidence, 'connections.four');
+  return outcome('fail', `only ${sessions}, HubSpot needs ${minimum} to ${required}${why}`, evidence, 'connections.too-few');
 };

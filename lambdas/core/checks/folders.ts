@@ -9,6 +9,8 @@ export const foldersCheck: Check = (obs) => {
   if (!f) return unknown('folders were not listed');
   const evidence = { inboxSelectable: f.inboxSelectable, sent: f.sent, folders: f.folders.slice(0, 50), failure: f.failure };
   if (f.failure && f.failure.kind === 'timeout') return unknown(`timed out: ${describeFailure(f.failure)}`, evidence);
+  // LIST failed: EXAMINE INBOX was never answered, so nothing is known about INBOX.
+  if (f.failure?.stage === 'list') return outcome('fail', `the folders could not be listed: ${f.failure.message}`, evidence, 'folders.no-list');
   if (!f.inboxSelectable) return outcome('fail', `INBOX cannot be selected${f.failure ? `: ${f.failure.message}` : ''}`, evidence, 'folders.no-inbox');
   if (!f.sent) return outcome('fail', `no Sent folder among ${f.folders.length} folders`, evidence, 'folders.no-sent');
   if (f.sent.how === 'name') return outcome('warn', `Sent folder "${f.sent.path}" found by name only (no \\Sent special-use)`, evidence, 'folders.by-name');

@@ -20,7 +20,13 @@ export const tlsVersionCheck = (p: Protocol): Check => (obs) => {
   if (legacy.length > 0) return outcome('warn', `only ${legacy.join(', ')} below TLS 1.2 (accepted: ${list})`, evidence, 'tls-version.weak');
   const unmeasured = HUBSPOT_VERSIONS.filter((v) => m[v]?.result !== 'refused');
   if (unmeasured.length > 0) {
-    return unknown(`could not measure ${unmeasured.join(', ')}: ${unmeasured.map((v) => m[v]?.detail ?? 'not tested').join('; ')}`, evidence);
+    // One reason once, with the versions it stopped: "TLSv1, TLSv1.1, TLSv1.2: the server did not offer STARTTLS".
+    const byReason = new Map<string, TlsVersion[]>();
+    for (const v of unmeasured) {
+      const why = m[v]?.detail ?? 'not tested';
+      byReason.set(why, [...(byReason.get(why) ?? []), v]);
+    }
+    return unknown(`could not measure ${[...byReason].map(([why, vs]) => `${vs.join(', ')}: ${why}`).join('; ')}`, evidence);
   }
   if (accepted.includes('TLSv1.3')) return outcome('fail', 'only TLS 1.3 is accepted: HubSpot cannot connect', evidence, 'tls-version.tls13only');
   return outcome('fail', 'no TLS version was accepted', evidence, 'tls-version.none');
