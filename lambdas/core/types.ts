@@ -44,6 +44,8 @@ export type FailureKind =
   | 'skipped'
   /** The monitor would not connect: the address is private, loopback or similar (SSRF guard). */
   | 'blocked'
+  /** The server accepted the connection and never greeted it while it greeted the others: a limit that queues. */
+  | 'queued'
   | 'error';
 
 export interface Failure {

@@ -39,6 +39,7 @@ export async function openMeasured(ctx: EndpointContext, firstFlight?: (w: Wire,
   } catch (err) {
     return { facts: { connect: { ok: false, address: ctx.address, failure: classify(err, 'connect') } }, pre: {} };
   }
+  const connectedAt = Date.now();
   const connect: ConnectObservation = { ok: true, address: ctx.address, localAddress: w.localAddress, ms: w.connectMs };
   const pre: Preamble = {};
   try {
@@ -55,6 +56,10 @@ export async function openMeasured(ctx: EndpointContext, firstFlight?: (w: Wire,
       };
     }
     const { socket, ms } = await w.startTls(tlsOptions(ctx));
+    if (ctx.contact) {
+      ctx.contact.mainReadyMs = w.connectMs + (Date.now() - connectedAt);
+      ctx.contact.answered++;
+    }
     const block = credentialsBlock(ctx, w, socket);
     // The protocol's first commands leave before the certificate facts are worked out.
     const first = firstFlight?.(w, block !== undefined);
@@ -150,7 +155,7 @@ export async function holdingSlots(ctx: EndpointContext, slots: number, withCred
   }
   const wires: Wire[] = [];
   try {
-    return await run({ ...ctx, track: (w) => wires.push(w) });
+    return await run({ ...ctx, track: (w) => wires.push(w), contact: { answered: 0 } });
   } finally {
     const grace = new Promise<void>((r) => setTimeout(r, CLOSE_GRACE_MS).unref());
     void Promise.race([Promise.all(wires.map((w) => w.closed)), grace]).then(release);

@@ -1,7 +1,7 @@
 import { TLS_VERSIONS, type AuthObservation, type Failure, type TlsObservation, type TlsVersion, type VersionAttempt, type VersionMatrix } from '../core/types.js';
 import { failureInWords } from '../core/words.js';
 import { classify, fail, ProbeError } from './errors.js';
-import { connectWire, credentialsBlock, NO_STARTTLS, plaintextPreamble, tlsOptions, type EndpointContext } from './session.js';
+import { connectWire, credentialsBlock, NO_STARTTLS, plaintextPreamble, tlsOptions, watchForQueue, type EndpointContext } from './session.js';
 import type { Wire } from './wire.js';
 
 /** OpenSSL errors that mean the server turned the offered version down. */
@@ -93,11 +93,14 @@ export interface TlsSession {
  */
 export async function tlsSession(ctx: EndpointContext, versions: readonly TlsVersion[] | undefined, keep: boolean): Promise<TlsSession> {
   let w: Wire | undefined;
+  let watch: ReturnType<typeof watchForQueue> | undefined;
   try {
     w = await connectWire(ctx);
+    watch = watchForQueue(ctx, w);
     const pre = await plaintextPreamble(w, ctx);
     if (pre.starttlsAdvertised === false) throw fail('starttls', 'protocol', NO_STARTTLS);
     const { socket } = await w.startTls(tlsOptions(ctx, versions));
+    watch.done();
     const got = socket.getProtocol() as TlsVersion | null;
     if (!got || (versions && !versions.includes(got))) {
       w.destroy();
@@ -114,6 +117,8 @@ export async function tlsSession(ctx: EndpointContext, versions: readonly TlsVer
     return { attempt, protocol: got, wire: w, ...(block ? { block } : {}) };
   } catch (err) {
     w?.destroy();
+    if (watch?.queued) return { attempt: { result: 'error', detail: watch.queued.message, stage: 'greeting' }, failure: watch.queued };
+    watch?.done();
     const attempt = judgeHandshakeError(err);
     return { attempt, failure: err instanceof ProbeError ? err.failure : classify(err, 'tls-handshake') };
   }

@@ -1,6 +1,6 @@
 import tls from 'node:tls';
 import { isIP } from 'node:net';
-import type { AuthObservation, Protocol, Security, TlsVersion } from '../core/types.js';
+import type { AuthObservation, Failure, Protocol, Security, TlsVersion } from '../core/types.js';
 import type { Deadline } from './deadline.js';
 import { fail } from './errors.js';
 import { oneLine } from './text.js';
@@ -37,6 +37,53 @@ export interface EndpointContext {
   insecureCredentials?: boolean;
   /** Told of every connection opened (holdingSlots frees the slots once they are all closed). */
   track?: (w: Wire) => void;
+  /** How the endpoint's connections have been answered so far (one per endpoint probe, holdingSlots). */
+  contact?: Contact;
+}
+
+/** When the measuring session got its TLS session, and how many connections were answered. */
+export interface Contact {
+  /** Milliseconds from connect to TLS up on the measuring session; unset until then. */
+  mainReadyMs?: number;
+  /** Connections the server has answered (greeted and handshaken), the measuring one included. */
+  answered: number;
+}
+
+/** A side connection not answered this long after the measuring session was (at least): queued. */
+export const QUEUE_GRACE_MS = 3000;
+
+/**
+ * Watches a side connection until the server answers it (done()): when the measuring
+ * session was answered promptly and this one is not within the grace, the server accepted
+ * it without serving it, as a daemon at its child limit does (Cyrus maxchild, inetd-style
+ * limits; HubSpot's next connection hangs the same way). The connection is then destroyed
+ * and `queued` holds the finding, so the check ends at once instead of at its deadline.
+ */
+export function watchForQueue(ctx: EndpointContext, w: Wire): { done(): void; queued?: Failure } {
+  const contact = ctx.contact;
+  const watch: { done(): void; queued?: Failure } = { done: () => undefined };
+  if (!contact) return watch;
+  const started = Date.now();
+  let timer: NodeJS.Timeout | undefined;
+  const check = (): void => {
+    const main = contact.mainReadyMs;
+    const grace = Math.max(QUEUE_GRACE_MS, 5 * (main ?? 0));
+    const waited = Date.now() - started;
+    if (main !== undefined && waited >= grace) {
+      watch.queued = { stage: 'greeting', kind: 'queued', message: `the server accepted connection ${contact.answered + 1} but never greeted it: a connection limit that queues` };
+      w.destroy();
+      return;
+    }
+    timer = setTimeout(check, main === undefined ? QUEUE_GRACE_MS : grace - waited).unref();
+  };
+  timer = setTimeout(check, QUEUE_GRACE_MS).unref();
+  let answered = false;
+  watch.done = () => {
+    clearTimeout(timer);
+    if (!answered) contact.answered++;
+    answered = true;
+  };
+  return watch;
 }
 
 export function limiterKey(ctx: EndpointContext): string {

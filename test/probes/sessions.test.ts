@@ -360,3 +360,29 @@ describe('what the server said before a refused STARTTLS is kept', () => {
     expect(r.facts.identity?.capabilities).toContain('STARTTLS');
   });
 });
+
+describe('a connection limit that queues (Cyrus maxchild): accepted, never greeted', () => {
+  it('the 4th connection is a finding, and the check ends long before its deadline', async () => {
+    let active = 0;
+    const waiting: Array<() => void> = [];
+    const serveOne = imapScript({ implicitTls: false, context });
+    // At most 3 served at once; the others wait in the queue, greeted only when one ends.
+    const port = await serve(async (p) => {
+      while (active >= 3) await new Promise<void>((r) => waiting.push(r));
+      active++;
+      try {
+        await serveOne(p);
+      } finally {
+        active--;
+        waiting.shift()?.();
+      }
+    });
+    const deadline = new Deadline(20_000);
+    const started = Date.now();
+    const r = await probeImap(ctxFor('imap', port, deadline), { user: USER, password: PASSWORD }, 4).finally(() => deadline.dispose());
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(r.login?.auth).toMatchObject({ attempt: 'answered', ok: true });
+    expect(r.login?.connections?.succeeded).toBe(3);
+    expect(r.login?.connections?.failures).toContainEqual({ stage: 'greeting', kind: 'queued', message: expect.stringMatching(/^the server accepted connection [4-9] but never greeted it: a connection limit that queues$/) });
+  });
+});
