@@ -1,5 +1,6 @@
 import { CHECKS } from './checks/index.js';
 import { PROFILES } from './profile.js';
+import { remedyFor } from './remedies.js';
 import type { Observation, ProtocolObservation, ProtocolEvidence, RequirementResult, Status, Verdict, CheckReport } from './types.js';
 
 export function verdictOf(results: readonly { status: Status }[]): Verdict {
@@ -12,7 +13,13 @@ export function verdictOf(results: readonly { status: Status }[]): Verdict {
 export function evaluate(obs: Observation, profile = 'hubspot'): RequirementResult[] {
   const entries = PROFILES[profile];
   if (!entries) throw new Error(`unknown profile "${profile}"`);
-  return entries.map(({ id, params }) => ({ id, ...CHECKS[id](obs, params ?? {}) }));
+  return entries.map(({ id, params }) => {
+    const { remedyKey, ...result } = CHECKS[id](obs, params ?? {});
+    if (!remedyKey) return { id, ...result };
+    // The remedy names the settings of the software that answered this protocol's port.
+    const software = obs[id.startsWith('smtp.') ? 'smtp' : 'imap']?.identity?.software;
+    return { id, ...result, remedy: remedyFor(remedyKey, software) };
+  });
 }
 
 function evidenceOf(po: ProtocolObservation): ProtocolEvidence {

@@ -2,13 +2,19 @@ import type { ServerIdentity } from './types.js';
 
 type Software = NonNullable<ServerIdentity['software']>;
 
+/** What each server says of itself where it says so: greetings, ID names, SMTP banners. */
 const GREETING_SIGNS: Array<[RegExp, Software]> = [
   [/courier-imap/i, 'Courier-IMAP'],
   [/dovecot/i, 'Dovecot'],
   [/cyrus/i, 'Cyrus'],
-  [/microsoft exchange|exchange .*service is ready/i, 'Exchange'],
-  [/gimap/i, 'Gmail'],
+  [/microsoft exchange|exchange .*service is ready|microsoft esmtp mail service/i, 'Exchange'],
+  [/gimap|\bgsmtp\b/i, 'Gmail'],
+  [/zimbra/i, 'Zimbra'],
+  [/mailutils/i, 'Mailutils'],
+  [/\bnginx\b/i, 'nginx'],
   [/postfix/i, 'Postfix'],
+  [/\bexim\b/i, 'Exim'],
+  [/opensmtpd/i, 'OpenSMTPD'],
 ];
 
 /** Capabilities only Courier-IMAP announces together. */

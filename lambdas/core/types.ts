@@ -144,6 +144,8 @@ export interface AuthObservation {
 
 export interface FolderObservation {
   inboxSelectable: boolean;
+  /** Whether the logged-in server offered SPECIAL-USE (RFC 6154): whether a folder can be marked \Sent at all. */
+  specialUse?: boolean;
   sent: { path: string; how: 'special-use' | 'name' } | null;
   folders: string[];
   failure?: Failure;
@@ -155,11 +157,26 @@ export interface ConnectionsObservation {
   failures: Failure[];
 }
 
+/** The server software, as far as its greeting, ID reply or banner names it. */
+export type Software =
+  | 'Courier-IMAP'
+  | 'Dovecot'
+  | 'Cyrus'
+  | 'Exchange'
+  | 'Gmail'
+  | 'Zimbra'
+  | 'Mailutils'
+  | 'nginx'
+  | 'Postfix'
+  | 'Exim'
+  | 'OpenSMTPD'
+  | 'unknown';
+
 export interface ServerIdentity {
   greeting?: string;
   capabilities?: string[];
   id?: Record<string, string> | null;
-  software?: 'Courier-IMAP' | 'Dovecot' | 'Cyrus' | 'Exchange' | 'Gmail' | 'Postfix' | 'unknown';
+  software?: Software;
   courierEvidence?: string[];
 }
 

@@ -83,8 +83,8 @@ function commandFailure(err: unknown, stage: 'list' | 'select', command: string)
 
 /** LIST (with the special-use attributes when offered) and EXAMINE INBOX, pipelined: one round trip. */
 async function listFolders(w: Wire, caps: readonly string[] | undefined): Promise<FolderObservation> {
-  const obs: FolderObservation = { inboxSelectable: false, sent: null, folders: [] };
   const specialUse = has(caps, 'SPECIAL-USE');
+  const obs: FolderObservation = { inboxSelectable: false, specialUse, sent: null, folders: [] };
   w.write(`l1 LIST "" "*"${specialUse ? ' RETURN (SPECIAL-USE)' : ''}\r\ne1 EXAMINE INBOX\r\n`);
   let list: ImapResponse;
   try {

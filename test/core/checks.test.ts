@@ -1,15 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import { CHECKS, type RequirementId } from '../../lambdas/core/checks/index.js';
 import { evaluate, verdictOf } from '../../lambdas/core/evaluate.js';
+import { fingerprint } from '../../lambdas/core/fingerprint.js';
 import { PROFILES } from '../../lambdas/core/profile.js';
 import type { Observation, Status } from '../../lambdas/core/types.js';
 import { cert, compliant } from './fixtures.js';
 
 type Case = [name: string, id: RequirementId, mutate: (o: Observation) => void, status: Status, summary?: RegExp];
 
+/** One requirement's result as the report carries it (its remedy worded for the server's software). */
 const run = (id: RequirementId, o: Observation) => {
-  const params = PROFILES.hubspot!.find((e) => e.id === id)?.params ?? {};
-  return CHECKS[id](o, params);
+  const r = evaluate(o).find((x) => x.id === id);
+  if (!r) throw new Error(`${id} is not in the hubspot profile`);
+  return r;
 };
 
 const cases: Case[] = [
@@ -178,5 +181,74 @@ describe('evaluate', () => {
 
   it('refuses an unknown profile', () => {
     expect(() => evaluate(compliant(), 'nope')).toThrow(/unknown profile "nope"/);
+  });
+});
+
+describe('remedies name the settings of the server the admin runs', () => {
+  const tooFew = (o: Observation): void => {
+    o.imap.connections = { attempted: 5, succeeded: 3, failures: [{ stage: 'login', kind: 'rejected', message: 'NO [LIMIT]' }] };
+  };
+  const tls13 = (o: Observation, p: 'imap' | 'smtp'): void => {
+    o[p]!.versions!['TLSv1.2'] = { result: 'refused', detail: 'closed without a TLS alert' };
+  };
+  const runs = (identity: Partial<Observation['imap']['identity']>, p: 'imap' | 'smtp', mutate: (o: Observation) => void, id: RequirementId) => {
+    const o = compliant();
+    o[p]!.identity = { ...o[p]!.identity, ...identity };
+    mutate(o);
+    return run(id, o).remedy ?? '';
+  };
+
+  it.each([
+    ['Dovecot', 'imap.connections', tooFew, /Dovecot: mail_max_userip_connections = 10/, /maxlogins_per_user|Generic/],
+    ['Cyrus', 'imap.connections', tooFew, /Cyrus: maxlogins_per_user .* maxchild/, /mail_max_userip_connections|Generic/],
+    ['Cyrus', 'imap.tls-version', (o: Observation) => tls13(o, 'imap'), /Cyrus: tls_versions: tls1_2 tls1_3/, /ssl_min_protocol|smtpd_tls/],
+    ['nginx', 'imap.tls-version', (o: Observation) => tls13(o, 'imap'), /nginx: ssl_protocols TLSv1\.2 TLSv1\.3;/, /ssl_min_protocol/],
+    ['Exchange', 'imap.connections', tooFew, /Exchange: Set-ImapSettings -MaxConnectionsPerUser/, /mail_max_userip_connections/],
+  ] as const)('%s, %s', (software, id, mutate, wanted, unwanted) => {
+    const remedy = runs({ software }, 'imap', mutate, id);
+    expect(remedy).toMatch(wanted);
+    expect(remedy).not.toMatch(unwanted);
+  });
+
+  it('an Exim submission port gets Exim settings, never Postfix ones', () => {
+    const remedy = runs({ software: 'Exim' }, 'smtp', (o) => tls13(o, 'smtp'), 'smtp.tls-version');
+    expect(remedy).toMatch(/Exim: with OpenSSL, openssl_options without \+no_tlsv1_2/);
+    expect(remedy).not.toMatch(/smtpd_tls_protocols|Postfix/);
+    const auth = runs({ software: 'Exim' }, 'smtp', (o) => (o.smtp!.auth = { attempt: 'answered', ok: false, reason: 'auth-not-offered' }), 'smtp.auth');
+    expect(auth).toMatch(/Exim: define an authenticator .* auth_advertise_hosts/);
+  });
+
+  it('software that was not identified gets the generic advice, said to be generic', () => {
+    const remedy = runs({ software: 'unknown' }, 'imap', tooFew, 'imap.connections');
+    expect(remedy).toMatch(/Generic advice \(the server software was not identified\): raise the per-user/);
+    expect(remedy).not.toMatch(/Dovecot|Courier|Cyrus/);
+    expect(runs({ software: 'Gmail' }, 'imap', tooFew, 'imap.connections')).toMatch(/Generic advice \(no setting is known here for Gmail\)/);
+  });
+
+  it('a server without SPECIAL-USE is never asked to mark a folder \\Sent', () => {
+    const byName = runs({ software: 'Dovecot' }, 'imap', (o) => (o.imap.folders = { inboxSelectable: true, specialUse: false, sent: { path: 'Sent', how: 'name' }, folders: ['INBOX', 'Sent'] }), 'imap.folders');
+    expect(byName).toMatch(/does not support SPECIAL-USE .* cannot be marked/);
+    expect(byName).not.toMatch(/special_use = /);
+    const none = runs({}, 'imap', (o) => (o.imap.folders = { inboxSelectable: true, specialUse: false, sent: null, folders: ['INBOX'] }), 'imap.folders');
+    expect(none).toMatch(/create a folder named "Sent"/);
+  });
+});
+
+describe('fingerprint: servers named where they say so', () => {
+  it.each([
+    ['* OK [CAPABILITY IMAP4rev1 STARTTLS] mail.example.com Cyrus IMAP 3.6.1 server ready', 'Cyrus'],
+    ['220 mail.example.com ESMTP Exim 4.96 Mon, 01 Dec 2026 10:00:00 +0000', 'Exim'],
+    ['220 mail.example.com ESMTP OpenSMTPD', 'OpenSMTPD'],
+    ['* OK IMAP4rev1 Debian GNU Mailutils 3.15 ready', 'Mailutils'],
+    ['* OK nginx ready', 'nginx'],
+    ['* OK The Microsoft Exchange IMAP4 service is ready.', 'Exchange'],
+    ['220 EX01.example.com Microsoft ESMTP MAIL Service ready', 'Exchange'],
+    ['* OK Gimap ready for requests from 198.51.100.7', 'Gmail'],
+    ['220 smtp.gmail.com ESMTP a1-20020a - gsmtp', 'Gmail'],
+    ['* OK mail.example.com Zimbra IMAP4rev1 server ready', 'Zimbra'],
+    ['220 mail.example.com ESMTP Postfix (Debian/GNU)', 'Postfix'],
+    ['* OK IMAP4 ready', 'unknown'],
+  ])('%s', (greeting, software) => {
+    expect(fingerprint(greeting, [], null).software).toBe(software);
   });
 });

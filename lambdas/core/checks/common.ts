@@ -1,4 +1,4 @@
-import { REMEDIES, type RemedyKey } from '../remedies.js';
+import type { RemedyKey } from '../remedies.js';
 import type {
   CertificateFacts,
   Failure,
@@ -10,7 +10,8 @@ import type {
 } from '../types.js';
 
 export type Params = Readonly<Record<string, number | string | boolean>>;
-export type Outcome = Omit<RequirementResult, 'id'>;
+/** A check's result; the remedy is named by key and worded for the server's software by evaluate(). */
+export type Outcome = Omit<RequirementResult, 'id' | 'remedy'> & { remedyKey?: RemedyKey };
 export type Check = (obs: Observation, params: Params) => Outcome;
 
 export function outcome(
@@ -19,7 +20,7 @@ export function outcome(
   evidence: Record<string, unknown> = {},
   remedy?: RemedyKey,
 ): Outcome {
-  return remedy ? { status, summary, evidence, remedy: REMEDIES[remedy] } : { status, summary, evidence };
+  return remedy ? { status, summary, evidence, remedyKey: remedy } : { status, summary, evidence };
 }
 
 export function unknown(summary: string, evidence: Record<string, unknown> = {}): Outcome {
