@@ -1,4 +1,10 @@
-import type { ServerIdentity } from './types.js';
+import type { FolderObservation, ServerIdentity } from './types.js';
+
+/** What the server shows once logged in: a mail proxy in front greets in its own words, the backend answers these. */
+export interface AfterLogin {
+  capabilities?: readonly string[];
+  folders?: Pick<FolderObservation, 'namespace' | 'folders'>;
+}
 
 type Software = NonNullable<ServerIdentity['software']>;
 
@@ -28,15 +34,23 @@ export function fingerprint(
   greeting: string | undefined,
   capabilities: readonly string[] | undefined,
   id: Record<string, string> | null | undefined,
-): Pick<ServerIdentity, 'software' | 'courierEvidence'> {
+  afterLogin?: AfterLogin,
+): Pick<ServerIdentity, 'software' | 'courierEvidence' | 'courierLayout'> {
   const courierEvidence: string[] = [];
   if (greeting && /courier-imap/i.test(greeting)) courierEvidence.push(`greeting: ${greeting}`);
   const idName = id?.name ?? id?.NAME;
   if (idName && /courier/i.test(idName)) courierEvidence.push(`ID name: ${idName}`);
-  const caps = new Set((capabilities ?? []).map((c) => c.toUpperCase()));
-  if (COURIER_CAPABILITIES.every((c) => caps.has(c))) {
-    courierEvidence.push(`capabilities: ${COURIER_CAPABILITIES.join(' ')}`);
-  }
+  const hasCourierPair = (list: readonly string[] | undefined): boolean => {
+    const caps = new Set((list ?? []).map((c) => c.toUpperCase()));
+    return COURIER_CAPABILITIES.every((c) => caps.has(c));
+  };
+  if (hasCourierPair(capabilities)) courierEvidence.push(`capabilities: ${COURIER_CAPABILITIES.join(' ')}`);
+  else if (hasCourierPair(afterLogin?.capabilities)) courierEvidence.push(`capabilities after login: ${COURIER_CAPABILITIES.join(' ')}`);
+  // Courier's mailbox layout: every folder under "INBOX." (Cyrus shows it too, so alone it names neither).
+  const ns = afterLogin?.folders?.namespace;
+  const under = afterLogin?.folders?.folders.find((f) => f.startsWith('INBOX.'));
+  const layout = ns?.prefix === 'INBOX.' && ns.delimiter === '.' ? [`NAMESPACE (("INBOX." "."))${under ? `, folders under INBOX. (${under})` : ''}`] : [];
+  if (courierEvidence.length) courierEvidence.push(...layout);
 
   let software: Software = 'unknown';
   if (courierEvidence.length > 0) software = 'Courier-IMAP';
@@ -44,5 +58,6 @@ export function fingerprint(
     const text = [greeting ?? '', idName ?? ''].join(' ');
     software = GREETING_SIGNS.find(([re]) => re.test(text))?.[1] ?? 'unknown';
   }
-  return { software, courierEvidence };
+  const unnamed = software === 'unknown' || software === 'nginx';
+  return { software, courierEvidence, ...(!courierEvidence.length && unnamed && layout.length ? { courierLayout: layout } : {}) };
 }

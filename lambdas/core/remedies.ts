@@ -222,6 +222,9 @@ export const REMEDIES = {
   'server.courier': {
     text: 'Courier-IMAP is not supported by HubSpot: replies cannot be logged to the CRM. Move the mailbox to a supported IMAP server such as Dovecot, or connect it through a supported provider.',
   },
+  'server.layout': {
+    text: 'The greeting (often a mail proxy such as nginx in front) does not name the IMAP server, and the mailbox layout after login (every folder under "INBOX.") is the one Courier-IMAP shows, which HubSpot does not support (Cyrus shows it too). Find out which server runs behind the proxy: if it is Courier-IMAP, move the mailbox to a supported server such as Dovecot.',
+  },
   'auth.credentials': {
     text: 'The SMTP server rejected the registered user name and password (AUTH). Check the password and that the account may send through this submission port.',
   },

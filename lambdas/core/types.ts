@@ -146,6 +146,8 @@ export interface FolderObservation {
   inboxSelectable: boolean;
   /** Whether the logged-in server offered SPECIAL-USE (RFC 6154): whether a folder can be marked \Sent at all. */
   specialUse?: boolean;
+  /** The personal namespace after login (RFC 2342), when the server offers NAMESPACE. */
+  namespace?: { prefix: string; delimiter: string };
   sent: { path: string; how: 'special-use' | 'name' } | null;
   folders: string[];
   failure?: Failure;
@@ -178,6 +180,8 @@ export interface ServerIdentity {
   id?: Record<string, string> | null;
   software?: Software;
   courierEvidence?: string[];
+  /** A mailbox layout after login that Courier-IMAP (or Cyrus) shows, while nothing else named the server. */
+  courierLayout?: string[];
 }
 
 export interface ProtocolObservation {

@@ -1,5 +1,5 @@
 import type { AuthObservation, ConnectObservation, Failure, ServerIdentity, TlsObservation, VersionMatrix } from '../core/types.js';
-import { fingerprint } from '../core/fingerprint.js';
+import { fingerprint, type AfterLogin } from '../core/fingerprint.js';
 import { certificateFacts, chainsToAnchor, parsePemBundle, peerChain } from './certs.js';
 import { classify, DeadlineError, ProbeError } from './errors.js';
 import { oneLine } from './text.js';
@@ -103,13 +103,13 @@ export async function openMeasured(ctx: EndpointContext, firstFlight?: (w: Wire,
 /** What is kept of a server's self-description: enough to recognise it, bounded whatever it sent. */
 const MAX_KEPT_CAPABILITIES = 200;
 
-export function identityOf(greeting: string | undefined, capabilities: string[] | undefined, id: Record<string, string> | null | undefined): ServerIdentity {
+export function identityOf(greeting: string | undefined, capabilities: string[] | undefined, id: Record<string, string> | null | undefined, afterLogin?: AfterLogin): ServerIdentity {
   const said = greeting !== undefined ? oneLine(greeting, 1000) : undefined;
   return {
     ...(said !== undefined ? { greeting: said } : {}),
     ...(capabilities ? { capabilities: capabilities.slice(0, MAX_KEPT_CAPABILITIES).map((c) => oneLine(c, 100)) } : {}),
     ...(id !== undefined ? { id } : {}),
-    ...fingerprint(said, capabilities, id),
+    ...fingerprint(said, capabilities, id, afterLogin),
   };
 }
 

@@ -73,6 +73,14 @@ export function foldersFrom(untagged: readonly string[]): Pick<FolderObservation
   return { folders: list.slice(0, MAX_KEPT_FOLDERS).map((f) => oneLine(f.path)), sent };
 }
 
+/** The first personal namespace of a `* NAMESPACE (("INBOX." ".")) NIL NIL` reply. */
+export function personalNamespace(untagged: readonly string[]): { prefix: string; delimiter: string } | undefined {
+  const line = untagged.find((l) => /^\* NAMESPACE /i.test(l));
+  const m = line ? /^\* NAMESPACE \(\("((?:[^"\\]|\\.)*)" (?:"((?:[^"\\]|\\.)*)"|NIL)/i.exec(line) : null;
+  if (!m) return undefined;
+  return { prefix: oneLine((m[1] ?? '').replace(/\\(.)/g, '$1'), 100), delimiter: oneLine((m[2] ?? '').replace(/\\(.)/g, '$1'), 4) };
+}
+
 /** A command of the logged-in session that failed, named in the message ("LIST failed: ..."). */
 function commandFailure(err: unknown, stage: 'list' | 'select', command: string): Failure {
   const f = classify(err, stage);
@@ -85,7 +93,8 @@ function commandFailure(err: unknown, stage: 'list' | 'select', command: string)
 async function listFolders(w: Wire, caps: readonly string[] | undefined): Promise<FolderObservation> {
   const specialUse = has(caps, 'SPECIAL-USE');
   const obs: FolderObservation = { inboxSelectable: false, specialUse, sent: null, folders: [] };
-  w.write(`l1 LIST "" "*"${specialUse ? ' RETURN (SPECIAL-USE)' : ''}\r\ne1 EXAMINE INBOX\r\n`);
+  const namespace = has(caps, 'NAMESPACE');
+  w.write(`l1 LIST "" "*"${specialUse ? ' RETURN (SPECIAL-USE)' : ''}\r\ne1 EXAMINE INBOX\r\n${namespace ? 'n1 NAMESPACE\r\n' : ''}`);
   let list: ImapResponse;
   try {
     list = await imapReply(w, 'l1', 'list', MAX_LIST_RESPONSE);
@@ -97,6 +106,10 @@ async function listFolders(w: Wire, caps: readonly string[] | undefined): Promis
     const examined = await imapReply(w, 'e1', 'select');
     if (examined.status === 'OK') obs.inboxSelectable = true;
     else obs.failure = { stage: 'select', kind: 'rejected', message: `EXAMINE INBOX failed: ${oneLine(`${examined.status} ${examined.text}`)}` };
+    if (namespace) {
+      const personal = personalNamespace((await imapReply(w, 'n1', 'list')).untagged);
+      if (personal) obs.namespace = personal;
+    }
     // A server that advertises SPECIAL-USE without the extended LIST syntax: ask plainly.
     if (specialUse && list.status === 'BAD') {
       w.write('l2 LIST "" "*"\r\n');
@@ -353,6 +366,8 @@ async function mainSession(ctx: EndpointContext, creds: Credentials | undefined,
     return { facts, ...(auth ? { login: { auth } } : {}) };
   }
   const folders = await listFolders(w, after.loggedInCapabilities);
+  // What the server shows after login is evidence too: a proxy in front greets with its own words.
+  facts.identity = identityOf(after.greeting, after.capabilities ?? m.pre.capabilities, after.id, { capabilities: after.loggedInCapabilities, folders });
   // Held until every extra session has logged in or failed: they are counted together.
   await ctx.deadline.race(hold.settled).catch(() => undefined);
   const results = [...hold.results, ...Array.from({ length: hold.n - hold.results.length }, (): Failure => ({ stage: 'login', kind: 'timeout', message: 'timed out at login' }))];

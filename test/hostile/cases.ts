@@ -269,6 +269,33 @@ export const IMAP_CASES: HostileCase[] = [
     },
   },
   {
+    name: 'Courier-IMAP behind a proxy that greets in its own words: found by what it shows after login',
+    protocol: 'imap',
+    script: {
+      greeting: (p) => p.send('* OK [CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED] IMAP4 proxy ready\r\n'),
+      on: {
+        LOGIN: (p, c) => p.send(`${c.tag} OK [CAPABILITY IMAP4rev1 UIDPLUS CHILDREN NAMESPACE THREAD=ORDEREDSUBJECT THREAD=REFERENCES SORT QUOTA IDLE ACL ACL2=UNION] LOGIN Ok.\r\n`),
+        NAMESPACE: (p, c) => p.send(`* NAMESPACE (("INBOX." ".")) NIL (("#shared." "."))\r\n${c.tag} OK NAMESPACE completed.\r\n`),
+        LIST: (p, c) => p.send(`* LIST (\\HasChildren) "." "INBOX"\r\n* LIST (\\HasNoChildren) "." "INBOX.Sent"\r\n${c.tag} OK LIST completed\r\n`),
+      },
+    },
+    expect: [['imap.login', 'pass', /logged in/], ['imap.server', 'fail', /^Courier-IMAP detected \(capabilities after login: ACL2=UNION THREAD=ORDEREDSUBJECT\)$/]],
+    verify: (r) => expect(r.requirements.find((x) => x.id === 'imap.server')?.evidence.courierEvidence).toContain('NAMESPACE (("INBOX." ".")), folders under INBOX. (INBOX.Sent)'),
+  },
+  {
+    name: 'a proxy greeting and only the INBOX. layout after login: said to be Courier\'s or Cyrus\'s',
+    protocol: 'imap',
+    script: {
+      greeting: (p) => p.send('* OK [CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED] IMAP4 proxy ready\r\n'),
+      on: {
+        LOGIN: (p, c) => p.send(`${c.tag} OK [CAPABILITY IMAP4rev1 NAMESPACE IDLE] Logged in\r\n`),
+        NAMESPACE: (p, c) => p.send(`* NAMESPACE (("INBOX." ".")) NIL NIL\r\n${c.tag} OK done\r\n`),
+        LIST: (p, c) => p.send(`* LIST () "." "INBOX"\r\n* LIST () "." "INBOX.Sent"\r\n${c.tag} OK done\r\n`),
+      },
+    },
+    expect: [['imap.server', 'warn', /^the mailbox layout after login is Courier-IMAP's or Cyrus's \(NAMESPACE \(\("INBOX\." "\."\)\), folders under INBOX\. \(INBOX\.Sent\)\)/]],
+  },
+  {
     name: 'echoes the LOGIN line in a long NO reply, the password where the reply is cut',
     protocol: 'imap',
     script: { on: { LOGIN: (p, c) => p.send(`${c.tag} NO [AUTHENTICATIONFAILED] ${echoed(c.line)}\r\n`) } },
