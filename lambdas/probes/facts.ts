@@ -79,7 +79,7 @@ export async function openMeasured(ctx: EndpointContext, firstFlight?: (w: Wire,
     if (authorizationError && DATE_ERRORS.has(authorizationError)) {
       tls.trustIgnoringTime = chainsToAnchor(chain, ctx.caPem ? parsePemBundle(ctx.caPem) : []);
     }
-    if (w.discardedAtStarttls > 0) {
+    if (ctx.security === 'starttls' && w.discardedAtStarttls > 0) {
       tls.injectedBytes = w.discardedAtStarttls;
       tls.failure = { stage: 'starttls', kind: 'protocol', message: `discarded ${w.discardedAtStarttls} bytes sent before the TLS handshake` };
     }
@@ -87,7 +87,7 @@ export async function openMeasured(ctx: EndpointContext, firstFlight?: (w: Wire,
     return { facts: { connect, tls }, pre, wire: w, ...(block ? { block } : {}) };
   } catch (err) {
     w.destroy();
-    const failure = err instanceof ProbeError ? err.failure : classify(err, 'tls-handshake');
+    const failure = plaintextOnTlsPort(ctx, err instanceof ProbeError ? err.failure : classify(err, 'tls-handshake'));
     return {
       facts: {
         connect,
@@ -99,6 +99,17 @@ export async function openMeasured(ctx: EndpointContext, firstFlight?: (w: Wire,
   }
 }
 
+
+const PLAINTEXT_REPLY = /wrong version number|packet length too long|http request/i;
+
+/**
+ * An implicit-TLS port whose server answers the ClientHello in plaintext (a banner or an
+ * error line): said at the TLS stage in those words, not as OpenSSL's "wrong version number".
+ */
+function plaintextOnTlsPort(ctx: EndpointContext, f: Failure): Failure {
+  if (ctx.security !== 'tls' || f.stage !== 'tls-handshake' || !PLAINTEXT_REPLY.test(f.message)) return f;
+  return { ...f, kind: 'protocol', message: `the server answered in plaintext where a TLS handshake was expected (${f.message}): this port does not speak implicit TLS; if it is a STARTTLS port (IMAP 143, SMTP 587), register it as starttls` };
+}
 
 /** What is kept of a server's self-description: enough to recognise it, bounded whatever it sent. */
 const MAX_KEPT_CAPABILITIES = 200;

@@ -11,6 +11,8 @@ export interface HostileCase {
   name: string;
   protocol: 'imap' | 'smtp';
   implicitTls?: boolean;
+  /** How the monitor registers the port, when not as the server speaks it (implicitTls). */
+  registeredAs?: 'tls' | 'starttls';
   /** The misbehaviour: hooks over the default, compliant-looking script. */
   /** `context`: a certificate chain of ~130 KB (long, still accepted) or ~440 KB (huge, over OpenSSL's limit). */
   script: Omit<ScriptOptions, 'implicitTls' | 'context'> & { context?: 'long' | 'huge' };
@@ -296,6 +298,14 @@ export const IMAP_CASES: HostileCase[] = [
     expect: [['imap.server', 'warn', /^the mailbox layout after login is Courier-IMAP's or Cyrus's \(NAMESPACE \(\("INBOX\." "\."\)\), folders under INBOX\. \(INBOX\.Sent\)\)/]],
   },
   {
+    name: 'a plaintext banner on a port registered as implicit TLS',
+    protocol: 'imap',
+    registeredAs: 'tls',
+    script: {},
+    expect: [['imap.tls', 'fail', /^implicit TLS failed: protocol at tls-handshake: the server answered in plaintext where a TLS handshake was expected .*register it as starttls$/]],
+    verify: (r) => expect(r.requirements.find((x) => x.id === 'imap.tls')?.summary).not.toMatch(/STARTTLS go-ahead/),
+  },
+  {
     name: 'echoes the LOGIN line in a long NO reply, the password where the reply is cut',
     protocol: 'imap',
     script: { on: { LOGIN: (p, c) => p.send(`${c.tag} NO [AUTHENTICATIONFAILED] ${echoed(c.line)}\r\n`) } },
@@ -404,6 +414,13 @@ export const SMTP_CASES: HostileCase[] = [
       },
     },
     expect: [['smtp.auth', 'fail', /credentials rejected: 535 5\.7\.8 x+ got [A-Za-z0-9+/=]+ \[redacted\]/]],
+  },
+  {
+    name: 'a plaintext banner on a port registered as implicit TLS',
+    protocol: 'smtp',
+    registeredAs: 'tls',
+    script: {},
+    expect: [['smtp.tls', 'fail', /^implicit TLS failed: protocol at tls-handshake: the server answered in plaintext where a TLS handshake was expected/]],
   },
   { name: 'advertises STARTTLS, then rejects it', protocol: 'smtp', script: { on: { STARTTLS: (p) => p.send('454 4.7.0 TLS not available due to local problem\r\n') } }, expect: [['smtp.tls', 'fail', /rejected at starttls: STARTTLS answered 454/], ['smtp.auth', 'unknown', /no TLS session/]] },
   { name: 'answers STARTTLS, then carries on in plaintext', protocol: 'smtp', script: { on: { STARTTLS: async (p) => (p.send('220 go ahead\r\n'), await p.anyBytes(), p.send('250 still plaintext\r\n'), silent(p)) } }, expect: [['smtp.tls', 'fail', /at tls-handshake/], ['smtp.auth', 'unknown', /no TLS session/]] },

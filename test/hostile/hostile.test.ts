@@ -52,7 +52,7 @@ const caseId = (c: HostileCase): string => `${c.protocol}-${String(HOSTILE_CASES
 
 function configFor(c: HostileCase, port: number): ServerConfig {
   const hostile = `${HOST}:${port}`;
-  const security = c.implicitTls ? 'tls' : 'starttls';
+  const security = c.registeredAs ?? (c.implicitTls ? 'tls' : 'starttls');
   return {
     id: caseId(c),
     // SMTP cases need an IMAP host too: a closed port, refused at once, keeps them about SMTP.
