@@ -30,6 +30,11 @@ export function failureInWords(f: Failure): string {
       return `the server closed the connection at ${at}`;
     case 'reset':
       return `the connection was reset at ${at}`;
+    case 'tls':
+      return `TLS error at ${at}: ${f.message}`;
+    case 'protocol':
+    case 'rejected':
+      return `${f.message} (at ${at})`;
     default:
       return f.message;
   }

@@ -1,4 +1,5 @@
 import type { RemedyKey } from '../remedies.js';
+import { failureInWords } from '../words.js';
 import type {
   CertificateFacts,
   Failure,
@@ -27,9 +28,8 @@ export function unknown(summary: string, evidence: Record<string, unknown> = {})
   return outcome('unknown', summary, evidence);
 }
 
-export function describeFailure(f: Failure): string {
-  return `${f.kind} at ${f.stage}: ${f.message}`;
-}
+/** A failure as the admin reads it (core/words.ts): what happened, and where. */
+export const describeFailure = (f: Failure): string => failureInWords(f);
 
 /**
  * The observation for one protocol once it is connected, or the `unknown`
