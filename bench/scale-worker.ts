@@ -181,7 +181,8 @@ async function cycleOnce(cfg: WorkerConfig, at: Date): Promise<CycleFigures> {
 process.once('message', (cfg: WorkerConfig) => {
   void (async () => {
     const cycles: CycleFigures[] = [];
-    const start = Date.UTC(2026, 11, 1, 8, 0);
+    // Cycle times from the real clock (the next 15-minute boundary), as the checks' clock is.
+    const start = Math.ceil(Date.now() / 900_000) * 900_000;
     for (let i = 0; i < cfg.cycles; i++) cycles.push(await cycleOnce(cfg, new Date(start + i * 15 * 60_000)));
     const maxRssKb = process.resourceUsage().maxRSS;
     process.send?.({ cycles, maxRss: maxRssKb * 1024 }, () => process.exit(0));
