@@ -5,7 +5,7 @@ import { classify, DeadlineError, ProbeError } from './errors.js';
 import { oneLine } from './text.js';
 import type { ImapLoginResult } from './imap.js';
 import { versionMatrix } from './matrix.js';
-import { connectWire, credentialsBlock, limiterKey, NO_STARTTLS, plaintextPreamble, tlsOptions, type EndpointContext, type Preamble } from './session.js';
+import { connectWire, countOpen, credentialsBlock, limiterKey, NO_STARTTLS, plaintextPreamble, tlsOptions, type EndpointContext, type Preamble } from './session.js';
 import type { Wire } from './wire.js';
 
 export interface Facts {
@@ -58,7 +58,7 @@ export async function openMeasured(ctx: EndpointContext, firstFlight?: (w: Wire,
     const { socket, ms } = await w.startTls(tlsOptions(ctx));
     if (ctx.contact) {
       ctx.contact.mainReadyMs = w.connectMs + (Date.now() - connectedAt);
-      ctx.contact.answered++;
+      countOpen(ctx.contact, w);
     }
     const block = credentialsBlock(ctx, w, socket);
     // The protocol's first commands leave before the certificate facts are worked out.
@@ -166,7 +166,7 @@ export async function holdingSlots(ctx: EndpointContext, slots: number, withCred
   }
   const wires: Wire[] = [];
   try {
-    return await run({ ...ctx, track: (w) => wires.push(w), contact: { answered: 0 } });
+    return await run({ ...ctx, track: (w) => wires.push(w), contact: { open: 0 } });
   } finally {
     const grace = new Promise<void>((r) => setTimeout(r, CLOSE_GRACE_MS).unref());
     void Promise.race([Promise.all(wires.map((w) => w.closed)), grace]).then(release);

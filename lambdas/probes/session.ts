@@ -45,8 +45,14 @@ export interface EndpointContext {
 export interface Contact {
   /** Milliseconds from connect to TLS up on the measuring session; unset until then. */
   mainReadyMs?: number;
-  /** Connections the server has answered (greeted and handshaken), the measuring one included. */
-  answered: number;
+  /** Connections the server has answered (greeted and handshaken) and that are still open, the measuring one included. */
+  open: number;
+}
+
+/** Counts an answered connection as open until it closes: "connection N" is the Nth at once. */
+export function countOpen(contact: Contact, w: Wire): void {
+  contact.open++;
+  void w.closed.then(() => contact.open--);
 }
 
 /** A side connection not answered this long after the measuring session was (at least): queued. */
@@ -70,7 +76,7 @@ export function watchForQueue(ctx: EndpointContext, w: Wire): { done(): void; qu
     const grace = Math.max(QUEUE_GRACE_MS, 5 * (main ?? 0));
     const waited = Date.now() - started;
     if (main !== undefined && waited >= grace) {
-      watch.queued = { stage: 'greeting', kind: 'queued', message: `the server accepted connection ${contact.answered + 1} but never greeted it: a connection limit that queues` };
+      watch.queued = { stage: 'greeting', kind: 'queued', message: `the server accepted connection ${contact.open + 1} but never greeted it: a connection limit that queues` };
       w.destroy();
       return;
     }
@@ -80,7 +86,7 @@ export function watchForQueue(ctx: EndpointContext, w: Wire): { done(): void; qu
   let answered = false;
   watch.done = () => {
     clearTimeout(timer);
-    if (!answered) contact.answered++;
+    if (!answered) countOpen(contact, w);
     answered = true;
   };
   return watch;

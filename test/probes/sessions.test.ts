@@ -383,6 +383,6 @@ describe('a connection limit that queues (Cyrus maxchild): accepted, never greet
     expect(Date.now() - started).toBeLessThan(10_000);
     expect(r.login?.auth).toMatchObject({ attempt: 'answered', ok: true });
     expect(r.login?.connections?.succeeded).toBe(3);
-    expect(r.login?.connections?.failures).toContainEqual({ stage: 'greeting', kind: 'queued', message: expect.stringMatching(/^the server accepted connection [4-9] but never greeted it: a connection limit that queues$/) });
+    expect(r.login?.connections?.failures).toContainEqual({ stage: 'greeting', kind: 'queued', message: 'the server accepted connection 4 but never greeted it: a connection limit that queues' });
   });
 });
