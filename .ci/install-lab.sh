@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs what test/lab/lab.ts needs: Dovecot, Postfix, Courier authdaemon from apt,
-# and a private extraction of courier-imap (it conflicts with dovecot-imapd in apt).
+# Installs what test/lab/lab.ts needs: Dovecot, Postfix, Courier authdaemon from apt, and
+# private extractions of courier-imap, Cyrus IMAP and Exim (they conflict with dovecot-imapd
+# and postfix in apt).
 # Idempotent; on Debian 12, as root (or through sudo, which it calls itself when needed).
 set -euo pipefail
 
@@ -12,6 +13,16 @@ PACKAGES=(
   courier-authlib libcourier-unicode4 libgamin0 libgdbm6 libidn12 gamin  # courier-imap's dependencies
   openssl util-linux mount bsdutils    # openssl CLI; unshare; mount; script
   faketime                             # .ci/run moves the clock of a whole test run
+  # the libraries of the privately unpacked Cyrus IMAP, Exim and saslpasswd2 (found with ldd)
+  libclamav12 libical3 libzephyr4 libxapian30 libsasl2-2 libsasl2-modules libsasl2-modules-db
+  libwrap0 libjansson4 libicu72 libpq5 libgnutls-dane0 libdb5.3
+)
+# Unpacked with dpkg-deb -x, not installed: they conflict with dovecot-imapd and postfix in apt.
+# Each: the directory, a file that shows it is there, the packages.
+PRIVATE=(
+  "/var/cache/inboxguard-lab/cyrus-imapd|usr/lib/cyrus/bin/master|cyrus-imapd cyrus-common"
+  "/var/cache/inboxguard-lab/exim4|usr/sbin/exim4|exim4-base exim4-daemon-light"
+  "/var/cache/inboxguard-lab/sasl2-bin|usr/sbin/saslpasswd2|sasl2-bin"
 )
 
 if [[ $(id -u) -ne 0 ]]; then
@@ -71,3 +82,26 @@ else
   mv "$tmp/root" "$COURIER_ROOT"
   echo "install-lab.sh: courier-imap extracted into $COURIER_ROOT"
 fi
+
+# Cyrus IMAP, Exim and saslpasswd2, unpacked like courier-imap.
+for entry in "${PRIVATE[@]}"; do
+  IFS='|' read -r root marker pkgs <<<"$entry"
+  if [[ -x $root/$marker ]]; then
+    echo "install-lab.sh: ${pkgs} already extracted in $root"
+    continue
+  fi
+  tmp=$(mktemp -d)
+  chown _apt "$tmp" 2>/dev/null || true
+  # shellcheck disable=SC2086 # the package list is meant to split
+  (cd "$tmp" && apt-get download $pkgs) || { apt_update_once; (cd "$tmp" && apt-get download $pkgs); }
+  rm -rf "$root"
+  mkdir -p "$root"
+  for deb in "$tmp"/*.deb; do dpkg-deb -x "$deb" "$root"; done
+  rm -rf "$tmp"
+  tmp=''
+  echo "install-lab.sh: ${pkgs} extracted into $root"
+done
+
+# The users the Cyrus and Exim binaries are built to run as.
+id cyrus >/dev/null 2>&1 || useradd --system --gid mail --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin cyrus
+id Debian-exim >/dev/null 2>&1 || useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin Debian-exim

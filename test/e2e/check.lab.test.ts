@@ -185,3 +185,64 @@ describe.skipIf(!hasLab())('npx inboxguard (the built CLI, as a user runs it)', 
     await expect(run).rejects.toMatchObject({ code: 2, stdout: expect.stringMatching(/^INBOXGUARD CRITICAL - non-compliant: imap\.cert-name CN=other\.lab\.test/) });
   });
 });
+
+describe.skipIf(!hasLab())('inboxguard check against real Cyrus IMAP and Exim', () => {
+  const exim = (port: number) => ['--smtp', `${lab.hostname}:${port}`];
+  const requirement = (r: CheckReport, id: string) => r.requirements.find((x) => x.id === id)!;
+
+  it('Cyrus STARTTLS + Exim submission, compliant: every requirement passes, both servers named', async () => {
+    const { code, report } = await check([...imap(lab.cyrus.compliant.imapStarttls), ...exim(lab.exim.compliant.submission)]);
+    expect(report.requirements.filter((x) => x.status !== 'pass').map((x) => `${x.id}: ${x.summary}`)).toEqual([]);
+    expect(code).toBe(0);
+    expect(report.evidence.imap.identity?.software).toBe('Cyrus');
+    expect(report.evidence.smtp?.identity?.software).toBe('Exim');
+    expect(requirement(report, 'imap.folders').summary).toBe('INBOX selectable; Sent folder "Sent" marked \\Sent');
+  });
+
+  it('implicit TLS on both: compliant', async () => {
+    const { report } = await check([...imapTls(lab.cyrus.compliant.imapTls), '--smtp', `${lab.hostname}:${lab.exim.compliant.smtps}`, '--smtp-security', 'tls']);
+    expect(report.verdict).toBe('compliant');
+  });
+
+  it('TLS 1.3 only: fails, with Cyrus\'s and Exim\'s own settings and nobody else\'s', async () => {
+    const { report } = await check([...imap(lab.cyrus.tls13only.imapStarttls), ...exim(lab.exim.tls13only.submission)]);
+    const i = requirement(report, 'imap.tls-version');
+    const s = requirement(report, 'smtp.tls-version');
+    expect([i.status, s.status]).toEqual(['fail', 'fail']);
+    expect(i.remedy).toMatch(/Cyrus: tls_versions: tls1_2 tls1_3/);
+    expect(i.remedy).not.toMatch(/ssl_min_protocol|mail_max_userip|Generic/);
+    expect(s.remedy).toMatch(/Exim: .*tls_require_ciphers/);
+    expect(s.remedy).not.toMatch(/smtpd_tls|Postfix|Generic/);
+  });
+
+  it('a certificate for another name: cert-name fails on both, and no credentials are sent', async () => {
+    const { report } = await check([...imap(lab.cyrus.cnMismatch.imapStarttls), ...exim(lab.exim.cnMismatch.submission)]);
+    expect(requirement(report, 'imap.cert-name').status).toBe('fail');
+    expect(requirement(report, 'smtp.cert-name').status).toBe('fail');
+    expect(requirement(report, 'imap.cert-name').remedy).toMatch(/Cyrus: tls_server_cert/);
+    expect(requirement(report, 'smtp.cert-name').remedy).toMatch(/Exim: tls_certificate/);
+    expect(requirement(report, 'imap.login')).toMatchObject({ status: 'unknown', summary: expect.stringMatching(/^credentials were not sent: the certificate does not verify/) });
+    expect(requirement(report, 'smtp.auth')).toMatchObject({ status: 'unknown', summary: expect.stringMatching(/^credentials were not sent/) });
+  });
+
+  it('maxchild=3, a limit that queues: the 4th connection is named within seconds, with Cyrus\'s settings', async () => {
+    const { report } = await check(imap(lab.cyrus.queue3.imapStarttls));
+    const c = requirement(report, 'imap.connections');
+    expect(c).toMatchObject({ status: 'fail', summary: 'only 3 simultaneous sessions, HubSpot needs 4 to 5 (the server accepted connection 4 but never greeted it: a connection limit that queues)' });
+    expect(c.remedy).toMatch(/Cyrus: maxlogins_per_user .* maxchild/);
+    expect(report.durationMs).toBeLessThan(10_000);
+  });
+
+  it('no Sent folder: fails, with Cyrus\'s way to create and mark one', async () => {
+    const { report } = await check(imap(lab.cyrus.noSent.imapStarttls));
+    const f = requirement(report, 'imap.folders');
+    expect(f).toMatchObject({ status: 'fail', summary: expect.stringMatching(/^no Sent folder among \d+ folders$/) });
+    expect(f.remedy).toMatch(/Cyrus: create it and mark it/);
+  });
+
+  it('a wrong password: both logins fail as credentials, in the servers\' own words', async () => {
+    const { report } = await check([...imap(lab.cyrus.compliant.imapStarttls), ...exim(lab.exim.compliant.submission)], 'not-the-password');
+    expect(requirement(report, 'imap.login')).toMatchObject({ status: 'fail', summary: 'credentials rejected: NO Login failed: authentication failure' });
+    expect(requirement(report, 'smtp.auth')).toMatchObject({ status: 'fail', summary: 'credentials rejected: 535 Incorrect authentication data' });
+  });
+});

@@ -1,4 +1,4 @@
-// The real-server lab: Dovecot variants, Postfix submission and Courier-IMAP on 127.0.0.1
+// The real-server lab: Dovecot variants, Postfix submission, Courier-IMAP, Cyrus IMAP and Exim on 127.0.0.1
 // high ports, with certificates from a private CA made at start. Needs root and what
 // .ci/install-lab.sh installs. Recipes: LAB-NOTES.md ("Running real mail servers").
 //
@@ -7,6 +7,7 @@
 import { accessSync, constants } from 'node:fs';
 import { chmod, chown, copyFile, mkdir, mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
+import tls from 'node:tls';
 import path from 'node:path';
 import { CANARY_PASSWORD } from '../support/canary.js';
 import { makeCertificates, type CertFiles, type CertName, type Certs } from './certs.js';
@@ -47,6 +48,10 @@ export interface Lab {
   postfix: { submission: number; smtps: number };
   /** Courier-IMAP 5.0, folders as INBOX.Sent, no SPECIAL-USE, no ID. */
   courier: LabEndpoint;
+  /** Cyrus IMAP 3.6 (unpacked privately: it conflicts with Dovecot in apt), SASL from a private sasldb. */
+  cyrus: Record<CyrusVariant, LabEndpoint>;
+  /** Exim 4.96 submission (GnuTLS), AUTH PLAIN/LOGIN only after TLS, against a private password file. */
+  exim: Record<EximVariant, { submission: number; smtps: number }>;
   /** Stops every process the lab started, waits for them to exit, removes dir. Idempotent. */
   stop(): Promise<void>;
 }
@@ -54,7 +59,7 @@ export interface Lab {
 /** What tests get: the lab without its stop function (serializable). */
 export type LabInfo = Omit<Lab, 'stop'>;
 
-export type LabServer = 'dovecot' | 'postfix' | 'courier';
+export type LabServer = 'dovecot' | 'postfix' | 'courier' | 'cyrus' | 'exim';
 
 export interface StartLabOptions {
   /**
@@ -65,6 +70,11 @@ export interface StartLabOptions {
 }
 
 export const COURIER_ROOT = '/var/cache/inboxguard-lab/courier-imap';
+export const CYRUS_ROOT = '/var/cache/inboxguard-lab/cyrus-imapd';
+const CYRUS_BIN = `${CYRUS_ROOT}/usr/lib/cyrus/bin`;
+const CYRUS_LIBS = `${CYRUS_ROOT}/usr/lib/${process.arch === 'arm64' ? 'aarch64' : 'x86_64'}-linux-gnu`;
+const SASLPASSWD2 = '/var/cache/inboxguard-lab/sasl2-bin/usr/sbin/saslpasswd2';
+export const EXIM_BIN = '/var/cache/inboxguard-lab/exim4/usr/sbin/exim4';
 const HOSTNAME = 'mail.lab.test';
 const USER = 'sales@lab.test';
 const NOBODY = 65534;
@@ -109,6 +119,10 @@ const REQUIRED_FILES: Array<[file: string, what: string]> = [
   ['/usr/sbin/makeuserdb', 'courier-authlib-userdb'],
   [`${COURIER_ROOT}/usr/lib/courier/courier/imaplogin`, `courier-imap extracted into ${COURIER_ROOT}`],
   [`${COURIER_ROOT}/usr/bin/imapd`, `courier-imap extracted into ${COURIER_ROOT}`],
+  [`${CYRUS_BIN}/master`, `cyrus-imapd extracted into ${CYRUS_ROOT}`],
+  [`${CYRUS_BIN}/imapd`, `cyrus-imapd extracted into ${CYRUS_ROOT}`],
+  [SASLPASSWD2, 'sasl2-bin extracted (saslpasswd2)'],
+  [EXIM_BIN, 'exim4-daemon-light extracted'],
 ];
 
 export const INSTALL_HINT = 'npm run test:all installs them and runs every test; or run .ci/install-lab.sh once';
@@ -438,11 +452,227 @@ async function startCourier(ctx: Ctx, ports: LabEndpoint): Promise<void> {
   ]);
 }
 
+// ---------------------------------------------------------------- Cyrus IMAP
+
+interface CyrusSpec {
+  cert: CertName;
+  tls13only?: boolean;
+  /** maxchild of the imap services: a full one queues the next connection unanswered. */
+  maxchild: number;
+  /** INBOX and a \Sent-marked Sent folder at the first login; else INBOX alone. */
+  sent: boolean;
+}
+
+/** The Cyrus instances: unpacked by .ci/install-lab.sh, each its own master with a private config, sasldb and partition. */
+const CYRUS_VARIANTS = {
+  compliant: { cert: 'good', maxchild: 20, sent: true },
+  tls13only: { cert: 'good', tls13only: true, maxchild: 20, sent: true },
+  cnMismatch: { cert: 'cnMismatch', maxchild: 20, sent: true },
+  queue3: { cert: 'good', maxchild: 3, sent: true }, // the 4th connection waits, never greeted
+  noSent: { cert: 'good', maxchild: 20, sent: false },
+} as const satisfies Record<string, CyrusSpec>;
+
+export type CyrusVariant = keyof typeof CYRUS_VARIANTS;
+const CYRUS_NAMES = Object.keys(CYRUS_VARIANTS) as CyrusVariant[];
+
+const cyrusImapd = (o: { dir: string; spec: CyrusSpec }): string => `configdirectory: ${o.dir}/config
+defaultpartition: default
+partition-default: ${o.dir}/partition/default
+sievedir: ${o.dir}/sieve
+idlesocket: ${o.dir}/config/socket/idle
+lmtpsocket: ${o.dir}/config/socket/lmtp
+notifysocket: ${o.dir}/config/socket/notify
+servername: ${HOSTNAME}
+serverinfo: on
+admins: cyrus
+virtdomains: userid
+altnamespace: yes
+unixhierarchysep: yes
+allowplaintext: no
+sasl_pwcheck_method: auxprop
+sasl_auxprop_plugin: sasldb
+sasl_sasldb_path: ${o.dir}/sasldb2
+sasl_mech_list: PLAIN LOGIN
+tls_server_cert: ${o.dir}/tls/server.pem
+tls_server_key: ${o.dir}/tls/server.key
+tls_versions: ${o.spec.tls13only ? 'tls1_3' : 'tls1_2 tls1_3'}
+autocreate_quota: 0
+${o.spec.sent ? 'autocreate_inbox_folders: Sent\nxlist-sent: Sent' : ''}
+syslog_prefix: inboxguard-lab
+`;
+
+const cyrusConf = (o: { dir: string; spec: CyrusSpec; ports: LabEndpoint }): string => `START {
+  recover cmd="${CYRUS_BIN}/ctl_cyrusdb -C ${o.dir}/etc/imapd.conf -r"
+}
+SERVICES {
+  imap  cmd="${CYRUS_BIN}/imapd -C ${o.dir}/etc/imapd.conf" listen="127.0.0.1:${o.ports.imapStarttls}" prefork=0 maxchild=${o.spec.maxchild}
+  imaps cmd="${CYRUS_BIN}/imapd -s -C ${o.dir}/etc/imapd.conf" listen="127.0.0.1:${o.ports.imapTls}" prefork=0 maxchild=${o.spec.maxchild}
+}
+EVENTS {
+  checkpoint cmd="${CYRUS_BIN}/ctl_cyrusdb -C ${o.dir}/etc/imapd.conf -c" period=30
+}
+`;
+
+/** Commands on a TLS IMAP session, each awaited to its tagged answer; returns the tagged lines. */
+async function imapOverTls(port: number, commands: string[]): Promise<string[]> {
+  const socket = tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false });
+  socket.setTimeout(10_000, () => socket.destroy(new Error(`no answer on port ${port}`)));
+  let buffer = '';
+  const waitFor = (re: RegExp): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const look = (): boolean => {
+        const line = buffer.split('\r\n').find((l) => re.test(l));
+        if (line === undefined) return false;
+        buffer = '';
+        resolve(line);
+        return true;
+      };
+      if (look()) return;
+      const onData = (b: Buffer): void => {
+        buffer += b.toString('utf8');
+        if (look()) socket.off('data', onData);
+      };
+      socket.on('data', onData);
+      socket.once('error', reject);
+    });
+  try {
+    await waitFor(/^\* OK/);
+    const answers: string[] = [];
+    for (const [i, c] of commands.entries()) {
+      socket.write(`p${i} ${c}\r\n`);
+      answers.push(await waitFor(new RegExp(`^p${i} `)));
+    }
+    return answers;
+  } finally {
+    socket.destroy();
+  }
+}
+
+async function startCyrus(ctx: Ctx, name: CyrusVariant, ports: LabEndpoint): Promise<void> {
+  const spec: CyrusSpec = CYRUS_VARIANTS[name];
+  const dir = await labDir(ctx, `cyrus-${name}`);
+  for (const sub of ['etc', 'config/socket', 'config/proc', 'config/lock', 'config/db', 'partition/default', 'sieve', 'run', 'log', 'tls']) await labDir(ctx, `cyrus-${name}/${sub}`);
+  const cert = ctx.certs[spec.cert];
+  await copyFile(cert.chain, path.join(dir, 'tls/server.pem'));
+  await copyFile(cert.key, path.join(dir, 'tls/server.key'));
+  await writeFile(path.join(dir, 'etc/imapd.conf'), cyrusImapd({ dir, spec }));
+  await writeFile(path.join(dir, 'etc/cyrus.conf'), cyrusConf({ dir, spec, ports }));
+  // sales@lab.test: user "sales" in realm "lab.test" (Cyrus splits a LOGIN name at '@').
+  const [local, domain] = USER.split('@') as [string, string];
+  await run('/bin/sh', ['-c', `printf '%s' "$PW" | ${SASLPASSWD2} -f ${dir}/sasldb2 -p -c -u ${domain} ${local}`], { ...LAB_ENV, PW: ctx.password });
+  await run('chown', ['-R', 'cyrus:mail', dir]);
+  await chmod(path.join(dir, 'sasldb2'), 0o640);
+  await chmod(path.join(dir, 'tls/server.key'), 0o600);
+  const log = path.join(dir, 'log/master.log');
+  const proc = await startProcess(ctx, {
+    name: `cyrus ${name}`,
+    command: [`${CYRUS_BIN}/master`, '-C', path.join(dir, 'etc/imapd.conf'), '-M', path.join(dir, 'etc/cyrus.conf'), '-p', path.join(dir, 'run/master.pid'), '-L', log],
+    log,
+    env: { ...LAB_ENV, LD_LIBRARY_PATH: CYRUS_LIBS },
+  });
+  await Promise.all([waitForGreeting(proc, ports.imapStarttls, false, /^\* OK .*Cyrus IMAP/), waitForGreeting(proc, ports.imapTls, true, /^\* OK .*Cyrus IMAP/)]);
+  // The first login creates INBOX (and Sent); xlist-sent marks it "\sent", SETMETADATA as "\Sent".
+  const commands = [`LOGIN ${USER} ${ctx.password}`, ...(spec.sent ? ['SETMETADATA "Sent" (/private/specialuse "\\\\Sent")'] : []), 'LOGOUT'];
+  const answers = await imapOverTls(ports.imapTls, commands);
+  if (!answers.slice(0, -1).every((a) => / OK /.test(a))) throw await failure(proc, `cyrus ${name}: provisioning failed: ${answers.join(' / ').replace(ctx.password, '[redacted]')}`);
+}
+
+// ---------------------------------------------------------------- Exim
+
+interface EximSpec {
+  cert: CertName;
+  tls13only?: boolean;
+}
+
+const EXIM_VARIANTS = {
+  compliant: { cert: 'good' },
+  tls13only: { cert: 'good', tls13only: true },
+  cnMismatch: { cert: 'cnMismatch' },
+} as const satisfies Record<string, EximSpec>;
+
+export type EximVariant = keyof typeof EXIM_VARIANTS;
+const EXIM_NAMES = Object.keys(EXIM_VARIANTS) as EximVariant[];
+
+const eximConf = (o: { dir: string; spec: EximSpec; ports: { submission: number; smtps: number } }): string => `exim_path = ${EXIM_BIN}
+primary_hostname = ${HOSTNAME}
+qualify_domain = lab.test
+local_interfaces = 127.0.0.1
+disable_ipv6 = true
+daemon_smtp_ports = ${o.ports.submission} : ${o.ports.smtps}
+tls_on_connect_ports = ${o.ports.smtps}
+spool_directory = ${o.dir}/spool
+log_file_path = ${o.dir}/log/%slog
+pid_file_path = ${o.dir}/run/exim.pid
+keep_environment = ${CLOCK_ENV_NAMES.split(' ').filter(Boolean).join(' : ')}
+host_lookup =
+rfc1413_hosts =
+never_users = root
+tls_advertise_hosts = *
+tls_certificate = ${o.dir}/tls/server.pem
+tls_privatekey = ${o.dir}/tls/server.key
+tls_require_ciphers = NORMAL:-VERS-ALL:+VERS-TLS1.3${o.spec.tls13only ? '' : ':+VERS-TLS1.2'}
+acl_smtp_rcpt = acl_check_rcpt
+
+begin acl
+acl_check_rcpt:
+  accept  authenticated = *
+  deny    message = authentication required
+
+begin routers
+lab_catchall:
+  driver = accept
+  transport = lab_maildir
+
+begin transports
+lab_maildir:
+  driver = appendfile
+  directory = ${o.dir}/mail/Maildir
+  maildir_format = true
+  create_directory = true
+  user = Debian-exim
+  group = Debian-exim
+
+begin authenticators
+PLAIN:
+  driver = plaintext
+  public_name = PLAIN
+  server_prompts = :
+  server_condition = \${if and{{!eq{$auth3}{}}{eq{$auth3}{\${lookup{$auth2}lsearch{${o.dir}/passwd}{$value}{}}}}}}
+  server_set_id = $auth2
+  server_advertise_condition = \${if def:tls_in_cipher}
+
+LOGIN:
+  driver = plaintext
+  public_name = LOGIN
+  server_prompts = Username:: : Password::
+  server_condition = \${if and{{!eq{$auth2}{}}{eq{$auth2}{\${lookup{$auth1}lsearch{${o.dir}/passwd}{$value}{}}}}}}
+  server_set_id = $auth1
+  server_advertise_condition = \${if def:tls_in_cipher}
+`;
+
+async function startExim(ctx: Ctx, name: EximVariant, ports: { submission: number; smtps: number }): Promise<void> {
+  const spec: EximSpec = EXIM_VARIANTS[name];
+  const dir = await labDir(ctx, `exim-${name}`);
+  for (const sub of ['spool', 'log', 'mail', 'tls', 'run']) await labDir(ctx, `exim-${name}/${sub}`);
+  const cert = ctx.certs[spec.cert];
+  await copyFile(cert.chain, path.join(dir, 'tls/server.pem'));
+  await copyFile(cert.key, path.join(dir, 'tls/server.key'));
+  await writeFile(path.join(dir, 'passwd'), `${USER}: ${ctx.password}\n`, { mode: 0o640 });
+  // Exim insists that a -C file belong to root and be writable by no one else.
+  await writeFile(path.join(dir, 'exim.conf'), eximConf({ dir, spec, ports }), { mode: 0o644 });
+  await run('chown', ['-R', 'Debian-exim:Debian-exim', path.join(dir, 'spool'), path.join(dir, 'log'), path.join(dir, 'mail')]);
+  await run('chown', ['root:Debian-exim', path.join(dir, 'passwd'), path.join(dir, 'tls/server.key')]);
+  await chmod(path.join(dir, 'tls/server.key'), 0o640);
+  const log = path.join(dir, 'log/daemon.out');
+  const proc = await startProcess(ctx, { name: `exim ${name}`, command: [EXIM_BIN, '-C', path.join(dir, 'exim.conf'), '-bdf'], log });
+  await Promise.all([waitForGreeting(proc, ports.submission, false, /^220 .*Exim/), waitForGreeting(proc, ports.smtps, true, /^220 .*Exim/)]);
+}
+
 // ---------------------------------------------------------------- Lab
 
 /** Starts the lab; resolves once every server greets. On failure it stops what started and throws. */
 export async function startLab(opts: StartLabOptions = {}): Promise<Lab> {
-  const want = new Set<LabServer>(opts.only ?? ['dovecot', 'postfix', 'courier']);
+  const want = new Set<LabServer>(opts.only ?? ['dovecot', 'postfix', 'courier', 'cyrus', 'exim']);
   if (want.has('postfix')) want.add('dovecot');
   const { ok, missing } = labPrerequisites();
   if (!ok) throw new Error(`lab prerequisites missing: ${missing.join(', ')} (${INSTALL_HINT})`);
@@ -461,7 +691,7 @@ export async function startLab(opts: StartLabOptions = {}): Promise<Lab> {
   try {
     const [certs, ports] = await Promise.all([
       makeCertificates(path.join(dir, 'certs')),
-      freePorts(2 * DOVECOT_NAMES.length + 4),
+      freePorts(2 * (DOVECOT_NAMES.length + CYRUS_NAMES.length + EXIM_NAMES.length) + 4),
     ]);
     // The suite-wide canary: it must never show up in any output, result, item or alert.
     const ctx: Ctx = { dir, password: CANARY_PASSWORD, certs, tracker };
@@ -471,17 +701,26 @@ export async function startLab(opts: StartLabOptions = {}): Promise<Lab> {
     const courier = endpoint(want.has('courier'));
     const smtp = endpoint(want.has('postfix'));
     const postfix = { submission: smtp.imapStarttls, smtps: smtp.imapTls };
+    const cyrus = Object.fromEntries(CYRUS_NAMES.map((name) => [name, endpoint(want.has('cyrus'))])) as Lab['cyrus'];
+    const exim = Object.fromEntries(
+      EXIM_NAMES.map((name) => {
+        const e = endpoint(want.has('exim'));
+        return [name, { submission: e.imapStarttls, smtps: e.imapTls }];
+      }),
+    ) as Lab['exim'];
 
     const starts = [
       ...(want.has('dovecot') ? DOVECOT_NAMES.map((name) => startDovecot(ctx, name, dovecot[name])) : []),
       // smtpd connects to the SASL socket per AUTH, so Postfix may start alongside Dovecot.
       ...(want.has('postfix') ? [startPostfix(ctx, path.join(dir, 'dovecot-compliant/run/auth-client'), postfix)] : []),
       ...(want.has('courier') ? [startCourier(ctx, courier)] : []),
+      ...(want.has('cyrus') ? CYRUS_NAMES.map((name) => startCyrus(ctx, name, cyrus[name])) : []),
+      ...(want.has('exim') ? EXIM_NAMES.map((name) => startExim(ctx, name, exim[name])) : []),
     ];
     // Let every start settle, so that stop() below sees every process that was spawned.
     const failed = (await Promise.allSettled(starts)).flatMap((r) => (r.status === 'rejected' ? [errorMessage(r.reason)] : []));
     if (failed.length > 0) throw new Error(`lab start failed:\n${failed.join('\n\n')}`);
-    return { dir, hostname: HOSTNAME, caFile: certs.caFile, user: USER, password: ctx.password, dovecot, postfix, courier, stop };
+    return { dir, hostname: HOSTNAME, caFile: certs.caFile, user: USER, password: ctx.password, dovecot, postfix, courier, cyrus, exim, stop };
   } catch (err) {
     await stop().catch(() => undefined);
     throw err;

@@ -7,6 +7,8 @@ function describeLab(lab: Lab): string {
     ...Object.entries(lab.dovecot).map(([name, p]): [string, string, string] => [`dovecot ${name}`, `${p.imapStarttls} (STARTTLS)`, `${p.imapTls} (TLS)`]),
     ['courier', `${lab.courier.imapStarttls} (STARTTLS)`, `${lab.courier.imapTls} (TLS)`],
     ['postfix', `${lab.postfix.submission} (submission, STARTTLS)`, `${lab.postfix.smtps} (smtps, TLS)`],
+    ...Object.entries(lab.cyrus).map(([name, p]): [string, string, string] => [`cyrus ${name}`, `${p.imapStarttls} (STARTTLS)`, `${p.imapTls} (TLS)`]),
+    ...Object.entries(lab.exim).map(([name, p]): [string, string, string] => [`exim ${name}`, `${p.submission} (submission, STARTTLS)`, `${p.smtps} (smtps, TLS)`]),
   ];
   const width = (i: 0 | 1): number => Math.max(...rows.map((row) => row[i].length));
   const table = rows.map(([name, plain, secure]) => `  ${name.padEnd(width(0))}  ${plain.padEnd(width(1))}  ${secure}`);
