@@ -115,6 +115,15 @@ describe('SMTP AUTH on the measuring session', () => {
     expect((await smtpAuth(port)).login?.auth).toMatchObject({ attempt: 'answered', ok: false, reason: 'credentials', failure: { stage: 'auth', kind: 'rejected', message: '535 5.7.8 Error: authentication failed' } });
   });
 
+  it('a 334 after the last AUTH step is a protocol fault, not a rejection', async () => {
+    const port = await smtpServer('PLAIN', async (p) => {
+      p.send('334 \r\n');
+      await p.line();
+      p.send('334 \r\n');
+    }, []);
+    expect((await smtpAuth(port)).login?.auth).toMatchObject({ attempt: 'answered', ok: false, reason: 'other', failure: { stage: 'auth', kind: 'protocol', message: 'the server asked for more after the last AUTH step (334): the exchange cannot finish' } });
+  });
+
   it('no AUTH after TLS: not offered, and nothing sent', async () => {
     const commands: string[] = [];
     const port = await smtpServer(null, (p) => p.send('235 2.7.0 ok\r\n'), commands);
