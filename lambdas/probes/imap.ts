@@ -4,7 +4,7 @@ import { oneLine } from './text.js';
 import { holdingSlots, identityOf, notAttempted, openMeasured, type EndpointProbe, type Facts } from './facts.js';
 import { tlsSession, versionMatrix, VersionPins, type TlsSession } from './matrix.js';
 import type { EndpointContext, Preamble } from './session.js';
-import { imapGreeting, imapLogin, imapReply, parseCapabilities, parseId, quotedLogin, type ImapResponse, type Wire } from './wire.js';
+import { imapGreeting, imapLogin, imapReply, parseCapabilities, parseId, quotedLogin, unquote, type ImapResponse, type Wire } from './wire.js';
 
 export interface Credentials {
   user: string;
@@ -59,7 +59,7 @@ export function parseListLine(line: string): { flags: string[]; path: string } |
   if (!m) return undefined;
   const rest = (m[2] ?? '').trim();
   const quoted = /^"((?:[^"\\]|\\.)*)"/.exec(rest);
-  const name = quoted ? (quoted[1] ?? '').replace(/\\(.)/g, '$1') : (rest.split(' ')[0] ?? '');
+  const name = quoted ? unquote(quoted[1] ?? '') : (rest.split(' ')[0] ?? '');
   return { flags: (m[1] ?? '').split(/\s+/).filter(Boolean), path: decodeMailboxName(name) };
 }
 
@@ -78,7 +78,7 @@ export function personalNamespace(untagged: readonly string[]): { prefix: string
   const line = untagged.find((l) => /^\* NAMESPACE /i.test(l));
   const m = line ? /^\* NAMESPACE \(\("((?:[^"\\]|\\.)*)" (?:"((?:[^"\\]|\\.)*)"|NIL)/i.exec(line) : null;
   if (!m) return undefined;
-  return { prefix: oneLine((m[1] ?? '').replace(/\\(.)/g, '$1'), 100), delimiter: oneLine((m[2] ?? '').replace(/\\(.)/g, '$1'), 4) };
+  return { prefix: oneLine(unquote(m[1] ?? ''), 100), delimiter: oneLine(unquote(m[2] ?? ''), 4) };
 }
 
 /** A command of the logged-in session that failed, named in the message ("LIST failed: ..."). */

@@ -237,6 +237,9 @@ class Budget {
  */
 const NO_LITERALS = /^(?:\S+ (?:OK|NO|BAD|BYE|PREAUTH)\b|\+)/i;
 
+/** The text inside an IMAP quoted string, unescaped (\\" and \\\\). */
+export const unquote = (s: string): string => s.replace(/\\(.)/gs, '$1');
+
 /** A literal's text as an IMAP quoted string, so the line's parsers read it as any other string. */
 const asQuoted = (s: string): string => `"${s.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
 
@@ -308,7 +311,7 @@ export function parseId(lines: readonly string[]): Record<string, string> | null
   const line = lines.find((l) => /^\* ID /i.test(l));
   if (!line) return null;
   const tokens = [...line.slice(5).matchAll(/"((?:[^"\\]|\\.)*)"|NIL/gi)].map((m) =>
-    m[1] === undefined ? null : m[1].replace(/\\(.)/g, '$1'),
+    m[1] === undefined ? null : unquote(m[1]),
   );
   const out: Record<string, string> = {};
   for (let i = 0; i + 1 < tokens.length && i < 60; i += 2) {

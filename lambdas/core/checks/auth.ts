@@ -1,5 +1,6 @@
 import type { AuthObservation, Observation, Protocol } from '../types.js';
-import { connected, describeFailure, isOutcome, outcome, unknown, type Check, type Outcome } from './common.js';
+import { connected, isOutcome, outcome, unknown, type Check, type Outcome} from './common.js';
+import { failureInWords } from '../words.js';
 
 /** The steps before a login: connected, TLS up, credentials given. */
 function loginPrecondition(obs: Observation, p: Protocol): AuthObservation | Outcome {
@@ -12,8 +13,8 @@ function loginPrecondition(obs: Observation, p: Protocol): AuthObservation | Out
     const f = a?.failure;
     if (!f) return unknown('login was not attempted');
     // The server broke the session over TLS before the login's turn: HubSpot's login breaks there too.
-    if (f.kind !== 'timeout' && f.kind !== 'skipped') return outcome('fail', `the server ended the session before the login could be sent (${describeFailure(f)})`, { failure: f }, p === 'imap' ? 'login.other' : 'auth.other');
-    return unknown(`not attempted: the session ended before the login (${describeFailure(f)})`);
+    if (f.kind !== 'timeout' && f.kind !== 'skipped') return outcome('fail', `the server ended the session before the login could be sent (${failureInWords(f)})`, { failure: f }, p === 'imap' ? 'login.other' : 'auth.other');
+    return unknown(`not attempted: the session ended before the login (${failureInWords(f)})`);
   }
   // Withheld on purpose: the message says why ("credentials were not sent: ...").
   if (a.attempt === 'blocked') return unknown(a.failure?.message ?? 'credentials were not sent');
@@ -37,7 +38,7 @@ export const imapLoginCheck: Check = (obs) => {
     case 'imap-disabled':
       return outcome('fail', `IMAP is not enabled for this account${said}`, evidence, 'login.imap-disabled');
     default:
-      return outcome('fail', `login failed${f ? `: ${describeFailure(f)}` : ''}`, evidence, 'login.other');
+      return outcome('fail', `login failed${f ? `: ${failureInWords(f)}` : ''}`, evidence, 'login.other');
   }
 };
 
@@ -52,7 +53,7 @@ export const smtpAuthCheck: Check = (obs) => {
   const said = f ? `: ${f.message}` : '';
   if (a.reason === 'auth-not-offered') return outcome('fail', 'AUTH is not offered after TLS', evidence, 'auth.not-offered');
   if (a.reason === 'credentials') return outcome('fail', `credentials rejected${said}`, evidence, 'auth.credentials');
-  return outcome('fail', `AUTH failed${f ? `: ${describeFailure(f)}` : ''}`, evidence, 'auth.other');
+  return outcome('fail', `AUTH failed${f ? `: ${failureInWords(f)}` : ''}`, evidence, 'auth.other');
 };
 
 /** The result of imap.login, for the checks that need a session. */

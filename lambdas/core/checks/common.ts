@@ -2,7 +2,6 @@ import type { RemedyKey } from '../remedies.js';
 import { failureInWords } from '../words.js';
 import type {
   CertificateFacts,
-  Failure,
   Observation,
   ProtocolObservation,
   Protocol,
@@ -28,8 +27,7 @@ export function unknown(summary: string, evidence: Record<string, unknown> = {})
   return outcome('unknown', summary, evidence);
 }
 
-/** A failure as the admin reads it (core/words.ts): what happened, and where. */
-export const describeFailure = (f: Failure): string => failureInWords(f);
+
 
 /**
  * The observation for one protocol once it is connected, or the `unknown`
@@ -48,7 +46,7 @@ export function leaf(obs: Observation, p: Protocol): { po: ProtocolObservation; 
   if (isOutcome(po)) return po;
   const cert = po.tls?.chain[0];
   if (!po.tls?.ok || !cert) {
-    const why = po.tls?.failure ? ` (${describeFailure(po.tls.failure)})` : '';
+    const why = po.tls?.failure ? ` (${failureInWords(po.tls.failure)})` : '';
     return unknown(`skipped: no TLS session on ${p}${why}`);
   }
   return { po, cert };

@@ -1,4 +1,5 @@
-import { describeFailure, isOutcome, outcome, unknown, type Check } from './common.js';
+import { isOutcome, outcome, unknown, type Check} from './common.js';
+import { failureInWords } from '../words.js';
 import { loggedIn } from './auth.js';
 
 /** imap.folders: INBOX selectable and a Sent folder found. */
@@ -8,7 +9,7 @@ export const foldersCheck: Check = (obs) => {
   const f = obs.imap.folders;
   if (!f) return unknown('folders were not listed');
   const evidence = { inboxSelectable: f.inboxSelectable, sent: f.sent, folders: f.folders.slice(0, 50), failure: f.failure };
-  if (f.failure && f.failure.kind === 'timeout') return unknown(`timed out: ${describeFailure(f.failure)}`, evidence);
+  if (f.failure && f.failure.kind === 'timeout') return unknown(`timed out: ${failureInWords(f.failure)}`, evidence);
   // LIST failed: EXAMINE INBOX was never answered, so nothing is known about INBOX.
   if (f.failure?.stage === 'list') return outcome('fail', `the folders could not be listed: ${f.failure.message}`, evidence, 'folders.no-list');
   if (!f.inboxSelectable) return outcome('fail', `INBOX cannot be selected${f.failure ? `: ${f.failure.message}` : ''}`, evidence, 'folders.no-inbox');

@@ -1,5 +1,6 @@
 import type { Protocol } from '../types.js';
-import { connected, describeFailure, isOutcome, outcome, unknown, type Check } from './common.js';
+import { connected, isOutcome, outcome, unknown, type Check} from './common.js';
+import { failureInWords } from '../words.js';
 
 /** imap.tls / smtp.tls: implicit TLS, or STARTTLS advertised and the upgrade succeeds. */
 export const tlsCheck = (p: Protocol): Check => (obs) => {
@@ -26,8 +27,8 @@ export const tlsCheck = (p: Protocol): Check => (obs) => {
   }
   if (t.failure?.kind === 'timeout') {
     const hint = t.failure.stage === 'greeting' && mode === 'STARTTLS' ? '; if this port speaks TLS from the first byte, register it as implicit TLS' : '';
-    return unknown(`timed out during ${mode} (${describeFailure(t.failure)})${hint}`, evidence);
+    return unknown(`timed out during ${mode} (${failureInWords(t.failure)})${hint}`, evidence);
   }
-  const why = t.failure ? describeFailure(t.failure) : 'handshake failed';
+  const why = t.failure ? failureInWords(t.failure) : 'handshake failed';
   return outcome('fail', `${mode} failed: ${why}`, evidence, 'tls.failed');
 };
