@@ -74,7 +74,7 @@ export function foldersFrom(untagged: readonly string[]): Pick<FolderObservation
 }
 
 /** The first personal namespace of a `* NAMESPACE (("INBOX." ".")) NIL NIL` reply. */
-export function personalNamespace(untagged: readonly string[]): { prefix: string; delimiter: string } | undefined {
+function personalNamespace(untagged: readonly string[]): { prefix: string; delimiter: string } | undefined {
   const line = untagged.find((l) => /^\* NAMESPACE /i.test(l));
   const m = line ? /^\* NAMESPACE \(\("((?:[^"\\]|\\.)*)" (?:"((?:[^"\\]|\\.)*)"|NIL)/i.exec(line) : null;
   if (!m) return undefined;

@@ -56,7 +56,7 @@ export function countOpen(contact: Contact, w: Wire): void {
 }
 
 /** A side connection not answered this long after the measuring session was (at least): queued. */
-export const QUEUE_GRACE_MS = 3000;
+const QUEUE_GRACE_MS = 3000;
 
 /**
  * Watches a side connection until the server answers it (done()): when the measuring

@@ -4,7 +4,7 @@
 // went out in (quoted, literal, base64).
 
 /** Longest server-supplied text kept in one field unless a caller asks for less. */
-export const MAX_TEXT = 200;
+const MAX_TEXT = 200;
 
 // Escape sequences as a whole, so that no leftover such as "[1;1H" or "]0;title" survives:
 // CSI (ESC [ or C1 0x9b) with its parameters and final byte; OSC, DCS, SOS, PM and APC up to
@@ -56,9 +56,9 @@ export function decodeReadable(b: Uint8Array): string {
 }
 
 /** The shortest run of a secret's characters that is redacted on its own (shorter secrets: all of it). */
-export const PLAIN_FRAGMENT = 6;
+const PLAIN_FRAGMENT = 6;
 /** The same for a base64 form: 10 characters carry 7.5 bytes of it. */
-export const BASE64_FRAGMENT = 10;
+const BASE64_FRAGMENT = 10;
 
 const REDACTED = '[redacted]';
 

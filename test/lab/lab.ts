@@ -70,11 +70,11 @@ export interface StartLabOptions {
 }
 
 export const COURIER_ROOT = '/var/cache/inboxguard-lab/courier-imap';
-export const CYRUS_ROOT = '/var/cache/inboxguard-lab/cyrus-imapd';
+const CYRUS_ROOT = '/var/cache/inboxguard-lab/cyrus-imapd';
 const CYRUS_BIN = `${CYRUS_ROOT}/usr/lib/cyrus/bin`;
 const CYRUS_LIBS = `${CYRUS_ROOT}/usr/lib/${process.arch === 'arm64' ? 'aarch64' : 'x86_64'}-linux-gnu`;
 const SASLPASSWD2 = '/var/cache/inboxguard-lab/sasl2-bin/usr/sbin/saslpasswd2';
-export const EXIM_BIN = '/var/cache/inboxguard-lab/exim4/usr/sbin/exim4';
+const EXIM_BIN = '/var/cache/inboxguard-lab/exim4/usr/sbin/exim4';
 const HOSTNAME = 'mail.lab.test';
 const USER = 'sales@lab.test';
 const NOBODY = 65534;
