@@ -281,8 +281,8 @@ const TRIM_STEPS: ((entry: HistoryEntry) => HistoryEntry)[] = [
   }),
   (entry) => {
     const leafOnly = (e: ProtocolEvidence): ProtocolEvidence => ({ chain: e.chain.slice(0, 1), negotiated: e.negotiated });
-    const { imap, smtp } = entry.report.evidence;
-    return { ...entry, report: { ...entry.report, evidence: { imap: leafOnly(imap), ...(smtp ? { smtp: leafOnly(smtp) } : {}) } } };
+    const { imap, smtp, roundTrip } = entry.report.evidence;
+    return { ...entry, report: { ...entry.report, evidence: { ...(imap ? { imap: leafOnly(imap) } : {}), ...(smtp ? { smtp: leafOnly(smtp) } : {}), ...(roundTrip ? { roundTrip } : {}) } } };
   },
 ];
 

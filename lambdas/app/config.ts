@@ -3,7 +3,7 @@ import { dirname, resolve as resolvePath } from 'node:path';
 import { z } from 'zod';
 import type { ServerConfig } from '../core/monitor-types.js';
 import { profileNames } from '../core/profile.js';
-import { parseEndpoint, parseHostname, parseIp } from './input.js';
+import { isAddress, parseAddress, parseEndpoint, parseHostname, parseIp } from './input.js';
 
 /** Thrown for a config that cannot be used; the message names the server id and the field. */
 export class ConfigError extends Error {
@@ -59,12 +59,18 @@ export const serverSchema = z
     allowInsecureCertificate: z.boolean().optional(),
     allowPrivateAddress: z.boolean().optional(),
     profile: z.string().refine((p) => profileNames().includes(p), `must be one of: ${profileNames().join(', ')}`).optional(),
+    address: parsed(parseAddress).optional(),
+    roundTrip: z.boolean().optional(),
   })
   .strict()
   .superRefine((s, ctx) => {
     if (s.passwordEnv && s.passwordSecretArn) ctx.addIssue({ code: 'custom', path: ['passwordSecretArn'], message: 'give passwordEnv or passwordSecretArn, not both' });
     if (s.user && !s.passwordEnv && !s.passwordSecretArn) ctx.addIssue({ code: 'custom', path: ['user'], message: 'needs passwordEnv or passwordSecretArn' });
     if (!s.user && (s.passwordEnv || s.passwordSecretArn)) ctx.addIssue({ code: 'custom', path: ['user'], message: 'is missing (a password source is given)' });
+    if (s.roundTrip) {
+      const needs = [!s.smtp && 'smtp', !s.user && 'user', !s.address && !(s.user && isAddress(s.user)) && 'address (the user is not an address)'].filter(Boolean);
+      if (needs.length) ctx.addIssue({ code: 'custom', path: ['roundTrip'], message: `needs ${needs.join(', ')}` });
+    }
   });
 
 const fileSchema = z.object({ servers: z.array(z.unknown()).min(1, 'lists no server') }).strict();

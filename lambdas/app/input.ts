@@ -63,3 +63,23 @@ export function parseDuration(value: string, bareUnit: 'ms' | 's' | 'm' = 'ms'):
   if (ms <= 0) throw new Error(`"${value}" must be more than zero`);
   return ms;
 }
+
+const ADDRESS = /^[^\s@<>()[\]\\,;:"]+@[^\s@<>()[\]\\,;:"]+\.[^\s@<>()[\]\\,;:"]+$/;
+
+/** Whether a string is a plain mail address (local@domain, no display name). */
+export function isAddress(value: string): boolean {
+  return value.length <= 254 && ADDRESS.test(value);
+}
+
+/** A mail address for the round trip: local@domain, with the domain checked as a host name. */
+export function parseAddress(value: string): string {
+  const v = value.trim();
+  if (!isAddress(v)) throw new Error(`"${value}" is not a mail address (local@domain)`);
+  const at = v.lastIndexOf('@');
+  return `${v.slice(0, at)}@${parseHostname(v.slice(at + 1))}`;
+}
+
+/** The inbox's address for the round trip: the one given, else the user when it is an address. */
+export function inboxAddress(address: string | undefined, user: string | undefined): string | undefined {
+  return address ?? (user && isAddress(user) ? user : undefined);
+}

@@ -6,5 +6,5 @@ import { probe, type CheckTarget, type ProbeOptions } from '../probes/probe.js';
 export async function runCheck(target: CheckTarget, opts: ProbeOptions & { profile?: string }): Promise<CheckReport> {
   const started = Date.now();
   const obs = await probe(target, opts);
-  return buildReport(obs, opts.profile ?? 'hubspot', Date.now() - started);
+  return buildReport({ obs, profile: opts.profile ?? 'hubspot', durationMs: Date.now() - started });
 }

@@ -1,6 +1,8 @@
 import type { Alert, AlertKind, Fingerprints, RequirementState, ServerConfig, ServerState, Severity } from './monitor-types.js';
 import { expiryDays, wrap } from './report.js';
-import type { CheckReport, ProtocolEvidence, RequirementResult } from './types.js';
+import { isRoundTripId } from './checks/index.js';
+import { verdictOf } from './evaluate.js';
+import type { CheckReport, ProtocolEvidence, RequirementResult, Status } from './types.js';
 
 export interface DiffOptions {
   /** Consecutive unreachable runs before a connectivity alert. */
@@ -11,12 +13,19 @@ export interface DiffOptions {
   egressAddresses?: readonly string[];
 }
 
+export type JobScope = 'check' | 'round-trip';
+
 export const DEFAULT_DIFF: DiffOptions = { unreachableAfter: 2, expiryThresholds: [30, 14, 7, 1] };
 
 export interface DiffInput {
   prev?: ServerState;
   report: CheckReport;
-  server: Pick<ServerConfig, 'id' | 'imap' | 'smtp'>;
+  server: Pick<ServerConfig, 'id' | 'imap' | 'smtp' | 'roundTrip'>;
+  /**
+   * What the report measured: the ordinary check (the default) or the round trip. Each job
+   * replaces its own requirements in the state and keeps the other's.
+   */
+  scope?: JobScope;
   jobId: string;
   /** The run's time (the cycle's scheduled time for a scheduled job). */
   at: string;
@@ -44,13 +53,17 @@ function fingerprintsOf(r: CheckReport): Fingerprints {
   };
   const soonest = (e?: ProtocolEvidence) =>
     e?.chain.filter((c, i) => i === 0 || !c.selfSigned).map((c) => c.notAfter).sort()[0];
-  const sw = r.evidence.imap.identity?.software;
+  const known = (e?: ProtocolEvidence) => {
+    const sw = e?.identity?.software;
+    return sw && sw !== 'unknown' ? sw : undefined;
+  };
   return {
-    imapCert: r.evidence.imap.chain[0]?.fingerprint256,
+    imapCert: r.evidence.imap?.chain[0]?.fingerprint256,
     smtpCert: r.evidence.smtp?.chain[0]?.fingerprint256,
     imapMatrix: matrix(r.evidence.imap),
     smtpMatrix: matrix(r.evidence.smtp),
-    software: sw && sw !== 'unknown' ? sw : undefined,
+    software: known(r.evidence.imap),
+    smtpSoftware: known(r.evidence.smtp),
     imapNotAfter: soonest(r.evidence.imap),
     smtpNotAfter: soonest(r.evidence.smtp),
   };
@@ -69,7 +82,14 @@ function transitions(prev: ServerState, results: readonly RequirementResult[], a
   const out: Finding[] = [];
   for (const r of results) {
     const before = prev.requirements[r.id];
-    if (!before || before.status === r.status) continue;
+    if (!before) {
+      // Newly measured (a round trip just turned on, an SMTP host just added): a failure is news.
+      const lines = [`now:    ${statusWord(r.status)}: ${r.summary}`, 'first measured in this check'];
+      if (r.status === 'fail') out.push({ kind: 'regression', id: r.id, title: `${r.id} FAIL (newly measured)`, lines, remedy: r.remedy });
+      else if (r.status === 'warn' && !r.id.endsWith('.cert-expiry')) out.push({ kind: 'degradation', id: r.id, title: `${r.id} WARN (newly measured)`, lines, remedy: r.remedy });
+      continue;
+    }
+    if (before.status === r.status) continue;
     const lines = [`before: ${before.status}: ${before.summary}`, `now:    ${statusWord(r.status)}: ${r.summary}`];
     if (r.status === 'fail') {
       out.push({ kind: 'regression', id: r.id, title: `${r.id} ${before.status} -> FAIL`, lines: [...lines, `failing since ${when(at)}; last passed ${when(before.lastPassAt)}`], remedy: r.remedy });
@@ -140,19 +160,22 @@ function targetLine(server: DiffInput['server']): string {
   return `IMAP ${server.imap}${server.smtp ? `, SMTP ${server.smtp}` : ''}`;
 }
 
-function render(input: DiffInput, kind: AlertKind, findings: Finding[], egress: readonly string[] | undefined): Pick<Alert, 'subject' | 'message' | 'severity' | 'requirements'> {
+/** A requirement as the alert lists it: this run's result, or the state the other job left. */
+type Listed = Pick<RequirementResult, 'id' | 'status' | 'summary' | 'remedy'>;
+
+function render(input: DiffInput, kind: AlertKind, findings: Finding[], listed: readonly Listed[], verdict: ServerState['verdict'], egress: readonly string[] | undefined): Pick<Alert, 'subject' | 'message' | 'severity' | 'requirements'> {
   const { report, server, prev } = input;
-  const failing = report.requirements.filter((r) => r.status === 'fail');
+  const failing = listed.filter((r) => r.status === 'fail');
   const from = egress?.length ? egress.join(', ') : report.egressAddress ?? 'unknown';
   const lines: string[] = [];
   let subject: string;
   let severity = SEVERITY[kind];
   if (kind === 'baseline') {
-    severity = report.verdict === 'non-compliant' ? 'critical' : report.verdict === 'unknown' ? 'warning' : 'info';
-    subject = `[inboxguard] ${server.id}: now monitored, ${report.verdict}${failing.length ? ` (${failing.length} failing)` : ''}`;
-    lines.push(`inboxguard now monitors ${server.id} (${targetLine(server)}) against HubSpot's requirements.`, '', `Verdict: ${report.verdict}`, '');
-    for (const r of report.requirements) lines.push(`  ${r.id.padEnd(17)} ${statusWord(r.status).padEnd(7)} ${r.summary}`);
-    const todo = report.requirements.filter((r) => r.remedy && (r.status === 'fail' || r.status === 'warn'));
+    severity = verdict === 'non-compliant' ? 'critical' : verdict === 'unknown' ? 'warning' : 'info';
+    subject = `[inboxguard] ${server.id}: now monitored, ${verdict}${failing.length ? ` (${failing.length} failing)` : ''}`;
+    lines.push(`inboxguard now monitors ${server.id} (${targetLine(server)}) against HubSpot's requirements.`, '', `Verdict: ${verdict}`, '');
+    for (const r of listed) lines.push(`  ${r.id.padEnd(17)} ${statusWord(r.status).padEnd(7)} ${r.summary}`);
+    const todo = listed.filter((r) => r.remedy && (r.status === 'fail' || r.status === 'warn'));
     if (todo.length) {
       lines.push('', 'What to do:');
       for (const r of todo) lines.push(`  ${r.id}:`, wrap(r.remedy ?? '', 72, '    '));
@@ -163,7 +186,8 @@ function render(input: DiffInput, kind: AlertKind, findings: Finding[], egress: 
     const first = lead[0]!;
     const more = lead.length > 1 ? ` (+${lead.length - 1} more)` : '';
     subject = `[inboxguard] ${server.id}: ${kind.toUpperCase()} ${first.title}${more}`;
-    lines.push(`${server.id} (${targetLine(server)}) changed in the check at ${when(input.at)}.`, '');
+    const what = input.scope === 'round-trip' ? 'the mail-flow round trip' : 'the check';
+    lines.push(`${server.id} (${targetLine(server)}) changed in ${what} at ${when(input.at)}.`, '');
     for (const k of PRIORITY) {
       const group = findings.filter((f) => f.kind === k);
       if (!group.length) continue;
@@ -176,7 +200,7 @@ function render(input: DiffInput, kind: AlertKind, findings: Finding[], egress: 
     }
     const still = failing.filter((r) => !findings.some((f) => f.id === r.id));
     if (still.length) lines.push(`Still failing: ${still.map((r) => r.id).join(', ')}`, '');
-    lines.push(`Verdict: ${report.verdict}${prev && prev.verdict !== report.verdict ? ` (was ${prev.verdict})` : ''}`);
+    lines.push(`Verdict: ${verdict}${prev && prev.verdict !== verdict ? ` (was ${prev.verdict})` : ''}`);
     lines.push(`Checked from ${from} at ${when(report.startedAt)}.`);
   }
   const requirements = kind === 'baseline' ? failing.map((r) => r.id) : [...new Set(findings.map((f) => f.id))];
@@ -189,13 +213,20 @@ function render(input: DiffInput, kind: AlertKind, findings: Finding[], egress: 
  */
 export function diff(input: DiffInput, opts: DiffOptions = DEFAULT_DIFF): { state: ServerState; alert?: Alert } {
   const { prev, report, at } = input;
-  const connectFailed = report.requirements.some((r) => r.id.endsWith('.connect') && r.status === 'fail');
-  const unreachableRuns = connectFailed ? (prev?.unreachableRuns ?? 0) + 1 : 0;
+  const scope = input.scope ?? 'check';
+  const ours = (id: string): boolean => (scope === 'round-trip') === isRoundTripId(id);
+  const measuresConnect = scope === 'check';
+  const connectFailed = measuresConnect && report.requirements.some((r) => r.id.endsWith('.connect') && r.status === 'fail');
+  const unreachableRuns = !measuresConnect ? (prev?.unreachableRuns ?? 0) : connectFailed ? (prev?.unreachableRuns ?? 0) + 1 : 0;
+  const jobs =
+    scope === 'check'
+      ? { lastJobId: input.jobId, ...(prev?.lastRoundTripJobId ? { lastRoundTripJobId: prev.lastRoundTripJobId, lastRoundTripAt: prev.lastRoundTripAt } : {}) }
+      : { lastJobId: prev?.lastJobId ?? '', lastRoundTripJobId: input.jobId, lastRoundTripAt: at };
   const base = {
     serverId: input.server.id,
     version: (prev?.version ?? 0) + 1,
-    lastRunAt: at,
-    lastJobId: input.jobId,
+    lastRunAt: scope === 'check' ? at : (prev?.lastRunAt ?? at),
+    ...jobs,
     unreachableRuns,
     ...(prev?.lastPublishedAlertId ? { lastPublishedAlertId: prev.lastPublishedAlertId } : {}),
   };
@@ -205,7 +236,14 @@ export function diff(input: DiffInput, opts: DiffOptions = DEFAULT_DIFF): { stat
     return { state: { ...base, verdict: prev.verdict, requirements: prev.requirements, fingerprints: prev.fingerprints, expiryAlerted: prev.expiryAlerted } };
   }
 
+  // The other job's requirements stay as it left them (a round trip turned off drops its own).
   const requirements: Record<string, RequirementState> = {};
+  const carried: Listed[] = [];
+  for (const [id, r] of Object.entries(prev?.requirements ?? {})) {
+    if (ours(id) || (isRoundTripId(id) && input.server.roundTrip !== true)) continue;
+    requirements[id] = r;
+    carried.push({ id, status: r.status, summary: r.summary });
+  }
   for (const r of report.requirements) {
     const before = prev?.requirements[r.id];
     const lastPassAt = r.status === 'pass' ? at : before?.lastPassAt;
@@ -216,21 +254,26 @@ export function diff(input: DiffInput, opts: DiffOptions = DEFAULT_DIFF): { stat
       ...(lastPassAt ? { lastPassAt } : {}),
     };
   }
+  const verdict = verdictOf(Object.values(requirements) as Array<{ status: Status }>);
   const now = fingerprintsOf(report);
   // Facts not measured this time keep their last known value.
   const fingerprints: Fingerprints = { ...prev?.fingerprints };
   for (const [k, v] of Object.entries(now) as Array<[keyof Fingerprints, string | undefined]>) if (v !== undefined) fingerprints[k] = v;
-  const expiry = expiryFindings(report.requirements, now, prev?.expiryAlerted ?? {}, opts.expiryThresholds);
-  const state: ServerState = { ...base, verdict: report.verdict, requirements, fingerprints, expiryAlerted: expiry.alerted };
+  const expiry = scope === 'check' ? expiryFindings(report.requirements, now, prev?.expiryAlerted ?? {}, opts.expiryThresholds) : { findings: [], alerted: prev?.expiryAlerted ?? {} };
+  const state: ServerState = { ...base, verdict, requirements, fingerprints, expiryAlerted: expiry.alerted };
 
   let kind: AlertKind | undefined;
   let findings: Finding[] = [];
-  if (!prev) kind = 'baseline';
+  // The baseline comes with the first ordinary check (a round trip may have run before it).
+  if (scope === 'check' && !prev?.lastJobId) kind = 'baseline';
   else {
-    findings = [...transitions(prev, report.requirements, at), ...expiry.findings, ...changeFindings(prev.fingerprints, now)];
+    findings = [...transitions(prev ?? EMPTY, report.requirements, at), ...expiry.findings, ...(prev ? changeFindings(prev.fingerprints, now) : [])];
     kind = PRIORITY.find((k) => findings.some((f) => f.kind === k));
   }
   if (!kind) return { state };
-  const alert: Alert = { id: `${input.server.id}:${input.jobId}`, serverId: input.server.id, kind, at, ...render(input, kind, findings, opts.egressAddresses) };
+  const listed: Listed[] = [...report.requirements, ...carried];
+  const alert: Alert = { id: `${input.server.id}:${input.jobId}`, serverId: input.server.id, kind, at, ...render(input, kind, findings, listed, verdict, opts.egressAddresses) };
   return { state: { ...state, pendingAlert: alert }, alert };
 }
+
+const EMPTY: ServerState = { serverId: '', version: 0, lastRunAt: '', lastJobId: '', verdict: 'unknown', requirements: {}, fingerprints: {}, unreachableRuns: 0, expiryAlerted: {} };

@@ -1,7 +1,20 @@
-import { CHECKS } from './checks/index.js';
+import { CHECKS, ROUND_TRIP_CHECKS, isRoundTripId } from './checks/index.js';
+import type { Outcome } from './checks/common.js';
 import { PROFILES } from './profile.js';
 import { remedyFor } from './remedies.js';
-import type { Observation, ProtocolObservation, ProtocolEvidence, RequirementResult, Status, Verdict, CheckReport } from './types.js';
+import type {
+  CheckReport,
+  Endpoint,
+  Observation,
+  ProtocolEvidence,
+  ProtocolObservation,
+  RequirementResult,
+  RoundTripEvidence,
+  RoundTripObservation,
+  Software,
+  Status,
+  Verdict,
+} from './types.js';
 
 export function verdictOf(results: readonly { status: Status }[]): Verdict {
   if (results.some((r) => r.status === 'fail')) return 'non-compliant';
@@ -9,17 +22,29 @@ export function verdictOf(results: readonly { status: Status }[]): Verdict {
   return 'compliant';
 }
 
-/** Judges observations against a profile. Pure: same observation, same report. */
-export function evaluate(obs: Observation, profile = 'hubspot'): RequirementResult[] {
+function entriesOf(profile: string) {
   const entries = PROFILES[profile];
   if (!entries) throw new Error(`unknown profile "${profile}"`);
-  return entries.map(({ id, params }) => {
-    const { remedyKey, ...result } = CHECKS[id](obs, params ?? {});
-    if (!remedyKey) return { id, ...result };
-    // The remedy names the settings of the software that answered this protocol's port.
-    const software = obs[id.startsWith('smtp.') ? 'smtp' : 'imap']?.identity?.software;
-    return { id, ...result, remedy: remedyFor(remedyKey, software) };
-  });
+  return entries;
+}
+
+/** The software that answered each protocol: the remedy names its settings. */
+export type SoftwareByProtocol = Partial<Record<'imap' | 'smtp', Software>>;
+
+function withRemedy(id: string, { remedyKey, ...result }: Outcome, software: SoftwareByProtocol): RequirementResult {
+  if (!remedyKey) return { id, ...result };
+  return { id, ...result, remedy: remedyFor(remedyKey, software[id.startsWith('smtp.') ? 'smtp' : 'imap']) };
+}
+
+/** Judges observations against a profile's ordinary requirements. Pure: same observation, same report. */
+export function evaluate(obs: Observation, profile = 'hubspot'): RequirementResult[] {
+  const software: SoftwareByProtocol = { imap: obs.imap.identity?.software, smtp: obs.smtp?.identity?.software };
+  return entriesOf(profile).flatMap(({ id, params }) => (isRoundTripId(id) ? [] : [withRemedy(id, CHECKS[id](obs, params ?? {}), software)]));
+}
+
+/** Judges a round trip against the profile's round-trip requirements (smtp.send, imap.delivery). */
+export function evaluateRoundTrip(rt: RoundTripObservation, profile = 'hubspot', software: SoftwareByProtocol = {}): RequirementResult[] {
+  return entriesOf(profile).flatMap(({ id, params }) => (isRoundTripId(id) ? [withRemedy(id, ROUND_TRIP_CHECKS[id](rt, params ?? {}), software)] : []));
 }
 
 function evidenceOf(po: ProtocolObservation): ProtocolEvidence {
@@ -33,16 +58,52 @@ function evidenceOf(po: ProtocolObservation): ProtocolEvidence {
   };
 }
 
-export function buildReport(obs: Observation, profile: string, durationMs: number): CheckReport {
-  const requirements = evaluate(obs, profile);
+function roundTripEvidence(rt: RoundTripObservation): RoundTripEvidence {
+  const w = rt.watch;
+  return {
+    address: rt.address,
+    accepted: rt.submit.ok,
+    ...(rt.submit.ms !== undefined ? { submitMs: rt.submit.ms } : {}),
+    ...(w.found ? { deliveryMs: w.found.ms, folder: w.found.folder } : {}),
+    ...(w.idle !== undefined ? { idle: w.idle } : {}),
+    ...(w.sentCopy !== undefined ? { sentCopy: w.sentCopy } : {}),
+    ...(w.cleanup ? { cleanup: w.cleanup } : {}),
+  };
+}
+
+export interface ReportInput {
+  profile: string;
+  durationMs: number;
+  /** The ordinary check's observation (absent from a round-trip-only run). */
+  obs?: Observation;
+  /** The round trip's observation (absent unless the server opted in and it ran). */
+  roundTrip?: RoundTripObservation;
+  /** The endpoints, when there is no check observation to take them from. */
+  target?: { imap: Endpoint; smtp?: Endpoint };
+  /** For a round-trip-only run: the software the last check identified. */
+  software?: SoftwareByProtocol;
+  egressAddress?: string;
+}
+
+/** One report from a check, a round trip, or both (`check --round-trip`). */
+export function buildReport(input: ReportInput): CheckReport {
+  const { obs, roundTrip: rt, profile } = input;
+  const software: SoftwareByProtocol = { ...input.software, ...(obs ? { imap: obs.imap.identity?.software, smtp: obs.smtp?.identity?.software } : {}) };
+  const requirements = [...(obs ? evaluate(obs, profile) : []), ...(rt ? evaluateRoundTrip(rt, profile, software) : [])];
+  const target = obs ? { imap: obs.imap.endpoint, ...(obs.smtp ? { smtp: obs.smtp.endpoint } : {}) } : input.target;
+  if (!target) throw new Error('buildReport: no target');
+  const egressAddress = obs?.egressAddress ?? input.egressAddress;
   return {
     verdict: verdictOf(requirements),
     profile,
-    target: { imap: obs.imap.endpoint, ...(obs.smtp ? { smtp: obs.smtp.endpoint } : {}) },
+    target,
     requirements,
-    egressAddress: obs.egressAddress,
-    startedAt: obs.at,
-    durationMs,
-    evidence: { imap: evidenceOf(obs.imap), ...(obs.smtp ? { smtp: evidenceOf(obs.smtp) } : {}) },
+    ...(egressAddress !== undefined ? { egressAddress } : {}),
+    startedAt: obs?.at ?? rt?.at ?? new Date(0).toISOString(),
+    durationMs: input.durationMs,
+    evidence: {
+      ...(obs ? { imap: evidenceOf(obs.imap), ...(obs.smtp ? { smtp: evidenceOf(obs.smtp) } : {}) } : {}),
+      ...(rt ? { roundTrip: roundTripEvidence(rt) } : {}),
+    },
   };
 }

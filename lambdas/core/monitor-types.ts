@@ -17,6 +17,10 @@ export interface ServerConfig {
   allowInsecureCertificate?: boolean;
   allowPrivateAddress?: boolean;
   profile?: string;
+  /** The inbox's address, for the round trip (default: user, when it is an address). */
+  address?: string;
+  /** Opt-in: send a test message and watch INBOX for it (smtp.send, imap.delivery). Writes into the mailbox. */
+  roundTrip?: boolean;
 }
 
 export interface RequirementState {
@@ -38,6 +42,8 @@ export interface Fingerprints {
   /** Soonest certificate expiry per protocol, ISO. */
   imapNotAfter?: string;
   smtpNotAfter?: string;
+  /** The SMTP server software, for the round trip's remedies between checks. */
+  smtpSoftware?: string;
 }
 
 export type AlertKind = 'baseline' | 'regression' | 'degradation' | 'recovery' | 'change';
@@ -66,7 +72,11 @@ export interface ServerState {
   /** Optimistic concurrency: each write expects the version it read. */
   version: number;
   lastRunAt: string;
+  /** The last ordinary check's job ('' while only round trips have run). */
   lastJobId: string;
+  /** The last round trip's job and time. */
+  lastRoundTripJobId?: string;
+  lastRoundTripAt?: string;
   verdict: Verdict;
   requirements: Record<string, RequirementState>;
   fingerprints: Fingerprints;

@@ -1,4 +1,4 @@
-import { CHECKS, type RequirementId } from './checks/index.js';
+import { CHECKS, ROUND_TRIP_CHECKS, type RequirementId } from './checks/index.js';
 import type { Params } from './checks/common.js';
 
 export interface ProfileEntry {
@@ -26,6 +26,9 @@ export const PROFILES: Readonly<Record<string, readonly ProfileEntry[]>> = {
     { id: 'smtp.cert-trust' },
     { id: 'smtp.cert-expiry', params: { warnDays: 30 } },
     { id: 'smtp.auth' },
+    // The round trip (opt-in per server, run on its own interval): evaluated only when it ran.
+    { id: 'smtp.send' },
+    { id: 'imap.delivery', params: { windowSeconds: 60, warnSeconds: 15 } },
   ],
 };
 
@@ -34,5 +37,11 @@ export function profileNames(): string[] {
 }
 
 export function isRequirementId(id: string): id is RequirementId {
-  return Object.hasOwn(CHECKS, id);
+  return Object.hasOwn(CHECKS, id) || Object.hasOwn(ROUND_TRIP_CHECKS, id);
+}
+
+/** The round trip's window for a profile: how long a message may take to arrive. */
+export function deliveryWindowMs(profile = 'hubspot'): number {
+  const v = PROFILES[profile]?.find((e) => e.id === 'imap.delivery')?.params?.windowSeconds;
+  return (typeof v === 'number' ? v : 60) * 1000;
 }

@@ -243,6 +243,76 @@ export const REMEDIES = {
   'auth.other': {
     text: 'SMTP authentication did not succeed. Check the server log for this attempt at the time shown.',
   },
+  'send.sender': {
+    text: "The submission server refused the inbox's own address as the sender for this login. HubSpot sends as the inbox's address, so the login must be allowed to send as it.",
+    by: {
+      Postfix: 'smtpd_sender_login_maps must map the address to this login (e.g. a line "sales@example.com sales@example.com" in the map), or drop reject_sender_login_mismatch from smtpd_sender_restrictions; then postmap the map and postfix reload',
+      Exim: 'the ACL that compares $authenticated_id with $sender_address (acl_smtp_mail or acl_smtp_rcpt) must accept this login for this address',
+      OpenSMTPD: 'the senders <table> on the listen line must list the address for this login (smtpd.conf)',
+      Exchange: 'the mailbox must own the address (an SMTP proxy address of the mailbox), or grant Send As: Add-ADPermission -Identity MAILBOX -User LOGIN -ExtendedRights "Send As"',
+      Zimbra: 'add the address as an alias of the account, or grant sendAs: zmprov grantRight account ADDRESS usr LOGIN sendAs',
+      nginx: 'the check is made by the SMTP server behind the proxy: allow the login to send as the address there',
+    },
+    generic: "allow the registered login to send with the inbox's address as the envelope sender (MAIL FROM) and From",
+  },
+  'send.relay': {
+    text: 'The submission server refused the recipient as relaying: it does not treat this authenticated session as allowed to send. Authenticated clients must be allowed to send to any address, the inbox itself included.',
+    by: {
+      Postfix: 'smtpd_relay_restrictions = permit_sasl_authenticated, reject_unauth_destination (on the submission service in master.cf, or main.cf), then postfix reload',
+      Exim: 'in acl_smtp_rcpt, "accept authenticated = *" before the relay check',
+      OpenSMTPD: 'action "relay" with a match from any auth for any',
+      Exchange: 'the Client Frontend receive connector must have Ms-Exch-SMTP-Accept-Any-Recipient for authenticated users (PermissionGroups ExchangeUsers)',
+      Zimbra: 'zimbraMtaSmtpdSaslAuthEnable TRUE and permit_sasl_authenticated in zimbraMtaSmtpdRelayRestrictions',
+    },
+    generic: 'allow authenticated sessions to relay (send to any recipient) on the submission port',
+  },
+  'send.quota': {
+    text: "The mailbox is over its quota (or the message is over a size limit), so the server refused the test message: real mail to this inbox is refused or bounced too, and replies stop reaching HubSpot. Free space in the mailbox or raise its quota.",
+    by: {
+      Dovecot: 'raise the quota rule (quota_rule = *:storage=... in plugin { }, or the userdb field) or expunge old mail; doveadm quota get -u USER shows the usage',
+      Postfix: 'the refusal comes from the mailbox server behind Postfix (a quota-status policy, or message_size_limit for size): raise the quota there, e.g. Dovecot quota_rule, and check message_size_limit',
+      Cyrus: 'raise the quota with cyradm setquota user/NAME STORAGE_KB, or expunge old mail',
+      Exim: 'raise the quota of the appendfile transport (quota = ...) or of the mailbox server behind Exim',
+      Exchange: 'raise the mailbox quota: Set-Mailbox -ProhibitSendReceiveQuota ... -IssueWarningQuota ...',
+      Zimbra: 'zmprov ma ADDRESS zimbraMailQuota BYTES',
+    },
+    generic: "raise the mailbox's quota or free space in it",
+  },
+  'send.rejected': {
+    text: 'The submission server refused the test message; the reply above says why. Mail HubSpot sends from this inbox would be refused the same way. Look the reply up in the server log at the time shown.',
+  },
+  'delivery.missing': {
+    text: "The server accepted the test message but it did not arrive in INBOX (or Junk) in time: mail sent to this inbox is held, deferred or lost, so replies stop reaching HubSpot's CRM. Look the message up by its Message-ID in the mail log and the queue.",
+    by: {
+      Postfix: 'postqueue -p lists held and deferred mail (postcat -q ID shows why); check defer_transports, a HOLD action in an access table or header_checks, and that the LMTP or virtual transport reaches the mailbox server; postsuper -H ID releases a held message',
+      Exim: 'exim -bp lists the queue and exim -Mvl ID the message log; check queue_only, the router and the transport to the mailbox',
+      Exchange: 'Get-Queue and Get-MessageTrackingLog -MessageId ID show where the message stopped',
+      Zimbra: 'zmmsgtrace or postqueue -p (as zimbra) show where the message stopped',
+      Dovecot: 'check the LMTP (or LDA) log lines for the Message-ID: a Sieve rule (sieve_before, the user script) may discard it or file it into another folder',
+      Cyrus: 'check the lmtpd log lines for the Message-ID and any Sieve script of the user',
+    },
+    generic: 'find the Message-ID in the mail log and queue, and fix what holds or loses the message',
+  },
+  'delivery.slow': {
+    text: 'The test message arrived in INBOX, but slowly: replies reach HubSpot late, and a slower day can exceed the window. Look for content filtering, greylisting or a deferred first delivery attempt in the mail log.',
+    by: {
+      Postfix: 'check the delays= field of the log line for the Message-ID (before queue, in queue, connection, transmission); a content_filter or a milter that is slow shows in the first or last part',
+      Exim: 'check the message log (exim -Mvl ID) and queue_run_delay / queue_only settings',
+      Exchange: 'Get-MessageTrackingLog -MessageId ID shows the time of each hop',
+      Dovecot: 'check the LMTP log lines for the Message-ID: a slow Sieve or a slow mail_location storage shows there',
+    },
+    generic: 'find where the time goes in the mail log lines for the Message-ID',
+  },
+  'delivery.junk': {
+    text: 'The test message, sent by the inbox to itself, was filed into Junk instead of INBOX. HubSpot logs replies it finds in INBOX: a filter that files the customers\' replies into Junk hides them from the CRM. Exempt the inbox\'s own address (and authenticated mail) from the filter.',
+    by: {
+      Dovecot: "check the user's Sieve script and sieve_before / sieve_after scripts (fileinto \"Junk\" rules, e.g. on X-Spam-Flag) and the spam filter's score for authenticated mail",
+      Cyrus: "check the user's Sieve script (sieveshell) and the spam filter's score for authenticated mail",
+      Exchange: 'check the mailbox junk e-mail rule and the trusted senders: Set-MailboxJunkEmailConfiguration -TrustedSendersAndDomains ADDRESS',
+      Zimbra: "check the account's filters and zimbraSpamApplyUserFilters; add the address to amavisWhitelistSender",
+    },
+    generic: 'exempt the inbox\'s own address and authenticated submissions from the junk filter and the user\'s filter rules',
+  },
 } as const satisfies Record<string, Remedy>;
 
 export type RemedyKey = keyof typeof REMEDIES;

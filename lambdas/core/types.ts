@@ -28,7 +28,13 @@ export type Stage =
   | 'id'
   | 'list'
   | 'select'
-  | 'connections';
+  | 'connections'
+  // the round trip (opt-in): the submission's envelope and data, then watching the mailbox
+  | 'mail-from'
+  | 'rcpt-to'
+  | 'data'
+  | 'watch'
+  | 'cleanup';
 
 /** How a network step failed, kept apart from the stage it failed in. */
 export type FailureKind =
@@ -212,6 +218,69 @@ export interface Observation {
   at: string;
 }
 
+/**
+ * The mail-flow round trip (opt-in per server): what HubSpot's own connect does after the
+ * logins. A test message from the inbox's address to itself is submitted over SMTP
+ * (nodemailer) while one IMAP session (imapflow) watches INBOX for it.
+ */
+export interface RoundTripObservation {
+  /** The inbox's address: the message's sender and recipient. */
+  address: string;
+  /** When the round trip started. */
+  at: string;
+  submit: SubmitObservation;
+  watch: WatchObservation;
+}
+
+/** The submission, with the same attempt status as a login: only an answered one can fail. */
+export interface SubmitObservation {
+  attempt: AuthAttempt;
+  /** The server accepted the message: 2xx after DATA. */
+  ok: boolean;
+  /** From the connection to the server's answer after DATA. */
+  ms?: number;
+  /** The server's reply to the step that decided (sanitised, one line). */
+  reply?: string;
+  /** Its SMTP code (e.g. 553). */
+  code?: number;
+  /** Where it stopped: connect, tls-handshake, auth, mail-from, rcpt-to or data. */
+  failure?: Failure;
+  messageId?: string;
+}
+
+export interface WatchObservation {
+  /** Logged in and INBOX selected, before the submission. */
+  ok: boolean;
+  /** Why the session could not watch (login refused, no TLS, ...), or how it broke off later. */
+  failure?: Failure;
+  /** The login itself was refused (the imap.login requirement says why). */
+  loginRefused?: boolean;
+  /** IDLE was used (else a NOOP poll). */
+  idle?: boolean;
+  /** The server offers UIDPLUS: the probe's messages are removed with UID EXPUNGE. */
+  uidplus?: boolean;
+  /** The window the message was given to arrive. */
+  windowMs: number;
+  /** Where it was found and how long after the server accepted it. */
+  found?: { folder: string; junk: boolean; ms: number };
+  junkFolder?: string | null;
+  sentFolder?: string | null;
+  /** A copy appeared in Sent (servers differ: evidence, not a verdict). */
+  sentCopy?: boolean;
+  cleanup?: CleanupObservation;
+}
+
+/** What the probe did to the mailbox: only its own messages, found by their header. */
+export interface CleanupObservation {
+  /** Removed with UID EXPUNGE (UIDPLUS). */
+  expunged: number;
+  /** Flagged \Deleted and \Seen and left for the user's client (no UIDPLUS: never a plain EXPUNGE). */
+  flagged: number;
+  /** Of those, the leftovers of earlier runs. */
+  leftovers: number;
+  failure?: Failure;
+}
+
 export interface RequirementResult {
   id: string;
   status: Status;
@@ -229,9 +298,24 @@ export interface CheckReport {
   startedAt: string;
   durationMs: number;
   evidence: {
-    imap: ProtocolEvidence;
+    /** Absent from a round-trip-only report. */
+    imap?: ProtocolEvidence;
     smtp?: ProtocolEvidence;
+    roundTrip?: RoundTripEvidence;
   };
+}
+
+/** The round trip's facts, kept with the result and in history (delivery time over time). */
+export interface RoundTripEvidence {
+  address: string;
+  accepted: boolean;
+  submitMs?: number;
+  /** Accepted to visible in the mailbox. */
+  deliveryMs?: number;
+  folder?: string;
+  idle?: boolean;
+  sentCopy?: boolean;
+  cleanup?: CleanupObservation;
 }
 
 /** What is kept with every result for change notices. */

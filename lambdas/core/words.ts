@@ -15,6 +15,11 @@ const STAGE_WORDS: Record<Stage, string> = {
   list: 'LIST',
   select: 'EXAMINE INBOX',
   connections: 'the extra sessions',
+  'mail-from': 'MAIL FROM',
+  'rcpt-to': 'RCPT TO',
+  data: 'DATA',
+  watch: 'watching the mailbox',
+  cleanup: 'removing the test message',
 };
 
 /**

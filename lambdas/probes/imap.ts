@@ -17,7 +17,10 @@ export interface ImapLoginResult {
   connections?: ConnectionsObservation;
 }
 
-const SENT_NAMES = /^(?:INBOX[./])?(?:Sent|Sent Items|Sent Messages|Sent Mail|Sent-Mail|Gesendet|Envoy[ée]s|送信済み(?:アイテム|メール)?)$/i;
+export const SENT_NAMES = /^(?:INBOX[./])?(?:Sent|Sent Items|Sent Messages|Sent Mail|Sent-Mail|Gesendet|Envoy[ée]s|送信済み(?:アイテム|メール)?)$/i;
+
+/** Junk folders by name, where no folder carries \Junk (RFC 6154). */
+export const JUNK_NAMES = /^(?:INBOX[./])?(?:Junk|Spam|Junk E-?mail|Junk Mail|Bulk Mail|Spamverdacht|Courrier ind[ée]sirable|迷惑メール)$/i;
 
 /** A LIST reply may be long (a big account has thousands of folders); anything more is a flood. */
 export const MAX_LIST_RESPONSE = 4 * 1024 * 1024;

@@ -43,7 +43,7 @@ export interface ProbeOptions {
 }
 
 /** Fields that carry text from the server (or errors quoting it): where a secret could be echoed. */
-const SERVER_TEXT = new Set(['message', 'detail', 'greeting', 'capabilities', 'id', 'folders', 'path', 'summary', 'courierEvidence', 'courierLayout', 'namespace', 'subject', 'subjectCN', 'issuer', 'issuerCN', 'dnsNames']);
+const SERVER_TEXT = new Set(['message', 'detail', 'greeting', 'capabilities', 'id', 'folders', 'path', 'summary', 'courierEvidence', 'courierLayout', 'namespace', 'subject', 'subjectCN', 'issuer', 'issuerCN', 'dnsNames', 'reply', 'folder', 'junkFolder', 'sentFolder']);
 
 /**
  * Replaces every run of a secret (Redactor: any 6 characters of the password in a row, in any

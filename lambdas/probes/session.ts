@@ -129,6 +129,22 @@ function newContext(options: tls.SecureContextOptions, caPem: string | undefined
   return c;
 }
 
+const verifying = new Map<string, tls.SecureContext>();
+
+/**
+ * The secure context for a session that must verify (the round trip's nodemailer and imapflow
+ * sessions): every version HubSpot's client could offer, the public roots plus the CA file.
+ */
+export function verifyingContext(caPem: string | undefined, caKey = caPem ? 'ca' : 'public'): tls.SecureContext {
+  let c = verifying.get(caKey);
+  if (!c) {
+    if (verifying.size >= 64) verifying.clear();
+    c = newContext({ minVersion: 'TLSv1', maxVersion: 'TLSv1.3', ciphers: 'DEFAULT@SECLEVEL=0' }, caPem);
+    verifying.set(caKey, c);
+  }
+  return c;
+}
+
 /**
  * TLS options for a measuring handshake: everything HubSpot's client could offer
  * (TLS 1.0 and up, legacy ciphers allowed), never rejecting, so that trust and name

@@ -68,7 +68,7 @@ function state(serverId: string, version: number, over: Partial<ServerState> = {
 }
 
 function entry(serverId: string, at: string, jobId: string): HistoryEntry {
-  const report = buildReport(compliant(), 'hubspot', 1234);
+  const report = buildReport({ obs: compliant(), profile: 'hubspot', durationMs: 1234 });
   return {
     serverId,
     jobId,
@@ -283,11 +283,11 @@ describe('DynamoDB adapters on an in-memory dynalite', () => {
 
     it('then keeps only the leaf certificate and negotiated TLS per protocol', () => {
       const e = entry('fit', T0, 'job-1');
-      e.report.evidence.imap.chain.push(...manyCerts());
+      e.report.evidence.imap!.chain.push(...manyCerts());
       const fitted = fitHistory(e);
       expect(fitted.report.evidence.imap).toEqual({
-        chain: [e.report.evidence.imap.chain[0]],
-        negotiated: e.report.evidence.imap.negotiated,
+        chain: [e.report.evidence.imap!.chain[0]],
+        negotiated: e.report.evidence.imap!.negotiated,
       });
       expect(fitted.report.evidence.smtp?.chain).toHaveLength(1);
       expect(Buffer.byteLength(JSON.stringify(fitted))).toBeLessThanOrEqual(MAX_HISTORY_BYTES);

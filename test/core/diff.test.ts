@@ -15,7 +15,7 @@ function runs(...observations: Array<(o: Observation) => void>) {
     const at = new Date(Date.parse('2026-06-01T00:00:00Z') + i * 3_600_000).toISOString();
     o.at = at;
     mutate(o);
-    const out = diff({ prev: state, report: buildReport(o, 'hubspot', 10), server, jobId: `job-${i}`, at }, { ...DEFAULT_DIFF, egressAddresses: ['198.51.100.7'] });
+    const out = diff({ prev: state, report: buildReport({ obs: o, profile: 'hubspot', durationMs: 10 }), server, jobId: `job-${i}`, at }, { ...DEFAULT_DIFF, egressAddresses: ['198.51.100.7'] });
     state = out.state;
     return out;
   });
@@ -109,7 +109,7 @@ describe('diff: alerts from state changes', () => {
     for (const [i, m] of [same, unreachable, unreachable, unreachable].entries()) {
       const o = compliant();
       m(o);
-      const r = diff({ prev: state, report: buildReport(o, 'hubspot', 1), server, jobId: `j${i}`, at: `2026-06-01T0${i}:00:00.000Z` }, { ...DEFAULT_DIFF, unreachableAfter: 3 });
+      const r = diff({ prev: state, report: buildReport({ obs: o, profile: 'hubspot', durationMs: 1 }), server, jobId: `j${i}`, at: `2026-06-01T0${i}:00:00.000Z` }, { ...DEFAULT_DIFF, unreachableAfter: 3 });
       state = r.state;
       kinds.push(r.alert?.kind ?? '-');
     }
@@ -129,7 +129,7 @@ describe('diff: alerts from state changes', () => {
     for (const m of [same, tls13only]) {
       const o = compliant();
       m(o);
-      const r = diff({ prev: state, report: buildReport(o, 'hubspot', 1), server: long, jobId: 'j', at: o.at });
+      const r = diff({ prev: state, report: buildReport({ obs: o, profile: 'hubspot', durationMs: 1 }), server: long, jobId: 'j', at: o.at });
       state = r.state;
       expect(r.alert!.subject.length).toBeLessThanOrEqual(100);
       expect(r.alert!.subject).toMatch(/^[\x20-\x7e]+$/);

@@ -58,7 +58,7 @@ describe('report formats', () => {
   const tls13only = () => {
     const o = compliant();
     o.imap.versions!['TLSv1.2'] = { result: 'refused', detail: 'closed without a TLS alert' };
-    return buildReport(o, 'hubspot', 812);
+    return buildReport({ obs: o, profile: 'hubspot', durationMs: 812 });
   };
 
   it('text: a table row per requirement, then the remedies', () => {
@@ -78,15 +78,15 @@ describe('report formats', () => {
   });
 
   it('exit codes: 0 compliant, 1 warnings, 2 non-compliant, 3 unknown', () => {
-    expect(exitCodeOf(buildReport(compliant(), 'hubspot', 1))).toBe(0);
+    expect(exitCodeOf(buildReport({ obs: compliant(), profile: 'hubspot', durationMs: 1 }))).toBe(0);
     const warn = compliant();
     warn.imap.folders!.sent = { path: 'Sent', how: 'name' };
-    expect(exitCodeOf(buildReport(warn, 'hubspot', 1))).toBe(1);
-    expect(formatNagios(buildReport(warn, 'hubspot', 1))).toMatch(/^INBOXGUARD WARNING - compliant: imap\.folders/);
+    expect(exitCodeOf(buildReport({ obs: warn, profile: 'hubspot', durationMs: 1 }))).toBe(1);
+    expect(formatNagios(buildReport({ obs: warn, profile: 'hubspot', durationMs: 1 }))).toMatch(/^INBOXGUARD WARNING - compliant: imap\.folders/);
     expect(exitCodeOf(tls13only())).toBe(2);
     const unknown = compliant();
     unknown.credentialsGiven = false;
-    expect(exitCodeOf(buildReport(unknown, 'hubspot', 1))).toBe(3);
-    expect(formatNagios(buildReport(unknown, 'hubspot', 1))).toMatch(/^INBOXGUARD UNKNOWN - unknown: imap\.login no credentials given/);
+    expect(exitCodeOf(buildReport({ obs: unknown, profile: 'hubspot', durationMs: 1 }))).toBe(3);
+    expect(formatNagios(buildReport({ obs: unknown, profile: 'hubspot', durationMs: 1 }))).toMatch(/^INBOXGUARD UNKNOWN - unknown: imap\.login no credentials given/);
   });
 });

@@ -55,7 +55,7 @@ describe.skipIf(!hasLab())('inboxguard check against real servers', () => {
     expect(only(report, 'warn')).toEqual([]);
     expect(report.verdict).toBe('compliant');
     expect(code).toBe(0);
-    const ev = report.evidence.imap;
+    const ev = report.evidence.imap!;
     expect(ev.versions?.TLSv1?.result).toBe('refused');
     expect(ev.versions?.['TLSv1.2']?.result).toBe('accepted');
     expect(ev.versions?.['TLSv1.3']?.result).toBe('accepted');
@@ -92,7 +92,7 @@ describe.skipIf(!hasLab())('inboxguard check against real servers', () => {
     const { code, report } = await check([...imapTls(lab.dovecot.tls10only.imapTls), ...submission]);
     expect(only(report, 'warn')).toEqual(['imap.tls-version']);
     expect(only(report, 'fail')).toEqual([]);
-    const v = report.evidence.imap.versions;
+    const v = report.evidence.imap!.versions;
     expect([v?.TLSv1?.result, v?.['TLSv1.1']?.result, v?.['TLSv1.2']?.result, v?.['TLSv1.3']?.result]).toEqual(['accepted', 'accepted', 'refused', 'refused']);
     expect(code).toBe(1);
   });
@@ -135,7 +135,7 @@ describe.skipIf(!hasLab())('inboxguard check against real servers', () => {
     const { report } = await check([...imap(lab.courier.imapStarttls), '--imap-security', 'starttls', ...submission]);
     expect(statuses(report)['imap.server']).toBe('fail');
     expect(report.requirements.find((x) => x.id === 'imap.server')?.summary).toMatch(/Courier-IMAP detected/);
-    expect(report.evidence.imap.identity?.software).toBe('Courier-IMAP');
+    expect(report.evidence.imap!.identity?.software).toBe('Courier-IMAP');
     expect(statuses(report)['imap.login']).toBe('pass');
     // Courier has no SPECIAL-USE: its INBOX.Sent is found by name.
     expect(statuses(report)['imap.folders']).toBe('warn');
@@ -194,7 +194,7 @@ describe.skipIf(!hasLab())('inboxguard check against real Cyrus IMAP and Exim', 
     const { code, report } = await check([...imap(lab.cyrus.compliant.imapStarttls), ...exim(lab.exim.compliant.submission)]);
     expect(report.requirements.filter((x) => x.status !== 'pass').map((x) => `${x.id}: ${x.summary}`)).toEqual([]);
     expect(code).toBe(0);
-    expect(report.evidence.imap.identity?.software).toBe('Cyrus');
+    expect(report.evidence.imap!.identity?.software).toBe('Cyrus');
     expect(report.evidence.smtp?.identity?.software).toBe('Exim');
     expect(requirement(report, 'imap.folders').summary).toBe('INBOX selectable; Sent folder "Sent" marked \\Sent');
   });

@@ -163,7 +163,7 @@ export const IMAP_CASES: HostileCase[] = [
     implicitTls: true,
     script: { context: 'long' },
     expect: [['imap.tls', 'pass', /implicit TLS/], ['imap.cert-trust', 'pass', /verifies/]],
-    verify: (r) => expect(r.evidence.imap.chain.length).toBeLessThanOrEqual(10),
+    verify: (r) => expect(r.evidence.imap!.chain.length).toBeLessThanOrEqual(10),
   },
   {
     name: 'a huge certificate chain (the CA 400 times, ~440 KB)',
@@ -250,7 +250,7 @@ export const IMAP_CASES: HostileCase[] = [
       on: { CAPABILITY: (p, c) => (p.secure ? p.send(`* CAPABILITY IMAP4rev1 ${manyCaps(5000)} LITERAL+ ID SPECIAL-USE AUTH=PLAIN\r\n${c.tag} OK done\r\n`) : 'default') },
     },
     expect: [['imap.tls', 'pass', /STARTTLS/], ['imap.login', 'pass', /logged in/], ['imap.connections', 'pass', /5 simultaneous/]],
-    verify: (r) => expect(r.evidence.imap.identity?.capabilities?.length).toBeLessThanOrEqual(200),
+    verify: (r) => expect(r.evidence.imap!.identity?.capabilities?.length).toBeLessThanOrEqual(200),
   },
   {
     name: 'terminal escapes, C1 controls and bidi overrides in its answers',
@@ -351,9 +351,9 @@ export const IMAP_CASES: HostileCase[] = [
     // no credentials on it. Nothing injected reaches the result.
     expect: [['imap.tls', 'fail', /^the server sent \d+ bytes after its STARTTLS go-ahead, before the TLS handshake: .*CVE-2011-0411/], ['imap.login', 'unknown', /^credentials were not sent: the server sent data after its STARTTLS go-ahead/]],
     verify: (r) => {
-      expect(r.evidence.imap.identity?.capabilities).not.toContain('INJECTED');
-      expect(r.evidence.imap.identity?.capabilities).toContain('AUTH=PLAIN');
-      expect(r.evidence.imap.identity?.id).toEqual({ name: 'hostile' });
+      expect(r.evidence.imap!.identity?.capabilities).not.toContain('INJECTED');
+      expect(r.evidence.imap!.identity?.capabilities).toContain('AUTH=PLAIN');
+      expect(r.evidence.imap!.identity?.id).toEqual({ name: 'hostile' });
     },
   },
   // Accept, then close at each protocol stage.

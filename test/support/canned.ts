@@ -7,7 +7,7 @@ export function cannedCheck(mutate: (o: Observation) => void = () => {}): () => 
   return async () => {
     const o = compliant();
     mutate(o);
-    return buildReport(o, 'hubspot', 5);
+    return buildReport({ obs: o, profile: 'hubspot', durationMs: 5 });
   };
 }
 

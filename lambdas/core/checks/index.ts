@@ -9,6 +9,7 @@ import { imapLoginCheck, smtpAuthCheck } from './auth.js';
 import { foldersCheck } from './folders.js';
 import { connectionsCheck } from './connections.js';
 import { serverCheck } from './server.js';
+import { imapDeliveryCheck, smtpSendCheck, type RoundTripCheck } from './round-trip.js';
 
 /** Every requirement id the engine knows, and the pure check that judges it. */
 export const CHECKS = {
@@ -31,4 +32,16 @@ export const CHECKS = {
   'smtp.auth': smtpAuthCheck,
 } satisfies Record<string, Check>;
 
-export type RequirementId = keyof typeof CHECKS;
+/** The round trip's requirements (opt-in per server): judged on the round trip alone. */
+export const ROUND_TRIP_CHECKS = {
+  'smtp.send': smtpSendCheck,
+  'imap.delivery': imapDeliveryCheck,
+} satisfies Record<string, RoundTripCheck>;
+
+export type CheckId = keyof typeof CHECKS;
+export type RoundTripId = keyof typeof ROUND_TRIP_CHECKS;
+export type RequirementId = CheckId | RoundTripId;
+
+export function isRoundTripId(id: string): id is RoundTripId {
+  return Object.hasOwn(ROUND_TRIP_CHECKS, id);
+}

@@ -1,0 +1,454 @@
+// The mail-flow round trip: what HubSpot does after its logins. One IMAP session (imapflow)
+// watches INBOX while nodemailer submits a test message from the inbox's address to itself;
+// the probe records how long it took to become visible, and removes only its own messages.
+import { randomUUID } from 'node:crypto';
+import { isIP } from 'node:net';
+import type { ConnectionOptions } from 'node:tls';
+import { ImapFlow, type ListResponse } from 'imapflow';
+import MailComposer from 'nodemailer/lib/mail-composer';
+import SMTPConnection from 'nodemailer/lib/smtp-connection';
+import type { CleanupObservation, Endpoint, Failure, RoundTripObservation, Stage, SubmitObservation, WatchObservation } from '../core/types.js';
+import { privateAddressRefusal } from './address.js';
+import { Deadline } from './deadline.js';
+import { classify, ProbeError } from './errors.js';
+import { JUNK_NAMES, SENT_NAMES } from './imap.js';
+import type { Credentials } from './imap.js';
+import { redact } from './probe.js';
+import { resolveHost, systemResolver, type Resolver } from './resolve.js';
+import { verifyingContext } from './session.js';
+import { oneLine, Redactor, secretForms } from './text.js';
+
+/** The header that marks inboxguard's test messages: `run=<uuid>; at=<ISO time>`. */
+export const PROBE_HEADER = 'X-Inboxguard-Probe';
+
+export interface RoundTripTarget {
+  imap: Endpoint;
+  smtp: Endpoint;
+  credentials: Credentials;
+  /** The inbox's address: From and To of the test message. */
+  address: string;
+  resolve?: Readonly<Record<string, string>>;
+  caPem?: string;
+  allowInsecureCertificate?: boolean;
+  sourceAddress?: string;
+}
+
+export interface RoundTripOptions {
+  /** How long the message may take to arrive once accepted. */
+  windowMs: number;
+  /** The bound for each network step (connect, greeting, login, a command). */
+  stepTimeoutMs: number;
+  resolver?: Resolver;
+  denyPrivateAddresses?: boolean;
+  now?: () => Date;
+  /** Without IDLE: how often INBOX is polled (NOOP). With or without: how often Junk's STATUS is read. */
+  pollMs?: number;
+  /** A probe message older than this is a leftover of an earlier run, removed. Default 10 minutes. */
+  leftoverAgeMs?: number;
+}
+
+const DEFAULT_POLL_MS = 2000;
+const DEFAULT_LEFTOVER_MS = 10 * 60_000;
+
+/** Node's verification errors: the session is closed before any credential goes out. */
+const UNVERIFIED = /^(UNABLE_TO_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|CERT_|ERR_TLS_CERT_ALTNAME_INVALID|HOSTNAME_MISMATCH|INVALID_CA|CERT_UNTRUSTED)/;
+
+interface Reached {
+  address: string;
+  tls: ConnectionOptions;
+}
+
+/** Resolves and guards an endpoint; the TLS options that verify the certificate for the host. */
+async function reach(endpoint: Endpoint, target: RoundTripTarget, opts: RoundTripOptions, deadline: Deadline): Promise<Reached | Failure> {
+  let address: string;
+  try {
+    address = await deadline.race(resolveHost(endpoint.host, target.resolve ?? {}, opts.resolver ?? systemResolver));
+  } catch (err) {
+    return err instanceof ProbeError ? err.failure : classify(err, 'dns');
+  }
+  const refusal = opts.denyPrivateAddresses ? privateAddressRefusal(address) : undefined;
+  if (refusal) return { stage: 'connect', kind: 'blocked', message: refusal };
+  return {
+    address,
+    tls: {
+      ...(isIP(endpoint.host) ? {} : { servername: endpoint.host }),
+      secureContext: verifyingContext(target.caPem),
+      rejectUnauthorized: !target.allowInsecureCertificate,
+      ...(target.sourceAddress ? { localAddress: target.sourceAddress } : {}),
+    },
+  };
+}
+
+const isFailure = (x: Reached | Failure): x is Failure => 'kind' in x;
+
+function codeOf(err: unknown): string {
+  const e = err as { code?: unknown; originalCode?: unknown; cause?: { code?: unknown } } | undefined;
+  for (const c of [e?.originalCode, e?.code, e?.cause?.code]) if (typeof c === 'string' && UNVERIFIED.test(c)) return c;
+  return typeof e?.code === 'string' ? e.code : '';
+}
+
+/** A certificate that does not verify for the host: the credentials were never sent. */
+function unverified(err: unknown, host: string): Failure | undefined {
+  const code = codeOf(err);
+  const message = (err as { message?: unknown })?.message;
+  if (!UNVERIFIED.test(code) && !(typeof message === 'string' && /certificate|Hostname\/IP does not match/i.test(message) && !/ETIMEDOUT/.test(code))) return undefined;
+  const why = oneLine(typeof message === 'string' ? message : code, 160);
+  return { stage: 'tls-handshake', kind: 'skipped', message: `not sent: the certificate does not verify for ${host} (${why}); allowInsecureCertificate (--allow-insecure-cert) sends anyway` };
+}
+
+// ---------------------------------------------------------------- watching the mailbox
+
+interface ProbeMark {
+  run: string;
+  at: number;
+}
+
+function parseMark(value: string): ProbeMark | undefined {
+  const run = /run=([0-9a-f-]{36})/i.exec(value)?.[1];
+  const at = Date.parse(/at=([0-9TZ:.-]+)/.exec(value)?.[1] ?? '');
+  return run ? { run, at } : undefined;
+}
+
+/** The folder a LIST marks with `use`, else the first with a usual name. */
+function folderFor(list: readonly ListResponse[], use: '\\Junk' | '\\Sent', names: RegExp): string | null {
+  return (list.find((m) => m.specialUse === use || [...m.flags].some((f) => f.toLowerCase() === use.toLowerCase())) ?? list.find((m) => names.test(m.path)))?.path ?? null;
+}
+
+/** The IMAP side: one session, opened and in INBOX before anything is submitted. */
+class Watcher {
+  readonly cleanup: CleanupObservation = { expunged: 0, flagged: 0, leftovers: 0 };
+  junk: string | null = null;
+  sent: string | null = null;
+  private broken: Failure | undefined;
+  private wake: (() => void) | undefined;
+
+  constructor(
+    private readonly client: ImapFlow,
+    private readonly leftoverBefore: number,
+  ) {
+    client.on('error', (err: unknown) => {
+      this.broken ??= classify(err, 'watch');
+      this.wake?.();
+    });
+    client.on('close', () => {
+      this.broken ??= { stage: 'watch', kind: 'closed', message: 'the server closed the connection' };
+      this.wake?.();
+    });
+    client.on('exists', () => this.wake?.());
+  }
+
+  get failure(): Failure | undefined {
+    return this.broken;
+  }
+
+  get idle(): boolean {
+    return this.client.capabilities.has('IDLE');
+  }
+
+  get uidplus(): boolean {
+    return this.client.capabilities.has('UIDPLUS');
+  }
+
+  /** Lists the folders (Junk and Sent), selects INBOX, and removes leftovers there. */
+  async prepare(): Promise<number> {
+    const list = await this.client.list();
+    this.junk = folderFor(list, '\\Junk', JUNK_NAMES);
+    this.sent = folderFor(list, '\\Sent', SENT_NAMES);
+    const box = await this.client.mailboxOpen('INBOX');
+    await this.sweep();
+    return box.uidNext;
+  }
+
+  /** This run's message in the open folder (UIDs from `from` on), or the leftovers of earlier runs. */
+  private async own(from: number, run?: string): Promise<number[]> {
+    const uids = (await this.client.search({ uid: `${from}:*`, header: { [PROBE_HEADER]: run ?? true }, deleted: false }, { uid: true })) || [];
+    if (run || !uids.length) return uids;
+    // Only the header of a probe message is read, to tell its age: a concurrent run's message stays.
+    const old: number[] = [];
+    for await (const m of this.client.fetch(uids.join(','), { uid: true, headers: [PROBE_HEADER] }, { uid: true })) {
+      const mark = parseMark(m.headers?.toString('utf8') ?? '');
+      if (!mark || !(mark.at >= this.leftoverBefore)) old.push(m.uid);
+    }
+    return old;
+  }
+
+  /** Removes the probe's own messages by UID: UID EXPUNGE with UIDPLUS; else \Deleted \Seen, never a plain EXPUNGE. */
+  private async remove(uids: readonly number[], leftovers: boolean): Promise<void> {
+    if (!uids.length) return;
+    const set = uids.join(',');
+    if (this.uidplus) {
+      if (!(await this.client.messageDelete(set, { uid: true }))) throw new ProbeError({ stage: 'cleanup', kind: 'rejected', message: 'the server refused to remove the test message' });
+      this.cleanup.expunged += uids.length;
+    } else {
+      if (!(await this.client.messageFlagsAdd(set, ['\\Deleted', '\\Seen'], { uid: true }))) throw new ProbeError({ stage: 'cleanup', kind: 'rejected', message: 'the server refused to flag the test message' });
+      this.cleanup.flagged += uids.length;
+    }
+    if (leftovers) this.cleanup.leftovers += uids.length;
+  }
+
+  private async sweep(): Promise<void> {
+    await this.remove(await this.own(1), true);
+  }
+
+  /**
+   * Waits until the message is in INBOX or Junk, or the time is up. INBOX is watched with
+   * IDLE where offered, else polled with NOOP; Junk's UIDNEXT is read with STATUS each poll.
+   */
+  async waitFor(run: string, inboxFrom: number, until: number, pollMs: number): Promise<{ folder: string; junk: boolean } | undefined> {
+    const junkFrom = this.junk ? await this.uidNext(this.junk, 1) : 0;
+    let junkNext = junkFrom;
+    let exists = -1;
+    for (;;) {
+      if (this.broken) return undefined;
+      const count = this.client.mailbox ? this.client.mailbox.exists : 0;
+      if (count !== exists) {
+        exists = count;
+        if ((await this.own(inboxFrom, run)).length) return { folder: 'INBOX', junk: false };
+      }
+      if (this.junk) {
+        const next = await this.uidNext(this.junk, junkNext);
+        if (next !== junkNext) {
+          junkNext = next;
+          if (await this.inFolder(this.junk, run, junkFrom, false)) return { folder: this.junk, junk: true };
+        }
+      }
+      const left = until - Date.now();
+      if (left <= 0) return undefined;
+      await this.pause(Math.min(pollMs, left));
+    }
+  }
+
+  private async uidNext(folder: string, fallback: number): Promise<number> {
+    const status = await this.client.status(folder, { uidNext: true });
+    return (status && status.uidNext) || fallback;
+  }
+
+  /** Idles (or sleeps, then NOOPs) until something arrives or `ms` passes. */
+  private async pause(ms: number): Promise<void> {
+    const woken = new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    if (this.idle) {
+      this.client.idle().catch(() => undefined); // ended by the next command
+      await woken;
+    } else {
+      await woken;
+      if (!this.broken) await this.client.noop();
+    }
+    this.wake = undefined;
+  }
+
+  /** Opens `folder`, looks for this run's message (removing it when `remove`), and returns to INBOX. */
+  async inFolder(folder: string, run: string, from: number, remove: boolean): Promise<boolean> {
+    await this.client.mailboxOpen(folder, { readOnly: !remove });
+    const uids = await this.own(from, run);
+    if (remove) {
+      await this.remove(uids, false);
+      await this.sweep();
+    }
+    await this.client.mailboxOpen('INBOX');
+    return uids.length > 0;
+  }
+
+  /** Removes this run's message from INBOX (it may arrive after the window too: a later run sweeps it). */
+  async removeFromInbox(run: string, from: number): Promise<void> {
+    await this.remove(await this.own(from, run), false);
+  }
+
+  async close(): Promise<void> {
+    try {
+      await this.client.logout();
+    } catch {
+      this.client.close();
+    }
+  }
+}
+
+async function openWatch(target: RoundTripTarget, reached: Reached, opts: RoundTripOptions, deadline: Deadline, leftoverBefore: number): Promise<{ watcher: Watcher; inboxFrom: number } | { failure: Failure; loginRefused?: boolean }> {
+  const { imap } = target;
+  const client = new ImapFlow({
+    host: reached.address,
+    port: imap.port,
+    secure: imap.security === 'tls',
+    ...(imap.security === 'starttls' ? { doSTARTTLS: true } : {}),
+    ...(isIP(imap.host) ? {} : { servername: imap.host }),
+    tls: reached.tls,
+    auth: { user: target.credentials.user, pass: target.credentials.password },
+    logger: false,
+    disableAutoIdle: true,
+    disableCompression: true,
+    connectionTimeout: Math.min(opts.stepTimeoutMs, deadline.remaining()),
+    greetingTimeout: Math.min(opts.stepTimeoutMs, deadline.remaining()),
+    socketTimeout: opts.windowMs + opts.stepTimeoutMs * 2,
+  });
+  const watcher = new Watcher(client, leftoverBefore);
+  let stage: Stage = 'login';
+  try {
+    await deadline.race(client.connect(), () => client.close());
+    stage = 'select';
+    const inboxFrom = await deadline.race(watcher.prepare(), () => client.close());
+    return { watcher, inboxFrom };
+  } catch (err) {
+    client.close();
+    const e = err as { authenticationFailed?: boolean; responseText?: unknown; message?: unknown };
+    if (e?.authenticationFailed) {
+      const said = typeof e.responseText === 'string' ? e.responseText : typeof e.message === 'string' ? e.message : 'refused';
+      return { failure: { stage: 'login', kind: 'rejected', message: oneLine(said) }, loginRefused: true };
+    }
+    return { failure: unverified(err, imap.host) ?? classify(err, stage) };
+  }
+}
+
+// ---------------------------------------------------------------- submitting
+
+const callback = <T>(run: (done: (err: Error | null, value?: T) => void) => void): Promise<T> =>
+  new Promise<T>((resolve, reject) => run((err, value) => (err ? reject(err) : resolve(value as T))));
+
+const STAGE_OF: Record<string, Stage> = { 'MAIL FROM': 'mail-from', 'RCPT TO': 'rcpt-to', DATA: 'data' };
+
+function message(address: string, run: string, at: Date): Promise<Buffer> {
+  const domain = address.split('@')[1] ?? 'inboxguard.invalid';
+  const composer = new MailComposer({
+    from: address,
+    to: address,
+    subject: 'inboxguard mail-flow test (safe to delete)',
+    messageId: `<inboxguard.${run}@${domain}>`,
+    date: at,
+    headers: { [PROBE_HEADER]: `run=${run}; at=${at.toISOString()}`, 'Auto-Submitted': 'auto-generated' },
+    text: [
+      'This message was sent by inboxguard, the monitor that checks that this inbox can be connected to HubSpot.',
+      '',
+      'It checks that mail submitted from this inbox arrives in its INBOX, as HubSpot\'s own test message must.',
+      'inboxguard deletes it within a minute (or flags it deleted); if you see it, it is safe to delete.',
+      'The round trip is turned off by removing "roundTrip" from this server\'s entry in inboxguard.',
+    ].join('\n'),
+  });
+  return callback<Buffer>((done) => composer.compile().build(done));
+}
+
+async function submit(target: RoundTripTarget, reached: Reached, opts: RoundTripOptions, deadline: Deadline, run: string, at: Date): Promise<SubmitObservation & { acceptedAt?: number }> {
+  const { smtp } = target;
+  const step = Math.min(opts.stepTimeoutMs, deadline.remaining());
+  const conn = new SMTPConnection({
+    host: reached.address,
+    port: smtp.port,
+    secure: smtp.security === 'tls',
+    requireTLS: smtp.security === 'starttls',
+    tls: reached.tls,
+    ...(target.sourceAddress ? { localAddress: target.sourceAddress } : {}),
+    connectionTimeout: step,
+    greetingTimeout: step,
+    socketTimeout: step,
+    logger: false,
+  });
+  conn.on('error', () => undefined); // every failure also reaches the callback of the step it ends
+  const started = Date.now();
+  const messageId = `<inboxguard.${run}@${target.address.split('@')[1] ?? 'inboxguard.invalid'}>`;
+  let stage: Stage = 'connect';
+  try {
+    await deadline.race(callback<void>((done) => conn.connect(() => done(null))), () => conn.close());
+    stage = 'auth';
+    await deadline.race(callback<boolean>((done) => conn.login({ user: target.credentials.user, pass: target.credentials.password }, (err, ok) => done(err ?? null, ok))), () => conn.close());
+    stage = 'mail-from';
+    const raw = await message(target.address, run, at);
+    const info = await deadline.race(callback<{ response?: string }>((done) => conn.send({ from: target.address, to: [target.address] }, raw, (err, i) => done(err ?? null, i))), () => conn.close());
+    const acceptedAt = Date.now();
+    const reply = info.response ? oneLine(info.response, 200) : undefined;
+    return { attempt: 'answered', ok: true, ms: acceptedAt - started, acceptedAt, messageId, ...(reply ? { reply, code: Number(/^\d{3}/.exec(reply)?.[0] ?? 250) } : {}) };
+  } catch (err) {
+    const e = err as { code?: string; command?: string; response?: string; responseCode?: number };
+    const blocked = unverified(err, smtp.host);
+    if (blocked) return { attempt: 'blocked', ok: false, failure: blocked };
+    const at = e?.command ? STAGE_OF[e.command] : undefined;
+    const replyStage: Stage | undefined = at ?? (e?.code === 'EAUTH' ? 'auth' : e?.code === 'EMESSAGE' ? 'data' : undefined);
+    if (replyStage && typeof e.response === 'string') {
+      const reply = oneLine(e.response, 300);
+      return { attempt: 'answered', ok: false, ms: Date.now() - started, reply, ...(e.responseCode ? { code: e.responseCode } : {}), failure: { stage: replyStage, kind: 'rejected', message: reply }, messageId };
+    }
+    const failure = classify(err, replyStage ?? stage);
+    // Before AUTH's answer nothing was sent but the greeting's replies: "not attempted"; after it, "no answer".
+    return { attempt: stage === 'connect' ? 'not-attempted' : stage === 'auth' ? 'answered' : 'no-answer', ok: false, failure };
+  } finally {
+    try {
+      conn.quit();
+    } catch {
+      conn.close();
+    }
+  }
+}
+
+// ---------------------------------------------------------------- the round trip
+
+function notSent(reason: string): SubmitObservation {
+  return { attempt: 'not-attempted', ok: false, failure: { stage: 'mail-from', kind: 'skipped', message: `the test message was not sent: ${reason}` } };
+}
+
+/**
+ * Runs the round trip within `windowMs` plus a step bound for each connection. Server
+ * behaviour never throws: it is recorded in the observation, which carries no fragment of
+ * the password.
+ */
+export async function roundTrip(target: RoundTripTarget, opts: RoundTripOptions): Promise<RoundTripObservation> {
+  const obs = await observe(target, opts);
+  const forms = secretForms(target.credentials.user, target.credentials.password);
+  return redact(obs, new Redactor(forms.plain, forms.base64));
+}
+
+async function observe(target: RoundTripTarget, opts: RoundTripOptions): Promise<RoundTripObservation> {
+  const at = opts.now?.() ?? new Date();
+  const deadline = new Deadline(opts.windowMs + opts.stepTimeoutMs * 4);
+  const obs: RoundTripObservation = { address: target.address, at: at.toISOString(), submit: notSent('no session'), watch: { ok: false, windowMs: opts.windowMs } };
+  const { user, password } = target.credentials;
+  try {
+    if (/[\r\n\0]/.test(user) || /[\r\n\0]/.test(password)) {
+      const failure: Failure = { stage: 'login', kind: 'skipped', message: 'credentials were not sent: the user name or password contains CR, LF or NUL' };
+      obs.submit = { attempt: 'blocked', ok: false, failure };
+      obs.watch.failure = failure;
+      return obs;
+    }
+    const [imap, smtp] = await Promise.all([reach(target.imap, target, opts, deadline), reach(target.smtp, target, opts, deadline)]);
+    if (isFailure(imap)) {
+      obs.watch.failure = imap;
+      obs.submit = notSent(`INBOX could not be watched (${imap.message})`);
+      return obs;
+    }
+    const opened = await openWatch(target, imap, opts, deadline, at.getTime() - (opts.leftoverAgeMs ?? DEFAULT_LEFTOVER_MS));
+    if ('failure' in opened) {
+      obs.watch = { ...obs.watch, failure: opened.failure, ...(opened.loginRefused ? { loginRefused: true } : {}) };
+      // A certificate that does not verify blocks both: the same rule holds for the submission.
+      obs.submit = opened.failure.kind === 'skipped' ? { attempt: 'blocked', ok: false, failure: opened.failure } : notSent(`INBOX could not be watched (${opened.failure.message})`);
+      return obs;
+    }
+    const { watcher, inboxFrom } = opened;
+    const watch: WatchObservation = { ok: true, windowMs: opts.windowMs, idle: watcher.idle, uidplus: watcher.uidplus, junkFolder: watcher.junk, sentFolder: watcher.sent };
+    obs.watch = watch;
+    const run = randomUUID();
+    try {
+      obs.submit = isFailure(smtp) ? notSent(`the SMTP host could not be reached (${smtp.message})`) : await submit(target, smtp, opts, deadline, run, at);
+      const accepted = (obs.submit as { acceptedAt?: number }).acceptedAt;
+      delete (obs.submit as { acceptedAt?: number }).acceptedAt;
+      if (accepted !== undefined) {
+        const found = await deadline.race(watcher.waitFor(run, inboxFrom, accepted + opts.windowMs, opts.pollMs ?? DEFAULT_POLL_MS));
+        if (found) watch.found = { ...found, ms: Date.now() - accepted };
+        // Its own copies: where it landed, and in Sent where the server saves submissions there.
+        if (found?.junk) await deadline.race(watcher.inFolder(found.folder, run, 1, true));
+        else await deadline.race(watcher.removeFromInbox(run, inboxFrom));
+        if (watcher.sent) watch.sentCopy = await deadline.race(watcher.inFolder(watcher.sent, run, 1, true));
+      }
+    } catch (err) {
+      watch.cleanup = { ...watcher.cleanup, failure: classify(err, 'cleanup') };
+    } finally {
+      const broke = watcher.failure;
+      if (broke && !watch.found) watch.failure = broke;
+      watch.cleanup ??= { ...watcher.cleanup };
+      await watcher.close();
+    }
+    return obs;
+  } finally {
+    deadline.dispose();
+  }
+}
