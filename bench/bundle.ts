@@ -1,4 +1,4 @@
-// (4) The Lambda bundles: dispatch and probe bundled as the stack's NodejsFunction does, their
+// (4) The Lambda bundles: dispatch, probe and round-trip bundled as the stack's NodejsFunction does, their
 // size (target ≤ 1 MB), what fills them, and the cold module-load time: a fresh `node`
 // importing the bundle, the AWS SDK loaded from node_modules as the runtime would load its own.
 import { readFile, stat } from 'node:fs/promises';
@@ -12,7 +12,8 @@ export interface BundleOptions {
   loads: number;
 }
 
-const TARGET_BYTES = 1024 * 1024;
+/** Size targets: the checks' functions ≤ 1 MB; the round trip (imapflow, nodemailer inside) ≤ 1.5 MB. */
+const TARGET_BYTES: Record<string, number> = { dispatch: 1024 * 1024, probe: 1024 * 1024, 'round-trip': 1.5 * 1024 * 1024 };
 
 /** node_modules/@scope/name/... or node_modules/name/... → the package; our own files → "inboxguard". */
 function owner(input: string): string {
@@ -37,7 +38,7 @@ export interface BundleFigures {
 
 export async function measureBundles(o: BundleOptions): Promise<Section<BundleFigures[]>> {
   const figures: BundleFigures[] = [];
-  for (const name of ['dispatch', 'probe'] as const) {
+  for (const name of ['dispatch', 'probe', 'round-trip'] as const) {
     const b = await bundle(`lambdas/handlers/${name}.ts`, `lambda-${name}`, 'lambda');
     const code = await readFile(b.file);
     const mapBytes = (await stat(`${b.file}.map`)).size;
@@ -65,7 +66,7 @@ export async function measureBundles(o: BundleOptions): Promise<Section<BundleFi
     {
       measure: `${f.name} bundle (index.mjs)`,
       value: mb(f.bytes),
-      versus: `${f.bytes <= TARGET_BYTES ? 'met' : 'MISSED'}: ≤ 1 MB`,
+      versus: `${f.bytes <= (TARGET_BYTES[f.name] ?? 0) ? 'met' : 'MISSED'}: ≤ ${mb(TARGET_BYTES[f.name] ?? 0)}`,
       detail: `${mb(f.gzipBytes)} gzipped (+ ${mb(f.mapBytes)} source map); largest: ${f.top.map((t) => `${t.pkg} ${Math.round(t.bytes / 1024)} KB`).join(', ')}`,
     },
     {

@@ -59,6 +59,8 @@ interface AddFlags extends StackFlags {
   resolve: string[];
   allowInsecureCert?: boolean;
   allowPrivateAddress?: boolean;
+  roundTrip?: boolean;
+  address?: string;
 }
 
 
@@ -135,6 +137,8 @@ export function addAwsCommands(program: Command, io: Io & { aws?: (region?: stri
     .option('--resolve <host=ip>', 'pin a name to an address (repeatable)', collect, [])
     .option('--allow-insecure-cert', 'the inbox is connected with "allow non-secure certificate"')
     .option('--allow-private-address', 'allow a host that resolves to a private or loopback address')
+    .option('--round-trip', "opt in to the hourly round trip: a test message from the inbox to itself, watched for in INBOX, then removed")
+    .option('--address <addr>', "the inbox's address for the round trip (default: --user, when it is an address)")
     .action(async (f: AddFlags) => {
       const pw = password(f, io.env);
       const resolve = Object.fromEntries(
@@ -155,6 +159,8 @@ export function addAwsCommands(program: Command, io: Io & { aws?: (region?: stri
         ...(f.resolve.length ? { resolve } : {}),
         ...(f.allowInsecureCert ? { allowInsecureCertificate: true } : {}),
         ...(f.allowPrivateAddress ? { allowPrivateAddress: true } : {}),
+        ...(f.address ? { address: f.address } : {}),
+        ...(f.roundTrip ? { roundTrip: true } : {}),
       };
       // Validate everything before anything is written (the secret's ARN is known only once it is stored:
       // a placeholder stands in for it here).
@@ -188,7 +194,7 @@ export function addAwsCommands(program: Command, io: Io & { aws?: (region?: stri
       const list = await (await registryIn(aws, table)).list();
       if (f.format === 'json') return void io.out(`${JSON.stringify(list, null, 2)}\n`);
       if (!list.length) return void io.out('no servers registered\n');
-      for (const s of list) io.out(`${s.id.padEnd(24)} IMAP ${s.imap}${s.smtp ? `  SMTP ${s.smtp}` : ''}${s.user ? `  user ${s.user}` : ''}\n`);
+      for (const s of list) io.out(`${s.id.padEnd(24)} IMAP ${s.imap}${s.smtp ? `  SMTP ${s.smtp}` : ''}${s.user ? `  user ${s.user}` : ''}${s.roundTrip ? '  round trip' : ''}\n`);
     });
 
   servers

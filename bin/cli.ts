@@ -1,13 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { runCheck } from '../lambdas/app/runCheck.js';
-import { parseDuration, parseEndpoint, parseIp, parseResolve } from '../lambdas/app/input.js';
+import { inboxAddress, parseAddress, parseDuration, parseEndpoint, parseIp, parseResolve } from '../lambdas/app/input.js';
 import { profileNames } from '../lambdas/core/profile.js';
 import { exitCodeOf, formatJson, formatNagios, formatText } from '../lambdas/core/report.js';
-import type { Security } from '../lambdas/core/types.js';
+import type { CheckReport, Security } from '../lambdas/core/types.js';
 import type { CheckTarget } from '../lambdas/probes/probe.js';
 import { addAwsCommands, type AwsClients } from './aws.js';
-import { addMonitorCommands, type Io } from './monitor.js';
+import { addMonitorCommands, parseWindow, type Io } from './monitor.js';
 import { collect, flag, UsageError } from './usage.js';
 
 
@@ -26,6 +26,9 @@ interface CheckFlags {
   timeout: string;
   profile: string;
   format: 'text' | 'json' | 'nagios';
+  roundTrip?: boolean;
+  address?: string;
+  deliveryWindow: string;
 }
 
 function readPassword(f: CheckFlags, env: NodeJS.ProcessEnv): string | undefined {
@@ -92,6 +95,20 @@ export function targetFromFlags(f: CheckFlags, env: NodeJS.ProcessEnv): { target
   };
 }
 
+/** `check --round-trip`: the check, then the round trip (its modules load only here), as one report. */
+async function checkWithRoundTrip(f: CheckFlags, target: CheckTarget, timeoutMs: number): Promise<CheckReport> {
+  const given = f.address === undefined ? undefined : flag('--address', () => parseAddress(f.address!));
+  const address = inboxAddress(given, target.credentials?.user);
+  const windowMs = flag('--delivery-window', () => parseWindow(f.deliveryWindow));
+  if (!target.smtp) throw new UsageError('--round-trip: needs --smtp');
+  if (!target.credentials) throw new UsageError('--round-trip: needs --user and a password');
+  if (!address) throw new UsageError('--round-trip: give --address (the user is not a mail address)');
+  const started = Date.now();
+  const [{ probe }, { runRoundTrip }] = await Promise.all([import('../lambdas/probes/probe.js'), import('../lambdas/app/roundTrip.js')]);
+  const obs = await probe(target, { timeoutMs });
+  const report = await runRoundTrip({ ...target, address }, { profile: f.profile, stepTimeoutMs: timeoutMs, windowMs }, obs);
+  return { ...report, durationMs: Date.now() - started };
+}
 
 export function buildProgram(io: Io & { aws?: (region?: string) => AwsClients }): Command {
   const program = new Command('inboxguard')
@@ -117,13 +134,16 @@ export function buildProgram(io: Io & { aws?: (region?: string) => AwsClients })
     .option('--timeout <ms>', 'deadline for the whole check, in ms (or 20s, 1m)', '20000')
     .option('--profile <name>', 'requirement profile', 'hubspot')
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json', 'nagios']).default('text'))
+    .option('--round-trip', 'also send a test message from the inbox to itself and watch INBOX for it (writes into the mailbox, then removes its message)')
+    .option('--address <addr>', "the inbox's address for --round-trip (default: --user, when it is an address)")
+    .option('--delivery-window <duration>', 'how long the --round-trip message may take to arrive', '60s')
     .addHelpText(
       'after',
       '\nChecks run from your own machine, so private, loopback and link-local addresses are allowed here\n(the monitor refuses them unless a server sets allowPrivateAddress).\n\nExample:\n  LAB_PW=secret inboxguard check --imap imap.example.com --smtp smtp.example.com --user sales@example.com --password-env LAB_PW',
     )
     .action(async (f: CheckFlags) => {
       const { target, timeoutMs } = targetFromFlags(f, io.env);
-      const report = await runCheck(target, { timeoutMs, profile: f.profile });
+      const report = f.roundTrip ? await checkWithRoundTrip(f, target, timeoutMs) : await runCheck(target, { timeoutMs, profile: f.profile });
       io.out(f.format === 'json' ? formatJson(report) : f.format === 'nagios' ? formatNagios(report) : formatText(report));
       io.setExit(exitCodeOf(report));
     });

@@ -1,7 +1,7 @@
 import { resolve as resolvePath } from 'node:path';
 import { Command, Option } from 'commander';
 import { parseDuration, parseIp } from '../lambdas/app/input.js';
-import type { CycleResult, MonitorDeps } from '../lambdas/app/monitor.js';
+import type { CycleResult, JobOutcome, MonitorDeps } from '../lambdas/app/monitor.js';
 import type { ServerConfig } from '../lambdas/core/monitor-types.js';
 import type { Notifier } from '../lambdas/ports.js';
 import { systemClock } from '../lambdas/ports.js';
@@ -28,6 +28,8 @@ interface MonitorFlags {
   timeout: string;
   concurrency: string;
   sourceAddress?: string;
+  roundTripInterval: string;
+  deliveryWindow: string;
 }
 
 /** The store, notifiers and monitor are loaded only by the commands that use them, so `check` starts fast. */
@@ -47,15 +49,28 @@ function passwordProblems(servers: readonly ServerConfig[], env: NodeJS.ProcessE
   return [...missing, ...aws];
 }
 
-function line(r: CycleResult): string {
-  if (r.error) return `  ${r.serverId.padEnd(20)} ERROR    ${r.error}`;
-  const o = r.outcome!;
-  if (o.status === 'replayed') return `  ${r.serverId.padEnd(20)} (already checked in this cycle)`;
+function outcomeLine(name: string, o: JobOutcome): string {
+  if (o.status !== 'done') return `  ${name.padEnd(20)} (${o.status === 'replayed' ? 'already checked in this cycle' : 'skipped'})`;
   const failing = o.report!.requirements.filter((x) => x.status === 'fail').map((x) => x.id);
   const alert = o.alert ? `alert: ${o.alert.kind}` : 'no change';
-  return `  ${r.serverId.padEnd(20)} ${o.report!.verdict.padEnd(14)} ${alert}${failing.length ? `  failing: ${failing.join(', ')}` : ''}`;
+  return `  ${name.padEnd(20)} ${o.report!.verdict.padEnd(14)} ${alert}${failing.length ? `  failing: ${failing.join(', ')}` : ''}`;
 }
 
+function lines(r: CycleResult): string[] {
+  if (r.error) return [`  ${r.serverId.padEnd(20)} ERROR    ${r.error}`];
+  const out = [outcomeLine(r.serverId, r.outcome!)];
+  const rt = r.roundTrip?.report?.evidence.roundTrip;
+  if (r.roundTrip) out.push(`${outcomeLine('  round trip', r.roundTrip)}${rt?.deliveryMs !== undefined ? `  delivered in ${(rt.deliveryMs / 1000).toFixed(1)} s` : ''}`);
+  return out;
+}
+
+
+/** A delivery window: 5 s to 1 hour. */
+export function parseWindow(value: string): number {
+  const ms = parseDuration(value, 's');
+  if (ms < 5000 || ms > 3_600_000) throw new Error(`${value} is outside 5 s to 1 hour`);
+  return ms;
+}
 
 export function addMonitorCommands(program: Command, io: Io): void {
   program
@@ -72,6 +87,8 @@ export function addMonitorCommands(program: Command, io: Io): void {
     .option('--timeout <duration>', 'deadline for each server check', '20s')
     .option('--concurrency <n>', 'servers checked at once', '4')
     .option('--source-address <ip>', 'connect from this local address')
+    .option('--round-trip-interval <duration>', 'time between round trips of the servers with "roundTrip": true', '1h')
+    .option('--delivery-window <duration>', 'how long a round trip\'s message may take to arrive', '60s')
     .action(async (f: MonitorFlags) => {
       const intervalMs = flag('--interval', () => {
         const ms = parseDuration(f.interval, 'm');
@@ -84,6 +101,12 @@ export function addMonitorCommands(program: Command, io: Io): void {
         if (!Number.isInteger(n) || n < 1 || n > 256) throw new Error(`"${f.concurrency}" is not a whole number from 1 to 256`);
         return n;
       });
+      const roundTripEveryMs = flag('--round-trip-interval', () => {
+        const ms = parseDuration(f.roundTripInterval, 'm');
+        if (ms < 60_000) throw new Error(`${f.roundTripInterval} is shorter than 1 minute`);
+        return ms;
+      });
+      const windowMs = flag('--delivery-window', () => parseWindow(f.deliveryWindow));
       const sourceAddress = f.sourceAddress === undefined ? undefined : (flag('--source-address', () => parseIp(f.sourceAddress!)));
       if (f.alertSmtp && f.alertTo.length === 0) throw new UsageError('--alert-to: give at least one recipient for --alert-smtp');
       const [{ EnvCredentials }, { startEmbeddedStore, suppressSdkNodeVersionWarning }, notifiers, { ConfigError, loadServers }, { runCycle }] = await loadMonitor();
@@ -105,6 +128,11 @@ export function addMonitorCommands(program: Command, io: Io): void {
         probe: { timeoutMs },
         ...(sourceAddress ? { sourceAddress } : {}),
       };
+      // imapflow and nodemailer load only when a server opts in to the round trip.
+      if (servers.some((s) => s.roundTrip)) {
+        const { runRoundTrip } = await import('../lambdas/app/roundTrip.js');
+        deps.roundTrip = { run: runRoundTrip, options: { stepTimeoutMs: timeoutMs, windowMs } };
+      }
       const stopSignal =
         io.stopSignal ??
         new Promise<void>((r) => {
@@ -116,8 +144,8 @@ export function addMonitorCommands(program: Command, io: Io): void {
         for (;;) {
           const at = deps.clock.now();
           io.out(`inboxguard monitor: cycle at ${at.toISOString()} over ${servers.length} server${servers.length > 1 ? 's' : ''}\n`);
-          const results = await runCycle(servers, at, deps, concurrency);
-          for (const r of results) io.out(`${line(r)}\n`);
+          const results = await runCycle(servers, at, deps, concurrency, roundTripEveryMs);
+          for (const r of results) io.out(lines(r).map((l) => `${l}\n`).join(''));
           failed = results.some((r) => r.error);
           if (f.once) break;
           const stop = await Promise.race([new Promise<boolean>((r) => setTimeout(() => r(false), intervalMs).unref()), stopSignal.then(() => true)]);

@@ -63,6 +63,9 @@ const schema = z
     probeTimeoutSeconds: int(5, 300).default(20),
     probeMemoryMb: int(128, 10240).default(512),
     maxReceiveCount: int(1, 10).default(3),
+    roundTripIntervalMinutes: int(5, 1440).default(60),
+    roundTripWindowSeconds: int(5, 600).default(60),
+    roundTripDeadlineSeconds: int(30, 840).default(180),
     logRetentionDays: z
       .number({ error: 'must be a number' })
       .refine((n) => (LOG_RETENTION_DAYS as readonly number[]).includes(n), `must be one of ${LOG_RETENTION_DAYS.join(', ')}`)
@@ -77,6 +80,9 @@ const schema = z
         path: ['elasticIps'],
         message: `must list exactly ${nats} address${nats > 1 ? 'es' : ''} (one per NAT gateway${c.natPerAz ? ', natPerAz is true' : ''}), got ${c.elasticIps.length}`,
       });
+    }
+    if (c.roundTripDeadlineSeconds < c.roundTripWindowSeconds + 20) {
+      ctx.addIssue({ code: 'custom', path: ['roundTripDeadlineSeconds'], message: `must exceed roundTripWindowSeconds (${c.roundTripWindowSeconds}) by at least 20 seconds, for the logins, the submission and the clean-up` });
     }
     for (const key of ['allocationId', 'publicIp'] as const) {
       const values = c.elasticIps.map((e) => e[key]);

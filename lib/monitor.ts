@@ -77,14 +77,32 @@ export interface MonitorProps {
    */
   readonly maxReceiveCount?: number;
   /**
+   * How often the round trip runs for the servers that opt in (`roundTrip`).
+   * @default Duration.hours(1)
+   */
+  readonly roundTripRate?: Duration;
+  /**
+   * How long a round trip's message may take to arrive (`ROUND_TRIP_WINDOW_MS`).
+   * @default Duration.seconds(60)
+   */
+  readonly roundTripWindow?: Duration;
+  /**
+   * The deadline of one round trip: the window plus four network steps (logins, submission, clean-up).
+   * @default Duration.seconds(180)
+   */
+  readonly roundTripDeadline?: Duration;
+  /**
    * Retention of the functions' log groups.
    * @default logs.RetentionDays.ONE_MONTH
    */
   readonly logRetention?: logs.RetentionDays;
 }
 
+type Handler = 'dispatch' | 'probe' | 'round-trip';
+const FUNCTION_IDS: Record<Handler, string> = { dispatch: 'Dispatch', probe: 'Probe', 'round-trip': 'RoundTrip' };
+
 interface FunctionSpec {
-  readonly handler: 'dispatch' | 'probe';
+  readonly handler: Handler;
   readonly description: string;
   readonly memorySize: number;
   readonly timeout: Duration;
@@ -106,6 +124,11 @@ export class Monitor extends Construct {
   readonly queue: sqs.Queue;
   readonly deadLetterQueue: sqs.Queue;
   readonly schedule: scheduler.Schedule;
+  /** The opt-in mail-flow round trip: its own queue, function (imapflow, nodemailer) and schedule. */
+  readonly roundTripFunction: nodejs.NodejsFunction;
+  readonly roundTripQueue: sqs.Queue;
+  readonly roundTripSchedule: scheduler.Schedule;
+  readonly roundTripRate: Duration;
   /** The ARN pattern the probe may read secrets under. */
   readonly secretsArnPattern: string;
   readonly scheduleRate: Duration;
@@ -136,13 +159,27 @@ export class Monitor extends Construct {
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: props.maxReceiveCount ?? 3 },
     });
 
+    this.roundTripRate = props.roundTripRate ?? Duration.hours(1);
+    const window = props.roundTripWindow ?? Duration.seconds(60);
+    const deadline = props.roundTripDeadline ?? Duration.seconds(180);
+    if (deadline.toSeconds() < window.toSeconds() + 20) throw new Error(`roundTripDeadline (${deadline.toSeconds()} s) must exceed roundTripWindow (${window.toSeconds()} s) by at least 20 s`);
+    const roundTripFunctionTimeout = deadline.plus(PROBE_OVERHEAD);
+    this.roundTripQueue = new sqs.Queue(this, 'RoundTripQueue', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      visibilityTimeout: Duration.seconds(6 * roundTripFunctionTimeout.toSeconds()),
+      retentionPeriod: Duration.days(1),
+      // One dead-letter queue, one alarm: a round trip that keeps failing lands beside the checks.
+      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: props.maxReceiveCount ?? 3 },
+    });
+
     this.dispatchFunction = this.function({
       handler: 'dispatch',
       description: 'inboxguard: one job per registered server onto the queue',
       memorySize: 256,
       timeout: Duration.seconds(60),
       securityGroup: props.dispatchSecurityGroup,
-      environment: { TABLE_NAME: props.table.tableName, QUEUE_URL: this.queue.queueUrl },
+      environment: { TABLE_NAME: props.table.tableName, QUEUE_URL: this.queue.queueUrl, ROUND_TRIP_QUEUE_URL: this.roundTripQueue.queueUrl },
     });
     this.probeFunction = this.function({
       handler: 'probe',
@@ -159,11 +196,32 @@ export class Monitor extends Construct {
       },
     });
 
+    // The step bound: what the deadline leaves beside the window, over the four network steps.
+    const stepMs = Math.floor((deadline.toMilliseconds() - window.toMilliseconds()) / 4);
+    this.roundTripFunction = this.function({
+      handler: 'round-trip',
+      description: 'inboxguard: the opt-in round trip, a test message from the inbox to itself, watched for in INBOX',
+      memorySize: 512,
+      timeout: roundTripFunctionTimeout,
+      securityGroup: props.probeSecurityGroup,
+      environment: {
+        TABLE_NAME: props.table.tableName,
+        TOPIC_ARN: props.alertsTopic.topicArn,
+        EGRESS_IPS: props.egressIpList,
+        ROUND_TRIP_WINDOW_MS: String(window.toMilliseconds()),
+        ROUND_TRIP_STEP_TIMEOUT_MS: String(stepMs),
+        PROBE_CONCURRENCY: String(batchSize),
+      },
+    });
+
     // Least privilege: each function gets the table actions its adapters use, on the table only.
     props.table.grant(this.dispatchFunction, 'dynamodb:Query');
-    props.table.grant(this.probeFunction, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query');
+    for (const fn of [this.probeFunction, this.roundTripFunction]) {
+      props.table.grant(fn, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query');
+      props.alertsTopic.grantPublish(fn);
+    }
     this.queue.grantSendMessages(this.dispatchFunction);
-    props.alertsTopic.grantPublish(this.probeFunction);
+    this.roundTripQueue.grantSendMessages(this.dispatchFunction);
     this.secretsArnPattern = Stack.of(this).formatArn({
       service: 'secretsmanager',
       resource: 'secret',
@@ -171,9 +229,9 @@ export class Monitor extends Construct {
       resourceName: `${props.secretsPrefix ?? 'inboxguard/'}*`,
       arnFormat: ArnFormat.COLON_RESOURCE_NAME,
     });
-    this.probeFunction.addToRolePolicy(
-      new iam.PolicyStatement({ sid: 'ReadServerPasswords', actions: ['secretsmanager:GetSecretValue'], resources: [this.secretsArnPattern] }),
-    );
+    for (const fn of [this.probeFunction, this.roundTripFunction]) {
+      fn.addToRolePolicy(new iam.PolicyStatement({ sid: 'ReadServerPasswords', actions: ['secretsmanager:GetSecretValue'], resources: [this.secretsArnPattern] }));
+    }
 
     this.probeFunction.addEventSource(
       new SqsEventSource(this.queue, {
@@ -182,6 +240,7 @@ export class Monitor extends Construct {
         reportBatchItemFailures: true,
       }),
     );
+    this.roundTripFunction.addEventSource(new SqsEventSource(this.roundTripQueue, { batchSize, maxConcurrency: props.probeMaxConcurrency ?? 2, reportBatchItemFailures: true }));
 
     this.schedule = new scheduler.Schedule(this, 'Schedule', {
       description: 'inboxguard: starts a monitoring cycle',
@@ -195,11 +254,21 @@ export class Monitor extends Construct {
         maxEventAge: Duration.seconds(Math.max(60, this.scheduleRate.toSeconds())),
       }),
     });
+    this.roundTripSchedule = new scheduler.Schedule(this, 'RoundTripSchedule', {
+      description: 'inboxguard: starts a round-trip cycle for the servers that opt in',
+      schedule: scheduler.ScheduleExpression.rate(this.roundTripRate),
+      enabled: props.scheduleEnabled ?? true,
+      target: new targets.LambdaInvoke(this.dispatchFunction, {
+        input: scheduler.ScheduleTargetInput.fromObject({ source: 'inboxguard.schedule', kind: 'round-trip', scheduledTime: scheduler.ContextAttribute.scheduledTime }),
+        retryAttempts: 2,
+        maxEventAge: Duration.seconds(Math.max(60, Math.min(86_400, this.roundTripRate.toSeconds()))),
+      }),
+    });
   }
 
   /** One function: Node.js 24 on ARM64 in the private subnets, bundled by the local esbuild, with its own log group. */
   private function(spec: FunctionSpec): nodejs.NodejsFunction {
-    const id = spec.handler === 'dispatch' ? 'Dispatch' : 'Probe';
+    const id = FUNCTION_IDS[spec.handler];
     const logGroup = new logs.LogGroup(this, `${id}Logs`, { retention: this.props.logRetention ?? logs.RetentionDays.ONE_MONTH });
     return new nodejs.NodejsFunction(this, id, {
       entry: handlerEntry(spec.handler),

@@ -26,9 +26,10 @@ function schedulerTargetRole(stack: InboxguardStack): IConstruct {
 
 /** Every finding the stack accepts, with its reason. Each one is listed here, none is blanket. */
 export function nagAcknowledgements(stack: InboxguardStack): NagAcknowledgement[] {
-  const { dispatchFunction, probeFunction } = stack.monitor;
+  const { dispatchFunction, probeFunction, roundTripFunction } = stack.monitor;
   const managed = (name: string) => `AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/${name}]`;
-  const lambdaRoles = [dispatchFunction.role, probeFunction.role].filter((r): r is NonNullable<typeof r> => r !== undefined);
+  const lambdaRoles = [dispatchFunction.role, probeFunction.role, roundTripFunction.role].filter((r): r is NonNullable<typeof r> => r !== undefined);
+  const probeRoles = [probeFunction.role, roundTripFunction.role].filter((r): r is NonNullable<typeof r> => r !== undefined);
   return [
     ...lambdaRoles.flatMap((role) => [
       {
@@ -43,22 +44,19 @@ export function nagAcknowledgements(stack: InboxguardStack): NagAcknowledgement[
           'The AWS-maintained policy Lambda needs to attach to the VPC (the functions must leave through the NAT Elastic IPs); its ENI actions cannot be scoped to resources.',
       },
     ]),
-    ...(probeFunction.role
-      ? [
-          {
-            scope: probeFunction.role,
-            id: 'AwsSolutions-IAM5[Action::kms:GenerateDataKey*]',
-            reason:
-              'Publishing to the KMS-encrypted alerts topic: GenerateDataKey* (with and without plaintext) on that topic key only, as SNS server-side encryption requires.',
-          },
-          {
-            scope: probeFunction.role,
-            id: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:' + stack.secretsPrefix + '*]',
-            reason:
-              'Server passwords are secrets added at run time (inboxguard servers add) under one name prefix; GetSecretValue only, on that prefix only (Secrets Manager suffixes every ARN with random characters).',
-          },
-        ]
-      : []),
+    ...probeRoles.flatMap((role) => [
+      {
+        scope: role,
+        id: 'AwsSolutions-IAM5[Action::kms:GenerateDataKey*]',
+        reason: 'Publishing to the KMS-encrypted alerts topic: GenerateDataKey* (with and without plaintext) on that topic key only, as SNS server-side encryption requires.',
+      },
+      {
+        scope: role,
+        id: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:' + stack.secretsPrefix + '*]',
+        reason:
+          'Server passwords are secrets added at run time (inboxguard servers add) under one name prefix; GetSecretValue only, on that prefix only (Secrets Manager suffixes every ARN with random characters).',
+      },
+    ]),
     {
       scope: schedulerTargetRole(stack),
       id: 'AwsSolutions-IAM5[Resource::<' + stack.getLogicalId(dispatchFunction.node.defaultChild as CfnElement) + '.Arn>:*]',

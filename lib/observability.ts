@@ -11,6 +11,7 @@ import { METRICS, METRICS_NAMESPACE, PROBE_JOB_DONE, SERVICE_DIMENSION, SERVICE_
 export interface ObservabilityProps {
   readonly dispatchFunction: lambda.IFunction;
   readonly probeFunction: lambda.IFunction;
+  readonly roundTripFunction: lambda.IFunction;
   /** The probe's log group: the dashboard's per-server table is a Logs Insights query over it. */
   readonly probeLogGroup: logs.ILogGroup;
   readonly queue: sqs.IQueue;
@@ -40,6 +41,7 @@ export class Observability extends Construct {
     readonly deadLetters: cloudwatch.Alarm;
     readonly dispatchErrors: cloudwatch.Alarm;
     readonly probeErrors: cloudwatch.Alarm;
+    readonly roundTripErrors: cloudwatch.Alarm;
     readonly heartbeat: cloudwatch.Alarm;
     readonly backlog: cloudwatch.Alarm;
   };
@@ -86,6 +88,7 @@ export class Observability extends Construct {
       }),
       dispatchErrors: errors(props.dispatchFunction, 'Dispatch'),
       probeErrors: errors(props.probeFunction, 'Probe'),
+      roundTripErrors: errors(props.roundTripFunction, 'RoundTrip'),
       heartbeat: alarm('Heartbeat', `no monitoring cycle completed within two schedule intervals (${heartbeatPeriod.toMinutes()} minutes)`, {
         metric: completedCycles(heartbeatPeriod),
         threshold: 1,

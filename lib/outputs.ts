@@ -14,5 +14,6 @@ export const STACK_OUTPUTS = {
   deadLetterQueueUrl: 'DeadLetterQueueUrl',
   dispatchFunctionName: 'DispatchFunctionName',
   probeFunctionName: 'ProbeFunctionName',
+  roundTripFunctionName: 'RoundTripFunctionName',
   dashboardName: 'DashboardName',
 } as const;

@@ -57,11 +57,15 @@ export class InboxguardStack extends Stack {
       probeTimeout: Duration.seconds(c.probeTimeoutSeconds),
       probeMemorySize: c.probeMemoryMb,
       maxReceiveCount: c.maxReceiveCount,
+      roundTripRate: Duration.minutes(c.roundTripIntervalMinutes),
+      roundTripWindow: Duration.seconds(c.roundTripWindowSeconds),
+      roundTripDeadline: Duration.seconds(c.roundTripDeadlineSeconds),
       logRetention,
     });
     this.observability = new Observability(this, 'Observability', {
       dispatchFunction: this.monitor.dispatchFunction,
       probeFunction: this.monitor.probeFunction,
+      roundTripFunction: this.monitor.roundTripFunction,
       probeLogGroup: this.monitor.probeFunction.logGroup,
       queue: this.monitor.queue,
       deadLetterQueue: this.monitor.deadLetterQueue,
@@ -81,6 +85,7 @@ export class InboxguardStack extends Stack {
     output('deadLetterQueueUrl', this.monitor.deadLetterQueue.queueUrl, 'SQS dead-letter queue of jobs that kept failing');
     output('dispatchFunctionName', this.monitor.dispatchFunction.functionName, 'Lambda function that starts a cycle');
     output('probeFunctionName', this.monitor.probeFunction.functionName, 'Lambda function that checks the servers');
+    output('roundTripFunctionName', this.monitor.roundTripFunction.functionName, 'Lambda function that runs the opt-in mail-flow round trips');
     output('dashboardName', this.observability.dashboard.dashboardName, 'CloudWatch dashboard');
 
     if (props.acknowledgeNagFindings ?? true) acknowledgeFindings(this);

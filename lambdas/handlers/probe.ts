@@ -5,7 +5,7 @@ import { SNSClient } from '@aws-sdk/client-sns';
 import { SecretsCredentials } from '../adapters/credentials.js';
 import { DynamoStore } from '../adapters/dynamodb.js';
 import { SnsNotifier } from '../adapters/sns.js';
-import { parseJob } from '../app/jobs.js';
+import { parseJob, type JobKind } from '../app/jobs.js';
 import { mapLimit, runJob, type MonitorDeps } from '../app/monitor.js';
 import { DEFAULT_DIFF } from '../core/diff.js';
 import { daysLeft } from '../core/report.js';
@@ -23,6 +23,8 @@ export interface ProbeDeps {
   concurrency: number;
   /** Receives Compliant and CertificateDaysLeft per server and job, for the dashboard. */
   metrics?: Metrics;
+  /** The job kind this function's queue carries (default check): another kind is refused, to the dead-letter queue. */
+  kind?: JobKind;
 }
 
 /** Days to the soonest certificate expiry over IMAP and SMTP, when measured. */
@@ -30,6 +32,8 @@ export function certificateDaysLeft(report: CheckReport): number | undefined {
   const days = [daysLeft(report, 'imap'), daysLeft(report, 'smtp')].filter((d): d is number => d !== undefined);
   return days.length ? Math.min(...days) : undefined;
 }
+
+export const ROUND_TRIP_JOB_DONE = 'round-trip-done';
 
 /** Fleet metrics (no per-server dimension: see lib/metrics.ts). */
 function emit(metrics: Metrics, days: number | undefined, report: CheckReport): void {
@@ -45,12 +49,18 @@ export function createProbeHandler(deps: ProbeDeps) {
   return async (event: SQSEvent): Promise<SQSBatchResponse> => {
     const results = await mapLimit(event.Records, deps.concurrency, async (record) => {
       const job = parseJob(record.body);
+      if ((job.kind ?? 'check') !== (deps.kind ?? 'check')) throw new Error(`a ${job.kind ?? 'check'} job on the ${deps.kind ?? 'check'} queue`);
       const server = await deps.registry.get(job.serverId);
       if (!server) {
         log({ event: 'job-dropped', serverId: job.serverId, reason: 'no longer registered' });
         return;
       }
       const out = await runJob(server, job, deps.monitor);
+      if (job.kind === 'round-trip') {
+        const rt = out.report?.evidence.roundTrip;
+        log({ event: ROUND_TRIP_JOB_DONE, serverId: job.serverId, jobId: job.jobId, status: out.status, accepted: rt?.accepted ?? null, deliveryMs: rt?.deliveryMs ?? null, alert: out.alert?.kind ?? null });
+        return;
+      }
       const days = out.report ? certificateDaysLeft(out.report) : undefined;
       if (out.report && deps.metrics) emit(deps.metrics, days, out.report);
       // The dashboard's per-server table reads these fields (lib/observability.ts).

@@ -26,13 +26,18 @@ describe('parseConfig', () => {
       probeTimeoutSeconds: 20,
       probeMemoryMb: 512,
       maxReceiveCount: 3,
+      roundTripIntervalMinutes: 60,
+      roundTripWindowSeconds: 60,
+      roundTripDeadlineSeconds: 180,
       logRetentionDays: 30,
     });
-    expect(CONFIG_SETTINGS).toHaveLength(15);
+    expect(CONFIG_SETTINGS).toHaveLength(18);
   });
 
   it.each([
     [{ scheduleRateMinutes: 0 }, /setting "scheduleRateMinutes" must be from 1 to 720/],
+    [{ roundTripWindowSeconds: 120, roundTripDeadlineSeconds: 130 }, /setting "roundTripDeadlineSeconds" must exceed roundTripWindowSeconds \(120\) by at least 20 seconds/],
+    [{ roundTripIntervalMinutes: 2 }, /setting "roundTripIntervalMinutes" must be from 5 to 1440/],
     [{ scheduleRateMinutes: 7.5 }, /setting "scheduleRateMinutes" must be a whole number/],
     [{ scheduleRateMinutes: '15' }, /setting "scheduleRateMinutes" must be a number/],
     [{ natPerAz: 'yes' }, /setting "natPerAz" must be true or false/],

@@ -82,6 +82,7 @@ describe('functions', () => {
     for (const [prefix, sg] of [
       ['MonitorDispatch', 'NetworkDispatchSecurityGroup'],
       ['MonitorProbe', 'NetworkProbeSecurityGroup'],
+      ['MonitorRoundTrip', 'NetworkProbeSecurityGroup'],
     ] as const) {
       const fn = resources[logicalId('AWS::Lambda::Function', prefix)]!;
       expect(fn.Properties).toMatchObject({
@@ -97,7 +98,7 @@ describe('functions', () => {
         NODE_OPTIONS: '--enable-source-maps',
       });
     }
-    template.resourcePropertiesCountIs('AWS::Logs::LogGroup', { RetentionInDays: 30 }, 3);
+    template.resourcePropertiesCountIs('AWS::Logs::LogGroup', { RetentionInDays: 30 }, 4);
   });
 
   it('give the handlers the environment they read', () => {
@@ -157,6 +158,67 @@ describe('schedule', () => {
   });
 });
 
+describe('round trip', () => {
+  it('runs in its own function: the window plus four steps of deadline, the window and step in its environment', () => {
+    const fn = resources[logicalId('AWS::Lambda::Function', 'MonitorRoundTrip')]!;
+    // 180 s deadline + 40 s for state, history and publishing; the step: (180 - 60) / 4 s.
+    expect(fn.Properties).toMatchObject({ Timeout: 220, MemorySize: 512 });
+    expect((fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables).toMatchObject({
+      TABLE_NAME: { Ref: logicalId('AWS::DynamoDB::Table', 'StoreTable') },
+      TOPIC_ARN: { Ref: logicalId('AWS::SNS::Topic', 'AlertsAlertsTopic') },
+      ROUND_TRIP_WINDOW_MS: '60000',
+      ROUND_TRIP_STEP_TIMEOUT_MS: '30000',
+    });
+  });
+
+  it('takes its jobs from a queue of its own, dead-lettered beside the checks', () => {
+    const queue = logicalId('AWS::SQS::Queue', 'MonitorRoundTripQueue');
+    expect(resources[queue]!.Properties).toMatchObject({
+      VisibilityTimeout: 6 * 220,
+      RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [logicalId('AWS::SQS::Queue', 'MonitorDeadLetterQueue'), 'Arn'] }, maxReceiveCount: 3 },
+    });
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionName: { Ref: logicalId('AWS::Lambda::Function', 'MonitorRoundTrip') },
+      EventSourceArn: { 'Fn::GetAtt': [queue, 'Arn'] },
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+    });
+    const dispatch = resources[logicalId('AWS::Lambda::Function', 'MonitorDispatch')]!;
+    expect((dispatch.Properties.Environment as { Variables: Record<string, unknown> }).Variables).toMatchObject({ ROUND_TRIP_QUEUE_URL: { Ref: queue } });
+    const sends = roleStatements('MonitorDispatch').filter((s) => actions(s).includes('sqs:SendMessage')).flatMap(resourcesOf);
+    expect(sends).toEqual(expect.arrayContaining([{ 'Fn::GetAtt': [queue, 'Arn'] }, { 'Fn::GetAtt': [logicalId('AWS::SQS::Queue', 'MonitorJobQueue'), 'Arn'] }]));
+  });
+
+  it('is started hourly by a schedule of its own that asks the dispatch for round-trip jobs', () => {
+    const schedule = resources[logicalId('AWS::Scheduler::Schedule', 'MonitorRoundTripSchedule')]!;
+    expect(schedule.Properties).toMatchObject({ ScheduleExpression: 'rate(1 hour)', State: 'ENABLED' });
+    const target = schedule.Properties.Target as { Arn: unknown; Input: string };
+    expect(target.Arn).toEqual({ 'Fn::GetAtt': [logicalId('AWS::Lambda::Function', 'MonitorDispatch'), 'Arn'] });
+    expect(JSON.parse(target.Input)).toMatchObject({ kind: 'round-trip', scheduledTime: '<aws.scheduler.scheduled-time>' });
+  });
+
+  it('follows the interval, window and deadline settings', () => {
+    const t = synth({ roundTripIntervalMinutes: 180, roundTripWindowSeconds: 120, roundTripDeadlineSeconds: 300 }).template;
+    t.hasResourceProperties('AWS::Scheduler::Schedule', { ScheduleExpression: 'rate(3 hours)' });
+    t.hasResourceProperties('AWS::Lambda::Function', { Timeout: 340, Environment: { Variables: Match.objectLike({ ROUND_TRIP_WINDOW_MS: '120000', ROUND_TRIP_STEP_TIMEOUT_MS: '45000' }) } });
+  });
+
+  it('reads the same secrets and table as the probe, and publishes to the alerts topic only', () => {
+    const table = { 'Fn::GetAtt': [logicalId('AWS::DynamoDB::Table', 'StoreTable'), 'Arn'] };
+    const statements = roleStatements('MonitorRoundTrip');
+    expect(statements.filter((s) => actions(s).some((a) => a.startsWith('dynamodb:')))).toEqual([
+      { Effect: 'Allow', Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'], Resource: table },
+    ]);
+    const secrets = statements.filter((s) => actions(s).some((a) => a.startsWith('secretsmanager:')));
+    expect(secrets.flatMap(actions)).toEqual(['secretsmanager:GetSecretValue']);
+    expect(JSON.stringify(secrets[0]!.Resource)).toMatch(/:secret:inboxguard\/\*"\]\]\}$/);
+    expect(statements.filter((s) => actions(s).includes('sns:Publish')).flatMap(resourcesOf)).toEqual([{ Ref: logicalId('AWS::SNS::Topic', 'AlertsAlertsTopic') }]);
+    for (const s of statements) {
+      expect(resourcesOf(s)).not.toContain('*');
+      expect(actions(s).filter((a) => a.endsWith(':*'))).toEqual([]);
+    }
+  });
+});
+
 describe('data', () => {
   it('keeps the table: on-demand, PITR, TTL on expiresAt, encrypted, deletion-protected and retained', () => {
     const table = resources[logicalId('AWS::DynamoDB::Table', 'StoreTable')]!;
@@ -206,8 +268,8 @@ describe('alerts', () => {
 describe('observability', () => {
   const ops = () => [{ Ref: logicalId('AWS::SNS::Topic', 'AlertsOpsTopic') }];
 
-  it('has five alarms, each notifying the ops topic on ALARM and OK', () => {
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 5);
+  it('has six alarms, each notifying the ops topic on ALARM and OK', () => {
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 6);
     for (const alarm of Object.values(template.findResources('AWS::CloudWatch::Alarm'))) {
       expect(alarm.Properties).toMatchObject({ AlarmActions: ops(), OKActions: ops() });
     }
@@ -223,8 +285,8 @@ describe('observability', () => {
     });
   });
 
-  it('alarms on errors of either function', () => {
-    for (const fn of ['MonitorDispatch', 'MonitorProbe']) {
+  it('alarms on errors of any function', () => {
+    for (const fn of ['MonitorDispatch', 'MonitorProbe', 'MonitorRoundTrip']) {
       template.hasResourceProperties('AWS::CloudWatch::Alarm', {
         Namespace: 'AWS/Lambda',
         MetricName: 'Errors',
