@@ -8,6 +8,8 @@ import { startEmbeddedStore, type EmbeddedStore } from '../../lambdas/adapters/e
 import { SnsNotifier } from '../../lambdas/adapters/sns.js';
 import { createDispatchHandler, cycleTime } from '../../lambdas/handlers/dispatch.js';
 import { createProbeHandler } from '../../lambdas/handlers/probe.js';
+import { roundTripMonitorFromEnv } from '../../lambdas/handlers/round-trip.js';
+import { buildReport } from '../../lambdas/core/evaluate.js';
 import { cannedCheck } from '../support/canned.js';
 
 const sqs = mockClient(SQSClient);
@@ -16,7 +18,12 @@ let embedded: EmbeddedStore;
 
 beforeAll(async () => {
   embedded = await startEmbeddedStore({});
-  for (let i = 0; i < 23; i++) await embedded.registry.put({ id: `srv-${String(i).padStart(2, '0')}`, imap: `imap${i}.example.com:993` });
+  for (let i = 0; i < 23; i++) {
+    const id = `srv-${String(i).padStart(2, '0')}`;
+    // Two of them opt in to the round trip.
+    const rt = i === 3 || i === 7 ? { smtp: `smtp${i}.example.com:587`, user: `sales${i}@example.com`, passwordEnv: 'PW', roundTrip: true } : {};
+    await embedded.registry.put({ id, imap: `imap${i}.example.com:993`, ...rt });
+  }
 });
 afterAll(async () => embedded.close());
 // Powertools writes logs and EMF straight to stdout: capture them there.
@@ -83,6 +90,23 @@ describe('dispatch', () => {
     const out = await createDispatchHandler({ registry: embedded.registry, sqs: new SQSClient({}), queueUrl: 'q', clock })({});
     expect(out).toEqual({ cycle: '2031-03-04T05:06:00.000Z', jobs: 23 });
   });
+
+  it('a round-trip event sends round-trip jobs, for the servers that opt in only, to the round-trip queue', async () => {
+    sqs.on(SendMessageBatchCommand).resolves({ Failed: [] });
+    const deps = { registry: embedded.registry, sqs: new SQSClient({}), queueUrl: 'checks', roundTripQueueUrl: 'round-trips', metrics: metrics() };
+    const out = await createDispatchHandler(deps)({ kind: 'round-trip', scheduledTime: '2026-12-01T09:00:07Z' });
+    expect(out).toEqual({ cycle: '2026-12-01T09:00:00.000Z', jobs: 2 });
+    const calls = sqs.commandCalls(SendMessageBatchCommand);
+    expect(calls).toHaveLength(1);
+    expect(calls[0]!.args[0].input.QueueUrl).toBe('round-trips');
+    expect(calls[0]!.args[0].input.Entries!.map((e) => JSON.parse(e.MessageBody!))).toEqual([
+      { serverId: 'srv-03', jobId: '2026-12-01T09:00:00.000Z/srv-03/round-trip', at: '2026-12-01T09:00:00.000Z', kind: 'round-trip' },
+      { serverId: 'srv-07', jobId: '2026-12-01T09:00:00.000Z/srv-07/round-trip', at: '2026-12-01T09:00:00.000Z', kind: 'round-trip' },
+    ]);
+    // JobsDispatched counts check cycles only (the heartbeat alarm reads it).
+    expect(emf()).toEqual([]);
+    await expect(createDispatchHandler({ ...deps, roundTripQueueUrl: undefined })({ kind: 'round-trip' })).rejects.toThrow(/no round-trip queue is configured/);
+  });
 });
 
 describe('probe', () => {
@@ -140,5 +164,60 @@ describe('probe', () => {
     // The per-server view is the job-done log line, which the dashboard's Logs Insights query reads.
     const lines = stdout.mock.calls.flatMap((c) => String(c[0]).split('\n')).filter((l) => l.includes('"job-done"')).map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines).toEqual([expect.objectContaining({ message: 'job-done', serverId: 'srv-00', verdict: 'compliant', certificateDaysLeft: 214 })]);
+  });
+});
+
+describe('round-trip function', () => {
+  const record = (messageId: string, body: unknown) => ({ messageId, body: JSON.stringify(body) }) as SQSEvent['Records'][number];
+  const at = '2026-12-01T09:00:00.000Z';
+
+  it('runs round-trip jobs with the runner it is given, refuses check jobs, and skips servers that no longer opt in', async () => {
+    sns.on(PublishCommand).resolves({ MessageId: 'm-2' });
+    const calls: Array<{ address?: string; windowMs?: number; stepTimeoutMs: number }> = [];
+    const deps = roundTripMonitorFromEnv({ TABLE_NAME: 't', TOPIC_ARN: 'arn:aws:sns:eu-west-1:123456789012:a', ROUND_TRIP_WINDOW_MS: '45000', ROUND_TRIP_STEP_TIMEOUT_MS: '15000', EGRESS_IPS: '198.51.100.7' });
+    expect(deps.roundTrip?.options).toEqual({ windowMs: 45000, stepTimeoutMs: 15000, egressAddress: '198.51.100.7' });
+    const handler = createProbeHandler({
+      registry: embedded.registry,
+      concurrency: 2,
+      kind: 'round-trip',
+      monitor: {
+        store: embedded.store,
+        notifier: new SnsNotifier(new SNSClient({}), 'arn:aws:sns:eu-west-1:123456789012:inboxguard-alerts'),
+        credentials: { password: async () => 'pw' },
+        clock: { now: () => new Date(at) },
+        probe: { timeoutMs: 1000 },
+        roundTrip: {
+          options: { stepTimeoutMs: 15000, windowMs: 45000 },
+          run: async (target, opts) => {
+            calls.push({ ...(target.address ? { address: target.address } : {}), ...(opts.windowMs ? { windowMs: opts.windowMs } : {}), stepTimeoutMs: opts.stepTimeoutMs });
+            return buildReport({ profile: 'hubspot', durationMs: 5, target: { imap: target.imap }, roundTrip: { address: target.address ?? '', at, submit: { attempt: 'answered', ok: false, reply: '553 5.7.1 Sender address rejected: not owned by user', code: 553, failure: { stage: 'rcpt-to', kind: 'rejected', message: '553' } }, watch: { ok: true, windowMs: 45000 } } });
+          },
+        },
+      },
+    });
+    const out = await handler({
+      Records: [
+        record('a', { serverId: 'srv-03', jobId: `${at}/srv-03/round-trip`, at, kind: 'round-trip' }),
+        record('b', { serverId: 'srv-07', jobId: `${at}/srv-07`, at }),
+        record('c', { serverId: 'srv-04', jobId: `${at}/srv-04/round-trip`, at, kind: 'round-trip' }),
+      ],
+    });
+    expect(out).toEqual({ batchItemFailures: [{ itemIdentifier: 'b' }] });
+    expect(calls).toEqual([{ address: 'sales3@example.com', windowMs: 45000, stepTimeoutMs: 15000 }]);
+    const state = await embedded.store.getState('srv-03');
+    expect(state).toMatchObject({ lastRoundTripJobId: `${at}/srv-03/round-trip`, lastJobId: '', verdict: 'non-compliant' });
+    expect(state?.requirements['smtp.send']?.status).toBe('fail');
+    // Newly measured and failing: a regression alert, with the reply.
+    const [published] = sns.commandCalls(PublishCommand).map((c) => c.args[0].input);
+    expect(published?.Subject).toBe('[inboxguard] srv-03: REGRESSION smtp.send FAIL (newly measured)');
+    expect(published?.Message).toMatch(/RCPT TO refused: 553 5\.7\.1 Sender address rejected: not owned by user/);
+    const done = stdout.mock.calls.flatMap((c) => String(c[0]).split('\n')).filter((l) => l.includes('"round-trip-done"')).map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(done).toHaveLength(2);
+    expect(done).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ serverId: 'srv-03', status: 'done', accepted: false, alert: 'regression' }),
+        expect.objectContaining({ serverId: 'srv-04', status: 'skipped' }),
+      ]),
+    );
   });
 });
