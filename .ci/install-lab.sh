@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what test/lab/lab.ts needs: Dovecot, Postfix, Courier authdaemon from apt, and
+# Installs what test/lab/lab.ts needs: Dovecot (IMAP, LMTP, Sieve), Postfix, Courier authdaemon from apt, and
 # private extractions of courier-imap, Cyrus IMAP and Exim (they conflict with dovecot-imapd
 # and postfix in apt).
 # Idempotent; on Debian 12, as root (or through sudo, which it calls itself when needed).
@@ -8,6 +8,7 @@ set -euo pipefail
 COURIER_ROOT=/var/cache/inboxguard-lab/courier-imap
 PACKAGES=(
   dovecot-core dovecot-imapd dovecot-submissiond
+  dovecot-lmtpd dovecot-sieve          # the mail flow: LMTP delivery into Maildir, Sieve fileinto
   postfix
   courier-base courier-authdaemon courier-authlib-userdb
   courier-authlib libcourier-unicode4 libgamin0 libgdbm6 libidn12 gamin  # courier-imap's dependencies

@@ -6,6 +6,7 @@ import type { Row, Section } from './lib/report.js';
 import { mb, ms, num, usd } from './lib/stats.js';
 import type { SizeFigures } from './scale.js';
 import type { CycleFigures } from './scale-worker.js';
+import type { RoundTripFigures } from './round-trip.js';
 
 /** Public list prices, us-east-1 (N. Virginia), without free tiers. */
 export const PRICES = {
@@ -82,6 +83,34 @@ function inputs(sections: readonly Section[]): Inputs | string {
   };
 }
 
+/**
+ * 1,000 round trips, beside the checks: the function (512 MB, batches of 5 at once) waits on
+ * the network and on the delivery; the store and queue work is a check's; the bytes are measured.
+ */
+function roundTripCost(sections: readonly Section[], c: { wru: number; rru: number; sqs: number; secrets: number; logBytes: number; storeMs: number; checkTotal: number }): Row | undefined {
+  const rt = sections.find((s) => s.id === 'round-trip')?.data as RoundTripFigures | undefined;
+  if (!rt) return undefined;
+  const P = PRICES;
+  const k = 1000;
+  const durationMs = rt.rttTotalMs + rt.deliveryMs.median + c.storeMs;
+  const gbSecondsPerJob = ((durationMs / 1000) * (STACK.memoryMb / 1024)) / STACK.batchSize;
+  const parts = {
+    lambda: k * (gbSecondsPerJob * P.lambdaArmGbSecond + P.lambdaRequest / STACK.batchSize),
+    sqs: k * c.sqs * P.sqsRequest,
+    dynamo: k * (c.wru * P.dynamoWriteUnit + c.rru * P.dynamoReadUnit),
+    secrets: k * c.secrets * (P.secretsApiCall + P.kmsRequest),
+    nat: k * ((rt.bytes.up + rt.bytes.down) / 1024 ** 3) * P.natGb + k * (rt.bytes.up / 1024 ** 3) * P.dataOutGb,
+    logs: k * (c.logBytes / 1024 ** 3) * P.logsGb,
+  };
+  const total = Object.values(parts).reduce((a, b) => a + b, 0);
+  return {
+    measure: 'per 1,000 round trips (opt-in)',
+    value: usd(total),
+    versus: `${(total / c.checkTotal).toFixed(1)}× a check`,
+    detail: `an invocation of ${ms(durationMs)} (network at 50 ms RTT ${ms(rt.rttTotalMs)} + delivery ${ms(rt.deliveryMs.median)}): Lambda ${usd(parts.lambda)}, NAT + out ${usd(parts.nat)} (${((rt.bytes.up + rt.bytes.down) / 1024).toFixed(0)} KB), DynamoDB ${usd(parts.dynamo)}, SQS ${usd(parts.sqs)}, secrets ${usd(parts.secrets)}, logs ${usd(parts.logs)}; hourly, a server's round trips cost ${usd((total * 24 * 30) / k)} a month`,
+  };
+}
+
 const per = (c: CycleFigures, pick: (k: string) => boolean, f: 'calls' | 'units' = 'units'): number =>
   Object.entries(c.dynamo).filter(([k]) => pick(k)).reduce((s, [, v]) => s + v[f], 0) / c.jobs;
 
@@ -129,6 +158,8 @@ export function estimateCost(sections: readonly Section[]): Section {
       detail: `at one probe per ${STACK.intervalMin} min (${num(probesPerServerMonth)}/month): one secret/server ${usd(secretsPer1000)}; custom metrics ${usd(metricsPer1000)}: ${i.customMetrics} for the whole fleet (${usd(i.customMetrics * P.customMetricMonth)}/month however many servers), ${i.customMetricsPerServer.toFixed(4)}/server`,
     },
   ];
+  const rtRow = roundTripCost(sections, { wru: wru(i.steady), rru: rru(i.steady), sqs: sqs(i.steady), secrets: i.steady.secretReads / i.steady.jobs, logBytes: i.logBytesPerJob, storeMs, checkTotal: total });
+  if (rtRow) rows.push(rtRow);
   const sizes = [256, 512, 1024, 1769].map((m) => ({ m, ...invocation(i, m, storeMs) }));
   const memoryTable = sizes.map(
     (x) => `  ${String(x.m).padStart(4)} MB: batch of ${STACK.batchSize} in ${ms(x.ms).padStart(7)} (${x.bound}-bound), ${usd(k * x.gbSecondsPerJob * P.lambdaArmGbSecond)} per 1,000`,

@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick] [-- --only wall,rtt,scale,bundle,cost] [-- --profile]`
+// `npm run bench [-- --quick] [-- --only wall,rtt,scale,bundle,round-trip,cost] [-- --profile]`
 // Measures speed and cost (issue 5) and prints one table; the same goes to bench/results/latest.json.
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -12,11 +12,12 @@ import { startLabTarget, type LabTarget } from './lib/lab-target.js';
 import { describeMachine, machine } from './lib/machine.js';
 import { formatTable, type Section } from './lib/report.js';
 import { ms } from './lib/stats.js';
+import { measureRoundTrip } from './round-trip.js';
 import { measureRtt } from './rtt.js';
 import { measureScale } from './scale.js';
 import { measureWall } from './wall.js';
 
-const SECTIONS = ['wall', 'rtt', 'scale', 'bundle', 'cost'] as const;
+const SECTIONS = ['wall', 'rtt', 'scale', 'bundle', 'round-trip', 'cost'] as const;
 type SectionId = (typeof SECTIONS)[number];
 
 const { values } = parseArgs({
@@ -84,6 +85,10 @@ try {
 }
 if (only.has('scale')) await timed('3 scale', () => measureScale(quick ? { sizes: [30, 90] } : { sizes: [100, 1000, 5000] }, { profile: values.profile ?? false }));
 if (only.has('bundle')) await timed('4 bundles', () => measureBundles({ loads: quick ? 5 : 10 }));
+if (only.has('round-trip')) {
+  if (labPrerequisites().ok) await timed('6 round trip', () => measureRoundTrip(quick ? { runs: 3, rttRuns: 1, oneWayMs: 25 } : { runs: 10, rttRuns: 3, oneWayMs: 25 }));
+  else sections.push({ id: 'round-trip-skipped', title: '6. Mail-flow round trip', rows: [{ measure: 'not measured', value: `the lab needs ${labPrerequisites().missing.join(', ')}` }], data: {} });
+}
 if (only.has('cost')) await timed('5 cost', async () => estimateCost(sections));
 
 const header = [

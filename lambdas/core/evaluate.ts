@@ -33,7 +33,9 @@ export type SoftwareByProtocol = Partial<Record<'imap' | 'smtp', Software>>;
 
 function withRemedy(id: string, { remedyKey, ...result }: Outcome, software: SoftwareByProtocol): RequirementResult {
   if (!remedyKey) return { id, ...result };
-  return { id, ...result, remedy: remedyFor(remedyKey, software[id.startsWith('smtp.') ? 'smtp' : 'imap']) };
+  // The round trip passes the submission server, then the mailbox server: the remedy names both.
+  const which = isRoundTripId(id) ? [software.smtp, software.imap] : software[id.startsWith('smtp.') ? 'smtp' : 'imap'];
+  return { id, ...result, remedy: remedyFor(remedyKey, which) };
 }
 
 /** Judges observations against a profile's ordinary requirements. Pure: same observation, same report. */

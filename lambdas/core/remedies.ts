@@ -321,12 +321,15 @@ export type RemedyKey = keyof typeof REMEDIES;
  * The remedy as the admin reads it: the setting of the software that was identified, else
  * the generic advice, saying that it is generic.
  */
-export function remedyFor(key: RemedyKey, software: Software | undefined): string {
+export function remedyFor(key: RemedyKey, software: Software | undefined | readonly (Software | undefined)[]): string {
   const r: Remedy = REMEDIES[key];
   if (!r.by) return r.text;
-  const family = software ? FAMILY[software] : undefined;
-  const specific = family ? r.by[family] : undefined;
-  if (family && specific) return `${r.text} ${family}: ${specific}.`;
-  const why = software && software !== 'unknown' ? `no setting is known here for ${software}` : 'the server software was not identified';
+  // A round trip crosses two servers (the submission server, then the mailbox): each one's setting, in order.
+  const softwares = (Array.isArray(software) ? software : [software]) as readonly (Software | undefined)[];
+  const families = [...new Set(softwares.flatMap((sw) => (sw && FAMILY[sw] ? [FAMILY[sw]] : [])))];
+  const specific = families.flatMap((f) => (r.by?.[f] ? [`${f}: ${r.by[f]}.`] : []));
+  if (specific.length) return `${r.text} ${specific.join(' ')}`;
+  const named = softwares.filter((sw): sw is Software => !!sw && sw !== 'unknown');
+  const why = named.length ? `no setting is known here for ${[...new Set(named)].join(' or ')}` : 'the server software was not identified';
   return `${r.text} Generic advice (${why}): ${r.generic ?? 'see the server documentation'}.`;
 }

@@ -261,8 +261,8 @@ export interface WatchObservation {
   uidplus?: boolean;
   /** The window the message was given to arrive. */
   windowMs: number;
-  /** Where it was found and how long after the server accepted it. */
-  found?: { folder: string; junk: boolean; ms: number };
+  /** Where it was found, how long after the server accepted it, and when (ISO, to the millisecond). */
+  found?: { folder: string; junk: boolean; ms: number; at?: string };
   junkFolder?: string | null;
   sentFolder?: string | null;
   /** A copy appeared in Sent (servers differ: evidence, not a verdict). */

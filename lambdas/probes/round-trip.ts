@@ -198,13 +198,9 @@ class Watcher {
     const junkFrom = this.junk ? await this.uidNext(this.junk, 1) : 0;
     let junkNext = junkFrom;
     let exists = -1;
+    const count = (): number => (this.client.mailbox ? this.client.mailbox.exists : 0);
     for (;;) {
       if (this.broken) return undefined;
-      const count = this.client.mailbox ? this.client.mailbox.exists : 0;
-      if (count !== exists) {
-        exists = count;
-        if ((await this.own(inboxFrom, run)).length) return { folder: 'INBOX', junk: false };
-      }
       if (this.junk) {
         const next = await this.uidNext(this.junk, junkNext);
         if (next !== junkNext) {
@@ -212,9 +208,14 @@ class Watcher {
           if (await this.inFolder(this.junk, run, junkFrom, false)) return { folder: this.junk, junk: true };
         }
       }
+      // Read after STATUS: an EXISTS that came with its answer is seen now, not a poll later.
+      if (count() !== exists) {
+        exists = count();
+        if ((await this.own(inboxFrom, run)).length) return { folder: 'INBOX', junk: false };
+      }
       const left = until - Date.now();
       if (left <= 0) return undefined;
-      await this.pause(Math.min(pollMs, left));
+      await this.pause(Math.min(pollMs, left), () => count() !== exists);
     }
   }
 
@@ -223,8 +224,9 @@ class Watcher {
     return (status && status.uidNext) || fallback;
   }
 
-  /** Idles (or sleeps, then NOOPs) until something arrives or `ms` passes. */
-  private async pause(ms: number): Promise<void> {
+  /** Idles (or sleeps, then NOOPs) until something arrives or `ms` passes; at once when `changed` already. */
+  private async pause(ms: number, changed: () => boolean): Promise<void> {
+    if (changed()) return;
     const woken = new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, ms);
       this.wake = () => {
@@ -433,7 +435,8 @@ async function observe(target: RoundTripTarget, opts: RoundTripOptions): Promise
       delete (obs.submit as { acceptedAt?: number }).acceptedAt;
       if (accepted !== undefined) {
         const found = await deadline.race(watcher.waitFor(run, inboxFrom, accepted + opts.windowMs, opts.pollMs ?? DEFAULT_POLL_MS));
-        if (found) watch.found = { ...found, ms: Date.now() - accepted };
+        const seen = Date.now();
+        if (found) watch.found = { ...found, ms: seen - accepted, at: new Date(seen).toISOString() };
         // Its own copies: where it landed, and in Sent where the server saves submissions there.
         if (found?.junk) await deadline.race(watcher.inFolder(found.folder, run, 1, true));
         else await deadline.race(watcher.removeFromInbox(run, inboxFrom));

@@ -105,6 +105,7 @@ export async function signLeaf(ca: Ca, base: string, validity?: { start: string;
 /** Creates the CA and every leaf in `dir` (keys generated concurrently). */
 export async function makeCertificates(dir: string): Promise<Certs> {
   const file = (name: string): string => path.join(dir, name);
+  await mkdir(dir, { recursive: true }); // before the leaves' requests, which run alongside makeCa
   const [ca] = await Promise.all([
     makeCa(dir),
     ...Object.entries(LEAVES).map(async ([name, leaf]) => {

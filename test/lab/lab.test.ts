@@ -53,6 +53,8 @@ async function greeting(port: number, tlsOptions?: tls.ConnectionOptions): Promi
 const endpoints = (lab: LabInfo): Array<[string, LabEndpoint]> => [
   ...Object.entries(lab.dovecot).map(([name, ports]): [string, LabEndpoint] => [`dovecot ${name}`, ports]),
   ['courier', lab.courier],
+  ['dovecot flow', lab.flow],
+  ['dovecot flowLegacy', lab.flow.legacy],
 ];
 
 describe.skipIf(!hasLab())('real-server lab', () => {
@@ -78,6 +80,15 @@ describe.skipIf(!hasLab())('real-server lab', () => {
 
   it('Postfix smtps greets with 220 inside TLS', async () => {
     await expect(greeting(requireLab().postfix.smtps, ANY_TLS)).resolves.toMatch(/^220 /);
+  });
+
+  it('Postfix flow greets on both ports and offers STARTTLS on submission', async () => {
+    const { flow } = requireLab();
+    const socket = await connect(flow.submission);
+    expect((await readUntil(socket, /^220 /)).at(-1)).toMatch(/^220 /);
+    socket.write('EHLO client.lab.test\r\n');
+    expect(await readUntil(socket, /^250 /)).toContain('250-STARTTLS');
+    await expect(greeting(flow.smtps, ANY_TLS)).resolves.toMatch(/^220 /);
   });
 
   it('the compliant implicit-TLS port presents a certificate for mail.lab.test', async () => {

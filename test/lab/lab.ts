@@ -1,11 +1,13 @@
 // The real-server lab: Dovecot variants, Postfix submission, Courier-IMAP, Cyrus IMAP and Exim on 127.0.0.1
-// high ports, with certificates from a private CA made at start. Needs root and what
-// .ci/install-lab.sh installs. Recipes: LAB-NOTES.md ("Running real mail servers").
+// high ports, plus a mail flow (a second Postfix delivering over LMTP into two more Dovecots),
+// with certificates from a private CA made at start. Needs root and what .ci/install-lab.sh
+// installs. Recipes: LAB-NOTES.md ("Running real mail servers").
 //
 // Connect FROM 127.0.0.2 (localAddress): Dovecot treats a client whose address equals its
 // own (127.0.0.1) as secure and would allow plaintext LOGIN.
 import { accessSync, constants } from 'node:fs';
-import { chmod, chown, copyFile, mkdir, mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises';
+import { chmod, chown, copyFile, mkdir, mkdtemp, readFile, rm, symlink, utimes, writeFile } from 'node:fs/promises';
+import net from 'node:net';
 import os from 'node:os';
 import tls from 'node:tls';
 import path from 'node:path';
@@ -52,6 +54,8 @@ export interface Lab {
   cyrus: Record<CyrusVariant, LabEndpoint>;
   /** Exim 4.96 submission (GnuTLS), AUTH PLAIN/LOGIN only after TLS, against a private password file. */
   exim: Record<EximVariant, { submission: number; smtps: number }>;
+  /** Mail that really arrives: submit to Postfix 'flow', read it over IMAP from Dovecot 'flow' or 'flowLegacy'. */
+  flow: LabFlow;
   /** Stops every process the lab started, waits for them to exit, removes dir. Idempotent. */
   stop(): Promise<void>;
 }
@@ -59,14 +63,57 @@ export interface Lab {
 /** What tests get: the lab without its stop function (serializable). */
 export type LabInfo = Omit<Lab, 'stop'>;
 
-export type LabServer = 'dovecot' | 'postfix' | 'courier' | 'cyrus' | 'exim';
+export type LabServer = 'dovecot' | 'postfix' | 'courier' | 'cyrus' | 'exim' | 'flow';
 
 export interface StartLabOptions {
   /**
    * Servers to start (default all). Postfix authenticates through Dovecot, so 'postfix'
-   * implies 'dovecot'. Ports of servers not started are 0.
+   * implies 'dovecot'. 'flow' is self-contained: its own Postfix and two Dovecots.
+   * Ports of servers not started are 0.
    */
   only?: LabServer[];
+}
+
+/**
+ * The mail flow's users: login name = address, password Lab.password. Postfix 'flow' accepts
+ * each of them (SASL through Dovecot 'flow') and delivers lab.test over LMTP.
+ */
+export const FLOW_USERS = {
+  /** Delivery lands in INBOX. */
+  inbox: 'rt-inbox@lab.test',
+  /** An active Sieve script files every delivery into Junk. */
+  junk: 'rt-junk@lab.test',
+  /** Over quota (1 KiB, with a bigger message in INBOX): Postfix refuses it at RCPT TO with 552 5.2.2. */
+  full: 'rt-full@lab.test',
+  /** Postfix accepts its mail (250) and puts it in the hold queue: never delivered. */
+  held: 'rt-held@lab.test',
+  /** Postfix's sender login map gives its address to someone else: refused as a sender, even logged in as itself. */
+  spoof: 'rt-spoof@lab.test',
+  /** INBOX pre-filled with "Busy mailbox message 1" to 6: 2 \Deleted, 1 \Flagged, 4 \Seen, 1 with no flag. Delivery lands in INBOX. */
+  busy: 'rt-busy@lab.test',
+  /** Its mailbox is on Dovecot 'flowLegacy' (no UIDPLUS, no IDLE); Dovecot 'flow' only authenticates it. */
+  legacy: 'rt-legacy@lab.test',
+} as const;
+
+export type FlowUser = keyof typeof FLOW_USERS;
+
+export interface LabFlow {
+  /** Dovecot 'flow' (every user's mailbox but rt-legacy's), plain IMAP port offering STARTTLS; good certificate. */
+  imapStarttls: number;
+  /** Dovecot 'flow', implicit-TLS IMAP port. */
+  imapTls: number;
+  /** Postfix 'flow', 587-style: STARTTLS required, then AUTH (SASL through Dovecot 'flow'). */
+  submission: number;
+  /** Postfix 'flow', 465-style (wrapper mode). */
+  smtps: number;
+  /** Dovecot 'flowLegacy', rt-legacy's mailbox: after login it advertises neither UIDPLUS nor IDLE. */
+  legacy: LabEndpoint;
+  /** The users' addresses (FLOW_USERS), which are also their login names. */
+  users: Record<FlowUser, string>;
+  /** Each user's Maildir, absolute: INBOX in new/ and cur/, folders in .Junk/ and .Sent/. '' when 'flow' is not started. */
+  maildirs: Record<FlowUser, string>;
+  /** Postfix 'flow' config directory: `postqueue -c DIR -p` (or -j), `postsuper -c DIR -d ALL hold`. '' when not started. */
+  postfixConfigDir: string;
 }
 
 export const COURIER_ROOT = '/var/cache/inboxguard-lab/courier-imap';
@@ -105,13 +152,17 @@ const DOVECOT_VARIANTS = {
 export type DovecotVariant = keyof typeof DOVECOT_VARIANTS;
 const DOVECOT_NAMES = Object.keys(DOVECOT_VARIANTS) as DovecotVariant[];
 
-const REQUIRED_FILES: Array<[file: string, what: string]> = [
+// Executables, except the entries with R_OK (plugins are not executable).
+const REQUIRED_FILES: Array<[file: string, what: string, mode?: number]> = [
   ['/usr/bin/openssl', 'openssl'],
   ['/usr/bin/unshare', 'util-linux (unshare)'],
   ['/usr/bin/mount', 'mount'],
   ['/usr/bin/script', 'bsdutils (script)'],
   ['/usr/sbin/dovecot', 'dovecot-core'],
   ['/usr/lib/dovecot/imap-login', 'dovecot-imapd'],
+  ['/usr/lib/dovecot/lmtp', 'dovecot-lmtpd'],
+  ['/usr/lib/dovecot/quota-status', 'dovecot-core (quota-status)'],
+  ['/usr/lib/dovecot/modules/lib90_sieve_plugin.so', 'dovecot-sieve', constants.R_OK],
   ['/usr/sbin/postfix', 'postfix'],
   ['/usr/sbin/couriertcpd', 'courier-base (couriertcpd)'],
   ['/usr/bin/couriertls', 'courier-base (couriertls)'],
@@ -132,9 +183,9 @@ export function labPrerequisites(): { ok: boolean; missing: string[] } {
   const missing = new Set<string>();
   if (process.platform !== 'linux') missing.add('Linux');
   if (process.getuid?.() !== 0) missing.add('root (uid 0)');
-  for (const [file, what] of REQUIRED_FILES) {
+  for (const [file, what, mode = constants.X_OK] of REQUIRED_FILES) {
     try {
-      accessSync(file, constants.X_OK);
+      accessSync(file, mode);
     } catch {
       missing.add(what);
     }
@@ -209,12 +260,28 @@ async function startProcess(ctx: Ctx, { name, command, log, env, fatal }: Server
 
 // ---------------------------------------------------------------- Dovecot
 
-const dovecotConf = (o: { name: string; dir: string; cert: CertFiles; spec: DovecotSpec; ports: LabEndpoint }): string => `
+interface DovecotConf {
+  name: string;
+  dir: string;
+  cert: CertFiles;
+  spec: DovecotSpec;
+  ports: LabEndpoint;
+  /** Default 'imap'. */
+  protocols?: string;
+  /** Folders beside INBOX, by name, with their special-use flag; all auto-subscribed. Default Sent. */
+  mailboxes?: Record<string, string>;
+  /** passdb file when it is not the userdb file `users`; %s in it is the service (imap, smtp for Postfix SASL). */
+  passdb?: string;
+  /** Settings and sections appended (the mail flow's LMTP, quota and Sieve). */
+  extra?: string;
+}
+
+const dovecotConf = (o: DovecotConf): string => `
 instance_name = inboxguard-${o.name}
 base_dir = ${o.dir}/run
 state_dir = ${o.dir}/state
 log_path = ${o.dir}/dovecot.log
-protocols = imap
+protocols = ${o.protocols ?? 'imap'}
 listen = 127.0.0.1
 ssl = yes
 ssl_cert = <${o.cert.chain}
@@ -227,7 +294,7 @@ disable_plaintext_auth = yes
 auth_mechanisms = plain login
 passdb {
   driver = passwd-file
-  args = ${o.dir}/users
+  args = ${o.passdb ?? `${o.dir}/users`}
 }
 userdb {
   driver = passwd-file
@@ -236,10 +303,9 @@ userdb {
 mail_location = maildir:~/Maildir
 namespace inbox {
   inbox = yes
-  mailbox Sent {
-    special_use = \\Sent
-    auto = subscribe
-  }
+${Object.entries(o.mailboxes ?? { Sent: '\\Sent' })
+  .map(([name, use]) => `  mailbox ${name} {\n    special_use = ${use}\n    auto = subscribe\n  }`)
+  .join('\n')}
 }
 protocol imap {
   mail_max_userip_connections = ${o.spec.maxConnections}
@@ -258,7 +324,7 @@ service auth {
     mode = 0666
   }
 }
-`;
+${o.extra ?? ''}`;
 
 // OPENSSL_CONF for the TLS-1.0/1.1-only variant: caps every SSL context in the process.
 const LEGACY_OPENSSL_CONF = `openssl_conf = lab_conf
@@ -272,34 +338,56 @@ MaxProtocol = TLSv1.1
 CipherString = ALL:@SECLEVEL=0
 `;
 
+/** A passwd-file line: the user, its password, nobody's uid/gid, its home, then userdb extra fields. */
+const passwdLine = (user: string, password: string, home: string, extra = ''): string =>
+  `${user}:{PLAIN}${password}:${NOBODY}:${NOBODY}::${home}::${extra}\n`;
+
+/** Writes o.dir/dovecot.conf, runs Dovecot in the foreground and waits until both IMAP ports greet. */
+async function launchDovecot(ctx: Ctx, o: DovecotConf, env: NodeJS.ProcessEnv = LAB_ENV): Promise<Proc> {
+  const conf = path.join(o.dir, 'dovecot.conf');
+  await writeFile(conf, dovecotConf(o));
+  const proc = await startProcess(ctx, {
+    name: `dovecot ${o.name}`,
+    command: ['/usr/sbin/dovecot', '-F', '-c', conf],
+    log: path.join(o.dir, 'dovecot.log'),
+    env,
+    fatal: /\b(Fatal|Error): /, // e.g. a bad TLS setting shows only when a client connects
+  });
+  await Promise.all([
+    waitForGreeting(proc, o.ports.imapStarttls, false, /^\* OK .*Dovecot/),
+    waitForGreeting(proc, o.ports.imapTls, true, /^\* OK .*Dovecot/),
+  ]);
+  return proc;
+}
+
 async function startDovecot(ctx: Ctx, name: DovecotVariant, ports: LabEndpoint): Promise<void> {
   const spec: DovecotSpec = DOVECOT_VARIANTS[name];
   const dir = await labDir(ctx, `dovecot-${name}`);
   const home = await labDir(ctx, `dovecot-${name}/home`, NOBODY);
-  const conf = path.join(dir, 'dovecot.conf');
   const env: NodeJS.ProcessEnv = { ...LAB_ENV };
   if (spec.legacyTls) {
     env.OPENSSL_CONF = path.join(dir, 'openssl.cnf');
     await writeFile(env.OPENSSL_CONF, LEGACY_OPENSSL_CONF);
   }
-  await writeFile(path.join(dir, 'users'), `${USER}:{PLAIN}${ctx.password}:${NOBODY}:${NOBODY}::${home}::\n`);
-  await writeFile(conf, dovecotConf({ name, dir, cert: ctx.certs[spec.cert], spec, ports }));
-  const proc = await startProcess(ctx, {
-    name: `dovecot ${name}`,
-    command: ['/usr/sbin/dovecot', '-F', '-c', conf],
-    log: path.join(dir, 'dovecot.log'),
-    env,
-    fatal: /\b(Fatal|Error): /, // e.g. a bad TLS setting shows only when a client connects
-  });
-  await Promise.all([
-    waitForGreeting(proc, ports.imapStarttls, false, /^\* OK .*Dovecot/),
-    waitForGreeting(proc, ports.imapTls, true, /^\* OK .*Dovecot/),
-  ]);
+  await writeFile(path.join(dir, 'users'), passwdLine(USER, ctx.password, home));
+  await launchDovecot(ctx, { name, dir, cert: ctx.certs[spec.cert], spec, ports }, env);
 }
 
 // ---------------------------------------------------------------- Postfix
 
-const postfixMain = (o: { dir: string; cert: CertFiles; saslPath: string }): string => `
+interface PostfixInstance {
+  /** Its directory under the lab root ('postfix', 'postfix-flow'); also its name in errors. */
+  name: string;
+  /** The Dovecot auth-client socket that SASL goes through. */
+  saslPath: string;
+  ports: { submission: number; smtps: number };
+  /** main.cf settings beyond the common ones (without them, all mail is discarded). */
+  main?: string;
+  /** master.cf services beyond the common ones. */
+  master?: string;
+}
+
+const postfixMain = (o: { dir: string; cert: CertFiles; saslPath: string; extra?: string }): string => `
 compatibility_level = 3.6
 ${CLOCK_ENV_NAMES ? `import_environment = MAIL_CONFIG MAIL_DEBUG MAIL_LOGTAG TZ XAUTHORITY DISPLAY LANG=C POSTLOG_SERVICE POSTLOG_HOSTNAME ${CLOCK_ENV_NAMES}` : ''}
 queue_directory = ${o.dir}/queue
@@ -327,10 +415,10 @@ smtpd_sasl_type = dovecot
 smtpd_sasl_path = ${o.saslPath}
 smtpd_relay_restrictions = permit_sasl_authenticated, reject
 biff = no
-`;
+${o.extra ?? ''}`;
 
-// The two submission services plus the internal services smtpd needs; mail is discarded.
-const postfixMaster = (ports: Lab['postfix']): string => `
+// The two submission services plus the internal services smtpd and the queue manager need.
+const postfixMaster = (ports: PostfixInstance['ports'], extra = ''): string => `
 127.0.0.1:${ports.submission} inet n - n - - smtpd -o smtpd_tls_security_level=encrypt -o smtpd_sasl_auth_enable=yes -o smtpd_client_event_limit_exceptions=
 127.0.0.1:${ports.smtps} inet n - n - - smtpd -o smtpd_tls_wrappermode=yes -o smtpd_sasl_auth_enable=yes -o smtpd_client_event_limit_exceptions=
 cleanup   unix n - n - 0 cleanup
@@ -349,15 +437,16 @@ discard   unix - - n - - discard
 error     unix - - n - - error
 retry     unix - - n - - error
 postlog   unix-dgram n - n - 1 postlogd
-`;
+${extra}`;
 
-async function startPostfix(ctx: Ctx, saslPath: string, ports: Lab['postfix']): Promise<void> {
-  const dir = await labDir(ctx, 'postfix');
-  const conf = await labDir(ctx, 'postfix/conf');
-  await labDir(ctx, 'postfix/queue');
-  await labDir(ctx, 'postfix/data', await uidOf('postfix'));
+/** Starts a Postfix instance; resolves with its config directory once both ports greet. */
+async function startPostfix(ctx: Ctx, { name, saslPath, ports, main, master }: PostfixInstance): Promise<string> {
+  const dir = await labDir(ctx, name);
+  const conf = await labDir(ctx, `${name}/conf`);
+  await labDir(ctx, `${name}/queue`);
+  await labDir(ctx, `${name}/data`, await uidOf('postfix'));
   const aMinuteAgo = Date.now() / 1000 - 60;
-  const files = { 'main.cf': postfixMain({ dir, cert: ctx.certs.good, saslPath }), 'master.cf': postfixMaster(ports) };
+  const files = { 'main.cf': postfixMain({ dir, cert: ctx.certs.good, saslPath, extra: main }), 'master.cf': postfixMaster(ports, master) };
   for (const [file, text] of Object.entries(files)) {
     await writeFile(path.join(conf, file), text);
     // Postfix re-reads a config file until it is a second old (1.5 s lost): backdate it.
@@ -370,17 +459,18 @@ async function startPostfix(ctx: Ctx, saslPath: string, ports: Lab['postfix']): 
     await writeFile(startLog, await run('/usr/bin/script', ['-qec', `/usr/sbin/postfix -c '${conf}' start`, '/dev/null']));
   } catch (err) {
     await writeFile(startLog, errorMessage(err));
-    throw await failure({ name: 'postfix', logs }, '`postfix start` failed');
+    throw await failure({ name, logs }, '`postfix start` failed');
   }
   const pidFile = path.join(dir, 'queue/pid/master.pid');
   const pid = Number((await readFile(pidFile, 'utf8').catch(() => '')).trim());
-  if (!(pid > 0)) throw await failure({ name: 'postfix', logs }, `no master pid in ${pidFile}`);
+  if (!(pid > 0)) throw await failure({ name, logs }, `no master pid in ${pidFile}`);
   ctx.tracker.add(pid); // the master daemonized with setsid: it leads its group
-  const proc: Proc = { name: 'postfix', logs, alive: () => isRunning(pid), fatal: /\b(fatal|panic): / };
+  const proc: Proc = { name, logs, alive: () => isRunning(pid), fatal: /\b(fatal|panic): / };
   await Promise.all([
     waitForGreeting(proc, ports.submission, false, /^220 /),
     waitForGreeting(proc, ports.smtps, true, /^220 /),
   ]);
+  return conf;
 }
 
 // ---------------------------------------------------------------- Courier
@@ -410,12 +500,16 @@ wait
 `;
 };
 
-async function makeMaildir(home: string, folders: string[]): Promise<void> {
+/** home/Maildir with INBOX and `folders` (Maildir++: .Name), plus `files` (paths relative to home), all owned by nobody. */
+async function makeMaildir(home: string, folders: string[], files: Record<string, string> = {}): Promise<void> {
   for (const folder of ['', ...folders.map((f) => `.${f}`)]) {
     for (const sub of ['cur', 'new', 'tmp']) await mkdir(path.join(home, 'Maildir', folder, sub), { recursive: true });
     if (folder) await writeFile(path.join(home, 'Maildir', folder, 'maildirfolder'), '');
   }
-  await writeFile(path.join(home, 'Maildir/courierimapsubscribed'), folders.map((f) => `INBOX.${f}\n`).join(''));
+  for (const [file, text] of Object.entries(files)) {
+    await mkdir(path.dirname(path.join(home, file)), { recursive: true });
+    await writeFile(path.join(home, file), text);
+  }
   await run('chown', ['-R', `${NOBODY}:${NOBODY}`, home]);
 }
 
@@ -426,7 +520,7 @@ async function startCourier(ctx: Ctx, ports: LabEndpoint): Promise<void> {
   const courierUid = await uidOf('courier');
   await labDir(ctx, 'courier/run/authdaemon', courierUid);
   const home = await labDir(ctx, 'courier/home');
-  await makeMaildir(home, ['Sent']);
+  await makeMaildir(home, ['Sent'], { 'Maildir/courierimapsubscribed': 'INBOX.Sent\n' });
 
   const certFile = path.join(etc, 'imapd.pem'); // key + leaf + CA, read by couriertls as courier
   await copyFile(ctx.certs.good.combined, certFile);
@@ -668,11 +762,210 @@ async function startExim(ctx: Ctx, name: EximVariant, ports: { submission: numbe
   await Promise.all([waitForGreeting(proc, ports.submission, false, /^220 .*Exim/), waitForGreeting(proc, ports.smtps, true, /^220 .*Exim/)]);
 }
 
+// ---------------------------------------------------------------- Mail flow
+
+// Postfix 'flow' takes submissions from FLOW_USERS (SASL through Dovecot 'flow') and delivers
+// lab.test over LMTP: to Dovecot 'flowLegacy' for rt-legacy, to Dovecot 'flow' for the others
+// (quota, Sieve). Everything else it discards, like the other Postfix.
+
+/** The flow's ports; LMTP and quota-status are for Postfix 'flow' only. */
+interface FlowPorts {
+  imap: LabEndpoint;
+  lmtp: number;
+  quotaStatus: number;
+  legacy: LabEndpoint;
+  legacyLmtp: number;
+  submission: number;
+  smtps: number;
+}
+
+const FLOW_PORT_COUNT = 9;
+const FLOW_USER_KEYS = Object.keys(FLOW_USERS) as FlowUser[];
+const FLOW_SPEC: DovecotSpec = { cert: 'good', minProtocol: 'TLSv1.2', maxConnections: 10 };
+const FLOW_MAILBOXES = { Sent: '\\Sent', Junk: '\\Junk' };
+
+/**
+ * Dovecot 2.3.19's post-login capabilities without UIDPLUS and IDLE (imap_capability replaces
+ * the whole list, before and after login; imap-login still adds STARTTLS and AUTH=).
+ */
+const LEGACY_CAPABILITY = 'IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE SORT SORT=DISPLAY THREAD=REFERENCES THREAD=REFS THREAD=ORDEREDSUBJECT MULTIAPPEND URL-PARTIAL CATENATE UNSELECT CHILDREN NAMESPACE LIST-EXTENDED I18NLEVEL=1 CONDSTORE QRESYNC ESEARCH ESORT SEARCHRES WITHIN CONTEXT=SEARCH LIST-STATUS BINARY MOVE SNIPPET=FUZZY PREVIEW=FUZZY PREVIEW STATUS=SIZE SAVEDATE LITERAL+ NOTIFY SPECIAL-USE';
+
+/** rt-busy's INBOX at start, as Maildir info flags (F \Flagged, S \Seen, T \Deleted): 2 \Deleted, 1 \Flagged, 4 \Seen. */
+const BUSY_FLAGS = ['S', 'S', '', 'FS', 'ST', 'T'];
+
+/** An RFC 5322 message as a Maildir file holds it (LF line ends). */
+const maildirMessage = (o: { to: string; subject: string; date: Date; body: string }): string =>
+  [
+    'From: Lab postmaster <postmaster@lab.test>',
+    `To: <${o.to}>`,
+    `Subject: ${o.subject}`,
+    `Date: ${o.date.toUTCString().replace(/GMT$/, '+0000')}`,
+    `Message-ID: <${o.date.getTime()}.${o.to}>`,
+    'MIME-Version: 1.0',
+    'Content-Type: text/plain; charset=us-ascii',
+    '',
+    o.body,
+    '',
+  ].join('\n');
+
+/** Files (relative to the home) that a flow user starts with: rt-busy's messages, rt-full's big one, rt-junk's Sieve script. */
+function flowFiles(user: FlowUser): Record<string, string> {
+  const to = FLOW_USERS[user];
+  const inCur = (messages: Array<{ subject: string; body: string; flags: string }>): Record<string, string> =>
+    Object.fromEntries(
+      messages.map(({ subject, body, flags }, i) => {
+        const date = new Date(Date.UTC(2024, 0, 2 + i, 9, 30));
+        const text = maildirMessage({ to, subject, date, body });
+        return [`Maildir/cur/${date.getTime() / 1000}.M${i + 1}P1.${HOSTNAME},S=${Buffer.byteLength(text)}:2,${flags}`, text];
+      }),
+    );
+  switch (user) {
+    case 'busy':
+      return inCur(BUSY_FLAGS.map((flags, i) => ({ subject: `Busy mailbox message ${i + 1}`, body: `Message ${i + 1} of ${BUSY_FLAGS.length}.`, flags })));
+    case 'full': // 4 KiB against a 1 KiB quota
+      return inCur([{ subject: 'A big message', body: `${'x'.repeat(63)}\n`.repeat(64), flags: 'S' }]);
+    case 'junk':
+      return { 'sieve/junk.sieve': 'require "fileinto";\nfileinto "Junk";\n' };
+    default:
+      return {};
+  }
+}
+
+const flowDovecotExtra = (p: FlowPorts): string => `postmaster_address = postmaster@lab.test
+mail_plugins = $mail_plugins quota
+lmtp_rcpt_check_quota = yes
+protocol lmtp {
+  mail_plugins = $mail_plugins sieve
+}
+service lmtp {
+  inet_listener lmtp {
+    port = ${p.lmtp}
+  }
+}
+service quota-status {
+  executable = quota-status -p postfix
+  inet_listener quota-status {
+    port = ${p.quotaStatus}
+  }
+  client_limit = 1
+}
+plugin {
+  sieve = file:~/sieve;active=~/.dovecot.sieve
+  quota = maildir:User quota
+  quota_status_success = DUNNO
+  quota_status_nouser = DUNNO
+  quota_status_overquota = "552 5.2.2 Mailbox is full"
+}
+`;
+
+const legacyDovecotExtra = (p: FlowPorts): string => `postmaster_address = postmaster@lab.test
+imap_capability = ${LEGACY_CAPABILITY}
+service lmtp {
+  inet_listener lmtp {
+    port = ${p.legacyLmtp}
+  }
+}
+`;
+
+const flowPostfixMain = (p: FlowPorts): string => `delay_warning_time = 0
+transport_maps = inline:{ ${FLOW_USERS.legacy}=lmtp:inet:127.0.0.1:${p.legacyLmtp}, lab.test=lmtp:inet:127.0.0.1:${p.lmtp} }
+smtpd_sender_login_maps = inline:{ ${FLOW_USERS.spoof}=someone-else@lab.test }
+smtpd_sender_restrictions = reject_known_sender_login_mismatch
+smtpd_recipient_restrictions = check_recipient_access inline:{ ${FLOW_USERS.held}=HOLD }, check_policy_service inet:127.0.0.1:${p.quotaStatus}
+`;
+
+// LMTP delivery; showq answers postqueue -p.
+const FLOW_POSTFIX_MASTER = `lmtp      unix - - n - - lmtp
+showq     unix n - n - - showq
+`;
+
+/** One Postfix policy request to Dovecot's quota-status service; resolves with the action it answers. */
+function askQuotaStatus(port: number, recipient: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    socket.setTimeout(10_000, () => socket.destroy(new Error(`quota-status on port ${port}: no answer`)));
+    let answer = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => {
+      answer += chunk;
+      if (!answer.includes('\n\n')) return;
+      socket.end();
+      resolve(/^action=(.*)$/m.exec(answer)?.[1] ?? answer.trim());
+    });
+    socket.once('error', reject);
+    socket.once('close', () => reject(new Error(`quota-status on port ${port} closed without an answer`)));
+    socket.write(`request=smtpd_access_policy\nprotocol_state=RCPT\nrecipient=${recipient}\nsize=0\n\n`);
+  });
+}
+
+async function startFlowDovecot(ctx: Ctx, o: DovecotConf, p: FlowPorts): Promise<void> {
+  const proc = await launchDovecot(ctx, o);
+  await waitForGreeting(proc, p.lmtp, false, /^220 .*Dovecot/);
+  // Quota and quota-status set up right: rt-full is over quota already, rt-inbox is not.
+  for (const [user, want] of [['full', /^552 5\.2\.2 /], ['inbox', /^DUNNO$/]] as const) {
+    const action = await askQuotaStatus(p.quotaStatus, FLOW_USERS[user]).catch(errorMessage);
+    if (!want.test(action)) throw await failure(proc, `quota-status answers ${JSON.stringify(action)} for ${FLOW_USERS[user]}`);
+  }
+}
+
+/** Starts Dovecot 'flow', Dovecot 'flowLegacy' and Postfix 'flow'; returns where the mailboxes and the queue are. */
+async function startFlow(ctx: Ctx, p: FlowPorts): Promise<Pick<LabFlow, 'maildirs' | 'postfixConfigDir'>> {
+  const dirs = { flow: await labDir(ctx, 'dovecot-flow'), legacy: await labDir(ctx, 'dovecot-flowLegacy') };
+  const homes = Object.fromEntries(
+    FLOW_USER_KEYS.map((user) => [user, path.join(user === 'legacy' ? dirs.legacy : dirs.flow, 'home', FLOW_USERS[user].split('@')[0] ?? user)]),
+  ) as Record<FlowUser, string>;
+  for (const user of FLOW_USER_KEYS) {
+    const files = flowFiles(user);
+    await makeMaildir(homes[user], Object.keys(FLOW_MAILBOXES), files);
+    // INBOX messages arrived when their names (and Date headers) say: the mtime is their INTERNALDATE.
+    for (const file of Object.keys(files).filter((f) => f.startsWith('Maildir/cur/'))) {
+      const arrived = Number(path.basename(file).split('.')[0]);
+      await utimes(path.join(homes[user], file), arrived, arrived);
+    }
+  }
+  await symlink('sieve/junk.sieve', path.join(homes.junk, '.dovecot.sieve'));
+
+  const line = (user: FlowUser): string => passwdLine(FLOW_USERS[user], ctx.password, homes[user], user === 'full' ? 'userdb_quota_rule=*:storage=1K' : '');
+  const here = FLOW_USER_KEYS.filter((user) => user !== 'legacy');
+  // Dovecot 'flow' has no mailbox for rt-legacy but authenticates it for Postfix (service smtp):
+  // a passdb per service, so that its IMAP login fails cleanly rather than at the userdb lookup.
+  await writeFile(path.join(dirs.flow, 'users'), here.map(line).join(''));
+  await writeFile(path.join(dirs.flow, 'passdb.imap'), here.map(line).join(''));
+  await writeFile(path.join(dirs.flow, 'passdb.smtp'), FLOW_USER_KEYS.map(line).join(''));
+  await writeFile(path.join(dirs.legacy, 'users'), line('legacy'));
+
+  const common = { cert: ctx.certs.good, spec: FLOW_SPEC, protocols: 'imap lmtp', mailboxes: FLOW_MAILBOXES };
+  const [, , postfixConfigDir] = await settleAll([
+    startFlowDovecot(ctx, { ...common, name: 'flow', dir: dirs.flow, ports: p.imap, passdb: path.join(dirs.flow, 'passdb.%s'), extra: flowDovecotExtra(p) }, p),
+    launchDovecot(ctx, { ...common, name: 'flowLegacy', dir: dirs.legacy, ports: p.legacy, extra: legacyDovecotExtra(p) }).then((proc) =>
+      waitForGreeting(proc, p.legacyLmtp, false, /^220 .*Dovecot/),
+    ),
+    // smtpd connects to the SASL socket per AUTH and LMTP per delivery, so Postfix may start alongside.
+    startPostfix(ctx, {
+      name: 'postfix-flow',
+      saslPath: path.join(dirs.flow, 'run/auth-client'),
+      ports: { submission: p.submission, smtps: p.smtps },
+      main: flowPostfixMain(p),
+      master: FLOW_POSTFIX_MASTER,
+    }),
+  ]);
+  const maildirs = Object.fromEntries(FLOW_USER_KEYS.map((user) => [user, path.join(homes[user], 'Maildir')])) as Record<FlowUser, string>;
+  return { maildirs, postfixConfigDir };
+}
+
 // ---------------------------------------------------------------- Lab
+
+/** Awaits every promise, so that stop() sees every process spawned; then throws the failures together. */
+async function settleAll<T extends readonly unknown[]>(starts: readonly [...{ [K in keyof T]: Promise<T[K]> }]): Promise<T> {
+  const results = await Promise.allSettled(starts);
+  const failed = results.flatMap((r) => (r.status === 'rejected' ? [errorMessage(r.reason)] : []));
+  if (failed.length > 0) throw new Error(failed.join('\n\n'));
+  return results.map((r) => (r.status === 'fulfilled' ? r.value : undefined)) as unknown as T;
+}
 
 /** Starts the lab; resolves once every server greets. On failure it stops what started and throws. */
 export async function startLab(opts: StartLabOptions = {}): Promise<Lab> {
-  const want = new Set<LabServer>(opts.only ?? ['dovecot', 'postfix', 'courier', 'cyrus', 'exim']);
+  const want = new Set<LabServer>(opts.only ?? ['dovecot', 'postfix', 'courier', 'cyrus', 'exim', 'flow']);
   if (want.has('postfix')) want.add('dovecot');
   const { ok, missing } = labPrerequisites();
   if (!ok) throw new Error(`lab prerequisites missing: ${missing.join(', ')} (${INSTALL_HINT})`);
@@ -691,7 +984,7 @@ export async function startLab(opts: StartLabOptions = {}): Promise<Lab> {
   try {
     const [certs, ports] = await Promise.all([
       makeCertificates(path.join(dir, 'certs')),
-      freePorts(2 * (DOVECOT_NAMES.length + CYRUS_NAMES.length + EXIM_NAMES.length) + 4),
+      freePorts(2 * (DOVECOT_NAMES.length + CYRUS_NAMES.length + EXIM_NAMES.length) + 4 + FLOW_PORT_COUNT),
     ]);
     // The suite-wide canary: it must never show up in any output, result, item or alert.
     const ctx: Ctx = { dir, password: CANARY_PASSWORD, certs, tracker };
@@ -708,19 +1001,44 @@ export async function startLab(opts: StartLabOptions = {}): Promise<Lab> {
         return [name, { submission: e.imapStarttls, smtps: e.imapTls }];
       }),
     ) as Lab['exim'];
+    const port = (on: boolean): number => (on ? (ports.shift() ?? 0) : 0);
+    const flowOn = want.has('flow');
+    const flowPorts: FlowPorts = {
+      imap: endpoint(flowOn),
+      lmtp: port(flowOn),
+      quotaStatus: port(flowOn),
+      legacy: endpoint(flowOn),
+      legacyLmtp: port(flowOn),
+      submission: port(flowOn),
+      smtps: port(flowOn),
+    };
+    let flowPaths: Pick<LabFlow, 'maildirs' | 'postfixConfigDir'> = {
+      maildirs: Object.fromEntries(FLOW_USER_KEYS.map((user) => [user, ''])) as Record<FlowUser, string>,
+      postfixConfigDir: '',
+    };
 
     const starts = [
       ...(want.has('dovecot') ? DOVECOT_NAMES.map((name) => startDovecot(ctx, name, dovecot[name])) : []),
       // smtpd connects to the SASL socket per AUTH, so Postfix may start alongside Dovecot.
-      ...(want.has('postfix') ? [startPostfix(ctx, path.join(dir, 'dovecot-compliant/run/auth-client'), postfix)] : []),
+      ...(want.has('postfix') ? [startPostfix(ctx, { name: 'postfix', saslPath: path.join(dir, 'dovecot-compliant/run/auth-client'), ports: postfix })] : []),
       ...(want.has('courier') ? [startCourier(ctx, courier)] : []),
       ...(want.has('cyrus') ? CYRUS_NAMES.map((name) => startCyrus(ctx, name, cyrus[name])) : []),
       ...(want.has('exim') ? EXIM_NAMES.map((name) => startExim(ctx, name, exim[name])) : []),
+      ...(flowOn ? [startFlow(ctx, flowPorts).then((paths) => void (flowPaths = paths))] : []),
     ];
-    // Let every start settle, so that stop() below sees every process that was spawned.
-    const failed = (await Promise.allSettled(starts)).flatMap((r) => (r.status === 'rejected' ? [errorMessage(r.reason)] : []));
-    if (failed.length > 0) throw new Error(`lab start failed:\n${failed.join('\n\n')}`);
-    return { dir, hostname: HOSTNAME, caFile: certs.caFile, user: USER, password: ctx.password, dovecot, postfix, courier, cyrus, exim, stop };
+    await settleAll(starts).catch((err: unknown) => {
+      throw new Error(`lab start failed:\n${errorMessage(err)}`);
+    });
+    const flow: LabFlow = {
+      imapStarttls: flowPorts.imap.imapStarttls,
+      imapTls: flowPorts.imap.imapTls,
+      submission: flowPorts.submission,
+      smtps: flowPorts.smtps,
+      legacy: flowPorts.legacy,
+      users: { ...FLOW_USERS },
+      ...flowPaths,
+    };
+    return { dir, hostname: HOSTNAME, caFile: certs.caFile, user: USER, password: ctx.password, dovecot, postfix, courier, cyrus, exim, flow, stop };
   } catch (err) {
     await stop().catch(() => undefined);
     throw err;

@@ -9,6 +9,9 @@ function describeLab(lab: Lab): string {
     ['postfix', `${lab.postfix.submission} (submission, STARTTLS)`, `${lab.postfix.smtps} (smtps, TLS)`],
     ...Object.entries(lab.cyrus).map(([name, p]): [string, string, string] => [`cyrus ${name}`, `${p.imapStarttls} (STARTTLS)`, `${p.imapTls} (TLS)`]),
     ...Object.entries(lab.exim).map(([name, p]): [string, string, string] => [`exim ${name}`, `${p.submission} (submission, STARTTLS)`, `${p.smtps} (smtps, TLS)`]),
+    ['flow postfix', `${lab.flow.submission} (submission, STARTTLS)`, `${lab.flow.smtps} (smtps, TLS)`],
+    ['flow dovecot', `${lab.flow.imapStarttls} (STARTTLS)`, `${lab.flow.imapTls} (TLS)`],
+    ['flow dovecot legacy', `${lab.flow.legacy.imapStarttls} (STARTTLS)`, `${lab.flow.legacy.imapTls} (TLS)`],
   ];
   const width = (i: 0 | 1): number => Math.max(...rows.map((row) => row[i].length));
   const table = rows.map(([name, plain, secure]) => `  ${name.padEnd(width(0))}  ${plain.padEnd(width(1))}  ${secure}`);
@@ -22,6 +25,10 @@ function describeLab(lab: Lab): string {
     `  password  ${lab.password}`,
     `  caFile    ${lab.caFile}`,
     `  dir       ${lab.dir}`,
+    '',
+    'Mail flow (submit to "flow postfix" as any of these, same password; it delivers over LMTP):',
+    ...Object.entries(lab.flow.users).map(([key, address]) => `  ${address.padEnd(20)}  ${lab.flow.maildirs[key as keyof typeof lab.flow.maildirs]}`),
+    `  queue: postqueue -c ${lab.flow.postfixConfigDir} -p; clear what is held: postsuper -c ${lab.flow.postfixConfigDir} -d ALL hold`,
     '',
     'Examples:',
     `  export LAB_PW=${lab.password}`,
