@@ -182,10 +182,13 @@ export function addMonitorCommands(program: Command, io: Io): void {
           return;
         }
         io.out(`${serverId}: ${state?.verdict ?? 'unknown'} (last checked ${state?.lastRunAt ?? 'never'})\n\n`);
-        io.out(`${'CHECKED AT'.padEnd(26)}${'VERDICT'.padEnd(15)}FAILING / ALERT\n`);
+        io.out(`${'CHECKED AT'.padEnd(26)}${'JOB'.padEnd(12)}${'VERDICT'.padEnd(15)}FAILING / ALERT\n`);
         for (const e of entries) {
           const failing = Object.entries(e.statuses).filter(([, s]) => s === 'fail').map(([id]) => id);
-          io.out(`${e.at.padEnd(26)}${e.verdict.padEnd(15)}${failing.join(', ') || '-'}${e.alertId ? `  [${e.alertKind ?? 'alert'} sent]` : ''}\n`);
+          const rt = e.report.evidence.roundTrip;
+          // A round trip's entry carries its delivery time: slow delivery shows before it fails.
+          const delivered = rt?.deliveryMs !== undefined ? `  delivered in ${(rt.deliveryMs / 1000).toFixed(1)} s${rt.folder && rt.folder !== 'INBOX' ? ` (${rt.folder})` : ''}` : '';
+          io.out(`${e.at.padEnd(26)}${(rt ? 'round trip' : 'check').padEnd(12)}${e.verdict.padEnd(15)}${failing.join(', ') || '-'}${delivered}${e.alertId ? `  [${e.alertKind ?? 'alert'} sent]` : ''}\n`);
         }
       } finally {
         await embedded.close();

@@ -207,6 +207,11 @@ describe.skipIf(!hasLab())('the round trip through real Postfix and Dovecot', ()
     expect(code).toBe(0);
     expect(leaks({ output: out })).toEqual([]);
 
+    let history = '';
+    expect(await main(['history', 'lab-flow', '--data-dir', dir], { ...io, out: (s: string) => void (history += s) })).toBe(0);
+    expect(history).toMatch(/ round trip +compliant +- +delivered in \d+\.\d s\n/);
+    expect(history).toMatch(/ check +compliant +- +\[baseline sent\]\n/);
+
     const store = await startEmbeddedStore({ dataDir: dir });
     try {
       const state = await store.store.getState('lab-flow');
