@@ -8,6 +8,7 @@ import { ImapFlow, type ListResponse } from 'imapflow';
 import MailComposer from 'nodemailer/lib/mail-composer';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import type { CleanupObservation, Endpoint, Failure, RoundTripObservation, Stage, SubmitObservation, WatchObservation } from '../core/types.js';
+import { failureInWords } from '../core/words.js';
 import { privateAddressRefusal } from './address.js';
 import { Deadline } from './deadline.js';
 import { classify, ProbeError } from './errors.js';
@@ -261,11 +262,15 @@ class Watcher {
     await this.remove(await this.own(from, run), false);
   }
 
-  async close(): Promise<void> {
+  /** LOGOUT, or at most `ms` later the socket closed. */
+  async close(ms: number): Promise<void> {
+    const timer = setTimeout(() => this.client.close(), ms);
     try {
       await this.client.logout();
     } catch {
       this.client.close();
+    } finally {
+      clearTimeout(timer);
     }
   }
 }
@@ -290,9 +295,9 @@ async function openWatch(target: RoundTripTarget, reached: Reached, opts: RoundT
   const watcher = new Watcher(client, leftoverBefore);
   let stage: Stage = 'login';
   try {
-    await deadline.race(client.connect(), () => client.close());
+    await within(deadline, opts, client.connect(), () => client.close());
     stage = 'select';
-    const inboxFrom = await deadline.race(watcher.prepare(), () => client.close());
+    const inboxFrom = await within(deadline, opts, watcher.prepare(), () => client.close());
     return { watcher, inboxFrom };
   } catch (err) {
     client.close();
@@ -332,7 +337,40 @@ function message(address: string, run: string, at: Date): Promise<Buffer> {
   return callback<Buffer>((done) => composer.compile().build(done));
 }
 
-async function submit(target: RoundTripTarget, reached: Reached, opts: RoundTripOptions, deadline: Deadline, run: string, at: Date): Promise<SubmitObservation & { acceptedAt?: number }> {
+/** A submission session that is connected, over verified TLS, and logged in: ready for the message. */
+interface Submission {
+  conn: SMTPConnection;
+  started: number;
+  /** Rejects with the session's first 'error' event. */
+  broken: Promise<never>;
+}
+
+/** What a failed SMTP step means for the submission, as its observation. */
+function submitFailure(err: unknown, stage: Stage, host: string, started: number): SubmitObservation {
+  const e = err as { code?: string; command?: string; response?: string; responseCode?: number };
+  const blocked = unverified(err, host);
+  if (blocked) return { attempt: 'blocked', ok: false, failure: blocked };
+  const step = e?.command ? STAGE_OF[e.command] : undefined;
+  const replyStage: Stage | undefined = step ?? (e?.code === 'EAUTH' ? 'auth' : e?.code === 'EMESSAGE' ? 'data' : undefined);
+  if (replyStage && typeof e.response === 'string') {
+    const reply = oneLine(e.response, 300);
+    return { attempt: 'answered', ok: false, ms: Date.now() - started, reply, ...(e.responseCode ? { code: e.responseCode } : {}), failure: { stage: replyStage, kind: 'rejected', message: reply } };
+  }
+  const failure = classify(err, replyStage ?? stage);
+  // Before AUTH's answer no credential went out: "not attempted"; after the message began, "no answer".
+  return { attempt: stage === 'connect' ? 'not-attempted' : stage === 'auth' ? 'answered' : 'no-answer', ok: false, failure };
+}
+
+function quit(conn: SMTPConnection): void {
+  try {
+    conn.quit();
+  } catch {
+    conn.close();
+  }
+}
+
+/** Connects, upgrades (verifying the certificate for the host) and logs in: run beside the IMAP session's opening. */
+async function openSubmission(target: RoundTripTarget, reached: Reached, opts: RoundTripOptions, deadline: Deadline): Promise<Submission | SubmitObservation> {
   const { smtp } = target;
   const step = Math.min(opts.stepTimeoutMs, deadline.remaining());
   const conn = new SMTPConnection({
@@ -341,46 +379,50 @@ async function submit(target: RoundTripTarget, reached: Reached, opts: RoundTrip
     secure: smtp.security === 'tls',
     requireTLS: smtp.security === 'starttls',
     tls: reached.tls,
+    // nodemailer binds its own socket here; tls.localAddress would not reach a STARTTLS connection.
     ...(target.sourceAddress ? { localAddress: target.sourceAddress } : {}),
     connectionTimeout: step,
     greetingTimeout: step,
-    socketTimeout: step,
+    socketTimeout: opts.windowMs + opts.stepTimeoutMs * 2,
     logger: false,
   });
-  conn.on('error', () => undefined); // every failure also reaches the callback of the step it ends
+  // Some failures (a certificate refused at STARTTLS) reach only the 'error' event, not the step's callback.
+  const broken = new Promise<never>((_, reject) => conn.on('error', reject));
+  broken.catch(() => undefined);
   const started = Date.now();
-  const messageId = `<inboxguard.${run}@${target.address.split('@')[1] ?? 'inboxguard.invalid'}>`;
   let stage: Stage = 'connect';
   try {
-    await deadline.race(callback<void>((done) => conn.connect(() => done(null))), () => conn.close());
+    await within(deadline, opts, Promise.race([callback<void>((done) => conn.connect((err) => done(err ?? null))), broken]), () => conn.close());
     stage = 'auth';
-    await deadline.race(callback<boolean>((done) => conn.login({ user: target.credentials.user, pass: target.credentials.password }, (err, ok) => done(err ?? null, ok))), () => conn.close());
-    stage = 'mail-from';
+    await within(deadline, opts, Promise.race([callback<boolean>((done) => conn.login({ user: target.credentials.user, pass: target.credentials.password }, (err, ok) => done(err ?? null, ok))), broken]), () => conn.close());
+    return { conn, started, broken };
+  } catch (err) {
+    quit(conn);
+    return submitFailure(err, stage, smtp.host, started);
+  }
+}
+
+/** MAIL FROM, RCPT TO, DATA: the message from the inbox's address to itself. */
+async function send(s: Submission, target: RoundTripTarget, opts: RoundTripOptions, deadline: Deadline, run: string, at: Date): Promise<SubmitObservation & { acceptedAt?: number }> {
+  const messageId = `<inboxguard.${run}@${target.address.split('@')[1] ?? 'inboxguard.invalid'}>`;
+  try {
     const raw = await message(target.address, run, at);
-    const info = await deadline.race(callback<{ response?: string }>((done) => conn.send({ from: target.address, to: [target.address] }, raw, (err, i) => done(err ?? null, i))), () => conn.close());
+    const sending = callback<{ response?: string }>((done) => s.conn.send({ from: target.address, to: [target.address] }, raw, (err, i) => done(err ?? null, i)));
+    const info = await within(deadline, opts, Promise.race([sending, s.broken]), () => s.conn.close());
     const acceptedAt = Date.now();
     const reply = info.response ? oneLine(info.response, 200) : undefined;
-    return { attempt: 'answered', ok: true, ms: acceptedAt - started, acceptedAt, messageId, ...(reply ? { reply, code: Number(/^\d{3}/.exec(reply)?.[0] ?? 250) } : {}) };
+    return { attempt: 'answered', ok: true, ms: acceptedAt - s.started, acceptedAt, messageId, ...(reply ? { reply, code: Number(/^\d{3}/.exec(reply)?.[0] ?? 250) } : {}) };
   } catch (err) {
-    const e = err as { code?: string; command?: string; response?: string; responseCode?: number };
-    const blocked = unverified(err, smtp.host);
-    if (blocked) return { attempt: 'blocked', ok: false, failure: blocked };
-    const at = e?.command ? STAGE_OF[e.command] : undefined;
-    const replyStage: Stage | undefined = at ?? (e?.code === 'EAUTH' ? 'auth' : e?.code === 'EMESSAGE' ? 'data' : undefined);
-    if (replyStage && typeof e.response === 'string') {
-      const reply = oneLine(e.response, 300);
-      return { attempt: 'answered', ok: false, ms: Date.now() - started, reply, ...(e.responseCode ? { code: e.responseCode } : {}), failure: { stage: replyStage, kind: 'rejected', message: reply }, messageId };
-    }
-    const failure = classify(err, replyStage ?? stage);
-    // Before AUTH's answer nothing was sent but the greeting's replies: "not attempted"; after it, "no answer".
-    return { attempt: stage === 'connect' ? 'not-attempted' : stage === 'auth' ? 'answered' : 'no-answer', ok: false, failure };
+    return { ...submitFailure(err, 'mail-from', target.smtp.host, s.started), messageId };
   } finally {
-    try {
-      conn.quit();
-    } catch {
-      conn.close();
-    }
+    quit(s.conn);
   }
+}
+
+/** One network step: at most the step bound (and what the whole deadline leaves); `onExpire` ends the session. */
+function within<T>(deadline: Deadline, opts: RoundTripOptions, p: Promise<T>, onExpire: () => void): Promise<T> {
+  const step = new Deadline(Math.min(opts.stepTimeoutMs, deadline.remaining()));
+  return step.race(p, onExpire).finally(() => step.dispose());
 }
 
 // ---------------------------------------------------------------- the round trip
@@ -415,40 +457,53 @@ async function observe(target: RoundTripTarget, opts: RoundTripOptions): Promise
     const [imap, smtp] = await Promise.all([reach(target.imap, target, opts, deadline), reach(target.smtp, target, opts, deadline)]);
     if (isFailure(imap)) {
       obs.watch.failure = imap;
-      obs.submit = notSent(`INBOX could not be watched (${imap.message})`);
+      obs.submit = notSent(`INBOX could not be watched (${failureInWords(imap)})`);
       return obs;
     }
-    const opened = await openWatch(target, imap, opts, deadline, at.getTime() - (opts.leftoverAgeMs ?? DEFAULT_LEFTOVER_MS));
+    // The submission session opens (TLS, AUTH) while the IMAP session logs in and selects INBOX;
+    // the message goes out only once INBOX is watched.
+    const [opened, submission] = await Promise.all([
+      openWatch(target, imap, opts, deadline, at.getTime() - (opts.leftoverAgeMs ?? DEFAULT_LEFTOVER_MS)),
+      isFailure(smtp) ? Promise.resolve(notSent(`the SMTP host could not be reached (${failureInWords(smtp)})`)) : openSubmission(target, smtp, opts, deadline),
+    ]);
     if ('failure' in opened) {
+      if ('conn' in submission) quit(submission.conn);
       obs.watch = { ...obs.watch, failure: opened.failure, ...(opened.loginRefused ? { loginRefused: true } : {}) };
       // A certificate that does not verify blocks both: the same rule holds for the submission.
-      obs.submit = opened.failure.kind === 'skipped' ? { attempt: 'blocked', ok: false, failure: opened.failure } : notSent(`INBOX could not be watched (${opened.failure.message})`);
+      obs.submit = opened.failure.kind === 'skipped' ? { attempt: 'blocked', ok: false, failure: opened.failure } : notSent(`INBOX could not be watched (${failureInWords(opened.failure)})`);
       return obs;
     }
     const { watcher, inboxFrom } = opened;
     const watch: WatchObservation = { ok: true, windowMs: opts.windowMs, idle: watcher.idle, uidplus: watcher.uidplus, junkFolder: watcher.junk, sentFolder: watcher.sent };
     obs.watch = watch;
     const run = randomUUID();
+    const step = <T>(p: Promise<T>): Promise<T> => within(deadline, opts, p, () => undefined);
     try {
-      obs.submit = isFailure(smtp) ? notSent(`the SMTP host could not be reached (${smtp.message})`) : await submit(target, smtp, opts, deadline, run, at);
-      const accepted = (obs.submit as { acceptedAt?: number }).acceptedAt;
-      delete (obs.submit as { acceptedAt?: number }).acceptedAt;
+      const sent = 'conn' in submission ? await send(submission, target, opts, deadline, run, at) : submission;
+      const { acceptedAt: accepted, ...submitted } = sent as SubmitObservation & { acceptedAt?: number };
+      obs.submit = submitted;
       if (accepted !== undefined) {
-        const found = await deadline.race(watcher.waitFor(run, inboxFrom, accepted + opts.windowMs, opts.pollMs ?? DEFAULT_POLL_MS));
+        let found: Awaited<ReturnType<Watcher['waitFor']>>;
+        try {
+          found = await deadline.race(watcher.waitFor(run, inboxFrom, accepted + opts.windowMs, opts.pollMs ?? DEFAULT_POLL_MS));
+        } catch (err) {
+          // A command that never came back while watching: the delivery could not be measured.
+          watch.failure = classify(err, 'watch');
+        }
         const seen = Date.now();
         if (found) watch.found = { ...found, ms: seen - accepted, at: new Date(seen).toISOString() };
         // Its own copies: where it landed, and in Sent where the server saves submissions there.
-        if (found?.junk) await deadline.race(watcher.inFolder(found.folder, run, 1, true));
-        else await deadline.race(watcher.removeFromInbox(run, inboxFrom));
-        if (watcher.sent) watch.sentCopy = await deadline.race(watcher.inFolder(watcher.sent, run, 1, true));
+        if (found?.junk) await step(watcher.inFolder(found.folder, run, 1, true));
+        else await step(watcher.removeFromInbox(run, inboxFrom));
+        if (watcher.sent) watch.sentCopy = await step(watcher.inFolder(watcher.sent, run, 1, true));
       }
     } catch (err) {
       watch.cleanup = { ...watcher.cleanup, failure: classify(err, 'cleanup') };
     } finally {
       const broke = watcher.failure;
-      if (broke && !watch.found) watch.failure = broke;
+      if (broke && !watch.found) watch.failure ??= broke;
       watch.cleanup ??= { ...watcher.cleanup };
-      await watcher.close();
+      await watcher.close(Math.min(opts.stepTimeoutMs, deadline.remaining()));
     }
     return obs;
   } finally {
