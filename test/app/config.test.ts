@@ -66,6 +66,14 @@ const BAD: Array<[string, unknown, RegExp]> = [
   ['empty caFile', { servers: [{ ...ok, caFile: '' }] }, /caFile: /],
   ['allowPrivateAddress as a string', { servers: [{ ...ok, allowPrivateAddress: 'false' }] }, /allowPrivateAddress: /],
   ['empty profile', { servers: [{ ...ok, profile: '' }] }, /profile: must be one of: hubspot/],
+  // Issue 12: the round trip.
+  ['roundTrip not a boolean', { servers: [{ ...ok, roundTrip: 'yes' }] }, /server "acme-sales": roundTrip: /],
+  ['roundTrip without smtp', { servers: [{ ...ok, smtp: undefined, roundTrip: true }] }, /server "acme-sales": roundTrip: needs smtp/],
+  ['roundTrip without user', { servers: [{ id: 'x', imap: 'i.example.com', smtp: 's.example.com', roundTrip: true }] }, /server "x": roundTrip: needs user, address \(the user is not an address\)/],
+  ['roundTrip, the user not an address', { servers: [{ ...ok, user: 'sales', roundTrip: true }] }, /server "acme-sales": roundTrip: needs address \(the user is not an address\)/],
+  ['address not an address', { servers: [{ ...ok, address: 'sales at acme' }] }, /server "acme-sales": address: "sales at acme" is not a mail address \(local@domain\)/],
+  ['address with a display name', { servers: [{ ...ok, address: 'Sales <sales@acme.com>' }] }, /address: .* is not a mail address/],
+  ['address with a bad domain', { servers: [{ ...ok, address: 'sales@acme..com' }] }, /address: "acme\.\.com" is not a valid host name/],
 ];
 
 describe('servers.json validation', () => {

@@ -78,6 +78,15 @@ const BAD: Array<[args: string[], message: RegExp, env?: NodeJS.ProcessEnv]> = [
   [['monitor', '--config', 'x.json', '--concurrency', '257'], /--concurrency: "257" is not a whole number from 1 to 256/],
   [['monitor', '--config', 'x.json', '--concurrency', '2.5'], /--concurrency: "2\.5" is not a whole number from 1 to 256/],
   [['monitor', '--config', 'x.json', '--source-address', 'localhost'], /--source-address: "localhost" is not an IP address/],
+  // Issue 12: the round trip. Refused before anything connects.
+  [['check', '--imap', 'mail.example.com', '--round-trip'], /--round-trip: needs --smtp/],
+  [['check', '--imap', 'mail.example.com', '--smtp', 'mail.example.com', '--round-trip'], /--round-trip: needs --user and a password/],
+  [['check', '--imap', 'mail.example.com', '--smtp', 'mail.example.com', '--user', 'sales', '--password-env', 'PW', '--round-trip'], /--round-trip: give --address \(the user is not a mail address\)/, { PW: 'x' }],
+  [['check', '--imap', 'mail.example.com', '--smtp', 'mail.example.com', '--round-trip', '--address', 'sales at example'], /--address: "sales at example" is not a mail address \(local@domain\)/],
+  [['check', '--imap', 'mail.example.com', '--smtp', 'mail.example.com', '--round-trip', '--delivery-window', '2s'], /--delivery-window: 2s is outside 5 s to 1 hour/],
+  [['check', '--imap', 'mail.example.com', '--smtp', 'mail.example.com', '--round-trip', '--delivery-window', 'a while'], /--delivery-window: "a while" is not a duration/],
+  [['monitor', '--config', 'x.json', '--round-trip-interval', '30s'], /--round-trip-interval: 30s is shorter than 1 minute/],
+  [['monitor', '--config', 'x.json', '--delivery-window', '2h'], /--delivery-window: 2h is outside 5 s to 1 hour/],
 ];
 
 describe('inboxguard check: bad input', () => {

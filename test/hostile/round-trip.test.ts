@@ -157,6 +157,18 @@ describe('the round trip against hostile servers', () => {
     expect(ms).toBeLessThan(BOUND_MS);
   });
 
+  it('the monitor\'s SSRF guard: a host that resolves to loopback is not connected to at all', async () => {
+    const { imap, smtp } = await serve({});
+    const rt = await observeRoundTrip(
+      { imap: { host: HOST, port: imap.port, security: 'tls' }, smtp: { host: HOST, port: smtp.port, security: 'tls' }, credentials: { user: USER, password: CANARY_PASSWORD }, address: USER, resolve: { [HOST]: '127.0.0.1' }, caPem: certs.caPem },
+      { stepTimeoutMs: STEP_MS, windowMs: WINDOW_MS, denyPrivateAddresses: true },
+    );
+    const byId = Object.fromEntries(evaluateRoundTrip(rt).map((r) => [r.id, r]));
+    expect(byId['smtp.send']!.summary).toMatch(/^the test message was not sent: INBOX could not be watched \(.*127\.0\.0\.1.*loopback/);
+    expect(byId['imap.delivery']!.status).toBe('unknown');
+    expect(imap.connections + smtp.connections).toBe(0);
+  });
+
   it('let no error escape', () => {
     expect(unhandled).toEqual([]);
   });
