@@ -1,8 +1,9 @@
 import type { Alert, AlertKind, Fingerprints, RequirementState, ServerConfig, ServerState, Severity } from './monitor-types.js';
-import { expiryDays, wrap } from './report.js';
-import { isRoundTripId } from './checks/index.js';
+import { isRequirementId } from './profile.js';
+import { wrap } from './report.js';
+import { CERT_NAME_ID, EXPIRY_ID, isExpiryId, isRoundTripId, TLS_VERSION_ID, type RequirementId } from './checks/index.js';
 import { verdictOf } from './evaluate.js';
-import type { CheckReport, ProtocolEvidence, RequirementResult, Status } from './types.js';
+import { TLS_VERSIONS, type CheckReport, type ProtocolEvidence, type RequirementResult, type Status } from './types.js';
 
 export interface DiffOptions {
   /** Consecutive unreachable runs before a connectivity alert. */
@@ -34,7 +35,7 @@ export interface DiffInput {
 /** One finding of a run: a requirement that changed, or a change notice. */
 interface Finding {
   kind: Exclude<AlertKind, 'baseline'>;
-  id: string;
+  id: RequirementId;
   title: string;
   lines: string[];
   remedy?: string;
@@ -47,12 +48,10 @@ function fingerprintsOf(r: CheckReport): Fingerprints {
   const matrix = (e?: ProtocolEvidence): string | undefined => {
     const v = e?.versions;
     if (!v) return undefined;
-    const measured = (['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'] as const).map((k) => `${k}:${v[k]?.result ?? '-'}`);
+    const measured = TLS_VERSIONS.map((k) => `${k}:${v[k]?.result ?? '-'}`);
     // A version that could not be measured this time is no change.
     return measured.some((m) => m.endsWith(':error')) ? undefined : measured.join(' ');
   };
-  const soonest = (e?: ProtocolEvidence) =>
-    e?.chain.filter((c, i) => i === 0 || !c.selfSigned).map((c) => c.notAfter).sort()[0];
   const known = (e?: ProtocolEvidence) => {
     const sw = e?.identity?.software;
     return sw && sw !== 'unknown' ? sw : undefined;
@@ -64,8 +63,6 @@ function fingerprintsOf(r: CheckReport): Fingerprints {
     smtpMatrix: matrix(r.evidence.smtp),
     software: known(r.evidence.imap),
     smtpSoftware: known(r.evidence.smtp),
-    imapNotAfter: soonest(r.evidence.imap),
-    smtpNotAfter: soonest(r.evidence.smtp),
   };
 }
 
@@ -86,7 +83,7 @@ function transitions(prev: ServerState, results: readonly RequirementResult[], a
       // Newly measured (a round trip just turned on, an SMTP host just added): a failure is news.
       const lines = [`now:    ${statusWord(r.status)}: ${r.summary}`, 'first measured in this check'];
       if (r.status === 'fail') out.push({ kind: 'regression', id: r.id, title: `${r.id} FAIL (newly measured)`, lines, remedy: r.remedy });
-      else if (r.status === 'warn' && !r.id.endsWith('.cert-expiry')) out.push({ kind: 'degradation', id: r.id, title: `${r.id} WARN (newly measured)`, lines, remedy: r.remedy });
+      else if (r.status === 'warn' && !isExpiryId(r.id)) out.push({ kind: 'degradation', id: r.id, title: `${r.id} WARN (newly measured)`, lines, remedy: r.remedy });
       continue;
     }
     if (before.status === r.status) continue;
@@ -95,7 +92,7 @@ function transitions(prev: ServerState, results: readonly RequirementResult[], a
       out.push({ kind: 'regression', id: r.id, title: `${r.id} ${before.status} -> FAIL`, lines: [...lines, `failing since ${when(at)}; last passed ${when(before.lastPassAt)}`], remedy: r.remedy });
     } else if (before.status === 'fail' && (r.status === 'pass' || r.status === 'warn')) {
       out.push({ kind: 'recovery', id: r.id, title: `${r.id} FAIL -> ${r.status}`, lines: [...lines, `had failed since ${when(before.since)}`] });
-    } else if (before.status === 'pass' && r.status === 'warn' && !r.id.endsWith('.cert-expiry')) {
+    } else if (before.status === 'pass' && r.status === 'warn' && !isExpiryId(r.id)) {
       out.push({ kind: 'degradation', id: r.id, title: `${r.id} pass -> WARN`, lines: [...lines, `warning since ${when(at)}`], remedy: r.remedy });
     }
   }
@@ -104,7 +101,7 @@ function transitions(prev: ServerState, results: readonly RequirementResult[], a
 
 /** Expiry thresholds crossed for a certificate not yet alerted at that threshold. */
 function expiryFindings(
-  results: readonly RequirementResult[],
+  report: CheckReport,
   fp: Fingerprints,
   alerted: Record<string, number[]>,
   thresholds: readonly number[],
@@ -113,8 +110,8 @@ function expiryFindings(
   const findings: Finding[] = [];
   for (const p of ['imap', 'smtp'] as const) {
     const cert = p === 'imap' ? fp.imapCert : fp.smtpCert;
-    const r = results.find((x) => x.id === `${p}.cert-expiry`);
-    const days = expiryDays(r);
+    const r = report.requirements.find((x) => x.id === EXPIRY_ID[p]);
+    const days = report.facts[p]?.certificateDaysLeft;
     if (!cert || days === undefined) continue;
     const key = `${p}:${cert}`;
     const done = alerted[key] ?? [];
@@ -125,8 +122,8 @@ function expiryFindings(
       const t = Math.min(...fresh);
       findings.push({
         kind: 'degradation',
-        id: `${p}.cert-expiry`,
-        title: `${p}.cert-expiry: expires in ${days} days (under ${t})`,
+        id: EXPIRY_ID[p],
+        title: `${EXPIRY_ID[p]}: expires in ${days} days (under ${t})`,
         lines: [`now: ${r?.summary ?? ''}`],
         remedy: r?.remedy,
       });
@@ -140,9 +137,9 @@ function changeFindings(before: Fingerprints, now: Fingerprints): Finding[] {
   const changed = (a?: string, b?: string) => a !== undefined && b !== undefined && a !== b;
   for (const p of ['imap', 'smtp'] as const) {
     const [a, b] = p === 'imap' ? [before.imapCert, now.imapCert] : [before.smtpCert, now.smtpCert];
-    if (changed(a, b)) out.push({ kind: 'change', id: `${p}.cert-name`, title: `${p}: certificate replaced`, lines: [`before: SHA-256 ${a}`, `now:    SHA-256 ${b}`] });
+    if (changed(a, b)) out.push({ kind: 'change', id: CERT_NAME_ID[p], title: `${p}: certificate replaced`, lines: [`before: SHA-256 ${a}`, `now:    SHA-256 ${b}`] });
     const [m, n] = p === 'imap' ? [before.imapMatrix, now.imapMatrix] : [before.smtpMatrix, now.smtpMatrix];
-    if (changed(m, n)) out.push({ kind: 'change', id: `${p}.tls-version`, title: `${p}: accepted TLS versions changed`, lines: [`before: ${m}`, `now:    ${n}`] });
+    if (changed(m, n)) out.push({ kind: 'change', id: TLS_VERSION_ID[p], title: `${p}: accepted TLS versions changed`, lines: [`before: ${m}`, `now:    ${n}`] });
   }
   if (changed(before.software, now.software)) {
     out.push({ kind: 'change', id: 'imap.server', title: 'IMAP server software changed', lines: [`before: ${before.software}`, `now:    ${now.software}`] });
@@ -216,7 +213,7 @@ export function diff(input: DiffInput, opts: DiffOptions = DEFAULT_DIFF): { stat
   const scope = input.scope ?? 'check';
   const ours = (id: string): boolean => (scope === 'round-trip') === isRoundTripId(id);
   const measuresConnect = scope === 'check';
-  const connectFailed = measuresConnect && report.requirements.some((r) => r.id.endsWith('.connect') && r.status === 'fail');
+  const connectFailed = measuresConnect && report.facts.connectFailed;
   const unreachableRuns = !measuresConnect ? (prev?.unreachableRuns ?? 0) : connectFailed ? (prev?.unreachableRuns ?? 0) + 1 : 0;
   const jobs =
     scope === 'check'
@@ -240,7 +237,8 @@ export function diff(input: DiffInput, opts: DiffOptions = DEFAULT_DIFF): { stat
   const requirements: Record<string, RequirementState> = {};
   const carried: Listed[] = [];
   for (const [id, r] of Object.entries(prev?.requirements ?? {})) {
-    if (ours(id) || (isRoundTripId(id) && input.server.roundTrip !== true)) continue;
+    // A stored id this version no longer knows is dropped with the state it described.
+    if (!isRequirementId(id) || ours(id) || (isRoundTripId(id) && input.server.roundTrip !== true)) continue;
     requirements[id] = r;
     carried.push({ id, status: r.status, summary: r.summary });
   }
@@ -259,7 +257,7 @@ export function diff(input: DiffInput, opts: DiffOptions = DEFAULT_DIFF): { stat
   // Facts not measured this time keep their last known value.
   const fingerprints: Fingerprints = { ...prev?.fingerprints };
   for (const [k, v] of Object.entries(now) as Array<[keyof Fingerprints, string | undefined]>) if (v !== undefined) fingerprints[k] = v;
-  const expiry = scope === 'check' ? expiryFindings(report.requirements, now, prev?.expiryAlerted ?? {}, opts.expiryThresholds) : { findings: [], alerted: prev?.expiryAlerted ?? {} };
+  const expiry = scope === 'check' ? expiryFindings(report, now, prev?.expiryAlerted ?? {}, opts.expiryThresholds) : { findings: [], alerted: prev?.expiryAlerted ?? {} };
   const state: ServerState = { ...base, verdict, requirements, fingerprints, expiryAlerted: expiry.alerted };
 
   let kind: AlertKind | undefined;

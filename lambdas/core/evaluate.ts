@@ -1,4 +1,5 @@
-import { CHECKS, ROUND_TRIP_CHECKS, isRoundTripId } from './checks/index.js';
+import { CHECKS, CONNECT_ID, ROUND_TRIP_CHECKS, isRoundTripId, type RequirementId } from './checks/index.js';
+import { chainExpiry } from './checks/cert-expiry.js';
 import type { Outcome } from './checks/common.js';
 import { PROFILES } from './profile.js';
 import { remedyFor } from './remedies.js';
@@ -7,6 +8,8 @@ import type {
   Endpoint,
   Observation,
   ProtocolEvidence,
+  ProtocolFacts,
+  ReportFacts,
   ProtocolObservation,
   RequirementResult,
   RoundTripEvidence,
@@ -31,7 +34,7 @@ function entriesOf(profile: string) {
 /** The software that answered each protocol: the remedy names its settings. */
 export type SoftwareByProtocol = Partial<Record<'imap' | 'smtp', Software>>;
 
-function withRemedy(id: string, { remedyKey, ...result }: Outcome, software: SoftwareByProtocol): RequirementResult {
+function withRemedy(id: RequirementId, { remedyKey, ...result }: Outcome, software: SoftwareByProtocol): RequirementResult {
   if (!remedyKey) return { id, ...result };
   // The round trip passes the submission server, then the mailbox server: the remedy names both.
   const which = isRoundTripId(id) ? [software.smtp, software.imap] : software[id.startsWith('smtp.') ? 'smtp' : 'imap'];
@@ -58,6 +61,22 @@ function evidenceOf(po: ProtocolObservation): ProtocolEvidence {
     handshakeMs: po.tls?.handshakeMs,
     loginMs: po.auth?.ok ? po.auth.ms : undefined,
   };
+}
+
+/** The soonest expiry of a protocol's chain, as its cert-expiry check measured it (TLS up, a chain). */
+function protocolFacts(po: ProtocolObservation | undefined, at: string): ProtocolFacts | undefined {
+  if (!po?.connect.ok || !po.tls?.ok) return undefined;
+  const e = chainExpiry(po.tls.chain, at);
+  return e ? { certificateDaysLeft: e.daysLeft, soonestNotAfter: e.soonest.notAfter } : undefined;
+}
+
+function factsOf(obs: Observation | undefined, results: readonly RequirementResult[]): ReportFacts {
+  const connects: readonly RequirementId[] = Object.values(CONNECT_ID);
+  const connectFailed = results.some((r) => connects.includes(r.id) && r.status === 'fail');
+  if (!obs) return { connectFailed };
+  const imap = protocolFacts(obs.imap, obs.at);
+  const smtp = protocolFacts(obs.smtp, obs.at);
+  return { connectFailed, ...(imap ? { imap } : {}), ...(smtp ? { smtp } : {}) };
 }
 
 function roundTripEvidence(rt: RoundTripObservation): RoundTripEvidence {
@@ -103,6 +122,7 @@ export function buildReport(input: ReportInput): CheckReport {
     ...(egressAddress !== undefined ? { egressAddress } : {}),
     startedAt: obs?.at ?? rt?.at ?? new Date(0).toISOString(),
     durationMs: input.durationMs,
+    facts: factsOf(obs, requirements),
     evidence: {
       ...(obs ? { imap: evidenceOf(obs.imap), ...(obs.smtp ? { smtp: evidenceOf(obs.smtp) } : {}) } : {}),
       ...(rt ? { roundTrip: roundTripEvidence(rt) } : {}),

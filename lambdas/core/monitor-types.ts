@@ -39,9 +39,6 @@ export interface Fingerprints {
   imapMatrix?: string;
   smtpMatrix?: string;
   software?: string;
-  /** Soonest certificate expiry per protocol, ISO. */
-  imapNotAfter?: string;
-  smtpNotAfter?: string;
   /** The SMTP server software, for the round trip's remedies between checks. */
   smtpSoftware?: string;
 }

@@ -59,17 +59,6 @@ export function formatText(r: CheckReport): string {
 
 const NAGIOS_STATE = ['OK', 'WARNING', 'CRITICAL', 'UNKNOWN'] as const;
 
-/** Days to the soonest certificate expiry, as a cert-expiry check measured them. */
-export function expiryDays(r: RequirementResult | undefined): number | undefined {
-  const d = (r?.evidence as { daysLeft?: unknown } | undefined)?.daysLeft;
-  return typeof d === 'number' ? d : undefined;
-}
-
-/** The same for one protocol of a report. */
-export function daysLeft(r: CheckReport, p: 'imap' | 'smtp'): number | undefined {
-  return expiryDays(r.requirements.find((x) => x.id === `${p}.cert-expiry`));
-}
-
 /** One status line plus perfdata, as a Nagios/Icinga plugin prints it. */
 export function formatNagios(r: CheckReport): string {
   const code = exitCodeOf(r);
@@ -85,7 +74,7 @@ export function formatNagios(r: CheckReport): string {
     const ev = r.evidence[p];
     if (!ev) continue;
     if (ev.handshakeMs !== undefined) perf.push(`${p}_handshake=${ev.handshakeMs}ms;;;0`);
-    const days = daysLeft(r, p);
+    const days = r.facts[p]?.certificateDaysLeft;
     if (days !== undefined) perf.push(`${p}_cert_days=${days};30;0;;`);
   }
   perf.push(`duration=${r.durationMs}ms;;;0`);

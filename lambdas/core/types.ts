@@ -1,3 +1,5 @@
+import type { RequirementId } from './checks/index.js';
+
 /**
  * The data model shared by probes (which produce observations) and the pure
  * requirement checks (which judge them). Nothing in lambdas/core does I/O.
@@ -282,7 +284,7 @@ export interface CleanupObservation {
 }
 
 export interface RequirementResult {
-  id: string;
+  id: RequirementId;
   status: Status;
   summary: string;
   evidence: Record<string, unknown>;
@@ -297,12 +299,29 @@ export interface CheckReport {
   egressAddress?: string;
   startedAt: string;
   durationMs: number;
+  /** What later code reads (alerts, metrics, Nagios perfdata), derived once from the observation. */
+  facts: ReportFacts;
   evidence: {
     /** Absent from a round-trip-only report. */
     imap?: ProtocolEvidence;
     smtp?: ProtocolEvidence;
     roundTrip?: RoundTripEvidence;
   };
+}
+
+/** Facts derived from a check's observation, read as they are by the diff, the metrics and the output. */
+export interface ReportFacts {
+  /** A connect requirement failed: the server could not be reached (the diff waits for a second run). */
+  connectFailed: boolean;
+  imap?: ProtocolFacts;
+  smtp?: ProtocolFacts;
+}
+
+export interface ProtocolFacts {
+  /** Days until the certificate of the chain that expires first (leaf or intermediate) expires. */
+  certificateDaysLeft?: number;
+  /** When that certificate expires (ISO). */
+  soonestNotAfter?: string;
 }
 
 /** The round trip's facts, kept with the result and in history (delivery time over time). */

@@ -8,7 +8,6 @@ import { SnsNotifier } from '../adapters/sns.js';
 import { parseJob, type JobKind } from '../app/jobs.js';
 import { mapLimit, runJob, type MonitorDeps } from '../app/monitor.js';
 import { DEFAULT_DIFF } from '../core/diff.js';
-import { daysLeft } from '../core/report.js';
 import { systemClock } from '../ports.js';
 import type { Registry } from '../ports.js';
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
@@ -29,7 +28,7 @@ export interface ProbeDeps {
 
 /** Days to the soonest certificate expiry over IMAP and SMTP, when measured. */
 export function certificateDaysLeft(report: CheckReport): number | undefined {
-  const days = [daysLeft(report, 'imap'), daysLeft(report, 'smtp')].filter((d): d is number => d !== undefined);
+  const days = [report.facts.imap?.certificateDaysLeft, report.facts.smtp?.certificateDaysLeft].filter((d): d is number => d !== undefined);
   return days.length ? Math.min(...days) : undefined;
 }
 

@@ -60,7 +60,7 @@ function state(serverId: string, version: number, over: Partial<ServerState> = {
       'imap.tls': { status: 'fail', summary: 'no TLS', since: T0, lastPassAt: minutes(-60) },
       'smtp.auth': { status: 'pass', summary: 'ok', since: minutes(-600) },
     },
-    fingerprints: { imapCert: 'ab:cd', imapNotAfter: minutes(214 * 1440) },
+    fingerprints: { imapCert: 'ab:cd', software: 'Dovecot' },
     unreachableRuns: 0,
     expiryAlerted: { 'ab:cd': [30, 14] },
     ...over,

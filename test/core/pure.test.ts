@@ -3,7 +3,7 @@ import { fingerprint } from '../../lambdas/core/fingerprint.js';
 import { nameMatches } from '../../lambdas/core/hostname.js';
 import { buildReport } from '../../lambdas/core/evaluate.js';
 import { exitCodeOf, formatNagios, formatText } from '../../lambdas/core/report.js';
-import { compliant } from './fixtures.js';
+import { cert, compliant } from './fixtures.js';
 
 describe('nameMatches (RFC 6125, as HubSpot applies it to the CN)', () => {
   it.each([
@@ -88,5 +88,24 @@ describe('report formats', () => {
     unknown.credentialsGiven = false;
     expect(exitCodeOf(buildReport({ obs: unknown, profile: 'hubspot', durationMs: 1 }))).toBe(3);
     expect(formatNagios(buildReport({ obs: unknown, profile: 'hubspot', durationMs: 1 }))).toMatch(/^INBOXGUARD UNKNOWN - unknown: imap\.login no credentials given/);
+  });
+});
+
+describe('report facts', () => {
+  it('carry the chain\'s soonest expiry as the cert-expiry check measured it (the root aside), and whether a connect failed', () => {
+    const o = compliant();
+    o.imap.tls!.chain = [
+      cert({ notAfter: '2026-09-01T00:00:00.000Z' }),
+      cert({ notAfter: '2026-07-01T00:00:00.000Z', subjectCN: 'Intermediate CA', selfSigned: false }),
+      cert({ notAfter: '2026-06-02T00:00:00.000Z', subjectCN: 'Root CA', selfSigned: true }),
+    ];
+    const r = buildReport({ obs: o, profile: 'hubspot', durationMs: 1 });
+    expect(r.facts.imap).toEqual({ certificateDaysLeft: 30, soonestNotAfter: '2026-07-01T00:00:00.000Z' });
+    expect(r.requirements.find((x) => x.id === 'imap.cert-expiry')!.evidence).toMatchObject({ daysLeft: 30, soonest: '2026-07-01T00:00:00.000Z' });
+    expect(r.facts.connectFailed).toBe(false);
+    o.smtp!.connect = { ok: false, address: '192.0.2.10', failure: { stage: 'connect', kind: 'refused', message: 'ECONNREFUSED' } };
+    const down = buildReport({ obs: o, profile: 'hubspot', durationMs: 1 });
+    expect(down.facts).toEqual({ connectFailed: true, imap: { certificateDaysLeft: 30, soonestNotAfter: '2026-07-01T00:00:00.000Z' } });
+    expect(formatNagios(down)).toMatch(/imap_cert_days=30;30;0;; /);
   });
 });

@@ -163,8 +163,10 @@ describe('diff: check and round-trip jobs share one state', () => {
   });
 
   it('does not count a round trip as a connect blip, nor reset the count of unreachable runs', () => {
-    const down = checkReport();
-    down.requirements = down.requirements.map((r) => (r.id === 'imap.connect' ? { ...r, status: 'fail' as const, summary: 'timed out' } : r));
+    const o = compliant();
+    o.imap.connect = { ok: false, address: '192.0.2.10', failure: { stage: 'connect', kind: 'timeout', message: 'timed out' } };
+    const down = buildReport({ obs: o, profile: 'hubspot', durationMs: 1 });
+    expect(down.facts.connectFailed).toBe(true);
     const [, blip, rt] = jobs(['check', checkReport()], ['check', down], ['round-trip', rtReport()]);
     expect(blip!.state.unreachableRuns).toBe(1);
     expect(rt!.state.unreachableRuns).toBe(1);

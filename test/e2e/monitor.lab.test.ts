@@ -116,8 +116,8 @@ describe.skipIf(!hasLab())('inboxguard monitor against the real Dovecot lab, on 
   it('a certificate-expiry threshold crossing alerts once (clock moved to the last 30 days)', async () => {
     const expiry = server('lab-expiry', lab.dovecot.compliant.imapTls);
     expect(await cycle(expiry)).toBe('baseline');
-    const state = await embedded.store.getState('lab-expiry');
-    const notAfter = Date.parse(state!.fingerprints.imapNotAfter!);
+    const [baseline] = await embedded.store.listHistory('lab-expiry', 1);
+    const notAfter = Date.parse(baseline!.report.facts.imap!.soonestNotAfter!);
     clock.t = notAfter - 31 * 86_400_000;
     expect(await cycle(expiry)).toBe('-');
     clock.t = notAfter - 29 * 86_400_000;

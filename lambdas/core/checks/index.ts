@@ -45,3 +45,16 @@ export type RequirementId = CheckId | RoundTripId;
 export function isRoundTripId(id: string): id is RoundTripId {
   return Object.hasOwn(ROUND_TRIP_CHECKS, id);
 }
+
+/** Each protocol's requirement of one kind, by its typed id: later code never builds an id from strings. */
+export const CONNECT_ID = { imap: 'imap.connect', smtp: 'smtp.connect' } as const satisfies Record<'imap' | 'smtp', CheckId>;
+export const EXPIRY_ID = { imap: 'imap.cert-expiry', smtp: 'smtp.cert-expiry' } as const satisfies Record<'imap' | 'smtp', CheckId>;
+export const TLS_VERSION_ID = { imap: 'imap.tls-version', smtp: 'smtp.tls-version' } as const satisfies Record<'imap' | 'smtp', CheckId>;
+export const CERT_NAME_ID = { imap: 'imap.cert-name', smtp: 'smtp.cert-name' } as const satisfies Record<'imap' | 'smtp', CheckId>;
+
+const EXPIRY_IDS: ReadonlySet<RequirementId> = new Set(Object.values(EXPIRY_ID));
+
+/** The certificate-expiry requirements: their warnings alert once per threshold, not on every change. */
+export function isExpiryId(id: RequirementId): boolean {
+  return EXPIRY_IDS.has(id);
+}
