@@ -4,7 +4,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { Command } from 'commander';
 import type { ServerConfig } from '../lambdas/core/monitor-types.js';
-import { STACK_OUTPUTS } from '../lib/outputs.js';
+import { STACK_OUTPUTS } from '../lambdas/contracts/outputs.js';
 import { suppressSdkNodeVersionWarning } from '../lambdas/adapters/sdk-env.js';
 import { collect, UsageError } from './usage.js';
 import type { Io } from './monitor.js';

@@ -12,7 +12,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { fileURLToPath } from 'node:url';
-import { METRICS_NAMESPACE, SERVICE_NAME } from './metrics.js';
+import { METRICS_NAMESPACE, SERVICE_NAME } from '../lambdas/contracts/metrics.js';
 
 /** The repository root: entries and the lock file are found from here. */
 const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -129,6 +129,8 @@ export class Monitor extends Construct {
   readonly roundTripQueue: sqs.Queue;
   readonly roundTripSchedule: scheduler.Schedule;
   readonly roundTripRate: Duration;
+  /** The role both schedules invoke the dispatch function with (lambda:InvokeFunction on it only). */
+  readonly schedulerRole: iam.Role;
   /** The ARN pattern the probe may read secrets under. */
   readonly secretsArnPattern: string;
   readonly scheduleRate: Duration;
@@ -242,11 +244,16 @@ export class Monitor extends Construct {
     );
     this.roundTripFunction.addEventSource(new SqsEventSource(this.roundTripQueue, { batchSize, maxConcurrency: props.probeMaxConcurrency ?? 2, reportBatchItemFailures: true }));
 
+    this.schedulerRole = new iam.Role(this, 'SchedulerRole', {
+      assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', { conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } } }),
+      description: 'inboxguard: EventBridge Scheduler invokes the dispatch function',
+    });
     this.schedule = new scheduler.Schedule(this, 'Schedule', {
       description: 'inboxguard: starts a monitoring cycle',
       schedule: scheduler.ScheduleExpression.rate(this.scheduleRate),
       enabled: props.scheduleEnabled ?? true,
       target: new targets.LambdaInvoke(this.dispatchFunction, {
+        role: this.schedulerRole,
         // dispatch derives the cycle (and so idempotent job ids) from the scheduled time.
         input: scheduler.ScheduleTargetInput.fromObject({ source: 'inboxguard.schedule', scheduledTime: scheduler.ContextAttribute.scheduledTime }),
         retryAttempts: 2,
@@ -259,6 +266,7 @@ export class Monitor extends Construct {
       schedule: scheduler.ScheduleExpression.rate(this.roundTripRate),
       enabled: props.scheduleEnabled ?? true,
       target: new targets.LambdaInvoke(this.dispatchFunction, {
+        role: this.schedulerRole,
         input: scheduler.ScheduleTargetInput.fromObject({ source: 'inboxguard.schedule', kind: 'round-trip', scheduledTime: scheduler.ContextAttribute.scheduledTime }),
         retryAttempts: 2,
         maxEventAge: Duration.seconds(Math.max(60, Math.min(86_400, this.roundTripRate.toSeconds()))),

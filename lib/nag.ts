@@ -17,13 +17,6 @@ export interface NagAcknowledgement {
   readonly reason: string;
 }
 
-/** The scheduler target's role, which aws-scheduler-targets creates once per stack. */
-function schedulerTargetRole(stack: InboxguardStack): IConstruct {
-  const role = stack.node.children.find((c) => c.node.id.startsWith('SchedulerRoleForTarget'));
-  if (!role) throw new Error('the scheduler target role was not found: aws-scheduler-targets changed how it names it');
-  return role;
-}
-
 /** Every finding the stack accepts, with its reason. Each one is listed here, none is blanket. */
 export function nagAcknowledgements(stack: InboxguardStack): NagAcknowledgement[] {
   const { dispatchFunction, probeFunction, roundTripFunction } = stack.monitor;
@@ -58,7 +51,7 @@ export function nagAcknowledgements(stack: InboxguardStack): NagAcknowledgement[
       },
     ]),
     {
-      scope: schedulerTargetRole(stack),
+      scope: stack.monitor.schedulerRole,
       id: 'AwsSolutions-IAM5[Resource::<' + stack.getLogicalId(dispatchFunction.node.defaultChild as CfnElement) + '.Arn>:*]',
       reason: "EventBridge Scheduler's role may invoke the dispatch function and its versions (ARN:*); that function only, lambda:InvokeFunction only.",
     },

@@ -6,7 +6,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { METRICS, METRICS_NAMESPACE, PROBE_JOB_DONE, SERVICE_DIMENSION, SERVICE_NAME } from './metrics.js';
+import { METRICS, METRICS_NAMESPACE, PROBE_JOB_DONE, SERVICE_DIMENSION, SERVICE_NAME } from '../lambdas/contracts/metrics.js';
 
 export interface ObservabilityProps {
   readonly dispatchFunction: lambda.IFunction;

@@ -7,10 +7,10 @@ import { Monitor } from './monitor.js';
 import { BASE_PORTS, MAIL_PORTS, Network } from './network.js';
 import { acknowledgeFindings } from './nag.js';
 import { Observability } from './observability.js';
-import { STACK_OUTPUTS } from './outputs.js';
+import { STACK_OUTPUTS } from '../lambdas/contracts/outputs.js';
 import { Store } from './store.js';
 
-export { STACK_OUTPUTS } from './outputs.js';
+export { STACK_OUTPUTS } from '../lambdas/contracts/outputs.js';
 
 export interface InboxguardStackProps extends StackProps {
   /** The validated settings (lib/config.ts). */

@@ -1,9 +1,8 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
+import { TABLE_KEYS } from '../lambdas/adapters/table-keys.js';
 
-/** Keys and TTL attribute of the table: the same as lambdas/adapters/dynamodb.ts `tableDefinition` and `TTL_ATTRIBUTE`. */
-export const TABLE_KEYS = { partitionKey: 'pk', sortKey: 'sk', ttlAttribute: 'expiresAt' } as const;
 
 export interface StoreProps {
   /**

@@ -34,10 +34,13 @@ import {
 import type { HistoryEntry, ServerConfig, ServerState } from '../core/monitor-types.js';
 import type { ProtocolEvidence } from '../core/types.js';
 import { ConcurrencyError, type Registry, type StateStore } from '../ports.js';
+import { TABLE_KEYS } from './table-keys.js';
+
+export { TABLE_KEYS } from './table-keys.js';
 
 export const DEFAULT_TABLE_NAME = 'inboxguard';
 /** The TTL attribute of history items: enable TTL on it where the table is deployed. */
-export const TTL_ATTRIBUTE = 'expiresAt';
+export const TTL_ATTRIBUTE = TABLE_KEYS.ttlAttribute;
 /** History entries larger than this (as JSON) are trimmed before storing. */
 export const MAX_HISTORY_BYTES = 300 * 1024;
 
@@ -64,12 +67,12 @@ export function tableDefinition(name: string): CreateTableCommandInput {
   return {
     TableName: name,
     AttributeDefinitions: [
-      { AttributeName: 'pk', AttributeType: 'S' },
-      { AttributeName: 'sk', AttributeType: 'S' },
+      { AttributeName: TABLE_KEYS.partitionKey, AttributeType: 'S' },
+      { AttributeName: TABLE_KEYS.sortKey, AttributeType: 'S' },
     ],
     KeySchema: [
-      { AttributeName: 'pk', KeyType: 'HASH' },
-      { AttributeName: 'sk', KeyType: 'RANGE' },
+      { AttributeName: TABLE_KEYS.partitionKey, KeyType: 'HASH' },
+      { AttributeName: TABLE_KEYS.sortKey, KeyType: 'RANGE' },
     ],
     BillingMode: 'PAY_PER_REQUEST',
   };

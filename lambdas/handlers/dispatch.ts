@@ -3,7 +3,7 @@ import { jobFor, type Job, type JobKind } from '../app/jobs.js';
 import { systemClock, type Clock, type Registry } from '../ports.js';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { METRICS } from '../../lib/metrics.js';
+import { METRICS } from '../contracts/metrics.js';
 import { awsRegistry, log, newMetrics, requireEnv } from './wiring.js';
 
 export interface DispatchDeps {

@@ -11,7 +11,7 @@ import { DEFAULT_DIFF } from '../core/diff.js';
 import { systemClock } from '../ports.js';
 import type { Registry } from '../ports.js';
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
-import { METRICS, PROBE_JOB_DONE } from '../../lib/metrics.js';
+import { METRICS, PROBE_JOB_DONE, ROUND_TRIP_JOB_DONE } from '../contracts/metrics.js';
 import type { CheckReport } from '../core/types.js';
 import { awsRegistry, log, newMetrics, requireEnv } from './wiring.js';
 
@@ -32,9 +32,7 @@ export function certificateDaysLeft(report: CheckReport): number | undefined {
   return days.length ? Math.min(...days) : undefined;
 }
 
-export const ROUND_TRIP_JOB_DONE = 'round-trip-done';
-
-/** Fleet metrics (no per-server dimension: see lib/metrics.ts). */
+/** Fleet metrics (no per-server dimension: see lambdas/contracts/metrics.ts). */
 function emit(metrics: Metrics, days: number | undefined, report: CheckReport): void {
   metrics.singleMetric().addMetric(METRICS.compliant, MetricUnit.Count, report.verdict === 'compliant' ? 1 : 0);
   if (days !== undefined) metrics.singleMetric().addMetric(METRICS.certificateDaysLeft, MetricUnit.Count, days);

@@ -2,7 +2,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoRegistry } from '../adapters/dynamodb.js';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { METRICS_NAMESPACE, SERVICE_NAME } from '../../lib/metrics.js';
+import { METRICS_NAMESPACE, SERVICE_NAME } from '../contracts/metrics.js';
 
 const logger = new Logger({ serviceName: SERVICE_NAME });
 

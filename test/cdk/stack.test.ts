@@ -1,6 +1,6 @@
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { METRICS, METRICS_NAMESPACE } from '../../lib/metrics.js';
+import { METRICS, METRICS_NAMESPACE } from '../../lambdas/contracts/metrics.js';
 import { STACK_OUTPUTS } from '../../lib/stack.js';
 import { synth } from './synth.js';
 

@@ -4,7 +4,7 @@
  * POWERTOOLS_SERVICE_NAME on both functions; Powertools adds the dimension `service` to every metric, so
  * each metric below carries `service=inboxguard` besides the dimensions listed.
  *
- * No aws-cdk-lib import here: the handlers may import these names.
+ * The runtime side owns these names; the stack (lib/) imports them from here.
  */
 export const METRICS_NAMESPACE = 'Inboxguard';
 export const SERVICE_NAME = 'inboxguard';
@@ -28,3 +28,5 @@ export const METRICS = {
 
 /** The probe's log line per job (Powertools: `message` is the event name) and the fields the dashboard reads. */
 export const PROBE_JOB_DONE = 'job-done';
+/** The round-trip function's log line per job: accepted, deliveryMs, alert. */
+export const ROUND_TRIP_JOB_DONE = 'round-trip-done';

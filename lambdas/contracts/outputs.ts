@@ -1,4 +1,4 @@
-// No aws-cdk-lib import here: the CLI reads these keys without loading the CDK.
+// The stack writes these Outputs (lib/stack.ts) and the CLI reads them (bin/aws.ts) without loading the CDK.
 
 /**
  * The stack's Outputs, by OutputKey: what `inboxguard egress|servers --stack NAME` reads with
