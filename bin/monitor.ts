@@ -1,6 +1,7 @@
 import { resolve as resolvePath } from 'node:path';
 import { Command, Option } from 'commander';
-import { parseDuration, parseIp } from '../lambdas/app/input.js';
+import { statSync, type Stats } from 'node:fs';
+import { parseAddress, parseDuration, parseIp } from '../lambdas/app/input.js';
 import type { CycleResult, JobOutcome, MonitorDeps } from '../lambdas/app/monitor.js';
 import type { ServerConfig } from '../lambdas/core/monitor-types.js';
 import type { Notifier } from '../lambdas/ports.js';
@@ -65,6 +66,30 @@ function lines(r: CycleResult): string[] {
 }
 
 
+/** An SMTP URL for alerts; the message never repeats the URL, which may carry a password. */
+function checkSmtpUrl(value: string): void {
+  let u: URL;
+  try {
+    u = new URL(value);
+  } catch {
+    throw new Error('is not a URL (smtp://user:pass@host:587 or smtps://...:465)');
+  }
+  if (u.protocol !== 'smtp:' && u.protocol !== 'smtps:') throw new Error(`"${u.protocol}" is not smtp: or smtps:`);
+  if (!u.hostname) throw new Error('names no host');
+}
+
+/** A path that, when it exists already, is of the kind it is used as (created otherwise). */
+function mustBe(path: string, kind: 'file' | 'directory'): void {
+  let st: Stats;
+  try {
+    st = statSync(path);
+  } catch {
+    return;
+  }
+  if (kind === 'directory' && !st.isDirectory()) throw new Error(`${path} is not a directory`);
+  if (kind === 'file' && st.isDirectory()) throw new Error(`${path} is a directory`);
+}
+
 /** A delivery window: 5 s to 1 hour. */
 export function parseWindow(value: string): number {
   const ms = parseDuration(value, 's');
@@ -109,9 +134,14 @@ export function addMonitorCommands(program: Command, io: Io): void {
       const windowMs = flag('--delivery-window', () => parseWindow(f.deliveryWindow));
       const sourceAddress = f.sourceAddress === undefined ? undefined : (flag('--source-address', () => parseIp(f.sourceAddress!)));
       if (f.alertSmtp && f.alertTo.length === 0) throw new UsageError('--alert-to: give at least one recipient for --alert-smtp');
+      if (f.alertSmtp !== undefined) flag('--alert-smtp', () => checkSmtpUrl(f.alertSmtp!));
+      if (f.alertFrom !== undefined) flag('--alert-from', () => parseAddress(f.alertFrom!));
+      for (const to of f.alertTo) flag('--alert-to', () => parseAddress(to));
+      flag('--data-dir', () => mustBe(f.dataDir, 'directory'));
+      if (f.alertsFile !== undefined) flag('--alerts-file', () => mustBe(f.alertsFile!, 'file'));
       const [{ EnvCredentials }, { startEmbeddedStore, suppressSdkNodeVersionWarning }, notifiers, { ConfigError, loadServers }, { runCycle }] = await loadMonitor();
       const { ConsoleNotifier, FanoutNotifier, JsonlNotifier, SmtpNotifier } = notifiers;
-      const servers = await loadServers(f.config);
+      const servers = await loadServers(f.config, `--config ${f.config}`);
       const problems = passwordProblems(servers, io.env);
       if (problems.length) throw new ConfigError(problems.join('\n'));
 

@@ -106,19 +106,22 @@ export function parseServers(json: unknown): ServerConfig[] {
   return servers;
 }
 
-/** Reads and validates a servers.json; relative caFile paths are taken from the file's folder. */
-export async function loadServers(file: string): Promise<ServerConfig[]> {
+/**
+ * Reads and validates a servers.json; relative caFile paths are taken from the file's folder.
+ * `label` names the file in errors about the file as a whole (the CLI: "--config FILE").
+ */
+export async function loadServers(file: string, label = file): Promise<ServerConfig[]> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {
-    throw new ConfigError(`${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    throw new ConfigError(`${label}: cannot read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
   }
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (err) {
-    throw new ConfigError(`${file}: not JSON (${(err as Error).message})`);
+    throw new ConfigError(`${label}: not JSON (${(err as Error).message})`);
   }
   const servers = parseServers(json);
   const base = dirname(resolvePath(file));

@@ -64,7 +64,7 @@ export function parseDuration(value: string, bareUnit: 'ms' | 's' | 'm' = 'ms'):
   return ms;
 }
 
-const ADDRESS = /^[^\s@<>()[\]\\,;:"]+@[^\s@<>()[\]\\,;:"]+\.[^\s@<>()[\]\\,;:"]+$/;
+const ADDRESS = /^[^\s@<>()[\]\\,;:"]+@[^\s@<>()[\]\\,;:"]+$/;
 
 /** Whether a string is a plain mail address (local@domain, no display name). */
 export function isAddress(value: string): boolean {

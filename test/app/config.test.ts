@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../bin/cli.js';
-import { ConfigError, loadServers, parseServers } from '../../lambdas/app/config.js';
+import { ConfigError, loadServers, parseServers, serverSchema } from '../../lambdas/app/config.js';
 import { parseEndpoint } from '../../lambdas/app/input.js';
 
 const ok = { id: 'acme-sales', imap: 'imap.acme.com:993', smtp: 'smtp.acme.com:587', user: 'sales@acme.com', passwordEnv: 'ACME_PW' };
@@ -81,8 +81,9 @@ describe('servers.json validation', () => {
     expect(() => parseServers(JSON.parse(JSON.stringify(json)))).toThrow(message);
   });
 
-  it('counts', () => {
-    console.log(`bad input: servers.json, ${BAD.length} entries`);
+  it('has a bad case naming every field of a server entry', () => {
+    const named = (field: string) => BAD.some(([, , message]) => new RegExp(`(^|[": ])${field}(:|\\\\?\\.)`).test(message.source));
+    expect(Object.keys(serverSchema.shape).filter((field) => !named(field))).toEqual([]);
   });
 
   it('IDN hosts are accepted and probed as punycode', () => {

@@ -72,7 +72,12 @@ describe('the SSRF guard: address classifier', () => {
     expect(privateAddressRefusal('::ffff:10.0.0.1')).toMatch(/^::ffff:10\.0\.0\.1 is private \(RFC 1918, 10\.0\.0\.0\/8\), IPv4-mapped as ::ffff:10\.0\.0\.1: .*allowPrivateAddress/);
   });
 
-  it('counts', () => {
-    console.log(`address classifier: ${TABLE.length} addresses, ${TABLE.filter(([, r]) => r !== 'public').length} refused`);
+  it('covers every range, each with both IPv4 and IPv6 forms where the range has both', () => {
+    const ranges: AddressRange[] = ['public', 'unspecified', 'this-network', 'loopback', 'private', 'shared', 'link-local', 'unique-local', 'site-local', 'multicast', 'reserved', 'broadcast', 'invalid'];
+    expect(ranges.filter((r) => !TABLE.some(([, range]) => range === r))).toEqual([]);
+    for (const r of ['public', 'unspecified', 'loopback', 'link-local', 'multicast'] as const) {
+      expect(TABLE.some(([a, range]) => range === r && a.includes(':')), `${r} over IPv6`).toBe(true);
+      expect(TABLE.some(([a, range]) => range === r && !a.includes(':')), `${r} over IPv4`).toBe(true);
+    }
   });
 });
