@@ -5,7 +5,7 @@
  * The stack is environment-agnostic: account and region are those of the deploying credentials.
  */
 import { App } from 'aws-cdk-lib';
-import { ConfigError, loadConfig } from '../lib/config.js';
+import { SettingsError, loadConfig } from '../lib/config.js';
 import { addNagChecks } from '../lib/nag.js';
 import { InboxguardStack } from '../lib/stack.js';
 
@@ -14,7 +14,7 @@ try {
   const config = loadConfig(app.node);
   new InboxguardStack(app, config.stackName, { config });
 } catch (e) {
-  if (e instanceof ConfigError) {
+  if (e instanceof SettingsError) {
     console.error(e.message);
     process.exit(1);
   }

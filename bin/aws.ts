@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import type { ServerConfig } from '../lambdas/core/monitor-types.js';
 import { STACK_OUTPUTS } from '../lambdas/contracts/outputs.js';
 import { suppressSdkNodeVersionWarning } from '../lambdas/adapters/sdk-env.js';
+import { sendable, UNSENDABLE } from '../lambdas/core/sendable.js';
 import { collect, UsageError } from './usage.js';
 import type { Io } from './monitor.js';
 
@@ -66,7 +67,7 @@ interface AddFlags extends StackFlags {
 
 function password(f: AddFlags, env: NodeJS.ProcessEnv): string | undefined {
   const v = readPassword(f, env);
-  if (v !== undefined && /[\r\n\0]/.test(v)) throw new UsageError('password: contains CR, LF or NUL, which no IMAP or SMTP login can carry');
+  if (v !== undefined && !sendable(v)) throw new UsageError(`password: ${UNSENDABLE}`);
   return v;
 }
 

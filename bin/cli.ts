@@ -3,6 +3,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { runCheck } from '../lambdas/app/runCheck.js';
 import { inboxAddress, parseAddress, parseDuration, parseEndpoint, parseIp, parseResolve } from '../lambdas/app/input.js';
 import { profileNames } from '../lambdas/core/profile.js';
+import { sendable, UNSENDABLE } from '../lambdas/core/sendable.js';
 import { exitCodeOf, formatJson, formatNagios, formatText } from '../lambdas/core/report.js';
 import type { CheckReport, Security } from '../lambdas/core/types.js';
 import type { CheckTarget } from '../lambdas/probes/probe.js';
@@ -68,8 +69,8 @@ export function targetFromFlags(f: CheckFlags, env: NodeJS.ProcessEnv): { target
   const password = readPassword(f, env);
   if (password !== undefined && !f.user) throw new UsageError('--user: a password was given without a user');
   if (f.user !== undefined && password === undefined) throw new UsageError('--user: give the password with --password-env VAR or --password-file FILE');
-  if (password !== undefined && /[\r\n\0]/.test(password)) throw new UsageError('password: contains CR, LF or NUL, which no IMAP or SMTP login can carry');
-  if (f.user !== undefined && /[\r\n\0]/.test(f.user)) throw new UsageError('--user: contains CR, LF or NUL');
+  if (password !== undefined && !sendable(password)) throw new UsageError(`password: ${UNSENDABLE}`);
+  if (f.user !== undefined && !sendable(f.user)) throw new UsageError(`--user: ${UNSENDABLE}`);
   const caPem = f.caFile === undefined ? undefined : flag('--ca-file', () => {
     let pem: string;
     try {

@@ -15,8 +15,8 @@ export const CONFIG_OVERRIDE_PREFIX = `${CONFIG_CONTEXT_KEY}:`;
 export const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653] as const;
 
 /** A setting that fails validation; the message names it. */
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
+export class SettingsError extends Error {
+  override readonly name = 'SettingsError';
 }
 
 const int = (min: number, max: number) =>
@@ -106,12 +106,12 @@ function describe(issue: z.core.$ZodIssue): string {
   return `setting "${name}" ${issue.message}`;
 }
 
-/** Validates a settings object; throws a ConfigError naming every bad setting. */
+/** Validates a settings object; throws a SettingsError naming every bad setting. */
 export function parseConfig(input: unknown): InboxguardConfig {
   const r = schema.safeParse(input ?? {});
   if (!r.success) {
     const lines = r.error.issues.map(describe);
-    throw new ConfigError(`invalid inboxguard configuration (cdk.json "context.${CONFIG_CONTEXT_KEY}" or -c ${CONFIG_OVERRIDE_PREFIX}NAME=VALUE):\n  - ${lines.join('\n  - ')}`);
+    throw new SettingsError(`invalid inboxguard configuration (cdk.json "context.${CONFIG_CONTEXT_KEY}" or -c ${CONFIG_OVERRIDE_PREFIX}NAME=VALUE):\n  - ${lines.join('\n  - ')}`);
   }
   return r.data;
 }
@@ -136,7 +136,7 @@ export function loadConfig(context: ContextSource): InboxguardConfig {
   const all = context.getAllContext();
   const base = all[CONFIG_CONTEXT_KEY] ?? {};
   if (typeof base !== 'object' || base === null || Array.isArray(base)) {
-    throw new ConfigError(`invalid inboxguard configuration: context "${CONFIG_CONTEXT_KEY}" must be an object of settings`);
+    throw new SettingsError(`invalid inboxguard configuration: context "${CONFIG_CONTEXT_KEY}" must be an object of settings`);
   }
   const merged: Record<string, unknown> = { ...(base as Record<string, unknown>) };
   for (const [key, value] of Object.entries(all)) {

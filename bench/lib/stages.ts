@@ -3,7 +3,7 @@
 import { runCheck } from '../../lambdas/app/runCheck.js';
 import type { Endpoint, Protocol } from '../../lambdas/core/types.js';
 import { Deadline } from '../../lambdas/probes/deadline.js';
-import type { EndpointProbe } from '../../lambdas/probes/facts.js';
+import type { EndpointProbe } from '../../lambdas/probes/probe-types.js';
 import { probeImap } from '../../lambdas/probes/imap.js';
 import { HostLimiter } from '../../lambdas/probes/limiter.js';
 import { endpointContext, type CheckTarget } from '../../lambdas/probes/probe.js';

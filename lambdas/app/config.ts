@@ -3,6 +3,7 @@ import { dirname, resolve as resolvePath } from 'node:path';
 import { z } from 'zod';
 import type { ServerConfig } from '../core/monitor-types.js';
 import { profileNames } from '../core/profile.js';
+import { sendable, UNSENDABLE } from '../core/sendable.js';
 import { isAddress, parseAddress, parseEndpoint, parseHostname, parseIp } from './input.js';
 
 /** Thrown for a config that cannot be used; the message names the server id and the field. */
@@ -37,7 +38,7 @@ export const serverSchema = z
     smtp: endpoint(587).optional(),
     imapSecurity: security.optional(),
     smtpSecurity: security.optional(),
-    user: z.string().min(1, 'is empty').refine((u) => !/[\r\n\0]/.test(u), 'contains CR, LF or NUL').optional(),
+    user: z.string().min(1, 'is empty').refine(sendable, UNSENDABLE).optional(),
     passwordEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'is not an environment variable name').optional(),
     passwordSecretArn: z.string().regex(/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/, 'is not a Secrets Manager secret ARN').optional(),
     // Keys checked here rather than by z.record, whose own message ("Invalid key in record") names no reason.

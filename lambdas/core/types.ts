@@ -147,7 +147,7 @@ export interface AuthObservation {
   /** Why it was not attempted, or the server's (sanitised) answer. */
   failure?: Failure;
   /** Classified reason for a rejection. */
-  reason?: 'credentials' | 'logindisabled' | 'imap-disabled' | 'auth-not-offered' | 'plaintext-required' | 'other';
+  reason?: 'credentials' | 'logindisabled' | 'imap-disabled' | 'auth-not-offered' | 'other';
 }
 
 export interface FolderObservation {

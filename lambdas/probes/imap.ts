@@ -1,21 +1,11 @@
-import type { AuthObservation, ConnectionsObservation, Failure, FolderObservation } from '../core/types.js';
+import type { AuthObservation, Failure, FolderObservation } from '../core/types.js';
 import { classify, fail, ProbeError } from './errors.js';
 import { oneLine } from './text.js';
-import { holdingSlots, identityOf, notAttempted, openMeasured, type EndpointProbe, type Facts } from './facts.js';
-import { tlsSession, versionMatrix, VersionPins, type TlsSession } from './matrix.js';
+import { holdingSlots, identityOf, notAttempted, openMeasuringSession } from './measuring-session.js';
+import { tlsSession, versionMatrix, VersionHandshakes, type TlsSession } from './matrix.js';
+import type { Credentials, EndpointProbe, LoginResult, SessionFacts } from './probe-types.js';
 import type { EndpointContext, Preamble } from './session.js';
 import { imapGreeting, imapLogin, imapReply, parseCapabilities, parseId, quotedLogin, unquote, type ImapResponse, type Wire } from './wire.js';
-
-export interface Credentials {
-  user: string;
-  password: string;
-}
-
-export interface ImapLoginResult {
-  auth: AuthObservation;
-  folders?: FolderObservation;
-  connections?: ConnectionsObservation;
-}
 
 export const SENT_NAMES = /^(?:INBOX[./])?(?:Sent|Sent Items|Sent Messages|Sent Mail|Sent-Mail|Gesendet|Envoy[ée]s|送信済み(?:アイテム|メール)?)$/i;
 
@@ -130,7 +120,7 @@ async function listFolders(w: Wire, caps: readonly string[] | undefined): Promis
 
 // ---- the main session: identity, then login ----
 
-interface AfterTls {
+interface Identified {
   greeting?: string;
   capabilities?: string[];
   id?: Record<string, string> | null;
@@ -144,15 +134,27 @@ interface AfterTls {
  * to learn who the server is, and LOGIN right behind them when the credentials can be quoted
  * (never on a session the server wrote into before the handshake).
  */
-function firstFlight(creds: Credentials | undefined, blocked: boolean): { line: string; login: boolean } {
-  const login = creds && !blocked ? quotedLogin('a1', creds.user, creds.password) : undefined;
+function firstFlight(creds: Credentials | undefined, withheld: boolean): { line: string; login: boolean } {
+  const login = creds && !withheld ? quotedLogin('a1', creds.user, creds.password) : undefined;
   return { line: `c2 CAPABILITY\r\nc3 ID NIL\r\n${login ?? ''}`, login: !!login };
 }
 
+interface IdentifyOptions {
+  ctx: EndpointContext;
+  preamble: Preamble;
+  creds?: Credentials;
+  /** Why credentials may not go over this session (credentialsBlock). */
+  withheld?: AuthObservation;
+  /** When LOGIN went out in the first flight, behind CAPABILITY and ID. */
+  pipelinedAt?: number;
+}
+
 /** The answers to the first flight (after the greeting, for implicit TLS), then LOGIN if it was not in it. */
-async function afterTls(w: Wire, ctx: EndpointContext, pre: Preamble, creds: Credentials | undefined, block: AuthObservation | undefined, pipelined: boolean, sentAt: number): Promise<AfterTls> {
-  const out: AfterTls = { greeting: pre.greeting };
-  let started = pipelined ? sentAt : 0;
+async function identifyAndLogin(w: Wire, o: IdentifyOptions): Promise<Identified> {
+  const { ctx, creds, withheld: block } = o;
+  const pipelined = o.pipelinedAt !== undefined;
+  const out: Identified = { greeting: o.preamble.greeting };
+  let started = o.pipelinedAt ?? 0;
   try {
     if (ctx.security === 'tls') out.greeting = await imapGreeting(w);
     const cap = await imapReply(w, 'c2', 'capability');
@@ -241,8 +243,8 @@ class LoginGate {
   }
 }
 
-/** The extra sessions' results, and the moment all of them let go together. */
-class Hold {
+/** The extra sessions' results, counted together, and the moment all of them let go. */
+class ExtraSessions {
   readonly results: Array<Failure | null> = [];
   private allSettled!: () => void;
   readonly settled: Promise<void>;
@@ -267,15 +269,15 @@ class Hold {
 const NOT_NEEDED: Failure = { stage: 'login', kind: 'skipped', message: 'the main session did not log in' };
 
 /** One extra session on an open TLS connection: wait for the main login, log in on its turn, hold. */
-async function extraSession(ctx: EndpointContext, creds: Credentials, s: TlsSession, gate: LoginGate, hold: Hold): Promise<void> {
+async function extraSession(ctx: EndpointContext, creds: Credentials, s: TlsSession, gate: LoginGate, extras: ExtraSessions): Promise<void> {
   const w = s.wire;
   if (!w) {
-    hold.settle(s.failure ?? { stage: 'tls-handshake', kind: 'error', message: s.attempt.detail ?? 'no TLS session' });
+    extras.settle(s.failure ?? { stage: 'tls-handshake', kind: 'error', message: s.attempt.detail ?? 'no TLS session' });
     return;
   }
   let result: Failure | null = null;
   try {
-    if (s.block?.failure) throw new ProbeError(s.block.failure);
+    if (s.withheld?.failure) throw new ProbeError(s.withheld.failure);
     // After STARTTLS the capabilities listed before it no longer hold (RFC 3501 §6.2.1): without
     // a CAPABILITY over TLS, a literal waits for the server's go-ahead (LITERAL+ unknown).
     const caps = ctx.security === 'tls' ? parseCapabilities([await imapGreeting(w)]) : undefined;
@@ -288,43 +290,53 @@ async function extraSession(ctx: EndpointContext, creds: Credentials, s: TlsSess
     result = classify(err, 'login');
     w.destroy();
   }
-  hold.settle(result);
-  if (result === null) await hold.released;
+  extras.settle(result);
+  if (result === null) await extras.released;
   w.close('x9 LOGOUT\r\n');
 }
 
 /**
  * The connections beside the measuring session. Each runs the version handshakes
- * (VersionPins) while any are left; with credentials, an accepted one is kept as an extra
+ * (VersionHandshakes) while any are left; with credentials, an accepted one is kept as an extra
  * session (a refused one is replaced by a fresh connection offering every version), so the
  * version matrix and the session count share connections: 5 at most, as the host limit allows.
  */
-async function sideConnections(ctx: EndpointContext, creds: Credentials | undefined, workers: number, gate: LoginGate, hold: Hold, pins: VersionPins): Promise<void> {
+interface SideConnectionsOptions {
+  creds?: Credentials;
+  /** Connections beside the measuring session, each running handshakes until none are left. */
+  workers: number;
+  gate: LoginGate;
+  extras: ExtraSessions;
+  handshakes: VersionHandshakes;
+}
+
+async function sideConnections(ctx: EndpointContext, o: SideConnectionsOptions): Promise<void> {
+  const { creds, workers, gate, extras, handshakes } = o;
   let claimed = 0; // extra sessions taken on, including handshakes that may still fail
   let free = workers; // workers still running handshakes, not holding an extra session
   const worker = async (): Promise<void> => {
     for (;;) {
-      const versions = pins.next();
+      const versions = handshakes.next();
       if (!versions) {
         free--;
-        if (claimed >= hold.n || gate.decided === false) return;
+        if (claimed >= extras.n || gate.decided === false) return;
         claimed++;
-        await extraSession(ctx, creds!, await tlsSession(ctx, undefined, true), gate, hold);
+        await extraSession(ctx, creds!, await tlsSession(ctx, { keepOpen: true }), gate, extras);
         return;
       }
       // Kept as an extra only while another worker is free to run the handshakes left, and
       // never below TLS 1.2: credentials go over the session a client would negotiate, not
       // over one held down to TLS 1.0 or 1.1 with legacy ciphers.
-      const keep = claimed < hold.n && gate.decided !== false && !versions.some((v) => v === 'TLSv1' || v === 'TLSv1.1') && (pins.left === 0 || free > 1);
+      const keep = claimed < extras.n && gate.decided !== false && !versions.some((v) => v === 'TLSv1' || v === 'TLSv1.1') && (handshakes.left === 0 || free > 1);
       if (keep) {
         claimed++;
         free--;
       }
-      const s = await tlsSession(ctx, versions, keep);
-      pins.record(versions, s);
+      const s = await tlsSession(ctx, { versions, keepOpen: keep });
+      handshakes.record(versions, s);
       // The answer may have queued one more handshake (TLS 1.0 after 1.1 was chosen).
-      if (keep && s.wire && (pins.left === 0 || free > 0)) {
-        await extraSession(ctx, creds!, s, gate, hold);
+      if (keep && s.wire && (handshakes.left === 0 || free > 0)) {
+        await extraSession(ctx, creds!, s, gate, extras);
         return;
       }
       if (keep) {
@@ -342,26 +354,24 @@ async function sideConnections(ctx: EndpointContext, creds: Credentials | undefi
  * version matrix and `wanted` extra sessions held at once to count simultaneous sessions.
  */
 export async function probeImap(ctx: EndpointContext, creds: Credentials | undefined, wanted = 4): Promise<EndpointProbe> {
-  const room = ctx.limiter.max - 1;
-  const extras = creds ? Math.max(0, Math.min(wanted, room)) : 0;
-  const workers = Math.max(1, Math.min(Math.max(2, extras), room));
+  const sideSlots = ctx.limiter.max - 1;
+  const extras = creds ? Math.max(0, Math.min(wanted, sideSlots)) : 0;
+  const workers = Math.max(1, Math.min(Math.max(2, extras), sideSlots));
   return holdingSlots(ctx, 1 + workers, !!creds, (c) => measure(c, creds, extras, workers));
 }
 
 /** The measuring session: TLS facts, identity, login, folders, held until the extra sessions are counted. */
-async function mainSession(ctx: EndpointContext, creds: Credentials | undefined, gate: LoginGate, hold: Hold): Promise<{ facts: Facts; login?: ImapLoginResult }> {
-  let pipelined = false;
-  let sentAt = 0;
-  const m = await openMeasured(ctx, (_wire, blocked) => {
-    const first = firstFlight(creds, blocked);
-    pipelined = first.login;
-    sentAt = Date.now();
+async function mainSession(ctx: EndpointContext, creds: Credentials | undefined, gate: LoginGate, extras: ExtraSessions): Promise<{ facts: SessionFacts; login?: LoginResult }> {
+  let pipelinedAt: number | undefined;
+  const m = await openMeasuringSession(ctx, (_wire, withheld) => {
+    const first = firstFlight(creds, withheld);
+    if (first.login) pipelinedAt = Date.now();
     return first.line;
   });
   const w = m.wire;
   if (!w) return { facts: m.facts, ...(creds ? { login: { auth: notAttempted(m) } } : {}) };
-  const after = await afterTls(w, ctx, m.pre, creds, m.block, pipelined, sentAt);
-  const facts: Facts = { ...m.facts, identity: identityOf(after.greeting, after.capabilities ?? m.pre.capabilities, after.id) };
+  const after = await identifyAndLogin(w, { ctx, preamble: m.preamble, ...(creds ? { creds } : {}), ...(m.withheld ? { withheld: m.withheld } : {}), ...(pipelinedAt !== undefined ? { pipelinedAt } : {}) });
+  const facts: SessionFacts = { ...m.facts, identity: identityOf(after.greeting, after.capabilities ?? m.preamble.capabilities, after.id) };
   const auth = after.auth;
   gate.open(!!auth?.ok);
   if (!auth?.ok) {
@@ -370,31 +380,32 @@ async function mainSession(ctx: EndpointContext, creds: Credentials | undefined,
   }
   const folders = await listFolders(w, after.loggedInCapabilities);
   // What the server shows after login is evidence too: a proxy in front greets with its own words.
-  facts.identity = identityOf(after.greeting, after.capabilities ?? m.pre.capabilities, after.id, { capabilities: after.loggedInCapabilities, folders });
+  facts.identity = identityOf(after.greeting, after.capabilities ?? m.preamble.capabilities, after.id, { capabilities: after.loggedInCapabilities, folders });
   // Held until every extra session has logged in or failed: they are counted together.
-  await ctx.deadline.race(hold.settled).catch(() => undefined);
-  const results = [...hold.results, ...Array.from({ length: hold.n - hold.results.length }, (): Failure => ({ stage: 'login', kind: 'timeout', message: 'timed out at login' }))];
-  hold.release();
+  await ctx.deadline.race(extras.settled).catch(() => undefined);
+  const results = [...extras.results, ...Array.from({ length: extras.n - extras.results.length }, (): Failure => ({ stage: 'login', kind: 'timeout', message: 'timed out at login' }))];
+  extras.release();
   w.close('z1 LOGOUT\r\n');
   const failures = results.filter((f): f is Failure => f !== null);
-  return { facts, login: { auth, folders, connections: { attempted: hold.n + 1, succeeded: hold.n + 1 - failures.length, failures } } };
+  return { facts, login: { auth, folders, connections: { attempted: extras.n + 1, succeeded: extras.n + 1 - failures.length, failures } } };
 }
 
-async function measure(ctx: EndpointContext, creds: Credentials | undefined, extras: number, workers: number): Promise<EndpointProbe> {
+async function measure(ctx: EndpointContext, creds: Credentials | undefined, wantedExtras: number, workers: number): Promise<EndpointProbe> {
   const gate = new LoginGate();
-  const hold = new Hold(extras);
-  const pins = new VersionPins(true);
-  const main = (async (): Promise<{ facts: Facts; login?: ImapLoginResult }> => {
+  const extras = new ExtraSessions(wantedExtras);
+  const handshakes = new VersionHandshakes({ pairLegacy: true });
+  const main = (async (): Promise<{ facts: SessionFacts; login?: LoginResult }> => {
     try {
-      return await mainSession(ctx, creds, gate, hold);
+      return await mainSession(ctx, creds, gate, extras);
     } finally {
       // Whatever happened, no extra session waits on the main one any longer.
       gate.open(false);
-      hold.release();
+      extras.release();
     }
   })();
+  const sides: SideConnectionsOptions = { ...(creds ? { creds } : {}), workers, gate, extras, handshakes };
   // With a single connection slot, the pinned handshakes wait for the measuring session.
-  const side = ctx.limiter.max < 2 ? main.then(() => sideConnections(ctx, creds, workers, gate, hold, pins)) : sideConnections(ctx, creds, workers, gate, hold, pins);
+  const side = ctx.limiter.max < 2 ? main.then(() => sideConnections(ctx, sides)) : sideConnections(ctx, sides);
   const [{ facts, login }] = await Promise.all([main, side]);
-  return { facts, versions: versionMatrix(pins.results, facts.tls), ...(login ? { login } : {}) };
+  return { facts, versions: versionMatrix(handshakes.results, facts.tls), ...(login ? { login } : {}) };
 }

@@ -12,16 +12,6 @@ export class HostLimiter {
 
   constructor(readonly max = 5) {}
 
-  /** Runs fn holding `slots` connection slots of `key` (at most `max`). */
-  async run<T>(key: string, fn: () => Promise<T>, signal?: AbortSignal, slots = 1): Promise<T> {
-    const release = await this.hold(key, signal, slots);
-    try {
-      return await fn();
-    } finally {
-      release();
-    }
-  }
-
   /**
    * Takes `slots` connection slots of `key` (at most `max`) and returns the function that
    * gives them back (once; later calls do nothing): for a caller whose connections outlive

@@ -38,12 +38,13 @@ const offered = (versions: readonly TlsVersion[]): string => versions.map(label)
  * (IMAP, where every connection counts); it costs one more handshake, after the first, on
  * a server that accepts them.
  */
-export class VersionPins {
+export class VersionHandshakes {
   private readonly queue: TlsVersion[][];
   readonly results = new Map<TlsVersion, VersionAttempt>();
 
-  constructor(pair: boolean) {
-    this.queue = pair ? [['TLSv1', 'TLSv1.1'], ['TLSv1.2']] : [['TLSv1'], ['TLSv1.1'], ['TLSv1.2']];
+  /** `pairLegacy`: offer TLS 1.0 and 1.1 in one handshake (IMAP), else each alone (SMTP). */
+  constructor(o: { pairLegacy: boolean }) {
+    this.queue = o.pairLegacy ? [['TLSv1', 'TLSv1.1'], ['TLSv1.2']] : [['TLSv1'], ['TLSv1.1'], ['TLSv1.2']];
   }
 
   next(): readonly TlsVersion[] | undefined {
@@ -83,15 +84,23 @@ export interface TlsSession {
   /** The connection, open after TLS, when the caller asked to keep it. */
   wire?: Wire;
   /** Why no credentials may go over a kept session, as the login's outcome (credentialsBlock). */
-  block?: AuthObservation;
+  withheld?: AuthObservation;
+}
+
+export interface TlsSessionOptions {
+  /** Offer only these versions (consecutive, oldest first); every version when absent. */
+  versions?: readonly TlsVersion[];
+  /** Keep an accepted session open for the caller (an extra IMAP session logs in on it). */
+  keepOpen?: boolean;
 }
 
 /**
  * A fresh connection up to a TLS session: the plaintext preamble, then a handshake offering
- * only `versions` (or every version when none are given). With `keep`, an accepted session
- * stays open for the caller (an extra IMAP session logs in on it); otherwise it is closed.
+ * only `versions` (or every version when none are given). With `keepOpen`, an accepted
+ * session stays open for the caller; otherwise it is closed.
  */
-export async function tlsSession(ctx: EndpointContext, versions: readonly TlsVersion[] | undefined, keep: boolean): Promise<TlsSession> {
+export async function tlsSession(ctx: EndpointContext, o: TlsSessionOptions = {}): Promise<TlsSession> {
+  const { versions } = o;
   let w: Wire | undefined;
   let watch: ReturnType<typeof watchForQueue> | undefined;
   try {
@@ -109,12 +118,12 @@ export async function tlsSession(ctx: EndpointContext, versions: readonly TlsVer
     }
     const cipher = socket.getCipher()?.standardName;
     const attempt: VersionAttempt = { result: 'accepted', ...(cipher ? { cipher } : {}) };
-    if (!keep) {
+    if (!o.keepOpen) {
       w.close(ctx.protocol === 'imap' ? 'z1 LOGOUT\r\n' : 'QUIT\r\n');
       return { attempt, protocol: got };
     }
-    const block = credentialsBlock(ctx, w, socket);
-    return { attempt, protocol: got, wire: w, ...(block ? { block } : {}) };
+    const withheld = credentialsBlock(ctx, w, socket);
+    return { attempt, protocol: got, wire: w, ...(withheld ? { withheld } : {}) };
   } catch (err) {
     w?.destroy();
     if (watch?.queued) return { attempt: { result: 'error', detail: watch.queued.message, stage: 'greeting' }, failure: watch.queued };

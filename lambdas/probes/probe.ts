@@ -2,7 +2,9 @@ import { createHash } from 'node:crypto';
 import type { Endpoint, ImapObservation, Observation, Protocol, ProtocolObservation } from '../core/types.js';
 import { Deadline } from './deadline.js';
 import { ProbeError, classify } from './errors.js';
-import { probeImap, type Credentials } from './imap.js';
+import { probeImap } from './imap.js';
+import type { Credentials } from './probe-types.js';
+import { sendable, UNSENDABLE } from '../core/sendable.js';
 import { defaultLimiter, type HostLimiter } from './limiter.js';
 import { privateAddressRefusal } from './address.js';
 import { resolveHost, systemResolver, type Resolver } from './resolve.js';
@@ -10,7 +12,7 @@ import type { EndpointContext } from './session.js';
 import { probeSmtp } from './smtp.js';
 import { Redactor, secretForms } from './text.js';
 
-export type { Credentials } from './imap.js';
+export type { Credentials } from './probe-types.js';
 
 export interface CheckTarget {
   imap: Endpoint;
@@ -106,18 +108,16 @@ async function probeProtocol(
     if (login.folders) obs.folders = login.folders;
     if (login.connections) obs.connections = login.connections;
   } else if (target.credentials) {
-    obs.auth = { attempt: 'blocked', ok: false, failure: { stage: protocol === 'imap' ? 'login' : 'auth', kind: 'skipped', message: UNSENDABLE } };
+    obs.auth = { attempt: 'blocked', ok: false, failure: { stage: protocol === 'imap' ? 'login' : 'auth', kind: 'skipped', message: `credentials were not sent: the user name or password ${UNSENDABLE}` } };
   } else {
     obs.auth = { attempt: 'not-attempted', ok: false };
   }
   return obs;
 }
 
-const UNSENDABLE = 'credentials were not sent: the user name or password contains CR, LF or NUL';
-
-/** Credentials that can be sent as they are; CR, LF or NUL could smuggle a command, so those are never sent. */
+/** Credentials that can be sent as they are (core/sendable.ts); others never are. */
 function usable(creds: Credentials | undefined): Credentials | undefined {
-  return creds && !/[\r\n\0]/.test(creds.user) && !/[\r\n\0]/.test(creds.password) ? creds : undefined;
+  return creds && sendable(creds.user) && sendable(creds.password) ? creds : undefined;
 }
 
 /**

@@ -13,7 +13,8 @@ import { privateAddressRefusal } from './address.js';
 import { Deadline } from './deadline.js';
 import { classify, ProbeError } from './errors.js';
 import { JUNK_NAMES, SENT_NAMES } from './imap.js';
-import type { Credentials } from './imap.js';
+import type { Credentials } from './probe-types.js';
+import { sendable, UNSENDABLE } from '../core/sendable.js';
 import { redact } from './probe.js';
 import { resolveHost, systemResolver, type Resolver } from './resolve.js';
 import { verifyingContext } from './session.js';
@@ -448,8 +449,8 @@ async function observe(target: RoundTripTarget, opts: RoundTripOptions): Promise
   const obs: RoundTripObservation = { address: target.address, at: at.toISOString(), submit: notSent('no session'), watch: { ok: false, windowMs: opts.windowMs } };
   const { user, password } = target.credentials;
   try {
-    if (/[\r\n\0]/.test(user) || /[\r\n\0]/.test(password)) {
-      const failure: Failure = { stage: 'login', kind: 'skipped', message: 'credentials were not sent: the user name or password contains CR, LF or NUL' };
+    if (!sendable(user) || !sendable(password)) {
+      const failure: Failure = { stage: 'login', kind: 'skipped', message: `credentials were not sent: the user name or password ${UNSENDABLE}` };
       obs.submit = { attempt: 'blocked', ok: false, failure };
       obs.watch.failure = failure;
       return obs;

@@ -2,9 +2,9 @@ import { createHmac } from 'node:crypto';
 import type { AuthObservation } from '../core/types.js';
 import { classify, fail } from './errors.js';
 import { oneLine } from './text.js';
-import { holdingSlots, identityOf, notAttempted, openMeasured, type EndpointProbe, type Facts } from './facts.js';
-import type { Credentials } from './imap.js';
-import { tlsSession, versionMatrix, VersionPins } from './matrix.js';
+import { holdingSlots, identityOf, notAttempted, openMeasuringSession } from './measuring-session.js';
+import { tlsSession, versionMatrix, VersionHandshakes } from './matrix.js';
+import type { Credentials, EndpointProbe, SessionFacts } from './probe-types.js';
 import { smtpKeywords, type EndpointContext, type Preamble } from './session.js';
 import { ehloName, smtpCommand, smtpReply, type SmtpReply, type Wire } from './wire.js';
 
@@ -18,7 +18,7 @@ const b64 = (s: string): string => Buffer.from(s, 'utf8').toString('base64');
 function refusal(r: SmtpReply, ms: number): AuthObservation {
   const said = oneLine(`${r.code} ${r.lines.join(' ')}`);
   const reason: AuthObservation['reason'] =
-    r.code === 535 || r.code === 534 ? 'credentials' : r.code === 504 ? 'auth-not-offered' : r.code === 538 || r.code === 530 ? 'plaintext-required' : 'other';
+    r.code === 535 || r.code === 534 ? 'credentials' : r.code === 504 ? 'auth-not-offered' : 'other';
   return { attempt: 'answered', ok: false, ms, failure: { stage: 'auth', kind: 'rejected', message: said }, reason };
 }
 
@@ -55,8 +55,18 @@ async function authenticate(w: Wire, keywords: readonly string[], creds: Credent
   return refusal(r, ms);
 }
 
+interface EhloOptions {
+  ctx: EndpointContext;
+  preamble: Preamble;
+  creds?: Credentials;
+  /** Why credentials may not go over this session (credentialsBlock). */
+  withheld?: AuthObservation;
+}
+
 /** After TLS on the measuring session: the greeting (implicit TLS), EHLO again, then AUTH. */
-async function afterTls(w: Wire, ctx: EndpointContext, pre: Preamble, creds: Credentials | undefined, block: AuthObservation | undefined): Promise<{ greeting?: string; capabilities?: string[]; auth?: AuthObservation }> {
+async function ehloAndAuth(w: Wire, o: EhloOptions): Promise<{ greeting?: string; capabilities?: string[]; auth?: AuthObservation }> {
+  const { ctx, creds, withheld: block } = o;
+  const pre = o.preamble;
   const out: { greeting?: string; capabilities?: string[]; auth?: AuthObservation } = { ...(pre.greeting ? { greeting: pre.greeting } : {}) };
   let sent = false;
   try {
@@ -89,20 +99,20 @@ export async function probeSmtp(ctx: EndpointContext, creds: Credentials | undef
 }
 
 async function measure(ctx: EndpointContext, creds: Credentials | undefined, side: number): Promise<EndpointProbe> {
-  const pins = new VersionPins(false);
+  const handshakes = new VersionHandshakes({ pairLegacy: false });
   const worker = async (): Promise<void> => {
-    for (let v = pins.next(); v; v = pins.next()) pins.record(v, await tlsSession(ctx, v, false));
+    for (let v = handshakes.next(); v; v = handshakes.next()) handshakes.record(v, await tlsSession(ctx, { versions: v }));
   };
-  const main = (async (): Promise<{ facts: Facts; auth?: AuthObservation }> => {
+  const main = (async (): Promise<{ facts: SessionFacts; auth?: AuthObservation }> => {
     // Implicit TLS: the server greets first, and an SMTP client must not talk before that.
-    const m = await openMeasured(ctx, ctx.security === 'starttls' ? (w) => `EHLO ${ehloName(w)}\r\n` : undefined);
+    const m = await openMeasuringSession(ctx, ctx.security === 'starttls' ? (w) => `EHLO ${ehloName(w)}\r\n` : undefined);
     if (!m.wire) return { facts: m.facts, ...(creds ? { auth: notAttempted(m) } : {}) };
-    const after = await afterTls(m.wire, ctx, m.pre, creds, m.block);
+    const after = await ehloAndAuth(m.wire, { ctx, preamble: m.preamble, ...(creds ? { creds } : {}), ...(m.withheld ? { withheld: m.withheld } : {}) });
     m.wire.close('QUIT\r\n');
-    const facts: Facts = { ...m.facts, identity: identityOf(after.greeting, after.capabilities ?? m.pre.capabilities, undefined) };
+    const facts: SessionFacts = { ...m.facts, identity: identityOf(after.greeting, after.capabilities ?? m.preamble.capabilities, undefined) };
     return { facts, ...(after.auth ? { auth: after.auth } : {}) };
   })();
   const workers = ctx.limiter.max < 2 ? main.then(worker) : Promise.all(Array.from({ length: side }, worker));
   const [{ facts, auth }] = await Promise.all([main, workers]);
-  return { facts, versions: versionMatrix(pins.results, facts.tls), ...(auth ? { login: { auth } } : {}) };
+  return { facts, versions: versionMatrix(handshakes.results, facts.tls), ...(auth ? { login: { auth } } : {}) };
 }

@@ -2,6 +2,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { once } from 'node:events';
 import type { Stage } from '../core/types.js';
+import { sendable, UNSENDABLE } from '../core/sendable.js';
 import type { Deadline } from './deadline.js';
 import { classify, fail, ProbeError } from './errors.js';
 import { decodeReadable, oneLine } from './text.js';
@@ -378,7 +379,7 @@ export function quotedLogin(tag: string, user: string, password: string): string
  * are refused before anything is sent: no credential can inject a command.
  */
 export async function imapLogin(w: Wire, tag: string, user: string, password: string, literalPlus: boolean): Promise<ImapResponse> {
-  if (/[\r\n\0]/.test(user) || /[\r\n\0]/.test(password)) throw fail('login', 'error', 'credentials contain CR, LF or NUL');
+  if (!sendable(user) || !sendable(password)) throw fail('login', 'error', `credentials: ${UNSENDABLE}`);
   const quoted = quotedLogin(tag, user, password);
   if (quoted) {
     w.write(quoted);

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { CONFIG_SETTINGS, ConfigError, loadConfig, parseConfig } from '../../lib/config.js';
+import { CONFIG_SETTINGS, SettingsError, loadConfig, parseConfig } from '../../lib/config.js';
 
 const context = (all: Record<string, unknown>) => ({ getAllContext: () => all });
 
@@ -64,7 +64,7 @@ describe('parseConfig', () => {
     ],
     [{ scheduleRate: 15 }, /unknown setting "scheduleRate" \(known: stackName, /],
   ])('names the setting: %j', (input, message) => {
-    expect(() => parseConfig(input)).toThrow(ConfigError);
+    expect(() => parseConfig(input)).toThrow(SettingsError);
     expect(() => parseConfig(input)).toThrow(message);
   });
 

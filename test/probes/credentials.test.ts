@@ -120,7 +120,7 @@ describe('credentials with special characters', () => {
       },
       { timeoutMs: 5000 },
     );
-    const never = 'credentials were not sent: the user name or password contains CR, LF or NUL';
+    const never = 'credentials were not sent: the user name or password contains CR, LF or NUL, which no IMAP or SMTP login can carry';
     expect(status(r, 'imap.login')).toMatchObject({ status: 'unknown', summary: never });
     expect(status(r, 'smtp.auth')).toMatchObject({ status: 'unknown', summary: never });
     // The checks that need no login still ran; no login command reached either server, in plaintext or over TLS.

@@ -10,6 +10,49 @@ import { startMiniMail, type MiniMail } from '../support/mini-mail.js';
 
 const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
 
+/** Runs fn holding `slots` of `key`'s slots, as a probe step does (hold, then release when done). */
+async function run<T>(limiter: HostLimiter, key: string, fn: () => Promise<T>, signal?: AbortSignal, slots = 1): Promise<T> {
+  const release = await limiter.hold(key, signal, slots);
+  try {
+    return await fn();
+  } finally {
+    release();
+  }
+}
+
+describe('HostLimiter', () => {
+  it('never lets more than max run at once for one key, and serves waiters in order', async () => {
+    const limiter = new HostLimiter(2);
+    let active = 0;
+    let peak = 0;
+    const order: number[] = [];
+    const job = (i: number) =>
+      run(limiter, 'h:1', async () => {
+        active++;
+        peak = Math.max(peak, active);
+        await new Promise((r) => setTimeout(r, 5));
+        order.push(i);
+        active--;
+      });
+    await Promise.all([0, 1, 2, 3, 4].map(job));
+    expect(peak).toBe(2);
+    expect(order).toEqual([0, 1, 2, 3, 4]);
+  });
+
+  it('a waiter whose deadline passes leaves the queue', async () => {
+    const limiter = new HostLimiter(1);
+    let release!: () => void;
+    const holder = run(limiter, 'h:1', () => new Promise<void>((r) => (release = r)));
+    const ac = new AbortController();
+    const waiter = run(limiter, 'h:1', async () => 'ran', ac.signal);
+    ac.abort(new Error('deadline'));
+    await expect(waiter).rejects.toThrow('deadline');
+    release();
+    await holder;
+    await expect(run(limiter, 'h:1', async () => 'next')).resolves.toBe('next');
+  });
+});
+
 describe('HostLimiter with multi-slot steps', () => {
   it('a step takes all its slots at once or waits holding none; first come, first served', async () => {
     const limiter = new HostLimiter(5);
@@ -19,9 +62,9 @@ describe('HostLimiter with multi-slot steps', () => {
       return { wait: new Promise<void>((r) => (open = r)), open };
     };
     const a = gate();
-    const single = limiter.run('h:1', async () => (order.push('single'), a.wait));
-    const groupOfFive = limiter.run('h:1', async () => void order.push('group'), undefined, 5);
-    const later = limiter.run('h:1', async () => void order.push('later'));
+    const single = run(limiter, 'h:1', async () => (order.push('single'), a.wait));
+    const groupOfFive = run(limiter, 'h:1', async () => void order.push('group'), undefined, 5);
+    const later = run(limiter, 'h:1', async () => void order.push('later'));
     await tick();
     // 4 slots are free, but the group needs 5, and the single behind it waits its turn.
     expect(order).toEqual(['single']);
@@ -32,12 +75,12 @@ describe('HostLimiter with multi-slot steps', () => {
 
   it('a group asks for at most max slots; an aborted waiter lets the ones behind it through', async () => {
     const limiter = new HostLimiter(3);
-    await expect(limiter.run('h:1', async () => 'ran', undefined, 10)).resolves.toBe('ran');
+    await expect(run(limiter, 'h:1', async () => 'ran', undefined, 10)).resolves.toBe('ran');
     let release!: () => void;
-    const holder = limiter.run('h:1', () => new Promise<void>((r) => (release = r)), undefined, 2);
+    const holder = run(limiter, 'h:1', () => new Promise<void>((r) => (release = r)), undefined, 2);
     const ac = new AbortController();
-    const big = limiter.run('h:1', async () => 'big', ac.signal, 3);
-    const small = limiter.run('h:1', async () => 'small');
+    const big = run(limiter, 'h:1', async () => 'big', ac.signal, 3);
+    const small = run(limiter, 'h:1', async () => 'small');
     ac.abort(new Error('deadline'));
     await expect(big).rejects.toThrow('deadline');
     await expect(small).resolves.toBe('small');

@@ -1,27 +1,21 @@
-import type { AuthObservation, ConnectObservation, Failure, ServerIdentity, TlsObservation, VersionMatrix } from '../core/types.js';
+import type { AuthObservation, ConnectObservation, Failure, ServerIdentity, TlsObservation } from '../core/types.js';
 import { fingerprint, type AfterLogin } from '../core/fingerprint.js';
 import { certificateFacts, chainsToAnchor, parsePemBundle, peerChain } from './certs.js';
 import { classify, DeadlineError, ProbeError } from './errors.js';
 import { oneLine } from './text.js';
-import type { ImapLoginResult } from './imap.js';
+import type { EndpointProbe, SessionFacts } from './probe-types.js';
 import { versionMatrix } from './matrix.js';
 import { connectWire, countOpen, credentialsBlock, limiterKey, NO_STARTTLS, plaintextPreamble, tlsOptions, type EndpointContext, type Preamble } from './session.js';
 import type { Wire } from './wire.js';
 
-export interface Facts {
-  connect: ConnectObservation;
-  tls?: TlsObservation;
-  identity?: ServerIdentity;
-}
-
 /** The measuring session up to TLS: its facts so far, and the connection when TLS is up. */
-export interface Measured {
-  facts: Facts;
-  pre: Preamble;
+export interface MeasuringSession {
+  facts: SessionFacts;
+  preamble: Preamble;
   /** Open after a successful handshake: the protocol's own steps go on on it. */
   wire?: Wire;
   /** Why no credentials may be sent on this session, as the login's outcome (credentialsBlock). */
-  block?: AuthObservation;
+  withheld?: AuthObservation;
 }
 
 const DATE_ERRORS = new Set(['CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID']);
@@ -32,12 +26,12 @@ const DATE_ERRORS = new Set(['CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID']);
  * then asks the server who it is and logs in (imap.ts, smtp.ts): one connection does both.
  * `firstFlight` gives the commands to send the moment TLS is up.
  */
-export async function openMeasured(ctx: EndpointContext, firstFlight?: (w: Wire, blocked: boolean) => string): Promise<Measured> {
+export async function openMeasuringSession(ctx: EndpointContext, firstFlight?: (w: Wire, withheld: boolean) => string): Promise<MeasuringSession> {
   let w: Wire;
   try {
     w = await connectWire(ctx);
   } catch (err) {
-    return { facts: { connect: { ok: false, address: ctx.address, failure: classify(err, 'connect') } }, pre: {} };
+    return { facts: { connect: { ok: false, address: ctx.address, failure: classify(err, 'connect') } }, preamble: {} };
   }
   const connectedAt = Date.now();
   const connect: ConnectObservation = { ok: true, address: ctx.address, localAddress: w.localAddress, ms: w.connectMs };
@@ -52,7 +46,7 @@ export async function openMeasured(ctx: EndpointContext, firstFlight?: (w: Wire,
           tls: { ok: false, starttlsAdvertised: false, chain: [], failure: { stage: 'starttls', kind: 'protocol', message: NO_STARTTLS } },
           identity: identityOf(pre.greeting, pre.capabilities, undefined),
         },
-        pre,
+        preamble: pre,
       };
     }
     const { socket, ms } = await w.startTls(tlsOptions(ctx));
@@ -60,9 +54,9 @@ export async function openMeasured(ctx: EndpointContext, firstFlight?: (w: Wire,
       ctx.contact.mainReadyMs = w.connectMs + (Date.now() - connectedAt);
       countOpen(ctx.contact, w);
     }
-    const block = credentialsBlock(ctx, w, socket);
+    const withheld = credentialsBlock(ctx, w, socket);
     // The protocol's first commands leave before the certificate facts are worked out.
-    const first = firstFlight?.(w, block !== undefined);
+    const first = firstFlight?.(w, withheld !== undefined);
     if (first) w.write(first);
     const chain = peerChain(socket);
     const authorizationError = socket.authorizationError ? String(socket.authorizationError) : undefined;
@@ -84,7 +78,7 @@ export async function openMeasured(ctx: EndpointContext, firstFlight?: (w: Wire,
       tls.failure = { stage: 'starttls', kind: 'protocol', message: `discarded ${w.discardedAtStarttls} bytes sent before the TLS handshake` };
     }
     // The identity is the caller's to fill in, from what the server says over TLS.
-    return { facts: { connect, tls }, pre, wire: w, ...(block ? { block } : {}) };
+    return { facts: { connect, tls }, preamble: pre, wire: w, ...(withheld ? { withheld } : {}) };
   } catch (err) {
     w.destroy();
     const failure = plaintextOnTlsPort(ctx, err instanceof ProbeError ? err.failure : classify(err, 'tls-handshake'));
@@ -94,7 +88,7 @@ export async function openMeasured(ctx: EndpointContext, firstFlight?: (w: Wire,
         tls: { ok: false, ...(pre.starttlsAdvertised !== undefined ? { starttlsAdvertised: pre.starttlsAdvertised } : {}), chain: [], failure },
         identity: identityOf(pre.greeting, pre.capabilities, undefined),
       },
-      pre,
+      preamble: pre,
     };
   }
 }
@@ -125,7 +119,7 @@ export function identityOf(greeting: string | undefined, capabilities: string[] 
 }
 
 /** The login when the measuring session never reached TLS: not attempted, for the reason it stopped. */
-export function notAttempted(m: Measured): AuthObservation {
+export function notAttempted(m: MeasuringSession): AuthObservation {
   const failure = m.facts.tls?.failure ?? m.facts.connect.failure;
   return { attempt: 'not-attempted', ok: false, ...(failure ? { failure } : {}) };
 }
@@ -133,13 +127,6 @@ export function notAttempted(m: Measured): AuthObservation {
 /** Why a step never ran: no connection slot came free before the deadline (not a fact about the server). */
 function noSlot(ctx: EndpointContext): Failure {
   return { stage: 'connect', kind: 'skipped', message: `no free connection slot to ${limiterKey(ctx)} before the deadline (at most ${ctx.limiter.max} at once, shared with other checks)` };
-}
-
-/** Everything measured on one endpoint: the session's facts, the version matrix, the login. */
-export interface EndpointProbe {
-  facts: Facts;
-  versions: VersionMatrix;
-  login?: ImapLoginResult;
 }
 
 /** How long a closing connection may keep its slot after the probe is done. */
