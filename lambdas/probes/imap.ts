@@ -5,7 +5,8 @@ import { holdingSlots, identityOf, notAttempted, openMeasuringSession } from './
 import { tlsSession, versionMatrix, VersionHandshakes, type TlsSession } from './matrix.js';
 import type { Credentials, EndpointProbe, LoginResult, SessionFacts } from './probe-types.js';
 import type { EndpointContext, Preamble } from './session.js';
-import { imapGreeting, imapLogin, imapReply, parseCapabilities, parseId, quotedLogin, unquote, type ImapResponse, type Wire } from './wire.js';
+import { imapGreeting, imapLogin, imapReply, parseCapabilities, parseId, quotedLogin, unquote, type ImapResponse } from './imap-codec.js';
+import type { Wire } from './wire.js';
 
 export const SENT_NAMES = /^(?:INBOX[./])?(?:Sent|Sent Items|Sent Messages|Sent Mail|Sent-Mail|Gesendet|Envoy[ée]s|送信済み(?:アイテム|メール)?)$/i;
 

@@ -5,15 +5,9 @@ import type { Deadline } from './deadline.js';
 import { fail } from './errors.js';
 import { oneLine } from './text.js';
 import type { HostLimiter } from './limiter.js';
-import {
-  ehloName,
-  imapReply,
-  imapGreeting,
-  parseCapabilities,
-  smtpCommand,
-  smtpReply,
-  Wire,
-} from './wire.js';
+import { imapGreeting, imapReply, parseCapabilities } from './imap-codec.js';
+import { ehloName, smtpCommand, smtpReply } from './smtp-codec.js';
+import { Wire } from './wire.js';
 
 /** Everything a probe step needs to reach one endpoint. */
 export interface EndpointContext {

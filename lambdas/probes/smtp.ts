@@ -6,7 +6,8 @@ import { holdingSlots, identityOf, notAttempted, openMeasuringSession } from './
 import { tlsSession, versionMatrix, VersionHandshakes } from './matrix.js';
 import type { Credentials, EndpointProbe, SessionFacts } from './probe-types.js';
 import { smtpKeywords, type EndpointContext, type Preamble } from './session.js';
-import { ehloName, smtpCommand, smtpReply, type SmtpReply, type Wire } from './wire.js';
+import { ehloName, smtpCommand, smtpReply, type SmtpReply } from './smtp-codec.js';
+import type { Wire } from './wire.js';
 
 /** The SASL mechanisms of the EHLO AUTH keyword(s), upper case. */
 function mechanisms(keywords: readonly string[]): string[] {

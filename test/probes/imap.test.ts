@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { decodeMailboxName, foldersFrom, loginRefusal, parseListLine } from '../../lambdas/probes/imap.js';
-import { parseCapabilities, parseId } from '../../lambdas/probes/wire.js';
+import { parseCapabilities, parseId } from '../../lambdas/probes/imap-codec.js';
 
 describe('IMAP response parsing', () => {
   it('capabilities from a greeting code and from an untagged line', () => {

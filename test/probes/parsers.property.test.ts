@@ -8,7 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Deadline } from '../../lambdas/probes/deadline.js';
 import { ProbeError } from '../../lambdas/probes/errors.js';
 import { probe } from '../../lambdas/probes/probe.js';
-import { imapGreeting, imapReply, MAX_LINE, MAX_RESPONSE, smtpReply, Wire } from '../../lambdas/probes/wire.js';
+import { imapGreeting, imapReply } from '../../lambdas/probes/imap-codec.js';
+import { smtpReply } from '../../lambdas/probes/smtp-codec.js';
+import { MAX_LINE, MAX_RESPONSE, Wire } from '../../lambdas/probes/wire.js';
 import { CANARY_PASSWORD, carriesCanary } from '../support/canary.js';
 
 const USER = 'sales@prop.test';

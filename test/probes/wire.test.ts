@@ -5,7 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseListLine } from '../../lambdas/probes/imap.js';
 import { Deadline } from '../../lambdas/probes/deadline.js';
 import { ProbeError } from '../../lambdas/probes/errors.js';
-import { imapReply, parseId, smtpReply, Wire } from '../../lambdas/probes/wire.js';
+import { imapReply, parseId } from '../../lambdas/probes/imap-codec.js';
+import { smtpReply } from '../../lambdas/probes/smtp-codec.js';
+import { Wire } from '../../lambdas/probes/wire.js';
 
 let server: net.Server;
 let port = 0;
