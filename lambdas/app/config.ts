@@ -5,6 +5,7 @@ import type { ServerConfig } from '../core/monitor-types.js';
 import { profileNames } from '../core/profile.js';
 import { sendable, UNSENDABLE } from '../core/sendable.js';
 import { isAddress, parseAddress, parseEndpoint, parseHostname, parseIp } from './input.js';
+import { rememberPrepared } from './prepared.js';
 
 /** Thrown for a config that cannot be used; the message names the server id and the field. */
 export class ConfigError extends Error {
@@ -127,16 +128,20 @@ export async function loadServers(file: string, label = file): Promise<ServerCon
   const servers = parseServers(json);
   const base = dirname(resolvePath(file));
   const missing: string[] = [];
+  const pems = new Map<ServerConfig, string>();
   for (const s of servers) {
     if (!s.caFile) continue;
     s.caFile = resolvePath(base, s.caFile);
     try {
       const pem = await readFile(s.caFile, 'utf8');
       if (!pem.includes('-----BEGIN CERTIFICATE-----')) missing.push(`server "${s.id}": caFile: ${s.caFile} holds no PEM certificate`);
+      else pems.set(s, pem);
     } catch {
       missing.push(`server "${s.id}": caFile: cannot read ${s.caFile}`);
     }
   }
   if (missing.length) throw new ConfigError(missing.join('\n'));
+  // Parsed and read once here: every job of the run uses these (app/prepared.ts).
+  for (const s of servers) rememberPrepared(s, pems.get(s));
   return servers;
 }

@@ -1,10 +1,9 @@
-import { readFile } from 'node:fs/promises';
 import { diff, DEFAULT_DIFF, type DiffOptions } from '../core/diff.js';
 import type { Alert, HistoryEntry, ServerConfig } from '../core/monitor-types.js';
 import type { CheckReport } from '../core/types.js';
 import type { CheckTarget, ProbeOptions } from '../probes/probe.js';
 import { ConcurrencyError, type Clock, type CredentialSource, type Notifier, type StateStore } from '../ports.js';
-import { inboxAddress, parseEndpoint } from './input.js';
+import { preparedServer } from './prepared.js';
 import { runCheck } from './runCheck.js';
 import type { RoundTripRunOptions, runRoundTrip } from './roundTrip.js';
 import type { Software } from '../core/types.js';
@@ -53,14 +52,12 @@ export interface JobOutcome {
 
 /** The check target for a registered server, with its password from the credential source. */
 export async function targetFor(server: ServerConfig, password: string | undefined): Promise<CheckTarget & { address?: string }> {
-  const address = inboxAddress(server.address, server.user);
+  const { caPem, ...endpoints } = await preparedServer(server);
   return {
-    ...(address ? { address } : {}),
-    imap: parseEndpoint(server.imap, 993, server.imapSecurity),
-    ...(server.smtp ? { smtp: parseEndpoint(server.smtp, 587, server.smtpSecurity) } : {}),
+    ...endpoints,
     ...(server.user && password !== undefined ? { credentials: { user: server.user, password } } : {}),
     resolve: server.resolve ?? {},
-    ...(server.caFile ? { caPem: await readFile(server.caFile, 'utf8') } : {}),
+    ...(caPem !== undefined ? { caPem } : {}),
     allowInsecureCertificate: !!server.allowInsecureCertificate,
   };
 }

@@ -1,4 +1,6 @@
-import { mkdtempSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { targetFor } from '../../lambdas/app/monitor.js';
+import { preparedServer } from '../../lambdas/app/prepared.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -113,6 +115,18 @@ describe('servers.json validation', () => {
     await expect(loadServers(join(dir, 'bad.json'))).rejects.toThrow(/server "acme-sales": caFile: cannot read .*missing\.pem/);
     writeFileSync(join(dir, 'broken.json'), '{ "servers": [');
     await expect(loadServers(join(dir, 'broken.json'))).rejects.toThrow(/broken\.json: not JSON/);
+  });
+
+  it('parses each server and reads its CA file once, at load: the jobs use what was loaded', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'inboxguard-cfg-'));
+    const pem = '-----BEGIN CERTIFICATE-----\nMII\n-----END CERTIFICATE-----\n';
+    writeFileSync(join(dir, 'ca.pem'), pem);
+    writeFileSync(join(dir, 'servers.json'), JSON.stringify({ servers: [{ ...ok, caFile: 'ca.pem', imap: 'imap.acme.com:143', address: 'sales@acme.com' }] }));
+    const [s] = await loadServers(join(dir, 'servers.json'));
+    rmSync(join(dir, 'ca.pem')); // a job that read it again would fail now
+    const target = await targetFor(s!, 'pw');
+    expect(target).toMatchObject({ caPem: pem, imap: { host: 'imap.acme.com', port: 143, security: 'starttls' }, smtp: { host: 'smtp.acme.com', port: 587, security: 'starttls' }, address: 'sales@acme.com' });
+    expect(await preparedServer(s!)).toBe(await preparedServer(s!));
   });
 });
 
