@@ -38,7 +38,7 @@ function withRemedy(id: RequirementId, { remedyKey, ...result }: Outcome, softwa
   if (!remedyKey) return { id, ...result };
   // The round trip passes the submission server, then the mailbox server: the remedy names both.
   const which = isRoundTripId(id) ? [software.smtp, software.imap] : software[id.startsWith('smtp.') ? 'smtp' : 'imap'];
-  return { id, ...result, remedy: remedyFor(remedyKey, which) };
+  return { id, ...result, remedy: remedyFor(remedyKey, which), remedyKey };
 }
 
 /** Judges observations against a profile's ordinary requirements. Pure: same observation, same report. */

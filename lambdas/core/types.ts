@@ -1,4 +1,5 @@
 import type { RequirementId } from './checks/index.js';
+import type { RemedyKey } from './remedies.js';
 
 /**
  * The data model shared by probes (which produce observations) and the pure
@@ -289,6 +290,8 @@ export interface RequirementResult {
   summary: string;
   evidence: Record<string, unknown>;
   remedy?: string;
+  /** Which remedy (lambdas/core/remedies.ts): a stable key for tools that map findings to their own advice. */
+  remedyKey?: RemedyKey;
 }
 
 export interface CheckReport {
