@@ -8,7 +8,7 @@ export default defineConfig({
   test: {
     testTimeout: 60_000,
     hookTimeout: 120_000,
-    // Fails any test file whose output carries the canary password (test/support/canary.ts).
+    // Fails any test file whose output carries the canary password (lab/canary.ts).
     setupFiles: ['test/support/canary-guard.ts'],
     // test/app/faults.test.ts stops dynalite in the middle of requests on purpose; dynalite then
     // rejects 'Database is closed' from inside its own promise chain, where no caller can catch it

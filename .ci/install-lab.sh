@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what test/lab/lab.ts needs: Dovecot (IMAP, LMTP, Sieve), Postfix, Courier authdaemon from apt, and
+# Installs what lab/lab.ts needs: Dovecot (IMAP, LMTP, Sieve), Postfix, Courier authdaemon from apt, and
 # private extractions of courier-imap, Cyrus IMAP and Exim (they conflict with dovecot-imapd
 # and postfix in apt).
 # Idempotent; on Debian 12, as root (or through sudo, which it calls itself when needed).

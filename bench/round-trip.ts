@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { observeRoundTrip } from '../lambdas/app/roundTrip.js';
 import type { RoundTripObservation } from '../lambdas/core/types.js';
-import { startLab, type Lab } from '../test/lab/lab.js';
+import { startLab, type Lab } from '../lab/lab.js';
 import { startLatencyProxy } from './lib/latency-proxy.js';
 import { target, type Row, type Section } from './lib/report.js';
 import { describe, median, ms, spread, type Spread } from './lib/stats.js';

@@ -4,7 +4,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { labPrerequisites } from '../test/lab/lab.js';
+import { labPrerequisites } from '../lab/lab.js';
 import { measureBundles } from './bundle.js';
 import { estimateCost } from './cost.js';
 import { ROOT } from './lib/esbuild.js';

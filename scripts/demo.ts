@@ -6,8 +6,8 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../bin/cli.js';
-import { makeMiniCerts } from '../test/support/mini-certs.js';
-import { startMiniMail } from '../test/support/mini-mail.js';
+import { makeMiniCerts } from '../lab/mini-certs.js';
+import { startMiniMail } from '../lab/mini-mail.js';
 
 const out = (s: string): void => void process.stdout.write(s);
 const step = (n: number, text: string): void => out(`\n\x1b[1m=== ${n}. ${text}\x1b[0m\n\n`);

@@ -2,7 +2,7 @@
 // Dovecot, SMTP submission (STARTTLS) on Postfix, connecting from 127.0.0.2.
 import { readFile } from 'node:fs/promises';
 import type { CheckTarget } from '../../lambdas/probes/probe.js';
-import { labPrerequisites, startLab, type Lab } from '../../test/lab/lab.js';
+import { labPrerequisites, startLab, type Lab } from '../../lab/lab.js';
 
 export type ImapSecurity = 'starttls' | 'tls';
 

@@ -6,9 +6,9 @@ import { main } from '../../bin/cli.js';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { DEFAULT_TABLE_NAME } from '../../lambdas/adapters/dynamodb.js';
 import { startEmbeddedStore } from '../../lambdas/adapters/embedded.js';
-import { CANARY_PASSWORD, leaks } from '../support/canary.js';
-import { makeMiniCerts, type MiniCerts } from '../support/mini-certs.js';
-import { startMiniMail, type MiniMail } from '../support/mini-mail.js';
+import { CANARY_PASSWORD, leaks } from '../../lab/canary.js';
+import { makeMiniCerts, type MiniCerts } from '../../lab/mini-certs.js';
+import { startMiniMail, type MiniMail } from '../../lab/mini-mail.js';
 
 // The monitor CLI end to end, as `npm run demo` drives it, on servers that need no packages.
 const dir = mkdtempSync(join(tmpdir(), 'inboxguard-moncli-'));

@@ -3,9 +3,9 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../bin/cli.js';
 import type { CheckReport, Status } from '../../lambdas/core/types.js';
-import { leaks } from '../support/canary.js';
+import { leaks } from '../../lab/canary.js';
 import { hasLab, requireLab } from '../lab/use-lab.js';
-import type { LabInfo } from '../lab/lab.js';
+import type { LabInfo } from '../../lab/lab.js';
 
 // Outside CI without the lab's packages these tests are skipped; under CI=true the lab must start.
 const lab: LabInfo = hasLab() ? requireLab() : ({} as LabInfo);

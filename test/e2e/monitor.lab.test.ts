@@ -10,8 +10,8 @@ import { FanoutNotifier, JsonlNotifier } from '../../lambdas/adapters/notifiers.
 import { jobFor, runJob, type MonitorDeps } from '../../lambdas/app/monitor.js';
 import type { Alert, ServerConfig } from '../../lambdas/core/monitor-types.js';
 import { hasLab, requireLab } from '../lab/use-lab.js';
-import type { LabInfo } from '../lab/lab.js';
-import { leaks } from '../support/canary.js';
+import type { LabInfo } from '../../lab/lab.js';
+import { leaks } from '../../lab/canary.js';
 import { nextCycle } from '../support/clock.js';
 import { startProxy, type Proxy } from '../support/proxy.js';
 

@@ -1,6 +1,6 @@
 // The mail-flow round trip end to end through real servers: Postfix 'flow' takes the submission
 // and delivers it over LMTP into Dovecot, where the probe's imapflow session watches INBOX.
-// Each scenario has its own mailbox (test/lab/lab.ts, FLOW_USERS).
+// Each scenario has its own mailbox (lab/lab.ts, FLOW_USERS).
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -13,9 +13,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { main } from '../../bin/cli.js';
 import { startEmbeddedStore } from '../../lambdas/adapters/embedded.js';
 import type { CheckReport, RequirementResult } from '../../lambdas/core/types.js';
-import { leaks } from '../support/canary.js';
+import { leaks } from '../../lab/canary.js';
 import { hasLab, requireLab } from '../lab/use-lab.js';
-import type { FlowUser, LabInfo } from '../lab/lab.js';
+import type { FlowUser, LabInfo } from '../../lab/lab.js';
 
 const run = promisify(execFile);
 const lab: LabInfo = hasLab() ? requireLab() : ({} as LabInfo);

@@ -18,11 +18,11 @@ import { runCycle, type CycleResult } from '../../lambdas/app/monitor.js';
 import { runCheck } from '../../lambdas/app/runCheck.js';
 import type { Alert, ServerConfig } from '../../lambdas/core/monitor-types.js';
 import type { CheckReport, Endpoint } from '../../lambdas/core/types.js';
-import { freePorts } from '../lab/process.js';
-import { CANARY_PASSWORD, leaks } from '../support/canary.js';
+import { freePorts } from '../../lab/process.js';
+import { CANARY_PASSWORD, leaks } from '../../lab/canary.js';
 import { nextCycle } from '../support/clock.js';
-import { makeMiniCerts, type MiniCerts } from '../support/mini-certs.js';
-import { startMiniMail, type MiniMail } from '../support/mini-mail.js';
+import { makeMiniCerts, type MiniCerts } from '../../lab/mini-certs.js';
+import { startMiniMail, type MiniMail } from '../../lab/mini-mail.js';
 import { HOSTILE_CASES, type HostileCase } from './cases.js';
 import { imapScript, ScriptedServer, smtpScript, sleep } from './scripted.js';
 

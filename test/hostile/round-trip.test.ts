@@ -6,8 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { observeRoundTrip } from '../../lambdas/app/roundTrip.js';
 import { evaluateRoundTrip } from '../../lambdas/core/evaluate.js';
 import type { RequirementResult, RoundTripObservation } from '../../lambdas/core/types.js';
-import { CANARY_PASSWORD, leaks } from '../support/canary.js';
-import { makeMiniCerts, type MiniCerts } from '../support/mini-certs.js';
+import { CANARY_PASSWORD, leaks } from '../../lab/canary.js';
+import { makeMiniCerts, type MiniCerts } from '../../lab/mini-certs.js';
 import { imapScript, ScriptedServer, smtpScript, sleep, type ScriptOptions } from './scripted.js';
 
 const HOST = 'mail.hostile.test';

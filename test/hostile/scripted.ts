@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import tls from 'node:tls';
-import { sleep } from '../lab/process.js';
+import { sleep } from '../../lab/process.js';
 
 /** One accepted connection, as a script sees it. */
 export class Peer {

@@ -9,8 +9,8 @@ import tls from 'node:tls';
 import { ImapFlow } from 'imapflow';
 import nodemailer from 'nodemailer';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { FlowUser, LabEndpoint, LabInfo } from './lab.js';
-import { run, sleep } from './process.js';
+import type { FlowUser, LabEndpoint, LabInfo } from '../../lab/lab.js';
+import { run, sleep } from '../../lab/process.js';
 import { hasLab, requireLab } from './use-lab.js';
 
 const CLIENT = '127.0.0.2'; // Dovecot treats a client on its own address (127.0.0.1) as secure

@@ -1,7 +1,7 @@
 // Vitest globalSetup: starts the real-server lab once per run and hands its data to tests
 // (inject('lab'), or requireLab() from ./use-lab.js).
 import type { TestProject } from 'vitest/node';
-import { INSTALL_HINT, labPrerequisites, startLab, type LabInfo } from './lab.js';
+import { INSTALL_HINT, labPrerequisites, startLab, type LabInfo } from '../../lab/lab.js';
 
 export type { LabInfo };
 

@@ -2,7 +2,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { LabEndpoint, LabInfo } from './lab.js';
+import type { LabEndpoint, LabInfo } from '../../lab/lab.js';
 import { hasLab, requireLab } from './use-lab.js';
 
 const CLIENT = '127.0.0.2';

@@ -1,6 +1,6 @@
 // `npx tsx test/lab/run.ts`: starts the real-server lab for manual use, prints where
 // everything is, and stops it all on Ctrl-C or SIGTERM.
-import { startLab, type Lab } from './lab.js';
+import { startLab, type Lab } from '../../lab/lab.js';
 
 function describeLab(lab: Lab): string {
   const rows: Array<[string, string, string]> = [

@@ -13,9 +13,9 @@ import { EnvCredentials } from '../../lambdas/adapters/credentials.js';
 import { startEmbeddedStore, type EmbeddedStore } from '../../lambdas/adapters/embedded.js';
 import { runCycle, type CycleResult } from '../../lambdas/app/monitor.js';
 import type { Alert, ServerConfig } from '../../lambdas/core/monitor-types.js';
-import { CANARY_PASSWORD } from '../support/canary.js';
+import { CANARY_PASSWORD } from '../../lab/canary.js';
 import { nextCycle } from '../support/clock.js';
-import { makeMiniCerts, type MiniCerts } from '../support/mini-certs.js';
+import { makeMiniCerts, type MiniCerts } from '../../lab/mini-certs.js';
 
 const SERVERS = Number(process.env.INBOXGUARD_LOAD_SERVERS ?? 1000);
 const INSTANCES = 40;

@@ -4,7 +4,7 @@
 // the per-host:port connection limit does not serialise the checks); prints one JSON line
 // with the instances, and stops when its stdin closes.
 import { readFileSync } from 'node:fs';
-import { startMiniMail, type MiniMail } from '../support/mini-mail.js';
+import { startMiniMail, type MiniMail } from '../../lab/mini-mail.js';
 
 const [certFile, keyFile, caFile, count, user, passwordEnv] = process.argv.slice(2) as [string, string, string, string, string, string];
 const tls = { cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8'), ca: readFileSync(caFile, 'utf8') };

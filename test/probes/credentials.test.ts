@@ -7,8 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCheck } from '../../lambdas/app/runCheck.js';
 import type { CheckReport } from '../../lambdas/core/types.js';
 import { imapScript, ScriptedServer, smtpScript } from '../hostile/scripted.js';
-import { makeMiniCerts, type MiniCerts } from '../support/mini-certs.js';
-import { startMiniMail, type MiniMail } from '../support/mini-mail.js';
+import { makeMiniCerts, type MiniCerts } from '../../lab/mini-certs.js';
+import { startMiniMail, type MiniMail } from '../../lab/mini-mail.js';
 
 let certs: MiniCerts;
 let leaf: { cert: string; key: string };

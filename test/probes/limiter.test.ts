@@ -4,9 +4,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCheck } from '../../lambdas/app/runCheck.js';
 import { HostLimiter } from '../../lambdas/probes/limiter.js';
-import { CANARY_PASSWORD } from '../support/canary.js';
-import { makeMiniCerts, type MiniCerts } from '../support/mini-certs.js';
-import { startMiniMail, type MiniMail } from '../support/mini-mail.js';
+import { CANARY_PASSWORD } from '../../lab/canary.js';
+import { makeMiniCerts, type MiniCerts } from '../../lab/mini-certs.js';
+import { startMiniMail, type MiniMail } from '../../lab/mini-mail.js';
 
 const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
 

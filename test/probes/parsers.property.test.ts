@@ -11,7 +11,7 @@ import { probe } from '../../lambdas/probes/probe.js';
 import { imapGreeting, imapReply } from '../../lambdas/probes/imap-codec.js';
 import { smtpReply } from '../../lambdas/probes/smtp-codec.js';
 import { MAX_LINE, MAX_RESPONSE, Wire } from '../../lambdas/probes/wire.js';
-import { CANARY_PASSWORD, carriesCanary } from '../support/canary.js';
+import { CANARY_PASSWORD, carriesCanary } from '../../lab/canary.js';
 
 const USER = 'sales@prop.test';
 const b64 = (s: string): string => Buffer.from(s, 'utf8').toString('base64');

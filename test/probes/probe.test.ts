@@ -2,7 +2,7 @@ import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCheck } from '../../lambdas/app/runCheck.js';
 import type { CheckReport } from '../../lambdas/core/types.js';
-import { CANARY_PASSWORD } from '../support/canary.js';
+import { CANARY_PASSWORD } from '../../lab/canary.js';
 
 const servers: net.Server[] = [];
 afterEach(() => {

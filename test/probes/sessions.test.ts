@@ -11,7 +11,7 @@ import { HostLimiter } from '../../lambdas/probes/limiter.js';
 import { endpointContext } from '../../lambdas/probes/probe.js';
 import { probeSmtp } from '../../lambdas/probes/smtp.js';
 import { imapScript, ScriptedServer, sleep, smtpScript, type Hook, type Peer } from '../hostile/scripted.js';
-import { makeMiniCerts, type MiniCerts } from '../support/mini-certs.js';
+import { makeMiniCerts, type MiniCerts } from '../../lab/mini-certs.js';
 
 const HOST = 'mail.sessions.test';
 const USER = 'sales@sessions.test';

@@ -1,9 +1,9 @@
 // Vitest setup file (both projects): every test file runs with its console and its process's
-// stdout and stderr watched for the canary password (test/support/canary.ts), in any form.
+// stdout and stderr watched for the canary password (lab/canary.ts), in any form.
 // Whatever a test, a library or the code under test prints, the file fails if the canary
 // is in it.
 import { afterAll, expect } from 'vitest';
-import { canaryForms, carriesCanary } from './canary.js';
+import { canaryForms, carriesCanary } from '../../lab/canary.js';
 
 const forms = canaryForms();
 const seen: string[] = [];

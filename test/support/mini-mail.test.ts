@@ -7,8 +7,8 @@ import { ImapFlow } from 'imapflow';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { runCheck } from '../../lambdas/app/runCheck.js';
-import { makeMiniCerts, type Leaf, type MiniCerts } from './mini-certs.js';
-import { startMiniMail, type MiniMail, type MiniMailOptions } from './mini-mail.js';
+import { makeMiniCerts, type Leaf, type MiniCerts } from '../../lab/mini-certs.js';
+import { startMiniMail, type MiniMail, type MiniMailOptions } from '../../lab/mini-mail.js';
 
 const HOST = 'mail.mini.test';
 const USER = 'sales@mini.test';

@@ -11,7 +11,7 @@ import net from 'node:net';
 import os from 'node:os';
 import tls from 'node:tls';
 import path from 'node:path';
-import { CANARY_PASSWORD } from '../support/canary.js';
+import { CANARY_PASSWORD } from './canary.js';
 import { makeCertificates, type CertFiles, type CertName, type Certs } from './certs.js';
 import {
   CLOCK_ENV_NAMES,

@@ -3,7 +3,7 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { leafRequest, makeCa, signLeaf } from '../lab/certs.js';
+import { leafRequest, makeCa, signLeaf } from './certs.js';
 
 export interface LeafSpec {
   /** Subject CN (and the one SAN DNS name). */
