@@ -2,12 +2,15 @@
 // (certificate only) and testssl.sh (protocols only) against the same IMAP server. The runs
 // are interleaved, round by round, so that load from elsewhere on the machine hits all alike.
 import { runCheck } from '../lambdas/app/runCheck.js';
-import { bundle } from './lib/esbuild.js';
+import { build } from 'esbuild';
+import path from 'node:path';
+import { cliBuildOptions } from '../scripts/build.js';
+import { BUNDLE_DIR } from './lib/esbuild.js';
 import type { LabTarget } from './lib/lab-target.js';
 import type { Row, Section } from './lib/report.js';
 import { runStage } from './lib/stages.js';
 import { describe, ms, spread, type Spread } from './lib/stats.js';
-import { CHECK_SSL_CERT, checkSslCertArgs, INSTALL_HINT, installed, makeSandbox, TESTSSL, testsslArgs, timed } from './lib/tools.js';
+import { CHECK_SSL_CERT, checkSslCertArgs, INSTALL_HINT, installed, makeSandbox, TESTSSL, testsslArgs, timedWithCpu } from './lib/tools.js';
 
 export interface WallOptions {
   runs: number;
@@ -35,13 +38,23 @@ export async function measureWall(lt: LabTarget, o: WallOptions): Promise<Sectio
   const cold = await runCheck(target, { timeoutMs: 20_000 });
   const coldMs = cold.durationMs;
 
-  const cli = await bundle('bin/inboxguard.ts', 'cli', 'cli');
-  const cliArgs = [cli.file, 'check', '--imap', `${lab.hostname}:${ports.imap}`, '--imap-security', 'starttls',
+  // The CLI as it ships (npm run build: scripts/build.mjs), built into the bench's folder.
+  const cliDir = path.join(BUNDLE_DIR, 'cli-dist');
+  await build(cliBuildOptions(cliDir));
+  const cliFile = path.join(cliDir, 'inboxguard.js');
+  const cliArgs = [cliFile, 'check', '--imap', `${lab.hostname}:${ports.imap}`, '--imap-security', 'starttls',
     '--smtp', `${lab.hostname}:${ports.smtp}`, '--smtp-security', 'starttls', '--resolve', `${lab.hostname}=127.0.0.1`,
     '--ca-file', lab.caFile, '--source-address', '127.0.0.2', '--user', lab.user, '--password-env', 'LAB_PW', '--format', 'json'];
   const cliEnv = { PATH: process.env.PATH, LAB_PW: lab.password, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
+  // check_ssl_cert's scope, as a Nagios installation would run it: IMAP only, no login, one status line.
+  const nagiosArgs = [cliFile, 'check', '--imap', `${lab.hostname}:${ports.imap}`, '--imap-security', 'starttls', '--resolve', `${lab.hostname}=127.0.0.1`,
+    '--ca-file', lab.caFile, '--source-address', '127.0.0.2', '--format', 'nagios'];
 
   const box = await makeSandbox(lab.hostname);
+  // Node's own start-up, the floor under any CLI process written for it.
+  const starts: number[] = [];
+  for (let i = 0; i < 5; i++) starts.push((await timedWithCpu(process.execPath, ['-e', '0'], cliEnv, box.dir)).ms);
+  const nodeStartMs = spread(starts).median;
   const tools = { checkSslCert: installed(CHECK_SSL_CERT), testssl: installed(TESTSSL) };
   const s = {
     inProcess: series('inboxguard full check, in-process (runCheck)'),
@@ -49,7 +62,9 @@ export async function measureWall(lt: LabTarget, o: WallOptions): Promise<Sectio
     checkSslCert: series('check_ssl_cert -P imap (certificate only)'),
     testssl: series('testssl.sh -p --starttls imap (protocols only)'),
     noLogin: series('inboxguard IMAP without login (certificate and TLS versions: both tools\' scope)'),
+    nagios: series('inboxguard check --format nagios, IMAP without login, CLI process'),
   };
+  const cpu: Record<'nagios' | 'checkSslCert', number[]> = { nagios: [], checkSslCert: [] };
 
   try {
     for (let i = 0; i < o.runs; i++) {
@@ -57,14 +72,19 @@ export async function measureWall(lt: LabTarget, o: WallOptions): Promise<Sectio
       const bad = r.requirements.filter((q) => q.status !== 'pass');
       record(s.inProcess, r.durationMs, r.verdict === 'compliant' && !bad.length, bad.map((q) => `${q.id}: ${q.summary}`).join('; '));
 
-      const c = await timed(process.execPath, cliArgs, cliEnv, box.dir);
+      const c = await timedWithCpu(process.execPath, cliArgs, cliEnv, box.dir);
       record(s.cli, c.ms, c.code === 0, `exit ${c.code}: ${c.stderr || c.stdout}`);
+      // Exit 3 (unknown): without a login the login requirements are unknown; the certificate and TLS parts pass.
+      const n = await timedWithCpu(process.execPath, nagiosArgs, cliEnv, box.dir);
+      record(s.nagios, n.ms, n.code === 3 && /^INBOXGUARD UNKNOWN - unknown: imap\.login no credentials given/.test(n.stdout), `exit ${n.code}: ${n.stdout}${n.stderr}`);
+      if (n.cpuMs !== undefined) cpu.nagios.push(n.cpuMs);
 
       const run = await runStage('imap without login', target);
       record(s.noLogin, run.ms, run.ok, run.note ?? 'not ok');
       if (tools.checkSslCert) {
         const t = await box.run(CHECK_SSL_CERT, checkSslCertArgs(lab.hostname, ports.imap, lab.caFile));
         record(s.checkSslCert, t.ms, t.code === 0 && /SSL_CERT OK/.test(t.stdout), `exit ${t.code}: ${t.stdout}${t.stderr}`);
+        if (t.cpuMs !== undefined) cpu.checkSslCert.push(t.cpuMs);
       }
       if (tools.testssl && i < o.testsslRuns) {
         const t = await box.run(TESTSSL, testsslArgs(lab.hostname, ports.imap, lab.caFile));
@@ -99,11 +119,17 @@ export async function measureWall(lt: LabTarget, o: WallOptions): Promise<Sectio
       versus: stats.noLogin ? [stats.checkSslCert ? `check_ssl_cert ${(stats.checkSslCert.median / stats.noLogin.median).toFixed(0)}× slower` : '', stats.testssl ? `testssl ${(stats.testssl.median / stats.noLogin.median).toFixed(0)}× slower` : ''].filter(Boolean).join(', ') : '',
       detail: `${stats.noLogin ? describe(stats.noLogin) : ''}${failures(s.noLogin)}`,
     },
+    {
+      measure: s.nagios.label,
+      value: value(stats.nagios),
+      versus: stats.nagios && stats.checkSslCert ? `check_ssl_cert process ${(stats.checkSslCert.median / stats.nagios.median).toFixed(1)}× slower (target 10×)` : '',
+      detail: `${stats.nagios ? describe(stats.nagios) : ''}; CPU ${cpu.nagios.length ? ms(spread(cpu.nagios).median) : 'not measured'} vs check_ssl_cert ${cpu.checkSslCert.length ? ms(spread(cpu.checkSslCert).median) : 'not measured'} (user + system, median); \`node -e 0\` alone takes ${ms(nodeStartMs)} here${failures(s.nagios)}`,
+    },
   ];
   return {
     id: 'wall',
     title: `1. Full-check wall time: real Dovecot 2.3 (IMAP STARTTLS) + Postfix 3.7 (submission) on loopback, from 127.0.0.2`,
     rows,
-    data: { coldMs, stats, failures: Object.fromEntries(Object.entries(s).map(([k, v]) => [k, v.failures])), times: Object.fromEntries(Object.entries(s).map(([k, v]) => [k, v.times])), tools },
+    data: { coldMs, nodeStartMs, cpu, stats, failures: Object.fromEntries(Object.entries(s).map(([k, v]) => [k, v.failures])), times: Object.fromEntries(Object.entries(s).map(([k, v]) => [k, v.times])), tools },
   };
 }

@@ -17,8 +17,8 @@ export interface Bundle {
   metafile: Metafile;
 }
 
-/** `lambda`: exactly the NodejsFunction options; `cli`: our code only, split at its lazy imports, dependencies from node_modules. */
-export async function bundle(entry: string, name: string, kind: 'lambda' | 'cli'): Promise<Bundle> {
+/** Exactly the NodejsFunction options (the CLI's build is scripts/build.ts). */
+export async function bundle(entry: string, name: string, kind: 'lambda'): Promise<Bundle> {
   const outdir = path.join(BUNDLE_DIR, name);
   await mkdir(outdir, { recursive: true });
   await symlink(path.join(ROOT, 'node_modules'), path.join(BUNDLE_DIR, 'node_modules')).catch((err: NodeJS.ErrnoException) => {
@@ -27,9 +27,7 @@ export async function bundle(entry: string, name: string, kind: 'lambda' | 'cli'
   const file = path.join(outdir, 'index.mjs');
   const r = await build({
     entryPoints: [path.join(ROOT, entry)],
-    // The CLI loads its heavy modules lazily (import()); split chunks keep them lazy, where one
-    // ESM file would hoist every package they import to the top and load it all at start.
-    ...(kind === 'cli' ? { outdir, entryNames: 'index', outExtension: { '.js': '.mjs' }, splitting: true } : { outfile: file }),
+    outfile: file,
     bundle: true,
     platform: 'node',
     target: 'node24',
@@ -38,9 +36,7 @@ export async function bundle(entry: string, name: string, kind: 'lambda' | 'cli'
     banner: { js: ESM_REQUIRE_SHIM },
     logLevel: 'silent',
     metafile: true,
-    ...(kind === 'lambda'
-      ? { minify: true, sourcemap: true, sourcesContent: false, external: ['@aws-sdk/*'] }
-      : { packages: 'external' as const }),
+    ...(kind === 'lambda' ? { minify: true, sourcemap: true, sourcesContent: false, external: ['@aws-sdk/*'] } : {}),
   });
   return { file, metafile: r.metafile };
 }

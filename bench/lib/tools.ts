@@ -8,7 +8,7 @@
 // Every connection either tool makes is to loopback (127.0.0.1, and ::1 for testssl's probes).
 import { spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -30,6 +30,22 @@ export interface ProcRun {
   code: number | null;
   stdout: string;
   stderr: string;
+  /** User + system CPU of the process and its children (GNU time), when asked for. */
+  cpuMs?: number;
+}
+
+const GNU_TIME = '/usr/bin/time';
+
+/** Runs a process as `timed` does, under GNU time, adding its CPU time (user + system). */
+export async function timedWithCpu(file: string, args: readonly string[], env: NodeJS.ProcessEnv, cwd: string, timeoutMs = 180_000): Promise<ProcRun> {
+  if (!installed(GNU_TIME)) return timed(file, args, env, cwd, timeoutMs);
+  const out = path.join(cwd, `.cpu-${process.pid}-${Math.random().toString(36).slice(2)}`);
+  const r = await timed(GNU_TIME, ['-o', out, '-f', '%U %S', file, ...args], env, cwd, timeoutMs);
+  // GNU time writes "Command exited with non-zero status N" first when the exit code is not 0.
+  const last = (await readFile(out, 'utf8').catch(() => '')).trim().split('\n').pop() ?? '';
+  const [user, system] = last.trim().split(/\s+/).map(Number);
+  await rm(out, { force: true });
+  return user !== undefined && system !== undefined && Number.isFinite(user + system) ? { ...r, cpuMs: (user + system) * 1000 } : r;
 }
 
 export function timed(file: string, args: readonly string[], env: NodeJS.ProcessEnv, cwd: string, timeoutMs = 180_000): Promise<ProcRun> {
@@ -71,7 +87,7 @@ export async function makeSandbox(hostname: string): Promise<Sandbox> {
   return {
     dir,
     run: (file, args, timeoutMs) =>
-      timed('/usr/bin/unshare', ['-m', '--propagation', 'private', '/bin/sh', '-c', script, resolv, hosts, file, ...args], env, dir, timeoutMs),
+      timedWithCpu('/usr/bin/unshare', ['-m', '--propagation', 'private', '/bin/sh', '-c', script, resolv, hosts, file, ...args], env, dir, timeoutMs),
     remove: () => rm(dir, { recursive: true, force: true }),
   };
 }
