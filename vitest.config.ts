@@ -13,7 +13,8 @@ export default defineConfig({
     // test/app/faults.test.ts stops dynalite in the middle of requests on purpose; dynalite then
     // rejects 'Database is closed' from inside its own promise chain, where no caller can catch it
     // (node_modules/dynalite/db/index.js). That one error, from there, is expected; any other fails the run.
-    onUnhandledError: (error) => !(error.message === 'Database is closed' && /node_modules[\\/]dynalite[\\/]db[\\/]index\.js/.test(error.stack ?? '')),
+    onUnhandledError: (error) =>
+      !(error.message === 'Database is closed' && /node_modules[\\/]dynalite[\\/]db[\\/]index\.js/.test(error.stack ?? '')),
     projects: [
       {
         extends: true,
@@ -29,7 +30,13 @@ export default defineConfig({
       },
       {
         extends: true,
-        test: { name: 'load', include: ['test/load/**/*.test.ts'], sequence: { groupOrder: 1 }, testTimeout: 600_000, hookTimeout: 900_000 },
+        test: {
+          name: 'load',
+          include: ['test/load/**/*.test.ts'],
+          sequence: { groupOrder: 1 },
+          testTimeout: 600_000,
+          hookTimeout: 900_000,
+        },
       },
     ],
   },

@@ -17,7 +17,9 @@ const TARGET_BYTES: Record<string, number> = { dispatch: 1024 * 1024, probe: 102
 
 /** node_modules/@scope/name/... or node_modules/name/... → the package; our own files → "inboxguard". */
 function owner(input: string): string {
-  const m = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(input.split('node_modules/').length > 2 ? input.slice(input.lastIndexOf('node_modules/')) : input);
+  const m = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(
+    input.split('node_modules/').length > 2 ? input.slice(input.lastIndexOf('node_modules/')) : input,
+  );
   return m?.[1] ?? 'inboxguard (own code)';
 }
 
@@ -44,8 +46,12 @@ export async function measureBundles(o: BundleOptions): Promise<Section<BundleFi
     const mapBytes = (await stat(`${b.file}.map`)).size;
     const output = Object.values(b.metafile.outputs).find((x) => x.entryPoint);
     const byPkg = new Map<string, number>();
-    for (const [input, info] of Object.entries(output?.inputs ?? {})) byPkg.set(owner(input), (byPkg.get(owner(input)) ?? 0) + info.bytesInOutput);
-    const top = [...byPkg].map(([pkg, bytes]) => ({ pkg, bytes })).sort((a, b) => b.bytes - a.bytes).slice(0, 6);
+    for (const [input, info] of Object.entries(output?.inputs ?? {}))
+      byPkg.set(owner(input), (byPkg.get(owner(input)) ?? 0) + info.bytesInOutput);
+    const top = [...byPkg]
+      .map(([pkg, bytes]) => ({ pkg, bytes }))
+      .sort((a, b) => b.bytes - a.bytes)
+      .slice(0, 6);
 
     const importTimes: number[] = [];
     const processTimes: number[] = [];
@@ -59,7 +65,16 @@ export async function measureBundles(o: BundleOptions): Promise<Section<BundleFi
       processTimes.push(r.ms);
       rss = Math.max(rss, j.rss);
     }
-    figures.push({ name, bytes: code.length, gzipBytes: gzipSync(code).length, mapBytes, top, importMs: spread(importTimes), processMs: spread(processTimes), rssAfterImport: rss });
+    figures.push({
+      name,
+      bytes: code.length,
+      gzipBytes: gzipSync(code).length,
+      mapBytes,
+      top,
+      importMs: spread(importTimes),
+      processMs: spread(processTimes),
+      rssAfterImport: rss,
+    });
   }
 
   const rows: Row[] = figures.flatMap((f): Row[] => [

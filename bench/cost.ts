@@ -59,7 +59,8 @@ function invocation(i: Inputs, memoryMb: number, storeMs: number): { ms: number;
 }
 
 function inputs(sections: readonly Section[]): Inputs | string {
-  const rtt = sections.find((s) => s.id === 'rtt')?.data as { fullMedianMs: number; bytesPerCheck: { up: number; down: number } } | undefined;
+  const rtt = sections.find((s) => s.id === 'rtt')?.data as
+    { fullMedianMs: number; bytesPerCheck: { up: number; down: number } } | undefined;
   const scale = sections.find((s) => s.id === 'scale')?.data as SizeFigures[] | undefined;
   const bundles = sections.find((s) => s.id === 'bundle')?.data as BundleFigures[] | undefined;
   if (!rtt || !scale?.length) return 'needs the rtt and scale sections';
@@ -87,7 +88,10 @@ function inputs(sections: readonly Section[]): Inputs | string {
  * 1,000 round trips, beside the checks: the function (512 MB, batches of 5 at once) waits on
  * the network and on the delivery; the store and queue work is a check's; the bytes are measured.
  */
-function roundTripCost(sections: readonly Section[], c: { wru: number; rru: number; sqs: number; secrets: number; logBytes: number; storeMs: number; checkTotal: number }): Row | undefined {
+function roundTripCost(
+  sections: readonly Section[],
+  c: { wru: number; rru: number; sqs: number; secrets: number; logBytes: number; storeMs: number; checkTotal: number },
+): Row | undefined {
   const rt = sections.find((s) => s.id === 'round-trip')?.data as RoundTripFigures | undefined;
   if (!rt) return undefined;
   const P = PRICES;
@@ -112,11 +116,14 @@ function roundTripCost(sections: readonly Section[], c: { wru: number; rru: numb
 }
 
 const per = (c: CycleFigures, pick: (k: string) => boolean, f: 'calls' | 'units' = 'units'): number =>
-  Object.entries(c.dynamo).filter(([k]) => pick(k)).reduce((s, [, v]) => s + v[f], 0) / c.jobs;
+  Object.entries(c.dynamo)
+    .filter(([k]) => pick(k))
+    .reduce((s, [, v]) => s + v[f], 0) / c.jobs;
 
 export function estimateCost(sections: readonly Section[]): Section {
   const i = inputs(sections);
-  if (typeof i === 'string') return { id: 'cost', title: '5. Cost per 1,000 probes', rows: [{ measure: 'not computed', value: i }], data: {} };
+  if (typeof i === 'string')
+    return { id: 'cost', title: '5. Cost per 1,000 probes', rows: [{ measure: 'not computed', value: i }], data: {} };
   const P = PRICES;
   const k = 1000;
   const storeMs = per(i.steady, () => true, 'calls') * STACK.dynamoCallMs;
@@ -129,18 +136,51 @@ export function estimateCost(sections: readonly Section[]): Section {
   const gb = (bytes: number): number => bytes / 1024 ** 3;
 
   const lines: Array<{ item: string; usd: number; how: string }> = [
-    { item: `Lambda probe compute (${STACK.memoryMb} MB ARM)`, usd: k * inv.gbSecondsPerJob * P.lambdaArmGbSecond, how: `batch of ${STACK.batchSize} lasts ${ms(inv.ms)} (${inv.bound}-bound: check ${ms(i.checkMs)} at 50 ms RTT + store ${ms(storeMs)}, CPU ${i.cpuMsPerJob.toFixed(0)} ms/job at ${(STACK.memoryMb / MB_PER_VCPU).toFixed(2)} vCPU) → ${inv.gbSecondsPerJob.toFixed(3)} GB-s/job` },
-    { item: 'Lambda requests', usd: k * (1 / STACK.batchSize) * P.lambdaRequest, how: `1 probe invocation per ${STACK.batchSize} jobs (dispatch: 1 per cycle, negligible)` },
-    { item: 'SQS requests', usd: k * sqs(i.steady) * P.sqsRequest, how: `${sqs(i.steady).toFixed(2)}/job: send batch of 10, receive and delete per batch of ${STACK.batchSize}` },
-    { item: 'DynamoDB writes', usd: k * wru(i.steady) * P.dynamoWriteUnit, how: `${wru(i.steady).toFixed(1)} WRU/job: history ${per(i.steady, (n) => n === 'PutItem history').toFixed(1)} + state ${per(i.steady, (n) => n === 'PutItem state').toFixed(1)}` },
-    { item: 'DynamoDB reads', usd: k * rru(i.steady) * P.dynamoReadUnit, how: `${rru(i.steady).toFixed(1)} RRU/job: registry get + state get (consistent)` },
-    { item: 'Secrets Manager + KMS', usd: k * (i.steady.secretReads / i.steady.jobs) * (P.secretsApiCall + P.kmsRequest), how: `${(i.steady.secretReads / i.steady.jobs).toFixed(1)} GetSecretValue/job (cache TTL 5 min < ${STACK.intervalMin} min interval) + its KMS Decrypt` },
-    { item: 'NAT gateway processing', usd: k * gb(i.bytes.up + i.bytes.down) * P.natGb, how: `${((i.bytes.up + i.bytes.down) / 1024).toFixed(0)} KB/check (TCP payload, both ways)` },
+    {
+      item: `Lambda probe compute (${STACK.memoryMb} MB ARM)`,
+      usd: k * inv.gbSecondsPerJob * P.lambdaArmGbSecond,
+      how: `batch of ${STACK.batchSize} lasts ${ms(inv.ms)} (${inv.bound}-bound: check ${ms(i.checkMs)} at 50 ms RTT + store ${ms(storeMs)}, CPU ${i.cpuMsPerJob.toFixed(0)} ms/job at ${(STACK.memoryMb / MB_PER_VCPU).toFixed(2)} vCPU) → ${inv.gbSecondsPerJob.toFixed(3)} GB-s/job`,
+    },
+    {
+      item: 'Lambda requests',
+      usd: k * (1 / STACK.batchSize) * P.lambdaRequest,
+      how: `1 probe invocation per ${STACK.batchSize} jobs (dispatch: 1 per cycle, negligible)`,
+    },
+    {
+      item: 'SQS requests',
+      usd: k * sqs(i.steady) * P.sqsRequest,
+      how: `${sqs(i.steady).toFixed(2)}/job: send batch of 10, receive and delete per batch of ${STACK.batchSize}`,
+    },
+    {
+      item: 'DynamoDB writes',
+      usd: k * wru(i.steady) * P.dynamoWriteUnit,
+      how: `${wru(i.steady).toFixed(1)} WRU/job: history ${per(i.steady, (n) => n === 'PutItem history').toFixed(1)} + state ${per(i.steady, (n) => n === 'PutItem state').toFixed(1)}`,
+    },
+    {
+      item: 'DynamoDB reads',
+      usd: k * rru(i.steady) * P.dynamoReadUnit,
+      how: `${rru(i.steady).toFixed(1)} RRU/job: registry get + state get (consistent)`,
+    },
+    {
+      item: 'Secrets Manager + KMS',
+      usd: k * (i.steady.secretReads / i.steady.jobs) * (P.secretsApiCall + P.kmsRequest),
+      how: `${(i.steady.secretReads / i.steady.jobs).toFixed(1)} GetSecretValue/job (cache TTL 5 min < ${STACK.intervalMin} min interval) + its KMS Decrypt`,
+    },
+    {
+      item: 'NAT gateway processing',
+      usd: k * gb(i.bytes.up + i.bytes.down) * P.natGb,
+      how: `${((i.bytes.up + i.bytes.down) / 1024).toFixed(0)} KB/check (TCP payload, both ways)`,
+    },
     { item: 'Data transfer out', usd: k * gb(i.bytes.up) * P.dataOutGb, how: `${(i.bytes.up / 1024).toFixed(1)} KB/check sent` },
-    { item: 'CloudWatch Logs ingestion', usd: k * gb(i.logBytesPerJob) * P.logsGb, how: `${num(i.logBytesPerJob)} B/job of JSON logs and EMF` },
+    {
+      item: 'CloudWatch Logs ingestion',
+      usd: k * gb(i.logBytesPerJob) * P.logsGb,
+      how: `${num(i.logBytesPerJob)} B/job of JSON logs and EMF`,
+    },
   ];
   const total = lines.reduce((s, l) => s + l.usd, 0);
-  const baselineExtra = k * ((wru(i.first) - wru(i.steady)) * P.dynamoWriteUnit + (i.first.snsPublishes / i.first.jobs) * (P.snsPublish + P.snsEmail));
+  const baselineExtra =
+    k * ((wru(i.first) - wru(i.steady)) * P.dynamoWriteUnit + (i.first.snsPublishes / i.first.jobs) * (P.snsPublish + P.snsEmail));
   const probesPerServerMonth = (30 * 24 * 60) / STACK.intervalMin;
   const metricsPer1000 = (k * i.customMetricsPerServer * P.customMetricMonth) / probesPerServerMonth;
   const secretsPer1000 = (k * P.secretMonth) / probesPerServerMonth;
@@ -148,8 +188,17 @@ export function estimateCost(sections: readonly Section[]): Section {
 
   const rows: Row[] = [
     ...lines.map((l) => ({ measure: l.item, value: usd(l.usd), detail: l.how })),
-    { measure: 'total per 1,000 full probes (steady)', value: usd(total), versus: `${total < TARGET_PER_1000 ? 'met' : 'MISSED'}: < $0.05`, detail: `CloudWatch Synthetics: ${usd(synthetics)} per 1,000 canary runs = ${(synthetics / total).toFixed(0)}× more` },
-    { measure: '  + when a server is new or alerts', value: usd(baselineExtra), detail: `per 1,000 such probes: claim + mark writes (${(wru(i.first) - wru(i.steady)).toFixed(1)} WRU/job) and one SNS publish + email` },
+    {
+      measure: 'total per 1,000 full probes (steady)',
+      value: usd(total),
+      versus: `${total < TARGET_PER_1000 ? 'met' : 'MISSED'}: < $0.05`,
+      detail: `CloudWatch Synthetics: ${usd(synthetics)} per 1,000 canary runs = ${(synthetics / total).toFixed(0)}× more`,
+    },
+    {
+      measure: '  + when a server is new or alerts',
+      value: usd(baselineExtra),
+      detail: `per 1,000 such probes: claim + mark writes (${(wru(i.first) - wru(i.steady)).toFixed(1)} WRU/job) and one SNS publish + email`,
+    },
     {
       measure: 'per-server monthly fees, per 1,000 probes',
       value: usd(metricsPer1000 + secretsPer1000),
@@ -158,11 +207,20 @@ export function estimateCost(sections: readonly Section[]): Section {
       detail: `at one probe per ${STACK.intervalMin} min (${num(probesPerServerMonth)}/month): one secret/server ${usd(secretsPer1000)}; custom metrics ${usd(metricsPer1000)}: ${i.customMetrics} for the whole fleet (${usd(i.customMetrics * P.customMetricMonth)}/month however many servers), ${i.customMetricsPerServer.toFixed(4)}/server`,
     },
   ];
-  const rtRow = roundTripCost(sections, { wru: wru(i.steady), rru: rru(i.steady), sqs: sqs(i.steady), secrets: i.steady.secretReads / i.steady.jobs, logBytes: i.logBytesPerJob, storeMs, checkTotal: total });
+  const rtRow = roundTripCost(sections, {
+    wru: wru(i.steady),
+    rru: rru(i.steady),
+    sqs: sqs(i.steady),
+    secrets: i.steady.secretReads / i.steady.jobs,
+    logBytes: i.logBytesPerJob,
+    storeMs,
+    checkTotal: total,
+  });
   if (rtRow) rows.push(rtRow);
   const sizes = [256, 512, 1024, 1769].map((m) => ({ m, ...invocation(i, m, storeMs) }));
   const memoryTable = sizes.map(
-    (x) => `  ${String(x.m).padStart(4)} MB: batch of ${STACK.batchSize} in ${ms(x.ms).padStart(7)} (${x.bound}-bound), ${usd(k * x.gbSecondsPerJob * P.lambdaArmGbSecond)} per 1,000`,
+    (x) =>
+      `  ${String(x.m).padStart(4)} MB: batch of ${STACK.batchSize} in ${ms(x.ms).padStart(7)} (${x.bound}-bound), ${usd(k * x.gbSecondsPerJob * P.lambdaArmGbSecond)} per 1,000`,
   );
   const cheapest = sizes.reduce((a, x) => (x.gbSecondsPerJob < a.gbSecondsPerJob ? x : a));
   const chosen = sizes.find((x) => x.m === STACK.memoryMb) ?? inv;
@@ -176,7 +234,11 @@ export function estimateCost(sections: readonly Section[]): Section {
     `  → ${STACK.memoryMb} MB costs ${(chosen.gbSecondsPerJob / cheapest.gbSecondsPerJob).toFixed(2)}× the cheapest (${cheapest.m} MB) for ${(cheapest.ms / chosen.ms).toFixed(1)}× less time per batch; more memory only pays for waiting on the network (CPU-bound cost does not depend on memory).`,
     `    Memory is not the limit: peak RSS ${mb(i.peakRss)} with ${i.inflightJobs} jobs in flight in one process (a container runs ${STACK.batchSize}).`,
     `At the stack's defaults (batch ${STACK.batchSize}, maxConcurrency ${STACK.maxConcurrency}) a cycle of 5,000 servers takes ~${ms(cycle5000)} in AWS by this model: ${Math.round((100 * cycle5000) / (STACK.intervalMin * 60_000))}% of the ${STACK.intervalMin}-min interval.`,
-    ...(i.coldLoadMs ? [`Cold start: the probe bundle loads in ${ms(i.coldLoadMs)} (billed INIT, once per new container: ${usd((i.coldLoadMs / 1000) * (STACK.memoryMb / 1024) * P.lambdaArmGbSecond)} each).`] : []),
+    ...(i.coldLoadMs
+      ? [
+          `Cold start: the probe bundle loads in ${ms(i.coldLoadMs)} (billed INIT, once per new container: ${usd((i.coldLoadMs / 1000) * (STACK.memoryMb / 1024) * P.lambdaArmGbSecond)} each).`,
+        ]
+      : []),
     'Fixed per month, not per probe: NAT gateway $0.045/h (~$33) and an Elastic IP $0.005/h (~$3.65) per AZ; SQS empty long polls; DynamoDB storage.',
   ];
   return {
@@ -184,6 +246,17 @@ export function estimateCost(sections: readonly Section[]): Section {
     title: `5. Cost per 1,000 full probes in AWS (${P.region}), from the measured figures`,
     rows,
     notes,
-    data: { prices: P, stack: STACK, inputs: i, lines, totalPer1000: total, baselineExtraPer1000: baselineExtra, perServerFeesPer1000: { metrics: metricsPer1000, secrets: secretsPer1000 }, syntheticsPer1000: synthetics, invocation: inv, cycle5000Ms: cycle5000 },
+    data: {
+      prices: P,
+      stack: STACK,
+      inputs: i,
+      lines,
+      totalPer1000: total,
+      baselineExtraPer1000: baselineExtra,
+      perServerFeesPer1000: { metrics: metricsPer1000, secrets: secretsPer1000 },
+      syntheticsPer1000: synthetics,
+      invocation: inv,
+      cycle5000Ms: cycle5000,
+    },
   };
 }

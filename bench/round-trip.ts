@@ -29,7 +29,11 @@ export interface RoundTripFigures {
 
 const SEEN_TARGET_MS = 1000;
 
-async function once(lab: Lab, ca: string, ports: { imap: number; smtp: number }): Promise<{ rt: RoundTripObservation; totalMs: number; arrivedAt?: number }> {
+async function once(
+  lab: Lab,
+  ca: string,
+  ports: { imap: number; smtp: number },
+): Promise<{ rt: RoundTripObservation; totalMs: number; arrivedAt?: number }> {
   const newDir = path.join(lab.flow.maildirs.inbox, 'new');
   let arrivedAt: number | undefined;
   const watcher = watch(newDir, () => void (arrivedAt ??= Date.now()));
@@ -101,15 +105,30 @@ export async function measureRoundTrip(o: RoundTripOptions): Promise<Section<Rou
       bytes: { up, down },
     };
     const rows: Row[] = [
-      { measure: `round trip on the lab (median of ${o.runs})`, value: ms(figures.totalMs.median), detail: `${describe(figures.totalMs)}; login + select, submit, wait, clean-up, logout` },
-      { measure: '  accepted → visible in INBOX', value: ms(figures.deliveryMs.median), detail: `${describe(figures.deliveryMs)}; Postfix queue + LMTP + IDLE notification` },
+      {
+        measure: `round trip on the lab (median of ${o.runs})`,
+        value: ms(figures.totalMs.median),
+        detail: `${describe(figures.totalMs)}; login + select, submit, wait, clean-up, logout`,
+      },
+      {
+        measure: '  accepted → visible in INBOX',
+        value: ms(figures.deliveryMs.median),
+        detail: `${describe(figures.deliveryMs)}; Postfix queue + LMTP + IDLE notification`,
+      },
       {
         measure: '  arrival in Maildir → seen (IDLE)',
         value: seen.length ? ms(figures.seenAfterArrivalMs.median) : 'not measured',
-        versus: seen.length ? target(figures.seenAfterArrivalMs.max < SEEN_TARGET_MS, `max ${ms(figures.seenAfterArrivalMs.max)} < 1 s`) : '',
+        versus: seen.length
+          ? target(figures.seenAfterArrivalMs.max < SEEN_TARGET_MS, `max ${ms(figures.seenAfterArrivalMs.max)} < 1 s`)
+          : '',
         detail: `inotify on Maildir/new against the probe's own "found at"; ${describe(figures.seenAfterArrivalMs)}`,
       },
-      { measure: `round trip at ${rtt} ms RTT, network part`, value: ms(figures.rttTotalMs), versus: `${figures.rttRoundTrips.toFixed(1)} × RTT`, detail: `median of ${o.rttRuns}, delivery time excluded; ${(up / 1024).toFixed(1)} KB up, ${(down / 1024).toFixed(1)} KB down (IMAP + SMTP, TCP payload)` },
+      {
+        measure: `round trip at ${rtt} ms RTT, network part`,
+        value: ms(figures.rttTotalMs),
+        versus: `${figures.rttRoundTrips.toFixed(1)} × RTT`,
+        detail: `median of ${o.rttRuns}, delivery time excluded; ${(up / 1024).toFixed(1)} KB up, ${(down / 1024).toFixed(1)} KB down (IMAP + SMTP, TCP payload)`,
+      },
     ];
     return { id: 'round-trip', title: '6. Mail-flow round trip (opt-in)', rows, data: figures };
   } finally {

@@ -94,7 +94,14 @@ interface SuiteResult {
 }
 
 /** The given stages (and the full check) through proxies with this one-way delay. */
-async function suite(lt: LabTarget, imapSecurity: ImapSecurity, oneWayMs: number, stages: readonly StageName[], runs: number, stageRuns: number): Promise<SuiteResult> {
+async function suite(
+  lt: LabTarget,
+  imapSecurity: ImapSecurity,
+  oneWayMs: number,
+  stages: readonly StageName[],
+  runs: number,
+  stageRuns: number,
+): Promise<SuiteResult> {
   const imapPort = imapSecurity === 'tls' ? lt.imapTlsPort : lt.ports.imap;
   const proxies: LatencyProxy[] = [
     await startLatencyProxy({ label: 'imap', upstreamPort: imapPort, localAddress: '127.0.0.2', oneWayMs }),
@@ -146,7 +153,8 @@ export async function measureRtt(lt: LabTarget, o: RttOptions): Promise<Section>
 
   const med = (m: SuiteResult, s: StageName): number => median(m.stages.get(s)?.times ?? []);
   const rttOf = (x: number): number => x / rtt;
-  const split = (b: SuiteResult, d: SuiteResult, s: StageName): string => `${rttOf(med(d, s) - med(b, s)).toFixed(1)} round trips + ${ms(med(b, s))} at 0 RTT`;
+  const split = (b: SuiteResult, d: SuiteResult, s: StageName): string =>
+    `${rttOf(med(d, s) - med(b, s)).toFixed(1)} round trips + ${ms(med(b, s))} at 0 RTT`;
   const failures = (s: StageName, ...suites: SuiteResult[]): string[] => suites.flatMap((x) => x.stages.get(s)?.failures ?? []);
 
   const fullRow = (b: SuiteResult, d: SuiteResult, label: string): Row => {
@@ -163,7 +171,10 @@ export async function measureRtt(lt: LabTarget, o: RttOptions): Promise<Section>
   const stageRow = (b: SuiteResult, d: SuiteResult, stage: StageName, suffix = ''): Row => {
     const e = d.stages.get(stage)!;
     const conns = e.conns[0] ?? [];
-    const longest = conns.reduce((a, c) => (c.end - c.start > a.end - a.start ? c : a), conns[0] ?? ({ start: 0, end: 0, replies: 0 } as ConnSummary));
+    const longest = conns.reduce(
+      (a, c) => (c.end - c.start > a.end - a.start ? c : a),
+      conns[0] ?? ({ start: 0, end: 0, replies: 0 } as ConnSummary),
+    );
     const failed = failures(stage, b, d);
     return {
       measure: `  stage alone: ${stage}${suffix}`,
@@ -176,7 +187,9 @@ export async function measureRtt(lt: LabTarget, o: RttOptions): Promise<Section>
   const fullMed = med(slow, 'full check');
   const full = slow.stages.get('full check')!;
   // The run nearest the median stands for the check in the timeline.
-  const nearest = full.times.length ? full.times.indexOf([...full.times].sort((a, b) => Math.abs(a - fullMed) - Math.abs(b - fullMed))[0]!) : -1;
+  const nearest = full.times.length
+    ? full.times.indexOf([...full.times].sort((a, b) => Math.abs(a - fullMed) - Math.abs(b - fullMed))[0]!)
+    : -1;
   const timeline = nearest >= 0 ? (full.conns[nearest] ?? []) : [];
   const main = med(slow, 'imap login + folders');
   const chain = med(slow, 'imap login + folders + 4 sessions');
@@ -186,7 +199,14 @@ export async function measureRtt(lt: LabTarget, o: RttOptions): Promise<Section>
 
   const rows: Row[] = [
     ...(link && base.link
-      ? [{ measure: 'link through the proxy (IMAP NOOP)', value: ms(link.noop), versus: `nominal RTT ${rtt} ms`, detail: `greeting ${ms(link.greeting)} after connect (${rttOf(link.greeting).toFixed(1)} RTT; 2.0 expected with the emulated TCP handshake, ${ms(base.link.greeting)} of it Dovecot's own)` }]
+      ? [
+          {
+            measure: 'link through the proxy (IMAP NOOP)',
+            value: ms(link.noop),
+            versus: `nominal RTT ${rtt} ms`,
+            detail: `greeting ${ms(link.greeting)} after connect (${rttOf(link.greeting).toFixed(1)} RTT; 2.0 expected with the emulated TCP handshake, ${ms(base.link.greeting)} of it Dovecot's own)`,
+          },
+        ]
       : []),
     fullRow(base, slow, `full check at ${rtt} ms RTT (IMAP STARTTLS)`),
     ...starttlsStages.map((s) => stageRow(base, slow, s)),
@@ -198,7 +218,12 @@ export async function measureRtt(lt: LabTarget, o: RttOptions): Promise<Section>
     },
     fullRow(tlsBase, tlsSlow, `full check at ${rtt} ms RTT (IMAP implicit TLS)`),
     ...IMAP_TLS_STAGES.map((s) => stageRow(tlsBase, tlsSlow, s, ' (implicit TLS)')),
-    { measure: 'traffic per full check', value: `${timeline.length} conns`, versus: `${(bytes.up / 1024).toFixed(1)} KB up, ${(bytes.down / 1024).toFixed(1)} KB down`, detail: 'TCP payload, IMAP STARTTLS + SMTP' },
+    {
+      measure: 'traffic per full check',
+      value: `${timeline.length} conns`,
+      versus: `${(bytes.up / 1024).toFixed(1)} KB up, ${(bytes.down / 1024).toFixed(1)} KB down`,
+      detail: 'TCP payload, IMAP STARTTLS + SMTP',
+    },
   ];
   const notes = [
     `Connections of the median full check at ${rtt} ms RTT, IMAP STARTTLS (start → end in RTT from the check's start; replies = bursts of server data):`,
@@ -218,7 +243,12 @@ export async function measureRtt(lt: LabTarget, o: RttOptions): Promise<Section>
       fullMedianMs: fullMed,
       fullRtts: rttOf(fullMed),
       fullAtZeroMs: med(base, 'full check'),
-      implicitTls: { fullMedianMs: med(tlsSlow, 'full check'), fullAtZeroMs: med(tlsBase, 'full check'), stages: plain(tlsSlow), stagesAtZero: plain(tlsBase) },
+      implicitTls: {
+        fullMedianMs: med(tlsSlow, 'full check'),
+        fullAtZeroMs: med(tlsBase, 'full check'),
+        stages: plain(tlsSlow),
+        stagesAtZero: plain(tlsBase),
+      },
       critical: critical[0],
       bytesPerCheck: bytes,
       timeline,

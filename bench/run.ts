@@ -65,7 +65,12 @@ try {
   const pre = labPrerequisites();
   if (wantLab && !pre.ok) {
     // Sections 1 and 2 need the real servers; the others run without them.
-    const skipped = (id: string, title: string): Section => ({ id: `${id}-skipped`, title, rows: [{ measure: 'not measured', value: `the lab needs ${pre.missing.join(', ')} (sudo bash .ci/install-lab.sh)` }], data: {} });
+    const skipped = (id: string, title: string): Section => ({
+      id: `${id}-skipped`,
+      title,
+      rows: [{ measure: 'not measured', value: `the lab needs ${pre.missing.join(', ')} (sudo bash .ci/install-lab.sh)` }],
+      data: {},
+    });
     if (only.has('wall')) sections.push(skipped('wall', '1. Full-check wall time'));
     if (only.has('rtt')) sections.push(skipped('rtt', '2. Round-trip efficiency'));
   } else if (wantLab) {
@@ -74,20 +79,36 @@ try {
   }
   if (lab && only.has('wall')) {
     const l = lab;
-    await timed('1 wall time vs check_ssl_cert and testssl', () => measureWall(l, quick ? { runs: 3, testsslRuns: 1 } : { runs: 10, testsslRuns: 10 }));
+    await timed('1 wall time vs check_ssl_cert and testssl', () =>
+      measureWall(l, quick ? { runs: 3, testsslRuns: 1 } : { runs: 10, testsslRuns: 10 }),
+    );
   }
   if (lab && only.has('rtt')) {
     const l = lab;
-    await timed('2 round trips', () => measureRtt(l, quick ? { runs: 3, stageRuns: 1, oneWayMs: 25 } : { runs: 10, stageRuns: 3, oneWayMs: 25 }));
+    await timed('2 round trips', () =>
+      measureRtt(l, quick ? { runs: 3, stageRuns: 1, oneWayMs: 25 } : { runs: 10, stageRuns: 3, oneWayMs: 25 }),
+    );
   }
 } finally {
   await stopLab();
 }
-if (only.has('scale')) await timed('3 scale', () => measureScale(quick ? { sizes: [30, 90] } : { sizes: [100, 1000, 5000] }, { profile: values.profile ?? false }));
+if (only.has('scale'))
+  await timed('3 scale', () =>
+    measureScale(quick ? { sizes: [30, 90] } : { sizes: [100, 1000, 5000] }, { profile: values.profile ?? false }),
+  );
 if (only.has('bundle')) await timed('4 bundles', () => measureBundles({ loads: quick ? 5 : 10 }));
 if (only.has('round-trip')) {
-  if (labPrerequisites().ok) await timed('6 round trip', () => measureRoundTrip(quick ? { runs: 3, rttRuns: 1, oneWayMs: 25 } : { runs: 10, rttRuns: 3, oneWayMs: 25 }));
-  else sections.push({ id: 'round-trip-skipped', title: '6. Mail-flow round trip', rows: [{ measure: 'not measured', value: `the lab needs ${labPrerequisites().missing.join(', ')}` }], data: {} });
+  if (labPrerequisites().ok)
+    await timed('6 round trip', () =>
+      measureRoundTrip(quick ? { runs: 3, rttRuns: 1, oneWayMs: 25 } : { runs: 10, rttRuns: 3, oneWayMs: 25 }),
+    );
+  else
+    sections.push({
+      id: 'round-trip-skipped',
+      title: '6. Mail-flow round trip',
+      rows: [{ measure: 'not measured', value: `the lab needs ${labPrerequisites().missing.join(', ')}` }],
+      data: {},
+    });
 }
 if (only.has('cost')) await timed('5 cost', async () => estimateCost(sections));
 
@@ -100,6 +121,9 @@ process.stdout.write(`${header.join('\n')}\n\n${table}\n`);
 
 const out = path.join(ROOT, 'bench/results/latest.json');
 await mkdir(path.dirname(out), { recursive: true });
-await writeFile(out, `${JSON.stringify({ mode: quick ? 'quick' : 'full', machine: m, tookMs: performance.now() - started, took, table, sections }, null, 2)}\n`);
+await writeFile(
+  out,
+  `${JSON.stringify({ mode: quick ? 'quick' : 'full', machine: m, tookMs: performance.now() - started, took, table, sections }, null, 2)}\n`,
+);
 log(`wrote ${path.relative(process.cwd(), out)}`);
 process.exit(0);

@@ -57,7 +57,8 @@ export interface CycleFigures {
 function purpose(input: unknown): string {
   const i = input as { Item?: { pk?: unknown; sk?: unknown }; Key?: { pk?: unknown; sk?: unknown }; UpdateExpression?: string };
   const key = i.Item ?? i.Key;
-  if (i.UpdateExpression) return /REMOVE pendingAlert/.test(i.UpdateExpression) ? 'mark' : /claimedBy/.test(i.UpdateExpression) ? 'claim' : 'update';
+  if (i.UpdateExpression)
+    return /REMOVE pendingAlert/.test(i.UpdateExpression) ? 'mark' : /claimedBy/.test(i.UpdateExpression) ? 'claim' : 'update';
   if (key?.pk === 'registry') return 'registry';
   if (typeof key?.sk === 'string') return key.sk.startsWith('hist#') ? 'history' : key.sk;
   return 'registry list';
@@ -65,7 +66,12 @@ function purpose(input: unknown): string {
 
 async function cycleOnce(cfg: WorkerConfig, at: Date): Promise<CycleFigures> {
   const dynamo: Record<string, DynamoCount> = {};
-  const raw = new DynamoDBClient({ endpoint: cfg.endpoint, region: 'local', credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, maxAttempts: 3 });
+  const raw = new DynamoDBClient({
+    endpoint: cfg.endpoint,
+    region: 'local',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    maxAttempts: 3,
+  });
   raw.middlewareStack.add(
     (next, context) => async (args) => {
       const input = args.input as { ReturnConsumedCapacity?: string };

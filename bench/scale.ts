@@ -58,9 +58,12 @@ function logCounter(): { feed(chunk: Buffer): void; bytes(): number; metrics(): 
       for (const line of lines) {
         if (!line.includes('"_aws"')) continue;
         try {
-          const j = JSON.parse(line) as Record<string, unknown> & { _aws: { CloudWatchMetrics: Array<{ Namespace: string; Dimensions: string[][]; Metrics: Array<{ Name: string }> }> } };
+          const j = JSON.parse(line) as Record<string, unknown> & {
+            _aws: { CloudWatchMetrics: Array<{ Namespace: string; Dimensions: string[][]; Metrics: Array<{ Name: string }> }> };
+          };
           for (const d of j._aws.CloudWatchMetrics) {
-            for (const m of d.Metrics) for (const dims of d.Dimensions) metrics.add(`${d.Namespace}/${m.Name}/${dims.map((k) => `${k}=${String(j[k])}`).join(',')}`);
+            for (const m of d.Metrics)
+              for (const dims of d.Dimensions) metrics.add(`${d.Namespace}/${m.Name}/${dims.map((k) => `${k}=${String(j[k])}`).join(',')}`);
           }
         } catch {
           // not a metric line
@@ -72,7 +75,10 @@ function logCounter(): { feed(chunk: Buffer): void; bytes(): number; metrics(): 
   };
 }
 
-async function runWorker(cfg: WorkerConfig, profileDir?: string): Promise<{ cycles: CycleFigures[]; maxRss: number; logBytes: number; customMetrics: number }> {
+async function runWorker(
+  cfg: WorkerConfig,
+  profileDir?: string,
+): Promise<{ cycles: CycleFigures[]; maxRss: number; logBytes: number; customMetrics: number }> {
   const execArgv = ['--import', 'tsx', '--expose-gc', ...(profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [])];
   const child = fork(path.join(HERE, 'scale-worker.ts'), [], {
     execArgv,
@@ -102,7 +108,9 @@ export async function measureScale(o: ScaleOptions, opts: { profile: boolean }):
   try {
     const wildcard = await certs.leaf({ cn: '*.mini.test' });
     for (let i = 0; i < instances; i++) {
-      fleet.push(await startMiniMail({ tls: { ...wildcard, ca: certs.caPem }, user: USER, password: PASSWORD, maxConnectionsPerUser: 100 }));
+      fleet.push(
+        await startMiniMail({ tls: { ...wildcard, ca: certs.caPem }, user: USER, password: PASSWORD, maxConnectionsPerUser: 100 }),
+      );
     }
     for (const [k, size] of o.sizes.entries()) {
       const embedded = await startEmbeddedStore({});
@@ -129,7 +137,15 @@ export async function measureScale(o: ScaleOptions, opts: { profile: boolean }):
         const cpu0 = process.cpuUsage();
         // The smallest size runs a second cycle: steady state (no baseline alert) for the cost figures.
         const r = await runWorker(
-          { endpoint: embedded.endpoint, table: 'inboxguard', password: PASSWORD, cycles: k === 0 ? 2 : 1, batchSize, inflight, timeoutMs: 20_000 },
+          {
+            endpoint: embedded.endpoint,
+            table: 'inboxguard',
+            password: PASSWORD,
+            cycles: k === 0 ? 2 : 1,
+            batchSize,
+            inflight,
+            timeoutMs: 20_000,
+          },
           profileDir,
         );
         const cpu = process.cpuUsage(cpu0);
@@ -141,7 +157,13 @@ export async function measureScale(o: ScaleOptions, opts: { profile: boolean }):
             if (!profile || p.totalMs > profile.totalMs) profile = p;
           }
         }
-        figures.push({ size, setup: { inflight, batchSize, instances }, ...r, worldCpuMs: (cpu.user + cpu.system) / 1000, ...(profile ? { profile } : {}) });
+        figures.push({
+          size,
+          setup: { inflight, batchSize, instances },
+          ...r,
+          worldCpuMs: (cpu.user + cpu.system) / 1000,
+          ...(profile ? { profile } : {}),
+        });
       } finally {
         await embedded.close();
       }
@@ -153,7 +175,10 @@ export async function measureScale(o: ScaleOptions, opts: { profile: boolean }):
   return { id: 'scale', data: figures, ...describeScale(figures, { inflight, batchSize, instances }) };
 }
 
-function describeScale(figures: SizeFigures[], setup: { inflight: number; batchSize: number; instances: number }): Pick<Section, 'title' | 'rows' | 'notes'> {
+function describeScale(
+  figures: SizeFigures[],
+  setup: { inflight: number; batchSize: number; instances: number },
+): Pick<Section, 'title' | 'rows' | 'notes'> {
   const first = figures.map((f) => f.cycles[0]!);
   const rows: Row[] = figures.map((f) => {
     const c = f.cycles[0]!;
@@ -166,11 +191,20 @@ function describeScale(figures: SizeFigures[], setup: { inflight: number; batchS
     };
   });
   if (first.length >= 2) {
-    const fit = linearFit(first.map((c) => c.jobs), first.map((c) => c.wallMs));
+    const fit = linearFit(
+      first.map((c) => c.jobs),
+      first.map((c) => c.wallMs),
+    );
     const perServer = first.map((c) => c.wallMs / c.jobs);
     const ratio = perServer.at(-1)! / perServer[0]!;
-    const rssFit = linearFit(first.map((c) => c.jobs), first.map((c) => c.peakRss));
-    const heapFit = linearFit(first.map((c) => c.jobs), first.map((c) => c.heapAfterGc));
+    const rssFit = linearFit(
+      first.map((c) => c.jobs),
+      first.map((c) => c.peakRss),
+    );
+    const heapFit = linearFit(
+      first.map((c) => c.jobs),
+      first.map((c) => c.heapAfterGc),
+    );
     const cpu = first.map((c) => c.cpuMs / c.jobs);
     rows.push({
       measure: 'growth (least squares over sizes)',
@@ -181,7 +215,12 @@ function describeScale(figures: SizeFigures[], setup: { inflight: number; batchS
   }
   const steady = figures[0]?.cycles[1];
   if (steady) {
-    rows.push({ measure: `steady cycle of ${num(steady.jobs)} (2nd, no alerts)`, value: ms(steady.wallMs), versus: `${(steady.jobs / (steady.wallMs / 1000)).toFixed(1)} probes/s`, detail: `check p50 ${ms(steady.checkMs.median)}; SNS ${steady.snsPublishes}` });
+    rows.push({
+      measure: `steady cycle of ${num(steady.jobs)} (2nd, no alerts)`,
+      value: ms(steady.wallMs),
+      versus: `${(steady.jobs / (steady.wallMs / 1000)).toFixed(1)} probes/s`,
+      detail: `check p50 ${ms(steady.checkMs.median)}; SNS ${steady.snsPublishes}`,
+    });
   }
   const per = (c: CycleFigures): string =>
     Object.entries(c.dynamo)
@@ -201,5 +240,9 @@ function describeScale(figures: SizeFigures[], setup: { inflight: number; batchS
         : [],
     ),
   ];
-  return { title: `3. Scale: dispatch → SQS (in-process fake) → probe → DynamoDB (dynalite), full checks against in-process mini mail servers`, rows, notes };
+  return {
+    title: `3. Scale: dispatch → SQS (in-process fake) → probe → DynamoDB (dynalite), full checks against in-process mini mail servers`,
+    rows,
+    notes,
+  };
 }

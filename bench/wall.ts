@@ -42,13 +42,48 @@ export async function measureWall(lt: LabTarget, o: WallOptions): Promise<Sectio
   const cliDir = path.join(BUNDLE_DIR, 'cli-dist');
   await build(cliBuildOptions(cliDir));
   const cliFile = path.join(cliDir, 'inboxguard.js');
-  const cliArgs = [cliFile, 'check', '--imap', `${lab.hostname}:${ports.imap}`, '--imap-security', 'starttls',
-    '--smtp', `${lab.hostname}:${ports.smtp}`, '--smtp-security', 'starttls', '--resolve', `${lab.hostname}=127.0.0.1`,
-    '--ca-file', lab.caFile, '--source-address', '127.0.0.2', '--user', lab.user, '--password-env', 'LAB_PW', '--format', 'json'];
+  const cliArgs = [
+    cliFile,
+    'check',
+    '--imap',
+    `${lab.hostname}:${ports.imap}`,
+    '--imap-security',
+    'starttls',
+    '--smtp',
+    `${lab.hostname}:${ports.smtp}`,
+    '--smtp-security',
+    'starttls',
+    '--resolve',
+    `${lab.hostname}=127.0.0.1`,
+    '--ca-file',
+    lab.caFile,
+    '--source-address',
+    '127.0.0.2',
+    '--user',
+    lab.user,
+    '--password-env',
+    'LAB_PW',
+    '--format',
+    'json',
+  ];
   const cliEnv = { PATH: process.env.PATH, LAB_PW: lab.password, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
   // check_ssl_cert's scope, as a Nagios installation would run it: IMAP only, no login, one status line.
-  const nagiosArgs = [cliFile, 'check', '--imap', `${lab.hostname}:${ports.imap}`, '--imap-security', 'starttls', '--resolve', `${lab.hostname}=127.0.0.1`,
-    '--ca-file', lab.caFile, '--source-address', '127.0.0.2', '--format', 'nagios'];
+  const nagiosArgs = [
+    cliFile,
+    'check',
+    '--imap',
+    `${lab.hostname}:${ports.imap}`,
+    '--imap-security',
+    'starttls',
+    '--resolve',
+    `${lab.hostname}=127.0.0.1`,
+    '--ca-file',
+    lab.caFile,
+    '--source-address',
+    '127.0.0.2',
+    '--format',
+    'nagios',
+  ];
 
   const box = await makeSandbox(lab.hostname);
   // Node's own start-up, the floor under any CLI process written for it.
@@ -61,7 +96,7 @@ export async function measureWall(lt: LabTarget, o: WallOptions): Promise<Sectio
     cli: series('inboxguard check, CLI process'),
     checkSslCert: series('check_ssl_cert -P imap (certificate only)'),
     testssl: series('testssl.sh -p --starttls imap (protocols only)'),
-    noLogin: series('inboxguard IMAP without login (certificate and TLS versions: both tools\' scope)'),
+    noLogin: series("inboxguard IMAP without login (certificate and TLS versions: both tools' scope)"),
     nagios: series('inboxguard check --format nagios, IMAP without login, CLI process'),
   };
   const cpu: Record<'nagios' | 'checkSslCert', number[]> = { nagios: [], checkSslCert: [] };
@@ -76,7 +111,12 @@ export async function measureWall(lt: LabTarget, o: WallOptions): Promise<Sectio
       record(s.cli, c.ms, c.code === 0, `exit ${c.code}: ${c.stderr || c.stdout}`);
       // Exit 3 (unknown): without a login the login requirements are unknown; the certificate and TLS parts pass.
       const n = await timedWithCpu(process.execPath, nagiosArgs, cliEnv, box.dir);
-      record(s.nagios, n.ms, n.code === 3 && /^INBOXGUARD UNKNOWN - unknown: imap\.login no credentials given/.test(n.stdout), `exit ${n.code}: ${n.stdout}${n.stderr}`);
+      record(
+        s.nagios,
+        n.ms,
+        n.code === 3 && /^INBOXGUARD UNKNOWN - unknown: imap\.login no credentials given/.test(n.stdout),
+        `exit ${n.code}: ${n.stdout}${n.stderr}`,
+      );
       if (n.cpuMs !== undefined) cpu.nagios.push(n.cpuMs);
 
       const run = await runStage('imap without login', target);
@@ -95,7 +135,10 @@ export async function measureWall(lt: LabTarget, o: WallOptions): Promise<Sectio
     await box.remove();
   }
 
-  const stats = Object.fromEntries(Object.entries(s).map(([k, v]) => [k, v.times.length ? spread(v.times) : undefined])) as Record<keyof typeof s, Spread | undefined>;
+  const stats = Object.fromEntries(Object.entries(s).map(([k, v]) => [k, v.times.length ? spread(v.times) : undefined])) as Record<
+    keyof typeof s,
+    Spread | undefined
+  >;
   const base = stats.inProcess?.median ?? NaN;
   const cliBase = stats.cli?.median ?? NaN;
   const value = (x?: Spread): string => (x ? ms(x.median) : 'not measured');
@@ -108,21 +151,46 @@ export async function measureWall(lt: LabTarget, o: WallOptions): Promise<Sectio
   });
 
   const rows: Row[] = [
-    { measure: s.inProcess.label, value: value(stats.inProcess), versus: '1.0× (base)', detail: `${stats.inProcess ? describe(stats.inProcess) : ''}; 17 requirements, 6 logins, 10 connections${failures(s.inProcess)}` },
-    { measure: 'first check in a fresh process (cold)', value: ms(coldMs), versus: `${(coldMs / base).toFixed(1)}× warm`, detail: `verdict ${cold.verdict}` },
-    { measure: s.cli.label, value: value(stats.cli), versus: `${(cliBase / base).toFixed(1)}× in-process`, detail: `${stats.cli ? describe(stats.cli) : ''}; node start + imports + one cold check${failures(s.cli)}` },
+    {
+      measure: s.inProcess.label,
+      value: value(stats.inProcess),
+      versus: '1.0× (base)',
+      detail: `${stats.inProcess ? describe(stats.inProcess) : ''}; 17 requirements, 6 logins, 10 connections${failures(s.inProcess)}`,
+    },
+    {
+      measure: 'first check in a fresh process (cold)',
+      value: ms(coldMs),
+      versus: `${(coldMs / base).toFixed(1)}× warm`,
+      detail: `verdict ${cold.verdict}`,
+    },
+    {
+      measure: s.cli.label,
+      value: value(stats.cli),
+      versus: `${(cliBase / base).toFixed(1)}× in-process`,
+      detail: `${stats.cli ? describe(stats.cli) : ''}; node start + imports + one cold check${failures(s.cli)}`,
+    },
     toolRow(s.checkSslCert, stats.checkSslCert, !tools.checkSslCert),
     toolRow(s.testssl, stats.testssl, !tools.testssl),
     {
       measure: s.noLogin.label,
       value: value(stats.noLogin),
-      versus: stats.noLogin ? [stats.checkSslCert ? `check_ssl_cert ${(stats.checkSslCert.median / stats.noLogin.median).toFixed(0)}× slower` : '', stats.testssl ? `testssl ${(stats.testssl.median / stats.noLogin.median).toFixed(0)}× slower` : ''].filter(Boolean).join(', ') : '',
+      versus: stats.noLogin
+        ? [
+            stats.checkSslCert ? `check_ssl_cert ${(stats.checkSslCert.median / stats.noLogin.median).toFixed(0)}× slower` : '',
+            stats.testssl ? `testssl ${(stats.testssl.median / stats.noLogin.median).toFixed(0)}× slower` : '',
+          ]
+            .filter(Boolean)
+            .join(', ')
+        : '',
       detail: `${stats.noLogin ? describe(stats.noLogin) : ''}${failures(s.noLogin)}`,
     },
     {
       measure: s.nagios.label,
       value: value(stats.nagios),
-      versus: stats.nagios && stats.checkSslCert ? `check_ssl_cert process ${(stats.checkSslCert.median / stats.nagios.median).toFixed(1)}× slower (target 10×)` : '',
+      versus:
+        stats.nagios && stats.checkSslCert
+          ? `check_ssl_cert process ${(stats.checkSslCert.median / stats.nagios.median).toFixed(1)}× slower (target 10×)`
+          : '',
       detail: `${stats.nagios ? describe(stats.nagios) : ''}; CPU ${cpu.nagios.length ? ms(spread(cpu.nagios).median) : 'not measured'} vs check_ssl_cert ${cpu.checkSslCert.length ? ms(spread(cpu.checkSslCert).median) : 'not measured'} (user + system, median); \`node -e 0\` alone takes ${ms(nodeStartMs)} here${failures(s.nagios)}`,
     },
   ];
@@ -130,6 +198,14 @@ export async function measureWall(lt: LabTarget, o: WallOptions): Promise<Sectio
     id: 'wall',
     title: `1. Full-check wall time: real Dovecot 2.3 (IMAP STARTTLS) + Postfix 3.7 (submission) on loopback, from 127.0.0.2`,
     rows,
-    data: { coldMs, nodeStartMs, cpu, stats, failures: Object.fromEntries(Object.entries(s).map(([k, v]) => [k, v.failures])), times: Object.fromEntries(Object.entries(s).map(([k, v]) => [k, v.times])), tools },
+    data: {
+      coldMs,
+      nodeStartMs,
+      cpu,
+      stats,
+      failures: Object.fromEntries(Object.entries(s).map(([k, v]) => [k, v.failures])),
+      times: Object.fromEntries(Object.entries(s).map(([k, v]) => [k, v.times])),
+      tools,
+    },
   };
 }

@@ -10,7 +10,6 @@ import { sendable, UNSENDABLE } from '../lambdas/core/sendable.js';
 import { collect, UsageError } from './usage.js';
 import type { Io } from './monitor.js';
 
-
 /** AWS clients, injectable so tests can stub what cannot run here. */
 export interface AwsClients {
   cloudformation: Pick<CloudFormationClient, 'send'>;
@@ -21,12 +20,21 @@ export interface AwsClients {
 // The AWS SDK and the adapters load only when an AWS command runs, so `check` starts fast.
 const cfn = () => import('@aws-sdk/client-cloudformation');
 const sm = () => import('@aws-sdk/client-secrets-manager');
-const registryIn = async (aws: AwsClients, table: string) => new (await import('../lambdas/adapters/dynamodb.js')).DynamoRegistry(aws.dynamo, table);
+const registryIn = async (aws: AwsClients, table: string) =>
+  new (await import('../lambdas/adapters/dynamodb.js')).DynamoRegistry(aws.dynamo, table);
 
 async function defaultAwsClients(region: string | undefined): Promise<AwsClients> {
   const config = region ? { region } : {};
-  const [{ CloudFormationClient }, { SecretsManagerClient }, { DynamoDBClient }] = await Promise.all([cfn(), sm(), import('@aws-sdk/client-dynamodb')]);
-  return { cloudformation: new CloudFormationClient(config), secrets: new SecretsManagerClient(config), dynamo: new DynamoDBClient(config) };
+  const [{ CloudFormationClient }, { SecretsManagerClient }, { DynamoDBClient }] = await Promise.all([
+    cfn(),
+    sm(),
+    import('@aws-sdk/client-dynamodb'),
+  ]);
+  return {
+    cloudformation: new CloudFormationClient(config),
+    secrets: new SecretsManagerClient(config),
+    dynamo: new DynamoDBClient(config),
+  };
 }
 
 async function stackOutputs(aws: AwsClients, stack: string): Promise<Record<string, string>> {
@@ -64,7 +72,6 @@ interface AddFlags extends StackFlags {
   address?: string;
 }
 
-
 function password(f: AddFlags, env: NodeJS.ProcessEnv): string | undefined {
   const v = readPassword(f, env);
   if (v !== undefined && !sendable(v)) throw new UsageError(`password: ${UNSENDABLE}`);
@@ -83,7 +90,9 @@ function readPassword(f: AddFlags, env: NodeJS.ProcessEnv): string | undefined {
       if (!v) throw new Error('empty');
       return v;
     } catch (err) {
-      throw new UsageError(`--password-file: cannot read a password from ${f.passwordFile} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+      throw new UsageError(
+        `--password-file: cannot read a password from ${f.passwordFile} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+      );
     }
   }
   return undefined;
@@ -94,7 +103,9 @@ async function putSecret(aws: AwsClients, name: string, value: string): Promise<
   const { CreateSecretCommand, PutSecretValueCommand } = await sm();
   const SecretString = JSON.stringify({ password: value });
   try {
-    const r = await aws.secrets.send(new CreateSecretCommand({ Name: name, SecretString, Description: 'inboxguard: mail server password' }));
+    const r = await aws.secrets.send(
+      new CreateSecretCommand({ Name: name, SecretString, Description: 'inboxguard: mail server password' }),
+    );
     return r.ARN!;
   } catch (err) {
     if ((err as Error).name !== 'ResourceExistsException') throw err;
@@ -116,11 +127,16 @@ export function addAwsCommands(program: Command, io: Io & { aws?: (region?: stri
     .option('--region <region>', 'AWS region (default: from the AWS configuration)')
     .action(async (f: StackFlags) => {
       const outputs = await stackOutputs(await clients(f), f.stack);
-      const ips = output(outputs, STACK_OUTPUTS.egressIps, f.stack).split(',').map((s) => s.trim()).filter(Boolean);
+      const ips = output(outputs, STACK_OUTPUTS.egressIps, f.stack)
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
       io.out(`${ips.join('\n')}\n`);
     });
 
-  const servers = program.command('servers').description('Manage the servers the deployed monitor checks (the registry in DynamoDB, passwords in Secrets Manager).');
+  const servers = program
+    .command('servers')
+    .description('Manage the servers the deployed monitor checks (the registry in DynamoDB, passwords in Secrets Manager).');
 
   servers
     .command('add')
@@ -138,7 +154,7 @@ export function addAwsCommands(program: Command, io: Io & { aws?: (region?: stri
     .option('--resolve <host=ip>', 'pin a name to an address (repeatable)', collect, [])
     .option('--allow-insecure-cert', 'the inbox is connected with "allow non-secure certificate"')
     .option('--allow-private-address', 'allow a host that resolves to a private or loopback address')
-    .option('--round-trip', "opt in to the hourly round trip: a test message from the inbox to itself, watched for in INBOX, then removed")
+    .option('--round-trip', 'opt in to the hourly round trip: a test message from the inbox to itself, watched for in INBOX, then removed')
     .option('--address <addr>', "the inbox's address for the round trip (default: --user, when it is an address)")
     .action(async (f: AddFlags) => {
       const pw = password(f, io.env);
@@ -195,7 +211,10 @@ export function addAwsCommands(program: Command, io: Io & { aws?: (region?: stri
       const list = await (await registryIn(aws, table)).list();
       if (f.format === 'json') return void io.out(`${JSON.stringify(list, null, 2)}\n`);
       if (!list.length) return void io.out('no servers registered\n');
-      for (const s of list) io.out(`${s.id.padEnd(24)} IMAP ${s.imap}${s.smtp ? `  SMTP ${s.smtp}` : ''}${s.user ? `  user ${s.user}` : ''}${s.roundTrip ? '  round trip' : ''}\n`);
+      for (const s of list)
+        io.out(
+          `${s.id.padEnd(24)} IMAP ${s.imap}${s.smtp ? `  SMTP ${s.smtp}` : ''}${s.user ? `  user ${s.user}` : ''}${s.roundTrip ? '  round trip' : ''}\n`,
+        );
     });
 
   servers

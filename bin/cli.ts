@@ -11,7 +11,6 @@ import { addAwsCommands, type AwsClients } from './aws.js';
 import { addMonitorCommands, parseWindow, type Io } from './monitor.js';
 import { collect, flag, UsageError } from './usage.js';
 
-
 interface CheckFlags {
   imap: string;
   smtp?: string;
@@ -68,20 +67,25 @@ export function targetFromFlags(f: CheckFlags, env: NodeJS.ProcessEnv): { target
   const sourceAddress = f.sourceAddress === undefined ? undefined : flag('--source-address', () => parseIp(f.sourceAddress!));
   const password = readPassword(f, env);
   if (password !== undefined && !f.user) throw new UsageError('--user: a password was given without a user');
-  if (f.user !== undefined && password === undefined) throw new UsageError('--user: give the password with --password-env VAR or --password-file FILE');
+  if (f.user !== undefined && password === undefined)
+    throw new UsageError('--user: give the password with --password-env VAR or --password-file FILE');
   if (password !== undefined && !sendable(password)) throw new UsageError(`password: ${UNSENDABLE}`);
   if (f.user !== undefined && !sendable(f.user)) throw new UsageError(`--user: ${UNSENDABLE}`);
-  const caPem = f.caFile === undefined ? undefined : flag('--ca-file', () => {
-    let pem: string;
-    try {
-      pem = readFileSync(f.caFile!, 'utf8');
-    } catch (err) {
-      throw new Error(`cannot read ${f.caFile} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
-    }
-    if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new Error(`${f.caFile} holds no PEM certificate`);
-    return pem;
-  });
-  if (!profileNames().includes(f.profile)) throw new UsageError(`--profile: unknown profile "${f.profile}" (known: ${profileNames().join(', ')})`);
+  const caPem =
+    f.caFile === undefined
+      ? undefined
+      : flag('--ca-file', () => {
+          let pem: string;
+          try {
+            pem = readFileSync(f.caFile!, 'utf8');
+          } catch (err) {
+            throw new Error(`cannot read ${f.caFile} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+          }
+          if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new Error(`${f.caFile} holds no PEM certificate`);
+          return pem;
+        });
+  if (!profileNames().includes(f.profile))
+    throw new UsageError(`--profile: unknown profile "${f.profile}" (known: ${profileNames().join(', ')})`);
   return {
     timeoutMs,
     target: {
@@ -120,7 +124,9 @@ export function buildProgram(io: Io & { aws?: (region?: string) => AwsClients })
 
   program
     .command('check')
-    .description('Check one mail server now and print the verdict (exit 0 compliant, 1 warnings, 2 non-compliant, 3 unknown or bad arguments).')
+    .description(
+      'Check one mail server now and print the verdict (exit 0 compliant, 1 warnings, 2 non-compliant, 3 unknown or bad arguments).',
+    )
     .requiredOption('--imap <host[:port]>', 'IMAP server (port 993 by default)')
     .option('--smtp <host[:port]>', 'SMTP server (port 587 by default)')
     .option('--user <user>', 'login for IMAP and SMTP')
@@ -128,14 +134,22 @@ export function buildProgram(io: Io & { aws?: (region?: string) => AwsClients })
     .option('--password-file <file>', 'read the password from this file (first line)')
     .addOption(new Option('--imap-security <mode>', 'tls or starttls (default: tls on 993, else starttls)').choices(['tls', 'starttls']))
     .addOption(new Option('--smtp-security <mode>', 'tls or starttls (default: tls on 465, else starttls)').choices(['tls', 'starttls']))
-    .option('--resolve <host=ip>', 'use this address for the host instead of DNS (repeatable); the certificate is still checked against the name', collect, [])
+    .option(
+      '--resolve <host=ip>',
+      'use this address for the host instead of DNS (repeatable); the certificate is still checked against the name',
+      collect,
+      [],
+    )
     .option('--ca-file <pem>', 'also trust the CA certificates in this PEM file')
     .option('--allow-insecure-cert', 'the inbox is connected with "allow non-secure certificate": an untrusted certificate only warns')
     .option('--source-address <ip>', 'connect from this local address')
     .option('--timeout <ms>', 'deadline for the whole check, in ms (or 20s, 1m)', '20000')
     .option('--profile <name>', 'requirement profile', 'hubspot')
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json', 'nagios']).default('text'))
-    .option('--round-trip', 'also send a test message from the inbox to itself and watch INBOX for it (writes into the mailbox, then removes its message)')
+    .option(
+      '--round-trip',
+      'also send a test message from the inbox to itself and watch INBOX for it (writes into the mailbox, then removes its message)',
+    )
     .option('--address <addr>', "the inbox's address for --round-trip (default: --user, when it is an address)")
     .option('--delivery-window <duration>', 'how long the --round-trip message may take to arrive', '60s')
     .addHelpText(
@@ -144,7 +158,9 @@ export function buildProgram(io: Io & { aws?: (region?: string) => AwsClients })
     )
     .action(async (f: CheckFlags) => {
       const { target, timeoutMs } = targetFromFlags(f, io.env);
-      const report = f.roundTrip ? await checkWithRoundTrip(f, target, timeoutMs) : await runCheck(target, { timeoutMs, profile: f.profile });
+      const report = f.roundTrip
+        ? await checkWithRoundTrip(f, target, timeoutMs)
+        : await runCheck(target, { timeoutMs, profile: f.profile });
       io.out(f.format === 'json' ? formatJson(report) : f.format === 'nagios' ? formatNagios(report) : formatText(report));
       io.setExit(exitCodeOf(report));
     });
@@ -157,7 +173,11 @@ export function buildProgram(io: Io & { aws?: (region?: string) => AwsClients })
 /** Runs the CLI; resolves to the exit code. Usage errors exit 3, as Nagios's UNKNOWN. */
 export async function main(
   argv: string[],
-  io: Omit<Io, 'setExit'> & { aws?: (region?: string) => AwsClients } = { out: (s) => void process.stdout.write(s), err: (s) => void process.stderr.write(s), env: process.env },
+  io: Omit<Io, 'setExit'> & { aws?: (region?: string) => AwsClients } = {
+    out: (s) => void process.stdout.write(s),
+    err: (s) => void process.stderr.write(s),
+    env: process.env,
+  },
 ): Promise<number> {
   let code = 0;
   const program = buildProgram({ ...io, setExit: (c) => (code = c) });
@@ -178,4 +198,3 @@ export async function main(
     return 3;
   }
 }
-

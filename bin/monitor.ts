@@ -45,8 +45,12 @@ const loadMonitor = () =>
 
 /** Every server's password source must be usable before anything runs: the problems, one a line. */
 function passwordProblems(servers: readonly ServerConfig[], env: NodeJS.ProcessEnv): string[] {
-  const missing = servers.filter((s) => s.passwordEnv && !env[s.passwordEnv]).map((s) => `server "${s.id}": passwordEnv: environment variable ${s.passwordEnv} is not set`);
-  const aws = servers.filter((s) => s.passwordSecretArn).map((s) => `server "${s.id}": passwordSecretArn: Secrets Manager is only read in AWS; use passwordEnv locally`);
+  const missing = servers
+    .filter((s) => s.passwordEnv && !env[s.passwordEnv])
+    .map((s) => `server "${s.id}": passwordEnv: environment variable ${s.passwordEnv} is not set`);
+  const aws = servers
+    .filter((s) => s.passwordSecretArn)
+    .map((s) => `server "${s.id}": passwordSecretArn: Secrets Manager is only read in AWS; use passwordEnv locally`);
   return [...missing, ...aws];
 }
 
@@ -61,10 +65,12 @@ function lines(r: CycleResult): string[] {
   if (r.error) return [`  ${r.serverId.padEnd(20)} ERROR    ${r.error}`];
   const out = [outcomeLine(r.serverId, r.outcome!)];
   const rt = r.roundTrip?.report?.evidence.roundTrip;
-  if (r.roundTrip) out.push(`${outcomeLine('  round trip', r.roundTrip)}${rt?.deliveryMs !== undefined ? `  delivered in ${(rt.deliveryMs / 1000).toFixed(1)} s` : ''}`);
+  if (r.roundTrip)
+    out.push(
+      `${outcomeLine('  round trip', r.roundTrip)}${rt?.deliveryMs !== undefined ? `  delivered in ${(rt.deliveryMs / 1000).toFixed(1)} s` : ''}`,
+    );
   return out;
 }
-
 
 /** An SMTP URL for alerts; the message never repeats the URL, which may carry a password. */
 function checkSmtpUrl(value: string): void {
@@ -100,7 +106,9 @@ export function parseWindow(value: string): number {
 export function addMonitorCommands(program: Command, io: Io): void {
   program
     .command('monitor')
-    .description('Check every server in the config on a schedule, keep state and history, and alert on regressions and recoveries (local mode: embedded store, no AWS).')
+    .description(
+      'Check every server in the config on a schedule, keep state and history, and alert on regressions and recoveries (local mode: embedded store, no AWS).',
+    )
     .requiredOption('--config <file>', 'servers.json')
     .option('--once', 'run one cycle and exit')
     .option('--interval <duration>', 'time between cycles (e.g. 15m, 1h)', '15m')
@@ -113,7 +121,7 @@ export function addMonitorCommands(program: Command, io: Io): void {
     .option('--concurrency <n>', 'servers checked at once', '4')
     .option('--source-address <ip>', 'connect from this local address')
     .option('--round-trip-interval <duration>', 'time between round trips of the servers with "roundTrip": true', '1h')
-    .option('--delivery-window <duration>', 'how long a round trip\'s message may take to arrive', '60s')
+    .option('--delivery-window <duration>', "how long a round trip's message may take to arrive", '60s')
     .action(async (f: MonitorFlags) => {
       const intervalMs = flag('--interval', () => {
         const ms = parseDuration(f.interval, 'm');
@@ -132,14 +140,20 @@ export function addMonitorCommands(program: Command, io: Io): void {
         return ms;
       });
       const windowMs = flag('--delivery-window', () => parseWindow(f.deliveryWindow));
-      const sourceAddress = f.sourceAddress === undefined ? undefined : (flag('--source-address', () => parseIp(f.sourceAddress!)));
+      const sourceAddress = f.sourceAddress === undefined ? undefined : flag('--source-address', () => parseIp(f.sourceAddress!));
       if (f.alertSmtp && f.alertTo.length === 0) throw new UsageError('--alert-to: give at least one recipient for --alert-smtp');
       if (f.alertSmtp !== undefined) flag('--alert-smtp', () => checkSmtpUrl(f.alertSmtp!));
       if (f.alertFrom !== undefined) flag('--alert-from', () => parseAddress(f.alertFrom!));
       for (const to of f.alertTo) flag('--alert-to', () => parseAddress(to));
       flag('--data-dir', () => mustBe(f.dataDir, 'directory'));
       if (f.alertsFile !== undefined) flag('--alerts-file', () => mustBe(f.alertsFile!, 'file'));
-      const [{ EnvCredentials }, { startEmbeddedStore, suppressSdkNodeVersionWarning }, notifiers, { ConfigError, loadServers }, { runCycle }] = await loadMonitor();
+      const [
+        { EnvCredentials },
+        { startEmbeddedStore, suppressSdkNodeVersionWarning },
+        notifiers,
+        { ConfigError, loadServers },
+        { runCycle },
+      ] = await loadMonitor();
       const { ConsoleNotifier, FanoutNotifier, JsonlNotifier, SmtpNotifier } = notifiers;
       const servers = await loadServers(f.config, `--config ${f.config}`);
       const problems = passwordProblems(servers, io.env);
@@ -147,7 +161,10 @@ export function addMonitorCommands(program: Command, io: Io): void {
 
       suppressSdkNodeVersionWarning(io.env);
       const embedded = await startEmbeddedStore({ dataDir: resolvePath(f.dataDir) });
-      const targets: Notifier[] = [new ConsoleNotifier(io.out), new JsonlNotifier(resolvePath(f.alertsFile ?? `${f.dataDir}/alerts.jsonl`))];
+      const targets: Notifier[] = [
+        new ConsoleNotifier(io.out),
+        new JsonlNotifier(resolvePath(f.alertsFile ?? `${f.dataDir}/alerts.jsonl`)),
+      ];
       const smtp = f.alertSmtp ? new SmtpNotifier(f.alertSmtp, f.alertFrom ?? 'inboxguard@localhost', f.alertTo) : undefined;
       if (smtp) targets.push(smtp);
       const deps: MonitorDeps = {
@@ -175,10 +192,18 @@ export function addMonitorCommands(program: Command, io: Io): void {
           const at = deps.clock.now();
           io.out(`inboxguard monitor: cycle at ${at.toISOString()} over ${servers.length} server${servers.length > 1 ? 's' : ''}\n`);
           const results = await runCycle(servers, at, deps, concurrency, roundTripEveryMs);
-          for (const r of results) io.out(lines(r).map((l) => `${l}\n`).join(''));
+          for (const r of results)
+            io.out(
+              lines(r)
+                .map((l) => `${l}\n`)
+                .join(''),
+            );
           failed = results.some((r) => r.error);
           if (f.once) break;
-          const stop = await Promise.race([new Promise<boolean>((r) => setTimeout(() => r(false), intervalMs).unref()), stopSignal.then(() => true)]);
+          const stop = await Promise.race([
+            new Promise<boolean>((r) => setTimeout(() => r(false), intervalMs).unref()),
+            stopSignal.then(() => true),
+          ]);
           if (stop) break;
         }
       } finally {
@@ -214,11 +239,18 @@ export function addMonitorCommands(program: Command, io: Io): void {
         io.out(`${serverId}: ${state?.verdict ?? 'unknown'} (last checked ${state?.lastRunAt ?? 'never'})\n\n`);
         io.out(`${'CHECKED AT'.padEnd(26)}${'JOB'.padEnd(12)}${'VERDICT'.padEnd(15)}FAILING / ALERT\n`);
         for (const e of entries) {
-          const failing = Object.entries(e.statuses).filter(([, s]) => s === 'fail').map(([id]) => id);
+          const failing = Object.entries(e.statuses)
+            .filter(([, s]) => s === 'fail')
+            .map(([id]) => id);
           const rt = e.report.evidence.roundTrip;
           // A round trip's entry carries its delivery time: slow delivery shows before it fails.
-          const delivered = rt?.deliveryMs !== undefined ? `  delivered in ${(rt.deliveryMs / 1000).toFixed(1)} s${rt.folder && rt.folder !== 'INBOX' ? ` (${rt.folder})` : ''}` : '';
-          io.out(`${e.at.padEnd(26)}${(rt ? 'round trip' : 'check').padEnd(12)}${e.verdict.padEnd(15)}${failing.join(', ') || '-'}${delivered}${e.alertId ? `  [${e.alertKind ?? 'alert'} sent]` : ''}\n`);
+          const delivered =
+            rt?.deliveryMs !== undefined
+              ? `  delivered in ${(rt.deliveryMs / 1000).toFixed(1)} s${rt.folder && rt.folder !== 'INBOX' ? ` (${rt.folder})` : ''}`
+              : '';
+          io.out(
+            `${e.at.padEnd(26)}${(rt ? 'round trip' : 'check').padEnd(12)}${e.verdict.padEnd(15)}${failing.join(', ') || '-'}${delivered}${e.alertId ? `  [${e.alertKind ?? 'alert'} sent]` : ''}\n`,
+          );
         }
       } finally {
         await embedded.close();

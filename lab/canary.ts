@@ -25,7 +25,9 @@ export function canaryForms(secret = CANARY_PASSWORD): string[] {
   const forms = new Set<string>(windows(secret.toLowerCase(), Math.min(PLAIN_RUN, secret.length)));
   const bytes = Buffer.from(secret, 'utf8');
   for (let pad = 0; pad < 3; pad++) {
-    const b64 = Buffer.concat([Buffer.alloc(pad, 0), bytes]).toString('base64').replace(/=+$/, '');
+    const b64 = Buffer.concat([Buffer.alloc(pad, 0), bytes])
+      .toString('base64')
+      .replace(/=+$/, '');
     const from = Math.ceil((pad * 8) / 6);
     const to = Math.floor(((pad + bytes.length) * 8) / 6);
     for (const w of windows(b64.slice(from, to).toLowerCase(), BASE64_RUN)) forms.add(w);

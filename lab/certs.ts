@@ -73,9 +73,23 @@ export async function makeCa(dir: string): Promise<Ca> {
     writeFile(path.join(dir, 'ca.cnf'), caConfig(dir)),
     writeFile(path.join(dir, 'index.txt'), ''),
     writeFile(path.join(dir, 'serial'), `${randomBytes(8).toString('hex')}\n`),
-    openssl('req', '-x509', ...newKey, '-keyout', ca.key, '-out', ca.file, '-days', '3650',
-      '-subj', '/CN=inboxguard lab CA',
-      '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'),
+    openssl(
+      'req',
+      '-x509',
+      ...newKey,
+      '-keyout',
+      ca.key,
+      '-out',
+      ca.file,
+      '-days',
+      '3650',
+      '-subj',
+      '/CN=inboxguard lab CA',
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
+    ),
   ]);
   return ca;
 }
@@ -93,12 +107,46 @@ export async function leafRequest(base: string, cn: string): Promise<void> {
  */
 export async function signLeaf(ca: Ca, base: string, validity?: { start: string; end: string }): Promise<void> {
   if (validity) {
-    await openssl('ca', '-batch', '-notext', '-config', path.join(ca.dir, 'ca.cnf'), '-cert', ca.file, '-keyfile', ca.key,
-      '-in', `${base}.csr`, '-out', `${base}.crt`, '-extfile', `${base}.ext`,
-      '-startdate', validity.start, '-enddate', validity.end);
+    await openssl(
+      'ca',
+      '-batch',
+      '-notext',
+      '-config',
+      path.join(ca.dir, 'ca.cnf'),
+      '-cert',
+      ca.file,
+      '-keyfile',
+      ca.key,
+      '-in',
+      `${base}.csr`,
+      '-out',
+      `${base}.crt`,
+      '-extfile',
+      `${base}.ext`,
+      '-startdate',
+      validity.start,
+      '-enddate',
+      validity.end,
+    );
   } else {
-    await openssl('x509', '-req', '-in', `${base}.csr`, '-CA', ca.file, '-CAkey', ca.key,
-      '-set_serial', `0x${randomBytes(8).toString('hex')}`, '-days', '825', '-extfile', `${base}.ext`, '-out', `${base}.crt`);
+    await openssl(
+      'x509',
+      '-req',
+      '-in',
+      `${base}.csr`,
+      '-CA',
+      ca.file,
+      '-CAkey',
+      ca.key,
+      '-set_serial',
+      `0x${randomBytes(8).toString('hex')}`,
+      '-days',
+      '825',
+      '-extfile',
+      `${base}.ext`,
+      '-out',
+      `${base}.crt`,
+    );
   }
 }
 
@@ -110,8 +158,23 @@ export async function makeCertificates(dir: string): Promise<Certs> {
     makeCa(dir),
     ...Object.entries(LEAVES).map(async ([name, leaf]) => {
       if (leaf.issuer === 'self') {
-        await openssl('req', '-x509', ...newKey, '-keyout', file(`${name}.key`), '-subj', `/CN=${leaf.cn}`, '-out', file(`${name}.crt`), '-days', '825',
-          '-addext', `subjectAltName=DNS:${leaf.cn}`, '-addext', 'extendedKeyUsage=serverAuth');
+        await openssl(
+          'req',
+          '-x509',
+          ...newKey,
+          '-keyout',
+          file(`${name}.key`),
+          '-subj',
+          `/CN=${leaf.cn}`,
+          '-out',
+          file(`${name}.crt`),
+          '-days',
+          '825',
+          '-addext',
+          `subjectAltName=DNS:${leaf.cn}`,
+          '-addext',
+          'extendedKeyUsage=serverAuth',
+        );
       } else {
         await leafRequest(file(name), leaf.cn);
       }

@@ -466,10 +466,7 @@ async function startPostfix(ctx: Ctx, { name, saslPath, ports, main, master }: P
   if (!(pid > 0)) throw await failure({ name, logs }, `no master pid in ${pidFile}`);
   ctx.tracker.add(pid); // the master daemonized with setsid: it leads its group
   const proc: Proc = { name, logs, alive: () => isRunning(pid), fatal: /\b(fatal|panic): / };
-  await Promise.all([
-    waitForGreeting(proc, ports.submission, false, /^220 /),
-    waitForGreeting(proc, ports.smtps, true, /^220 /),
-  ]);
+  await Promise.all([waitForGreeting(proc, ports.submission, false, /^220 /), waitForGreeting(proc, ports.smtps, true, /^220 /)]);
   return conf;
 }
 
@@ -645,7 +642,8 @@ async function imapOverTls(port: number, commands: string[]): Promise<string[]> 
 async function startCyrus(ctx: Ctx, name: CyrusVariant, ports: LabEndpoint): Promise<void> {
   const spec: CyrusSpec = CYRUS_VARIANTS[name];
   const dir = await labDir(ctx, `cyrus-${name}`);
-  for (const sub of ['etc', 'config/socket', 'config/proc', 'config/lock', 'config/db', 'partition/default', 'sieve', 'run', 'log', 'tls']) await labDir(ctx, `cyrus-${name}/${sub}`);
+  for (const sub of ['etc', 'config/socket', 'config/proc', 'config/lock', 'config/db', 'partition/default', 'sieve', 'run', 'log', 'tls'])
+    await labDir(ctx, `cyrus-${name}/${sub}`);
   const cert = ctx.certs[spec.cert];
   await copyFile(cert.chain, path.join(dir, 'tls/server.pem'));
   await copyFile(cert.key, path.join(dir, 'tls/server.key'));
@@ -653,22 +651,43 @@ async function startCyrus(ctx: Ctx, name: CyrusVariant, ports: LabEndpoint): Pro
   await writeFile(path.join(dir, 'etc/cyrus.conf'), cyrusConf({ dir, spec, ports }));
   // sales@lab.test: user "sales" in realm "lab.test" (Cyrus splits a LOGIN name at '@').
   const [local, domain] = USER.split('@') as [string, string];
-  await run('/bin/sh', ['-c', `printf '%s' "$PW" | ${SASLPASSWD2} -f ${dir}/sasldb2 -p -c -u ${domain} ${local}`], { ...LAB_ENV, PW: ctx.password });
+  await run('/bin/sh', ['-c', `printf '%s' "$PW" | ${SASLPASSWD2} -f ${dir}/sasldb2 -p -c -u ${domain} ${local}`], {
+    ...LAB_ENV,
+    PW: ctx.password,
+  });
   await run('chown', ['-R', 'cyrus:mail', dir]);
   await chmod(path.join(dir, 'sasldb2'), 0o640);
   await chmod(path.join(dir, 'tls/server.key'), 0o600);
   const log = path.join(dir, 'log/master.log');
   const proc = await startProcess(ctx, {
     name: `cyrus ${name}`,
-    command: [`${CYRUS_BIN}/master`, '-C', path.join(dir, 'etc/imapd.conf'), '-M', path.join(dir, 'etc/cyrus.conf'), '-p', path.join(dir, 'run/master.pid'), '-L', log],
+    command: [
+      `${CYRUS_BIN}/master`,
+      '-C',
+      path.join(dir, 'etc/imapd.conf'),
+      '-M',
+      path.join(dir, 'etc/cyrus.conf'),
+      '-p',
+      path.join(dir, 'run/master.pid'),
+      '-L',
+      log,
+    ],
     log,
     env: { ...LAB_ENV, LD_LIBRARY_PATH: CYRUS_LIBS },
   });
-  await Promise.all([waitForGreeting(proc, ports.imapStarttls, false, /^\* OK .*Cyrus IMAP/), waitForGreeting(proc, ports.imapTls, true, /^\* OK .*Cyrus IMAP/)]);
+  await Promise.all([
+    waitForGreeting(proc, ports.imapStarttls, false, /^\* OK .*Cyrus IMAP/),
+    waitForGreeting(proc, ports.imapTls, true, /^\* OK .*Cyrus IMAP/),
+  ]);
   // The first login creates INBOX (and Sent); xlist-sent marks it "\sent", SETMETADATA as "\Sent".
-  const commands = [`LOGIN ${USER} ${ctx.password}`, ...(spec.sent ? ['SETMETADATA "Sent" (/private/specialuse "\\\\Sent")'] : []), 'LOGOUT'];
+  const commands = [
+    `LOGIN ${USER} ${ctx.password}`,
+    ...(spec.sent ? ['SETMETADATA "Sent" (/private/specialuse "\\\\Sent")'] : []),
+    'LOGOUT',
+  ];
   const answers = await imapOverTls(ports.imapTls, commands);
-  if (!answers.slice(0, -1).every((a) => / OK /.test(a))) throw await failure(proc, `cyrus ${name}: provisioning failed: ${answers.join(' / ').replace(ctx.password, '[redacted]')}`);
+  if (!answers.slice(0, -1).every((a) => / OK /.test(a)))
+    throw await failure(proc, `cyrus ${name}: provisioning failed: ${answers.join(' / ').replace(ctx.password, '[redacted]')}`);
 }
 
 // ---------------------------------------------------------------- Exim
@@ -759,7 +778,10 @@ async function startExim(ctx: Ctx, name: EximVariant, ports: { submission: numbe
   await chmod(path.join(dir, 'tls/server.key'), 0o640);
   const log = path.join(dir, 'log/daemon.out');
   const proc = await startProcess(ctx, { name: `exim ${name}`, command: [EXIM_BIN, '-C', path.join(dir, 'exim.conf'), '-bdf'], log });
-  await Promise.all([waitForGreeting(proc, ports.submission, false, /^220 .*Exim/), waitForGreeting(proc, ports.smtps, true, /^220 .*Exim/)]);
+  await Promise.all([
+    waitForGreeting(proc, ports.submission, false, /^220 .*Exim/),
+    waitForGreeting(proc, ports.smtps, true, /^220 .*Exim/),
+  ]);
 }
 
 // ---------------------------------------------------------------- Mail flow
@@ -788,7 +810,8 @@ const FLOW_MAILBOXES = { Sent: '\\Sent', Junk: '\\Junk' };
  * Dovecot 2.3.19's post-login capabilities without UIDPLUS and IDLE (imap_capability replaces
  * the whole list, before and after login; imap-login still adds STARTTLS and AUTH=).
  */
-const LEGACY_CAPABILITY = 'IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE SORT SORT=DISPLAY THREAD=REFERENCES THREAD=REFS THREAD=ORDEREDSUBJECT MULTIAPPEND URL-PARTIAL CATENATE UNSELECT CHILDREN NAMESPACE LIST-EXTENDED I18NLEVEL=1 CONDSTORE QRESYNC ESEARCH ESORT SEARCHRES WITHIN CONTEXT=SEARCH LIST-STATUS BINARY MOVE SNIPPET=FUZZY PREVIEW=FUZZY PREVIEW STATUS=SIZE SAVEDATE LITERAL+ NOTIFY SPECIAL-USE';
+const LEGACY_CAPABILITY =
+  'IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE SORT SORT=DISPLAY THREAD=REFERENCES THREAD=REFS THREAD=ORDEREDSUBJECT MULTIAPPEND URL-PARTIAL CATENATE UNSELECT CHILDREN NAMESPACE LIST-EXTENDED I18NLEVEL=1 CONDSTORE QRESYNC ESEARCH ESORT SEARCHRES WITHIN CONTEXT=SEARCH LIST-STATUS BINARY MOVE SNIPPET=FUZZY PREVIEW=FUZZY PREVIEW STATUS=SIZE SAVEDATE LITERAL+ NOTIFY SPECIAL-USE';
 
 /** rt-busy's INBOX at start, as Maildir info flags (F \Flagged, S \Seen, T \Deleted): 2 \Deleted, 1 \Flagged, 4 \Seen. */
 const BUSY_FLAGS = ['S', 'S', '', 'FS', 'ST', 'T'];
@@ -821,7 +844,13 @@ function flowFiles(user: FlowUser): Record<string, string> {
     );
   switch (user) {
     case 'busy':
-      return inCur(BUSY_FLAGS.map((flags, i) => ({ subject: `Busy mailbox message ${i + 1}`, body: `Message ${i + 1} of ${BUSY_FLAGS.length}.`, flags })));
+      return inCur(
+        BUSY_FLAGS.map((flags, i) => ({
+          subject: `Busy mailbox message ${i + 1}`,
+          body: `Message ${i + 1} of ${BUSY_FLAGS.length}.`,
+          flags,
+        })),
+      );
     case 'full': // 4 KiB against a 1 KiB quota
       return inCur([{ subject: 'A big message', body: `${'x'.repeat(63)}\n`.repeat(64), flags: 'S' }]);
     case 'junk':
@@ -902,7 +931,10 @@ async function startFlowDovecot(ctx: Ctx, o: DovecotConf, p: FlowPorts): Promise
   const proc = await launchDovecot(ctx, o);
   await waitForGreeting(proc, p.lmtp, false, /^220 .*Dovecot/);
   // Quota and quota-status set up right: rt-full is over quota already, rt-inbox is not.
-  for (const [user, want] of [['full', /^552 5\.2\.2 /], ['inbox', /^DUNNO$/]] as const) {
+  for (const [user, want] of [
+    ['full', /^552 5\.2\.2 /],
+    ['inbox', /^DUNNO$/],
+  ] as const) {
     const action = await askQuotaStatus(p.quotaStatus, FLOW_USERS[user]).catch(errorMessage);
     if (!want.test(action)) throw await failure(proc, `quota-status answers ${JSON.stringify(action)} for ${FLOW_USERS[user]}`);
   }
@@ -912,7 +944,10 @@ async function startFlowDovecot(ctx: Ctx, o: DovecotConf, p: FlowPorts): Promise
 async function startFlow(ctx: Ctx, p: FlowPorts): Promise<Pick<LabFlow, 'maildirs' | 'postfixConfigDir'>> {
   const dirs = { flow: await labDir(ctx, 'dovecot-flow'), legacy: await labDir(ctx, 'dovecot-flowLegacy') };
   const homes = Object.fromEntries(
-    FLOW_USER_KEYS.map((user) => [user, path.join(user === 'legacy' ? dirs.legacy : dirs.flow, 'home', FLOW_USERS[user].split('@')[0] ?? user)]),
+    FLOW_USER_KEYS.map((user) => [
+      user,
+      path.join(user === 'legacy' ? dirs.legacy : dirs.flow, 'home', FLOW_USERS[user].split('@')[0] ?? user),
+    ]),
   ) as Record<FlowUser, string>;
   for (const user of FLOW_USER_KEYS) {
     const files = flowFiles(user);
@@ -925,7 +960,8 @@ async function startFlow(ctx: Ctx, p: FlowPorts): Promise<Pick<LabFlow, 'maildir
   }
   await symlink('sieve/junk.sieve', path.join(homes.junk, '.dovecot.sieve'));
 
-  const line = (user: FlowUser): string => passwdLine(FLOW_USERS[user], ctx.password, homes[user], user === 'full' ? 'userdb_quota_rule=*:storage=1K' : '');
+  const line = (user: FlowUser): string =>
+    passwdLine(FLOW_USERS[user], ctx.password, homes[user], user === 'full' ? 'userdb_quota_rule=*:storage=1K' : '');
   const here = FLOW_USER_KEYS.filter((user) => user !== 'legacy');
   // Dovecot 'flow' has no mailbox for rt-legacy but authenticates it for Postfix (service smtp):
   // a passdb per service, so that its IMAP login fails cleanly rather than at the userdb lookup.
@@ -936,7 +972,11 @@ async function startFlow(ctx: Ctx, p: FlowPorts): Promise<Pick<LabFlow, 'maildir
 
   const common = { cert: ctx.certs.good, spec: FLOW_SPEC, protocols: 'imap lmtp', mailboxes: FLOW_MAILBOXES };
   const [, , postfixConfigDir] = await settleAll([
-    startFlowDovecot(ctx, { ...common, name: 'flow', dir: dirs.flow, ports: p.imap, passdb: path.join(dirs.flow, 'passdb.%s'), extra: flowDovecotExtra(p) }, p),
+    startFlowDovecot(
+      ctx,
+      { ...common, name: 'flow', dir: dirs.flow, ports: p.imap, passdb: path.join(dirs.flow, 'passdb.%s'), extra: flowDovecotExtra(p) },
+      p,
+    ),
     launchDovecot(ctx, { ...common, name: 'flowLegacy', dir: dirs.legacy, ports: p.legacy, extra: legacyDovecotExtra(p) }).then((proc) =>
       waitForGreeting(proc, p.legacyLmtp, false, /^220 .*Dovecot/),
     ),
@@ -1020,7 +1060,9 @@ export async function startLab(opts: StartLabOptions = {}): Promise<Lab> {
     const starts = [
       ...(want.has('dovecot') ? DOVECOT_NAMES.map((name) => startDovecot(ctx, name, dovecot[name])) : []),
       // smtpd connects to the SASL socket per AUTH, so Postfix may start alongside Dovecot.
-      ...(want.has('postfix') ? [startPostfix(ctx, { name: 'postfix', saslPath: path.join(dir, 'dovecot-compliant/run/auth-client'), ports: postfix })] : []),
+      ...(want.has('postfix')
+        ? [startPostfix(ctx, { name: 'postfix', saslPath: path.join(dir, 'dovecot-compliant/run/auth-client'), ports: postfix })]
+        : []),
       ...(want.has('courier') ? [startCourier(ctx, courier)] : []),
       ...(want.has('cyrus') ? CYRUS_NAMES.map((name) => startCyrus(ctx, name, cyrus[name])) : []),
       ...(want.has('exim') ? EXIM_NAMES.map((name) => startExim(ctx, name, exim[name])) : []),
@@ -1038,7 +1080,20 @@ export async function startLab(opts: StartLabOptions = {}): Promise<Lab> {
       users: { ...FLOW_USERS },
       ...flowPaths,
     };
-    return { dir, hostname: HOSTNAME, caFile: certs.caFile, user: USER, password: ctx.password, dovecot, postfix, courier, cyrus, exim, flow, stop };
+    return {
+      dir,
+      hostname: HOSTNAME,
+      caFile: certs.caFile,
+      user: USER,
+      password: ctx.password,
+      dovecot,
+      postfix,
+      courier,
+      cyrus,
+      exim,
+      flow,
+      stop,
+    };
   } catch (err) {
     await stop().catch(() => undefined);
     throw err;

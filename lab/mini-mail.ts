@@ -566,7 +566,8 @@ class ImapConn extends Conn {
         if (authed) return this.bad(tag, 'Already logged in.');
         const user = astring(rest[0]);
         const password = astring(rest[1]);
-        if (user === undefined || password === undefined || rest.length !== 2) return this.bad(tag, 'Error in IMAP command LOGIN: Invalid arguments.');
+        if (user === undefined || password === undefined || rest.length !== 2)
+          return this.bad(tag, 'Error in IMAP command LOGIN: Invalid arguments.');
         this.login(tag, user, password);
         return;
       }
@@ -606,7 +607,8 @@ class ImapConn extends Conn {
       case 'LSUB': {
         const ref = astring(rest[0]);
         const pattern = astring(rest[1]);
-        if (ref === undefined || pattern === undefined || rest.length !== 2) return this.bad(tag, 'Error in IMAP command LSUB: Invalid arguments.');
+        if (ref === undefined || pattern === undefined || rest.length !== 2)
+          return this.bad(tag, 'Error in IMAP command LSUB: Invalid arguments.');
         const match = patternMatcher(ref + pattern);
         const lines = FOLDERS.filter((f) => match(f.name)).map((f) => `* LSUB () "${DELIMITER}" ${quote(f.name)}\r\n`);
         this.write(`${lines.join('')}${tag} OK Lsub completed.\r\n`);
@@ -673,7 +675,8 @@ class ImapConn extends Conn {
     const selection = args[0];
     if (selection?.k === 'list') {
       for (const o of selection.v) {
-        if (o.k !== 'atom' || o.v.toUpperCase() !== 'SPECIAL-USE') return this.bad(tag, 'Error in IMAP command LIST: Unsupported selection option.');
+        if (o.k !== 'atom' || o.v.toUpperCase() !== 'SPECIAL-USE')
+          return this.bad(tag, 'Error in IMAP command LIST: Unsupported selection option.');
         specialOnly = true;
       }
       args = args.slice(1);
@@ -919,7 +922,9 @@ export async function startMiniMail(o: MiniMailOptions): Promise<MiniMail> {
   ];
   const servers = kinds.map(([kind]) => makeServer(kind));
   const closeServers = (): Promise<void> =>
-    Promise.all(servers.map((s) => new Promise<void>((resolve) => (s.listening ? s.close(() => resolve()) : resolve())))).then(() => undefined);
+    Promise.all(servers.map((s) => new Promise<void>((resolve) => (s.listening ? s.close(() => resolve()) : resolve())))).then(
+      () => undefined,
+    );
 
   let ports: number[];
   try {

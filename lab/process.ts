@@ -108,7 +108,7 @@ async function processTree(root: number): Promise<Set<number>> {
     children.set(stat.ppid, [...(children.get(stat.ppid) ?? []), pid]);
     if (stat.pgrp === root) found.add(pid);
   }
-  for (const queue = [...found]; queue.length > 0; ) {
+  for (const queue = [...found]; queue.length > 0;) {
     for (const child of children.get(queue.shift() ?? root) ?? []) {
       if (!found.has(child)) queue.push(child);
       found.add(child);
@@ -134,7 +134,10 @@ export async function terminateTree(root: number, graceMs = 3000): Promise<void>
   if (!Number.isInteger(root) || root <= 1) throw new Error(`refusing to terminate pid ${root}`);
   const pids = new Set<number>();
   const anyRunning = async () => (await Promise.all([...pids].map(isRunning))).some(Boolean);
-  for (const [signal, waitMs] of [['SIGTERM', graceMs], ['SIGKILL', 2000]] as const) {
+  for (const [signal, waitMs] of [
+    ['SIGTERM', graceMs],
+    ['SIGKILL', 2000],
+  ] as const) {
     for (const pid of await processTree(root)) pids.add(pid);
     for (const pid of pids) {
       try {
@@ -192,20 +195,19 @@ export async function failure(proc: Pick<Proc, 'name' | 'logs'>, message: string
 /** Polls until `file` exists; fails fast if the server exits. */
 export async function waitForFile(proc: Proc, file: string, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!(await access(file).then(() => true, () => false))) {
+  while (
+    !(await access(file).then(
+      () => true,
+      () => false,
+    ))
+  ) {
     if (!(await proc.alive()) || Date.now() > deadline) throw await failure(proc, `${file} never appeared`);
     await sleep(25);
   }
 }
 
 /** Polls until the port returns a greeting matching `expect`; fails fast if the server exits. */
-export async function waitForGreeting(
-  proc: Proc,
-  port: number,
-  secure: boolean,
-  expect: RegExp,
-  timeoutMs = 15_000,
-): Promise<void> {
+export async function waitForGreeting(proc: Proc, port: number, secure: boolean, expect: RegExp, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     let last: string;

@@ -12,7 +12,9 @@ export const CONFIG_CONTEXT_KEY = 'inboxguard';
 export const CONFIG_OVERRIDE_PREFIX = `${CONFIG_CONTEXT_KEY}:`;
 
 /** CloudWatch Logs accepts only these retention periods (days). */
-export const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653] as const;
+export const LOG_RETENTION_DAYS = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+] as const;
 
 /** A setting that fails validation; the message names it. */
 export class SettingsError extends Error {
@@ -20,11 +22,24 @@ export class SettingsError extends Error {
 }
 
 const int = (min: number, max: number) =>
-  z.number({ error: 'must be a number' }).int(`must be a whole number from ${min} to ${max}`).min(min, `must be from ${min} to ${max}`).max(max, `must be from ${min} to ${max}`);
+  z
+    .number({ error: 'must be a number' })
+    .int(`must be a whole number from ${min} to ${max}`)
+    .min(min, `must be from ${min} to ${max}`)
+    .max(max, `must be from ${min} to ${max}`);
 
 /** A list given as an array (cdk.json) or as a comma-separated string (`-c`). */
 const list = <T extends z.ZodType>(item: T) =>
-  z.preprocess((v) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter(Boolean) : v), z.array(item, { error: 'must be a list' }));
+  z.preprocess(
+    (v) =>
+      typeof v === 'string'
+        ? v
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean)
+        : v,
+    z.array(item, { error: 'must be a list' }),
+  );
 
 const email = z.email({ error: (i) => `must be e-mail addresses (${JSON.stringify(i.input)} is not one)` });
 
@@ -46,7 +61,14 @@ const schema = z
     vpcCidr: z
       .string()
       .regex(/^(\d{1,3}\.){3}\d{1,3}\/(1[6-9]|2[0-2])$/, 'must be an IPv4 CIDR block from /16 to /22')
-      .refine((c) => c.split('/')[0]!.split('.').every((o) => Number(o) <= 255), 'must be an IPv4 CIDR block from /16 to /22')
+      .refine(
+        (c) =>
+          c
+            .split('/')[0]!
+            .split('.')
+            .every((o) => Number(o) <= 255),
+        'must be an IPv4 CIDR block from /16 to /22',
+      )
       .default('10.42.0.0/16'),
     natPerAz: z.boolean({ error: 'must be true or false' }).default(false),
     elasticIps: z.array(elasticIp, { error: 'must be a list of { "allocationId", "publicIp" }' }).default([]),
@@ -82,11 +104,16 @@ const schema = z
       });
     }
     if (c.roundTripDeadlineSeconds < c.roundTripWindowSeconds + 20) {
-      ctx.addIssue({ code: 'custom', path: ['roundTripDeadlineSeconds'], message: `must exceed roundTripWindowSeconds (${c.roundTripWindowSeconds}) by at least 20 seconds, for the logins, the submission and the clean-up` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['roundTripDeadlineSeconds'],
+        message: `must exceed roundTripWindowSeconds (${c.roundTripWindowSeconds}) by at least 20 seconds, for the logins, the submission and the clean-up`,
+      });
     }
     for (const key of ['allocationId', 'publicIp'] as const) {
       const values = c.elasticIps.map((e) => e[key]);
-      if (new Set(values).size !== values.length) ctx.addIssue({ code: 'custom', path: ['elasticIps'], message: `lists the same ${key} twice` });
+      if (new Set(values).size !== values.length)
+        ctx.addIssue({ code: 'custom', path: ['elasticIps'], message: `lists the same ${key} twice` });
     }
   });
 
@@ -102,7 +129,12 @@ function describe(issue: z.core.$ZodIssue): string {
   if (issue.code === 'unrecognized_keys') {
     return issue.keys.map((k) => `unknown setting "${k}" (known: ${CONFIG_SETTINGS.join(', ')})`).join('; ');
   }
-  const name = issue.path.length ? issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '') : '(settings)';
+  const name = issue.path.length
+    ? issue.path
+        .map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`))
+        .join('')
+        .replace(/^\./, '')
+    : '(settings)';
   return `setting "${name}" ${issue.message}`;
 }
 
@@ -111,7 +143,9 @@ export function parseConfig(input: unknown): InboxguardConfig {
   const r = schema.safeParse(input ?? {});
   if (!r.success) {
     const lines = r.error.issues.map(describe);
-    throw new SettingsError(`invalid inboxguard configuration (cdk.json "context.${CONFIG_CONTEXT_KEY}" or -c ${CONFIG_OVERRIDE_PREFIX}NAME=VALUE):\n  - ${lines.join('\n  - ')}`);
+    throw new SettingsError(
+      `invalid inboxguard configuration (cdk.json "context.${CONFIG_CONTEXT_KEY}" or -c ${CONFIG_OVERRIDE_PREFIX}NAME=VALUE):\n  - ${lines.join('\n  - ')}`,
+    );
   }
   return r.data;
 }

@@ -22,7 +22,8 @@ const handlerEntry = (name: string): string => `${PROJECT_ROOT}lambdas/handlers/
  * ESM bundles still meet CommonJS dependencies (nodemailer, imapflow) that call `require` for Node
  * built-ins: give the module scope a `require`.
  */
-const ESM_REQUIRE_SHIM = "import { createRequire as __igCreateRequire } from 'node:module'; const require = __igCreateRequire(import.meta.url);";
+const ESM_REQUIRE_SHIM =
+  "import { createRequire as __igCreateRequire } from 'node:module'; const require = __igCreateRequire(import.meta.url);";
 
 export interface MonitorProps {
   readonly vpc: ec2.IVpc;
@@ -164,7 +165,10 @@ export class Monitor extends Construct {
     this.roundTripRate = props.roundTripRate ?? Duration.hours(1);
     const window = props.roundTripWindow ?? Duration.seconds(60);
     const deadline = props.roundTripDeadline ?? Duration.seconds(180);
-    if (deadline.toSeconds() < window.toSeconds() + 20) throw new Error(`roundTripDeadline (${deadline.toSeconds()} s) must exceed roundTripWindow (${window.toSeconds()} s) by at least 20 s`);
+    if (deadline.toSeconds() < window.toSeconds() + 20)
+      throw new Error(
+        `roundTripDeadline (${deadline.toSeconds()} s) must exceed roundTripWindow (${window.toSeconds()} s) by at least 20 s`,
+      );
     const roundTripFunctionTimeout = deadline.plus(PROBE_OVERHEAD);
     this.roundTripQueue = new sqs.Queue(this, 'RoundTripQueue', {
       encryption: sqs.QueueEncryption.SQS_MANAGED,
@@ -181,7 +185,11 @@ export class Monitor extends Construct {
       memorySize: 256,
       timeout: Duration.seconds(60),
       securityGroup: props.dispatchSecurityGroup,
-      environment: { TABLE_NAME: props.table.tableName, QUEUE_URL: this.queue.queueUrl, ROUND_TRIP_QUEUE_URL: this.roundTripQueue.queueUrl },
+      environment: {
+        TABLE_NAME: props.table.tableName,
+        QUEUE_URL: this.queue.queueUrl,
+        ROUND_TRIP_QUEUE_URL: this.roundTripQueue.queueUrl,
+      },
     });
     this.probeFunction = this.function({
       handler: 'probe',
@@ -232,7 +240,13 @@ export class Monitor extends Construct {
       arnFormat: ArnFormat.COLON_RESOURCE_NAME,
     });
     for (const fn of [this.probeFunction, this.roundTripFunction]) {
-      fn.addToRolePolicy(new iam.PolicyStatement({ sid: 'ReadServerPasswords', actions: ['secretsmanager:GetSecretValue'], resources: [this.secretsArnPattern] }));
+      fn.addToRolePolicy(
+        new iam.PolicyStatement({
+          sid: 'ReadServerPasswords',
+          actions: ['secretsmanager:GetSecretValue'],
+          resources: [this.secretsArnPattern],
+        }),
+      );
     }
 
     this.probeFunction.addEventSource(
@@ -242,10 +256,14 @@ export class Monitor extends Construct {
         reportBatchItemFailures: true,
       }),
     );
-    this.roundTripFunction.addEventSource(new SqsEventSource(this.roundTripQueue, { batchSize, maxConcurrency: props.probeMaxConcurrency ?? 2, reportBatchItemFailures: true }));
+    this.roundTripFunction.addEventSource(
+      new SqsEventSource(this.roundTripQueue, { batchSize, maxConcurrency: props.probeMaxConcurrency ?? 2, reportBatchItemFailures: true }),
+    );
 
     this.schedulerRole = new iam.Role(this, 'SchedulerRole', {
-      assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', { conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } } }),
+      assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', {
+        conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
+      }),
       description: 'inboxguard: EventBridge Scheduler invokes the dispatch function',
     });
     this.schedule = new scheduler.Schedule(this, 'Schedule', {
@@ -255,7 +273,10 @@ export class Monitor extends Construct {
       target: new targets.LambdaInvoke(this.dispatchFunction, {
         role: this.schedulerRole,
         // dispatch derives the cycle (and so idempotent job ids) from the scheduled time.
-        input: scheduler.ScheduleTargetInput.fromObject({ source: 'inboxguard.schedule', scheduledTime: scheduler.ContextAttribute.scheduledTime }),
+        input: scheduler.ScheduleTargetInput.fromObject({
+          source: 'inboxguard.schedule',
+          scheduledTime: scheduler.ContextAttribute.scheduledTime,
+        }),
         retryAttempts: 2,
         // A cycle not started within one interval is superseded by the next one.
         maxEventAge: Duration.seconds(Math.max(60, this.scheduleRate.toSeconds())),
@@ -267,7 +288,11 @@ export class Monitor extends Construct {
       enabled: props.scheduleEnabled ?? true,
       target: new targets.LambdaInvoke(this.dispatchFunction, {
         role: this.schedulerRole,
-        input: scheduler.ScheduleTargetInput.fromObject({ source: 'inboxguard.schedule', kind: 'round-trip', scheduledTime: scheduler.ContextAttribute.scheduledTime }),
+        input: scheduler.ScheduleTargetInput.fromObject({
+          source: 'inboxguard.schedule',
+          kind: 'round-trip',
+          scheduledTime: scheduler.ContextAttribute.scheduledTime,
+        }),
         retryAttempts: 2,
         maxEventAge: Duration.seconds(Math.max(60, Math.min(86_400, this.roundTripRate.toSeconds()))),
       }),

@@ -21,7 +21,9 @@ export interface NagAcknowledgement {
 export function nagAcknowledgements(stack: InboxguardStack): NagAcknowledgement[] {
   const { dispatchFunction, probeFunction, roundTripFunction } = stack.monitor;
   const managed = (name: string) => `AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/${name}]`;
-  const lambdaRoles = [dispatchFunction.role, probeFunction.role, roundTripFunction.role].filter((r): r is NonNullable<typeof r> => r !== undefined);
+  const lambdaRoles = [dispatchFunction.role, probeFunction.role, roundTripFunction.role].filter(
+    (r): r is NonNullable<typeof r> => r !== undefined,
+  );
   const probeRoles = [probeFunction.role, roundTripFunction.role].filter((r): r is NonNullable<typeof r> => r !== undefined);
   return [
     ...lambdaRoles.flatMap((role) => [
@@ -41,11 +43,15 @@ export function nagAcknowledgements(stack: InboxguardStack): NagAcknowledgement[
       {
         scope: role,
         id: 'AwsSolutions-IAM5[Action::kms:GenerateDataKey*]',
-        reason: 'Publishing to the KMS-encrypted alerts topic: GenerateDataKey* (with and without plaintext) on that topic key only, as SNS server-side encryption requires.',
+        reason:
+          'Publishing to the KMS-encrypted alerts topic: GenerateDataKey* (with and without plaintext) on that topic key only, as SNS server-side encryption requires.',
       },
       {
         scope: role,
-        id: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:' + stack.secretsPrefix + '*]',
+        id:
+          'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:' +
+          stack.secretsPrefix +
+          '*]',
         reason:
           'Server passwords are secrets added at run time (inboxguard servers add) under one name prefix; GetSecretValue only, on that prefix only (Secrets Manager suffixes every ARN with random characters).',
       },
@@ -53,7 +59,8 @@ export function nagAcknowledgements(stack: InboxguardStack): NagAcknowledgement[
     {
       scope: stack.monitor.schedulerRole,
       id: 'AwsSolutions-IAM5[Resource::<' + stack.getLogicalId(dispatchFunction.node.defaultChild as CfnElement) + '.Arn>:*]',
-      reason: "EventBridge Scheduler's role may invoke the dispatch function and its versions (ARN:*); that function only, lambda:InvokeFunction only.",
+      reason:
+        "EventBridge Scheduler's role may invoke the dispatch function and its versions (ARN:*); that function only, lambda:InvokeFunction only.",
     },
   ];
 }

@@ -117,5 +117,4 @@ export class Network extends Construct {
     }
     return sg;
   }
-
 }

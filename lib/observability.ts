@@ -80,7 +80,10 @@ export class Observability extends Construct {
 
     this.alarms = {
       deadLetters: alarm('DeadLetters', 'jobs in the dead-letter queue (a server check failed maxReceiveCount times)', {
-        metric: props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: ERROR_PERIOD, statistic: cloudwatch.Stats.MAXIMUM }),
+        metric: props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+          period: ERROR_PERIOD,
+          statistic: cloudwatch.Stats.MAXIMUM,
+        }),
         threshold: 1,
         evaluationPeriods: 1,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
@@ -89,13 +92,17 @@ export class Observability extends Construct {
       dispatchErrors: errors(props.dispatchFunction, 'Dispatch'),
       probeErrors: errors(props.probeFunction, 'Probe'),
       roundTripErrors: errors(props.roundTripFunction, 'RoundTrip'),
-      heartbeat: alarm('Heartbeat', `no monitoring cycle completed within two schedule intervals (${heartbeatPeriod.toMinutes()} minutes)`, {
-        metric: completedCycles(heartbeatPeriod),
-        threshold: 1,
-        evaluationPeriods: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-        treatMissingData: cloudwatch.TreatMissingData.BREACHING,
-      }),
+      heartbeat: alarm(
+        'Heartbeat',
+        `no monitoring cycle completed within two schedule intervals (${heartbeatPeriod.toMinutes()} minutes)`,
+        {
+          metric: completedCycles(heartbeatPeriod),
+          threshold: 1,
+          evaluationPeriods: 1,
+          comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+          treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+        },
+      ),
       backlog: alarm('Backlog', 'jobs wait longer than one schedule interval: the probes do not keep up (raise probeMaxConcurrency)', {
         metric: props.queue.metricApproximateAgeOfOldestMessage({ period: ERROR_PERIOD, statistic: cloudwatch.Stats.MAXIMUM }),
         threshold: props.scheduleRate.toSeconds(),
@@ -142,18 +149,19 @@ export class Observability extends Construct {
         width: 12,
         height: 8,
       }),
-      graph('Fleet compliance (minimum 0 = some server is not compliant)', [fleet(METRICS.compliant, 'Minimum', 'all compliant'), fleet(METRICS.compliant, 'Average', 'share compliant')], {
-        leftYAxis: { min: 0, max: 1 },
-      }),
+      graph(
+        'Fleet compliance (minimum 0 = some server is not compliant)',
+        [fleet(METRICS.compliant, 'Minimum', 'all compliant'), fleet(METRICS.compliant, 'Average', 'share compliant')],
+        {
+          leftYAxis: { min: 0, max: 1 },
+        },
+      ),
     );
     this.dashboard.addWidgets(
       graph('Days to the soonest certificate expiry in the fleet', [fleet(METRICS.certificateDaysLeft, 'Minimum', 'soonest')], {
         leftAnnotations: [{ value: 30, label: '30 days', color: cloudwatch.Color.ORANGE }],
       }),
-      graph('Cycles', [
-        completedCycles(props.scheduleRate),
-        fleet(METRICS.jobsDispatched, cloudwatch.Stats.SUM, 'jobs dispatched'),
-      ]),
+      graph('Cycles', [completedCycles(props.scheduleRate), fleet(METRICS.jobsDispatched, cloudwatch.Stats.SUM, 'jobs dispatched')]),
     );
     this.dashboard.addWidgets(
       graph(
@@ -161,11 +169,15 @@ export class Observability extends Construct {
         [props.probeFunction.metricInvocations(), props.probeFunction.metricErrors(), props.probeFunction.metricThrottles()],
         { right: [props.probeFunction.metricDuration({ statistic: cloudwatch.Stats.p(95) })] },
       ),
-      graph('Job queue', [
-        props.queue.metricApproximateNumberOfMessagesVisible({ label: 'waiting' }),
-        props.queue.metricApproximateNumberOfMessagesNotVisible({ label: 'in flight' }),
-        props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ label: 'dead letters' }),
-      ], { right: [props.queue.metricApproximateAgeOfOldestMessage({ label: 'oldest job (s)' })] }),
+      graph(
+        'Job queue',
+        [
+          props.queue.metricApproximateNumberOfMessagesVisible({ label: 'waiting' }),
+          props.queue.metricApproximateNumberOfMessagesNotVisible({ label: 'in flight' }),
+          props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ label: 'dead letters' }),
+        ],
+        { right: [props.queue.metricApproximateAgeOfOldestMessage({ label: 'oldest job (s)' })] },
+      ),
     );
     this.dashboard.addWidgets(
       graph('Dispatch', [props.dispatchFunction.metricInvocations(), props.dispatchFunction.metricErrors()], {

@@ -39,12 +39,20 @@ export class InboxguardStack extends Stack {
     const logRetention = c.logRetentionDays as logs.RetentionDays;
     Tags.of(this).add('app', 'inboxguard');
 
-    this.network = new Network(this, 'Network', { cidr: c.vpcCidr, natPerAz: c.natPerAz, elasticIps: c.elasticIps, flowLogRetention: logRetention });
+    this.network = new Network(this, 'Network', {
+      cidr: c.vpcCidr,
+      natPerAz: c.natPerAz,
+      elasticIps: c.elasticIps,
+      flowLogRetention: logRetention,
+    });
     this.store = new Store(this, 'Store');
     this.alerts = new Alerts(this, 'Alerts', { alertEmails: c.alertEmails, opsEmails: c.opsEmails });
     this.monitor = new Monitor(this, 'Monitor', {
       vpc: this.network.vpc,
-      probeSecurityGroup: this.network.egressOnlyGroup('ProbeSecurityGroup', 'inboxguard probe: mail ports, DNS, HTTPS', [...MAIL_PORTS, ...BASE_PORTS]),
+      probeSecurityGroup: this.network.egressOnlyGroup('ProbeSecurityGroup', 'inboxguard probe: mail ports, DNS, HTTPS', [
+        ...MAIL_PORTS,
+        ...BASE_PORTS,
+      ]),
       dispatchSecurityGroup: this.network.egressOnlyGroup('DispatchSecurityGroup', 'inboxguard dispatch: DNS, HTTPS', BASE_PORTS),
       table: this.store.table,
       alertsTopic: this.alerts.alertsTopic,
@@ -76,7 +84,11 @@ export class InboxguardStack extends Stack {
 
     const output = (key: keyof typeof STACK_OUTPUTS, value: string, description: string) =>
       new CfnOutput(this, STACK_OUTPUTS[key], { value, description });
-    output('egressIps', this.network.egressIpList, 'Egress addresses of the probes (comma-separated): allow-list these on the mail servers');
+    output(
+      'egressIps',
+      this.network.egressIpList,
+      'Egress addresses of the probes (comma-separated): allow-list these on the mail servers',
+    );
     output('tableName', this.store.table.tableName, 'DynamoDB table: registry (pk "registry"), state and history');
     output('secretsPrefix', c.secretsPrefix, 'Secrets Manager name prefix the probe may read server passwords under');
     output('alertsTopicArn', this.alerts.alertsTopic.topicArn, 'SNS topic of compliance alerts');
@@ -85,7 +97,11 @@ export class InboxguardStack extends Stack {
     output('deadLetterQueueUrl', this.monitor.deadLetterQueue.queueUrl, 'SQS dead-letter queue of jobs that kept failing');
     output('dispatchFunctionName', this.monitor.dispatchFunction.functionName, 'Lambda function that starts a cycle');
     output('probeFunctionName', this.monitor.probeFunction.functionName, 'Lambda function that checks the servers');
-    output('roundTripFunctionName', this.monitor.roundTripFunction.functionName, 'Lambda function that runs the opt-in mail-flow round trips');
+    output(
+      'roundTripFunctionName',
+      this.monitor.roundTripFunction.functionName,
+      'Lambda function that runs the opt-in mail-flow round trips',
+    );
     output('dashboardName', this.observability.dashboard.dashboardName, 'CloudWatch dashboard');
 
     if (props.acknowledgeNagFindings ?? true) acknowledgeFindings(this);

@@ -3,7 +3,6 @@ import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
 import { TABLE_KEYS } from '../lambdas/adapters/table-keys.js';
 
-
 export interface StoreProps {
   /**
    * What happens to the table when it leaves the stack. The table holds the registry and the history, so

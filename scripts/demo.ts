@@ -60,7 +60,10 @@ const alerts = join(dir, 'alerts.jsonl');
 const env = { ...process.env, ACME_PW: pw.acme, GLOBEX_PW: pw.globex };
 const io = { out, err: (s: string) => void process.stderr.write(s), env };
 const monitor = async (): Promise<void> => {
-  const code = await main(['monitor', '--config', config, '--once', '--data-dir', dataDir, '--alerts-file', alerts, '--timeout', '10s'], io);
+  const code = await main(
+    ['monitor', '--config', config, '--once', '--data-dir', dataDir, '--alerts-file', alerts, '--timeout', '10s'],
+    io,
+  );
   if (code !== 0) throw new Error(`monitor exited ${code}`);
 };
 

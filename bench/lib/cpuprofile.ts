@@ -44,6 +44,9 @@ export async function summarizeProfile(file: string, top = 12): Promise<ProfileS
     fns.set(fn, (fns.get(fn) ?? 0) + t);
   }
   const sorted = (m: Map<string, number>): Array<{ name: string; ms: number }> =>
-    [...m].map(([name, ms]) => ({ name, ms })).sort((a, b) => b.ms - a.ms).slice(0, top);
+    [...m]
+      .map(([name, ms]) => ({ name, ms }))
+      .sort((a, b) => b.ms - a.ms)
+      .slice(0, top);
   return { totalMs: total, byPackage: sorted(pkgs), byFunction: sorted(fns) };
 }

@@ -10,7 +10,8 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 /** Outside the repository (nothing there to lint); a node_modules link resolves the externals. */
 export const BUNDLE_DIR = path.join(os.tmpdir(), 'inboxguard-bench-bundles');
 
-const ESM_REQUIRE_SHIM = "import { createRequire as __igCreateRequire } from 'node:module'; const require = __igCreateRequire(import.meta.url);";
+const ESM_REQUIRE_SHIM =
+  "import { createRequire as __igCreateRequire } from 'node:module'; const require = __igCreateRequire(import.meta.url);";
 
 export interface Bundle {
   file: string;

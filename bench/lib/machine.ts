@@ -19,7 +19,10 @@ export interface Machine {
 
 function git(...args: string[]): string {
   try {
-    return execFileSync('git', ['-C', path.dirname(fileURLToPath(import.meta.url)), ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    return execFileSync('git', ['-C', path.dirname(fileURLToPath(import.meta.url)), ...args], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
   } catch {
     return '';
   }

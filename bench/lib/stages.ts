@@ -55,14 +55,19 @@ async function stage(name: StageName, target: CheckTarget, deadline: Deadline): 
   const withLogin = !name.includes('without');
   if (withLogin && !creds) throw new Error(`${name}: the target has no credentials`);
   const extra = name.endsWith('4 sessions') ? 4 : 0;
-  const r: EndpointProbe = proto === 'imap' ? await probeImap(ctx, withLogin ? creds : undefined, extra) : await probeSmtp(ctx, withLogin ? creds : undefined);
-  const versionErrors = Object.entries(r.versions).filter(([, v]) => typeof v === 'object' && v.result === 'error').map(([k]) => k);
+  const r: EndpointProbe =
+    proto === 'imap' ? await probeImap(ctx, withLogin ? creds : undefined, extra) : await probeSmtp(ctx, withLogin ? creds : undefined);
+  const versionErrors = Object.entries(r.versions)
+    .filter(([, v]) => typeof v === 'object' && v.result === 'error')
+    .map(([k]) => k);
   const problems = [
     ...(r.facts.tls?.ok ? [] : [`tls: ${r.facts.tls?.failure?.message ?? r.facts.connect.failure?.message ?? 'no session'}`]),
     ...(versionErrors.length ? [`version errors: ${versionErrors.join(' ')}`] : []),
     ...(withLogin && !r.login?.auth.ok ? [`login: ${r.login?.auth.failure?.message ?? 'not attempted'}`] : []),
     ...(proto === 'imap' && withLogin && !r.login?.folders?.inboxSelectable ? ['INBOX not selectable'] : []),
-    ...(proto === 'imap' && withLogin && (r.login?.connections?.succeeded ?? 0) !== extra + 1 ? [`${r.login?.connections?.succeeded ?? 0} of ${extra + 1} sessions`] : []),
+    ...(proto === 'imap' && withLogin && (r.login?.connections?.succeeded ?? 0) !== extra + 1
+      ? [`${r.login?.connections?.succeeded ?? 0} of ${extra + 1} sessions`]
+      : []),
   ];
   return { ok: problems.length === 0, ...(problems.length ? { note: problems.join('; ') } : {}) };
 }

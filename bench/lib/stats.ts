@@ -75,4 +75,3 @@ export function describe(s: Spread): string {
   const iqr = Number.isFinite(s.iqrPct) ? `, IQR ${Math.round(s.iqrPct)}%` : '';
   return `median of ${s.n}, ${ms(s.min)}–${ms(s.max)}${iqr}`;
 }
-

@@ -37,7 +37,13 @@ export interface ProcRun {
 const GNU_TIME = '/usr/bin/time';
 
 /** Runs a process as `timed` does, under GNU time, adding its CPU time (user + system). */
-export async function timedWithCpu(file: string, args: readonly string[], env: NodeJS.ProcessEnv, cwd: string, timeoutMs = 180_000): Promise<ProcRun> {
+export async function timedWithCpu(
+  file: string,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+  cwd: string,
+  timeoutMs = 180_000,
+): Promise<ProcRun> {
   if (!installed(GNU_TIME)) return timed(file, args, env, cwd, timeoutMs);
   const out = path.join(cwd, `.cpu-${process.pid}-${Math.random().toString(36).slice(2)}`);
   const r = await timed(GNU_TIME, ['-o', out, '-f', '%U %S', file, ...args], env, cwd, timeoutMs);
@@ -87,17 +93,52 @@ export async function makeSandbox(hostname: string): Promise<Sandbox> {
   return {
     dir,
     run: (file, args, timeoutMs) =>
-      timedWithCpu('/usr/bin/unshare', ['-m', '--propagation', 'private', '/bin/sh', '-c', script, resolv, hosts, file, ...args], env, dir, timeoutMs),
+      timedWithCpu(
+        '/usr/bin/unshare',
+        ['-m', '--propagation', 'private', '/bin/sh', '-c', script, resolv, hosts, file, ...args],
+        env,
+        dir,
+        timeoutMs,
+      ),
     remove: () => rm(dir, { recursive: true, force: true }),
   };
 }
 
 /** check_ssl_cert: the IMAP certificate only (STARTTLS), as a Nagios check would run it. */
 export function checkSslCertArgs(host: string, port: number, caFile: string): string[] {
-  return ['-H', host, '--resolve', '127.0.0.1', '-p', String(port), '-P', 'imap', '--rootcert-file', caFile, '--ignore-ocsp', '--ignore-sct', '-t', '60'];
+  return [
+    '-H',
+    host,
+    '--resolve',
+    '127.0.0.1',
+    '-p',
+    String(port),
+    '-P',
+    'imap',
+    '--rootcert-file',
+    caFile,
+    '--ignore-ocsp',
+    '--ignore-sct',
+    '-t',
+    '60',
+  ];
 }
 
 /** testssl.sh: the protocols only (-p), over IMAP STARTTLS, without DNS. */
 export function testsslArgs(host: string, port: number, caFile: string): string[] {
-  return ['--quiet', '--color', '0', '--nodns', 'none', '--ip', '127.0.0.1', '--add-ca', caFile, '-p', '--starttls', 'imap', `${host}:${port}`];
+  return [
+    '--quiet',
+    '--color',
+    '0',
+    '--nodns',
+    'none',
+    '--ip',
+    '127.0.0.1',
+    '--add-ca',
+    caFile,
+    '-p',
+    '--starttls',
+    'imap',
+    `${host}:${port}`,
+  ];
 }

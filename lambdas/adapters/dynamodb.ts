@@ -101,7 +101,10 @@ function attributes<T>(item: Item, ...storage: string[]): T {
 class Table {
   private readonly doc: DynamoDBDocumentClient;
 
-  constructor(client: DynamoDBClient, private readonly name: string) {
+  constructor(
+    client: DynamoDBClient,
+    private readonly name: string,
+  ) {
     this.doc = documentClient(client);
   }
 
@@ -150,8 +153,7 @@ class Table {
 }
 
 type ConditionalWrite = { ConditionExpression: string; ExpressionAttributeValues?: Item } & (
-  | { Item: Item }
-  | { Key: Item; UpdateExpression: string }
+  { Item: Item } | { Key: Item; UpdateExpression: string }
 );
 
 export interface DynamoStoreOptions {
@@ -285,7 +287,17 @@ const TRIM_STEPS: ((entry: HistoryEntry) => HistoryEntry)[] = [
   (entry) => {
     const leafOnly = (e: ProtocolEvidence): ProtocolEvidence => ({ chain: e.chain.slice(0, 1), negotiated: e.negotiated });
     const { imap, smtp, roundTrip } = entry.report.evidence;
-    return { ...entry, report: { ...entry.report, evidence: { ...(imap ? { imap: leafOnly(imap) } : {}), ...(smtp ? { smtp: leafOnly(smtp) } : {}), ...(roundTrip ? { roundTrip } : {}) } } };
+    return {
+      ...entry,
+      report: {
+        ...entry.report,
+        evidence: {
+          ...(imap ? { imap: leafOnly(imap) } : {}),
+          ...(smtp ? { smtp: leafOnly(smtp) } : {}),
+          ...(roundTrip ? { roundTrip } : {}),
+        },
+      },
+    };
   },
 ];
 

@@ -6,7 +6,16 @@ import type { Notifier } from '../ports.js';
 
 /** The JSON Lines record: the same content the SNS message carries. */
 export function alertRecord(a: Alert): Record<string, unknown> {
-  return { serverId: a.serverId, kind: a.kind, severity: a.severity, requirements: a.requirements, subject: a.subject, message: a.message, at: a.at, id: a.id };
+  return {
+    serverId: a.serverId,
+    kind: a.kind,
+    severity: a.severity,
+    requirements: a.requirements,
+    subject: a.subject,
+    message: a.message,
+    at: a.at,
+    id: a.id,
+  };
 }
 
 /** Prints each alert as an admin would read the mail. */
@@ -34,7 +43,12 @@ export class SmtpNotifier implements Notifier {
    * @param url smtp://user:pass@host:587 (STARTTLS when offered) or smtps://...:465
    * @param tls extra TLS options, e.g. { ca } for a private CA, { servername } to check the certificate against another name
    */
-  constructor(url: string, private readonly from: string, private readonly to: string[], tls: { ca?: string; servername?: string } = {}) {
+  constructor(
+    url: string,
+    private readonly from: string,
+    private readonly to: string[],
+    tls: { ca?: string; servername?: string } = {},
+  ) {
     const u = new URL(url);
     if (u.protocol !== 'smtp:' && u.protocol !== 'smtps:') throw new Error(`--alert-smtp: "${u.protocol}" is not smtp: or smtps:`);
     const secure = u.protocol === 'smtps:';

@@ -40,8 +40,14 @@ export const serverSchema = z
     imapSecurity: security.optional(),
     smtpSecurity: security.optional(),
     user: z.string().min(1, 'is empty').refine(sendable, UNSENDABLE).optional(),
-    passwordEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'is not an environment variable name').optional(),
-    passwordSecretArn: z.string().regex(/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/, 'is not a Secrets Manager secret ARN').optional(),
+    passwordEnv: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'is not an environment variable name')
+      .optional(),
+    passwordSecretArn: z
+      .string()
+      .regex(/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/, 'is not a Secrets Manager secret ARN')
+      .optional(),
     // Keys checked here rather than by z.record, whose own message ("Invalid key in record") names no reason.
     resolve: z
       .record(z.string(), ipAddress)
@@ -60,17 +66,27 @@ export const serverSchema = z
     caFile: z.string().min(1).optional(),
     allowInsecureCertificate: z.boolean().optional(),
     allowPrivateAddress: z.boolean().optional(),
-    profile: z.string().refine((p) => profileNames().includes(p), `must be one of: ${profileNames().join(', ')}`).optional(),
+    profile: z
+      .string()
+      .refine((p) => profileNames().includes(p), `must be one of: ${profileNames().join(', ')}`)
+      .optional(),
     address: parsed(parseAddress).optional(),
     roundTrip: z.boolean().optional(),
   })
   .strict()
   .superRefine((s, ctx) => {
-    if (s.passwordEnv && s.passwordSecretArn) ctx.addIssue({ code: 'custom', path: ['passwordSecretArn'], message: 'give passwordEnv or passwordSecretArn, not both' });
-    if (s.user && !s.passwordEnv && !s.passwordSecretArn) ctx.addIssue({ code: 'custom', path: ['user'], message: 'needs passwordEnv or passwordSecretArn' });
-    if (!s.user && (s.passwordEnv || s.passwordSecretArn)) ctx.addIssue({ code: 'custom', path: ['user'], message: 'is missing (a password source is given)' });
+    if (s.passwordEnv && s.passwordSecretArn)
+      ctx.addIssue({ code: 'custom', path: ['passwordSecretArn'], message: 'give passwordEnv or passwordSecretArn, not both' });
+    if (s.user && !s.passwordEnv && !s.passwordSecretArn)
+      ctx.addIssue({ code: 'custom', path: ['user'], message: 'needs passwordEnv or passwordSecretArn' });
+    if (!s.user && (s.passwordEnv || s.passwordSecretArn))
+      ctx.addIssue({ code: 'custom', path: ['user'], message: 'is missing (a password source is given)' });
     if (s.roundTrip) {
-      const needs = [!s.smtp && 'smtp', !s.user && 'user', !s.address && !(s.user && isAddress(s.user)) && 'address (the user is not an address)'].filter(Boolean);
+      const needs = [
+        !s.smtp && 'smtp',
+        !s.user && 'user',
+        !s.address && !(s.user && isAddress(s.user)) && 'address (the user is not an address)',
+      ].filter(Boolean);
       if (needs.length) ctx.addIssue({ code: 'custom', path: ['roundTrip'], message: `needs ${needs.join(', ')}` });
     }
   });
@@ -79,7 +95,8 @@ const fileSchema = z.object({ servers: z.array(z.unknown()).min(1, 'lists no ser
 
 function describe(issue: z.core.$ZodIssue, prefix: string): string {
   const path = issue.path.map(String).join('.');
-  const message = issue.code === 'unrecognized_keys' ? `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')}` : issue.message;
+  const message =
+    issue.code === 'unrecognized_keys' ? `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')}` : issue.message;
   return `${prefix}${path ? `${path}: ` : ''}${message}`;
 }
 

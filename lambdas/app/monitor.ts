@@ -77,15 +77,23 @@ async function deliver(alert: Alert, job: Job, deps: MonitorDeps): Promise<void>
 async function measure(server: ServerConfig, job: Job, prev: ServerState | undefined, deps: MonitorDeps): Promise<CheckReport> {
   const password = await deps.credentials.password(server);
   const target = { ...(await targetFor(server, password)), ...(deps.sourceAddress ? { sourceAddress: deps.sourceAddress } : {}) };
-  const common = { denyPrivateAddresses: server.allowPrivateAddress !== true, now: () => deps.clock.now(), ...(server.profile ? { profile: server.profile } : {}) };
+  const common = {
+    denyPrivateAddresses: server.allowPrivateAddress !== true,
+    now: () => deps.clock.now(),
+    ...(server.profile ? { profile: server.profile } : {}),
+  };
   if (job.kind !== 'round-trip') return (deps.check ?? runCheck)(target, { ...deps.probe, ...common });
   if (!deps.roundTrip) throw new Error('this process does not run round trips (no round-trip runner wired)');
   const fp = prev?.fingerprints;
-  const software = { ...(fp?.software ? { imap: fp.software as Software } : {}), ...(fp?.smtpSoftware ? { smtp: fp.smtpSoftware as Software } : {}) };
+  const software = {
+    ...(fp?.software ? { imap: fp.software as Software } : {}),
+    ...(fp?.smtpSoftware ? { smtp: fp.smtpSoftware as Software } : {}),
+  };
   return deps.roundTrip.run(target, { ...deps.roundTrip.options, ...common, software });
 }
 
-const replayed = (prev: ServerState | undefined, job: Job): boolean => (job.kind === 'round-trip' ? prev?.lastRoundTripJobId : prev?.lastJobId) === job.jobId;
+const replayed = (prev: ServerState | undefined, job: Job): boolean =>
+  (job.kind === 'round-trip' ? prev?.lastRoundTripJobId : prev?.lastJobId) === job.jobId;
 
 /**
  * One job: finish any alert an earlier run left pending, probe, judge, store the state
@@ -133,7 +141,14 @@ export async function runJob(server: ServerConfig, job: Job, deps: MonitorDeps):
       if (replayed(prev, job)) return { status: 'replayed', published };
       continue;
     }
-    deps.log?.({ event: 'checked', serverId: server.id, jobId: job.jobId, kind: scope, verdict: report.verdict, alert: alert?.kind ?? null });
+    deps.log?.({
+      event: 'checked',
+      serverId: server.id,
+      jobId: job.jobId,
+      kind: scope,
+      verdict: report.verdict,
+      alert: alert?.kind ?? null,
+    });
     await deps.afterStore?.(job);
     if (alert) {
       await deliver(alert, job, deps);
@@ -174,7 +189,13 @@ export interface CycleResult {
  * never stops the others; its error is reported and the next cycle (or the queue's
  * retry) finishes whatever it left pending.
  */
-export async function runCycle(servers: readonly ServerConfig[], cycleAt: Date, deps: MonitorDeps, concurrency = 4, roundTripEveryMs?: number): Promise<CycleResult[]> {
+export async function runCycle(
+  servers: readonly ServerConfig[],
+  cycleAt: Date,
+  deps: MonitorDeps,
+  concurrency = 4,
+  roundTripEveryMs?: number,
+): Promise<CycleResult[]> {
   const settled = await mapLimit(servers, concurrency, async (s) => {
     const outcome = await runJob(s, jobFor(s.id, cycleAt), deps);
     // The round trip follows its server's check when its own interval has passed.

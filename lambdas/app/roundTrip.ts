@@ -31,12 +31,20 @@ export function roundTripBlocker(target: CheckTarget & { address?: string }): st
 }
 
 /** The round trip's observation: measured, or the reason it could not be, as unknowns. */
-export async function observeRoundTrip(target: CheckTarget & { address?: string }, opts: RoundTripRunOptions): Promise<RoundTripObservation> {
+export async function observeRoundTrip(
+  target: CheckTarget & { address?: string },
+  opts: RoundTripRunOptions,
+): Promise<RoundTripObservation> {
   const windowMs = opts.windowMs ?? deliveryWindowMs(opts.profile);
   const blocker = roundTripBlocker(target);
   if (blocker || !target.smtp || !target.credentials || !target.address) {
     const failure = { stage: 'mail-from' as const, kind: 'skipped' as const, message: blocker ?? 'not possible' };
-    return { address: target.address ?? '', at: (opts.now?.() ?? new Date()).toISOString(), submit: { attempt: 'not-attempted', ok: false, failure }, watch: { ok: false, windowMs, failure } };
+    return {
+      address: target.address ?? '',
+      at: (opts.now?.() ?? new Date()).toISOString(),
+      submit: { attempt: 'not-attempted', ok: false, failure },
+      watch: { ok: false, windowMs, failure },
+    };
   }
   return roundTrip(
     { ...target, smtp: target.smtp, credentials: target.credentials, address: target.address },
@@ -52,7 +60,11 @@ export async function observeRoundTrip(target: CheckTarget & { address?: string 
 }
 
 /** A round-trip-only report (smtp.send, imap.delivery), or with `obs` the whole check's. */
-export async function runRoundTrip(target: CheckTarget & { address?: string }, opts: RoundTripRunOptions, obs?: Observation): Promise<CheckReport> {
+export async function runRoundTrip(
+  target: CheckTarget & { address?: string },
+  opts: RoundTripRunOptions,
+  obs?: Observation,
+): Promise<CheckReport> {
   const started = Date.now();
   const rt = await observeRoundTrip(target, opts);
   return buildReport({

@@ -42,7 +42,13 @@ interface Finding {
 }
 
 const PRIORITY: readonly Exclude<AlertKind, 'baseline'>[] = ['regression', 'degradation', 'recovery', 'change'];
-const SEVERITY: Record<AlertKind, Severity> = { regression: 'critical', degradation: 'warning', recovery: 'info', change: 'info', baseline: 'info' };
+const SEVERITY: Record<AlertKind, Severity> = {
+  regression: 'critical',
+  degradation: 'warning',
+  recovery: 'info',
+  change: 'info',
+  baseline: 'info',
+};
 
 function fingerprintsOf(r: CheckReport): Fingerprints {
   const matrix = (e?: ProtocolEvidence): string | undefined => {
@@ -83,17 +89,35 @@ function transitions(prev: ServerState, results: readonly RequirementResult[], a
       // Newly measured (a round trip just turned on, an SMTP host just added): a failure is news.
       const lines = [`now:    ${statusWord(r.status)}: ${r.summary}`, 'first measured in this check'];
       if (r.status === 'fail') out.push({ kind: 'regression', id: r.id, title: `${r.id} FAIL (newly measured)`, lines, remedy: r.remedy });
-      else if (r.status === 'warn' && !isExpiryId(r.id)) out.push({ kind: 'degradation', id: r.id, title: `${r.id} WARN (newly measured)`, lines, remedy: r.remedy });
+      else if (r.status === 'warn' && !isExpiryId(r.id))
+        out.push({ kind: 'degradation', id: r.id, title: `${r.id} WARN (newly measured)`, lines, remedy: r.remedy });
       continue;
     }
     if (before.status === r.status) continue;
     const lines = [`before: ${before.status}: ${before.summary}`, `now:    ${statusWord(r.status)}: ${r.summary}`];
     if (r.status === 'fail') {
-      out.push({ kind: 'regression', id: r.id, title: `${r.id} ${before.status} -> FAIL`, lines: [...lines, `failing since ${when(at)}; last passed ${when(before.lastPassAt)}`], remedy: r.remedy });
+      out.push({
+        kind: 'regression',
+        id: r.id,
+        title: `${r.id} ${before.status} -> FAIL`,
+        lines: [...lines, `failing since ${when(at)}; last passed ${when(before.lastPassAt)}`],
+        remedy: r.remedy,
+      });
     } else if (before.status === 'fail' && (r.status === 'pass' || r.status === 'warn')) {
-      out.push({ kind: 'recovery', id: r.id, title: `${r.id} FAIL -> ${r.status}`, lines: [...lines, `had failed since ${when(before.since)}`] });
+      out.push({
+        kind: 'recovery',
+        id: r.id,
+        title: `${r.id} FAIL -> ${r.status}`,
+        lines: [...lines, `had failed since ${when(before.since)}`],
+      });
     } else if (before.status === 'pass' && r.status === 'warn' && !isExpiryId(r.id)) {
-      out.push({ kind: 'degradation', id: r.id, title: `${r.id} pass -> WARN`, lines: [...lines, `warning since ${when(at)}`], remedy: r.remedy });
+      out.push({
+        kind: 'degradation',
+        id: r.id,
+        title: `${r.id} pass -> WARN`,
+        lines: [...lines, `warning since ${when(at)}`],
+        remedy: r.remedy,
+      });
     }
   }
   return out;
@@ -137,12 +161,29 @@ function changeFindings(before: Fingerprints, now: Fingerprints): Finding[] {
   const changed = (a?: string, b?: string) => a !== undefined && b !== undefined && a !== b;
   for (const p of ['imap', 'smtp'] as const) {
     const [a, b] = p === 'imap' ? [before.imapCert, now.imapCert] : [before.smtpCert, now.smtpCert];
-    if (changed(a, b)) out.push({ kind: 'change', id: CERT_NAME_ID[p], title: `${p}: certificate replaced`, lines: [`before: SHA-256 ${a}`, `now:    SHA-256 ${b}`] });
+    if (changed(a, b))
+      out.push({
+        kind: 'change',
+        id: CERT_NAME_ID[p],
+        title: `${p}: certificate replaced`,
+        lines: [`before: SHA-256 ${a}`, `now:    SHA-256 ${b}`],
+      });
     const [m, n] = p === 'imap' ? [before.imapMatrix, now.imapMatrix] : [before.smtpMatrix, now.smtpMatrix];
-    if (changed(m, n)) out.push({ kind: 'change', id: TLS_VERSION_ID[p], title: `${p}: accepted TLS versions changed`, lines: [`before: ${m}`, `now:    ${n}`] });
+    if (changed(m, n))
+      out.push({
+        kind: 'change',
+        id: TLS_VERSION_ID[p],
+        title: `${p}: accepted TLS versions changed`,
+        lines: [`before: ${m}`, `now:    ${n}`],
+      });
   }
   if (changed(before.software, now.software)) {
-    out.push({ kind: 'change', id: 'imap.server', title: 'IMAP server software changed', lines: [`before: ${before.software}`, `now:    ${now.software}`] });
+    out.push({
+      kind: 'change',
+      id: 'imap.server',
+      title: 'IMAP server software changed',
+      lines: [`before: ${before.software}`, `now:    ${now.software}`],
+    });
   }
   return out;
 }
@@ -160,17 +201,29 @@ function targetLine(server: DiffInput['server']): string {
 /** A requirement as the alert lists it: this run's result, or the state the other job left. */
 type Listed = Pick<RequirementResult, 'id' | 'status' | 'summary' | 'remedy'>;
 
-function render(input: DiffInput, kind: AlertKind, findings: Finding[], listed: readonly Listed[], verdict: ServerState['verdict'], egress: readonly string[] | undefined): Pick<Alert, 'subject' | 'message' | 'severity' | 'requirements'> {
+function render(
+  input: DiffInput,
+  kind: AlertKind,
+  findings: Finding[],
+  listed: readonly Listed[],
+  verdict: ServerState['verdict'],
+  egress: readonly string[] | undefined,
+): Pick<Alert, 'subject' | 'message' | 'severity' | 'requirements'> {
   const { report, server, prev } = input;
   const failing = listed.filter((r) => r.status === 'fail');
-  const from = egress?.length ? egress.join(', ') : report.egressAddress ?? 'unknown';
+  const from = egress?.length ? egress.join(', ') : (report.egressAddress ?? 'unknown');
   const lines: string[] = [];
   let subject: string;
   let severity = SEVERITY[kind];
   if (kind === 'baseline') {
     severity = verdict === 'non-compliant' ? 'critical' : verdict === 'unknown' ? 'warning' : 'info';
     subject = `[inboxguard] ${server.id}: now monitored, ${verdict}${failing.length ? ` (${failing.length} failing)` : ''}`;
-    lines.push(`inboxguard now monitors ${server.id} (${targetLine(server)}) against HubSpot's requirements.`, '', `Verdict: ${verdict}`, '');
+    lines.push(
+      `inboxguard now monitors ${server.id} (${targetLine(server)}) against HubSpot's requirements.`,
+      '',
+      `Verdict: ${verdict}`,
+      '',
+    );
     for (const r of listed) lines.push(`  ${r.id.padEnd(17)} ${statusWord(r.status).padEnd(7)} ${r.summary}`);
     const todo = listed.filter((r) => r.remedy && (r.status === 'fail' || r.status === 'warn'));
     if (todo.length) {
@@ -217,7 +270,10 @@ export function diff(input: DiffInput, opts: DiffOptions = DEFAULT_DIFF): { stat
   const unreachableRuns = !measuresConnect ? (prev?.unreachableRuns ?? 0) : connectFailed ? (prev?.unreachableRuns ?? 0) + 1 : 0;
   const jobs =
     scope === 'check'
-      ? { lastJobId: input.jobId, ...(prev?.lastRoundTripJobId ? { lastRoundTripJobId: prev.lastRoundTripJobId, lastRoundTripAt: prev.lastRoundTripAt } : {}) }
+      ? {
+          lastJobId: input.jobId,
+          ...(prev?.lastRoundTripJobId ? { lastRoundTripJobId: prev.lastRoundTripJobId, lastRoundTripAt: prev.lastRoundTripAt } : {}),
+        }
       : { lastJobId: prev?.lastJobId ?? '', lastRoundTripJobId: input.jobId, lastRoundTripAt: at };
   const base = {
     serverId: input.server.id,
@@ -230,7 +286,15 @@ export function diff(input: DiffInput, opts: DiffOptions = DEFAULT_DIFF): { stat
 
   // One unreachable run is a blip: remember it, keep the last known state, say nothing.
   if (prev && connectFailed && unreachableRuns < opts.unreachableAfter) {
-    return { state: { ...base, verdict: prev.verdict, requirements: prev.requirements, fingerprints: prev.fingerprints, expiryAlerted: prev.expiryAlerted } };
+    return {
+      state: {
+        ...base,
+        verdict: prev.verdict,
+        requirements: prev.requirements,
+        fingerprints: prev.fingerprints,
+        expiryAlerted: prev.expiryAlerted,
+      },
+    };
   }
 
   // The other job's requirements stay as it left them (a round trip turned off drops its own).
@@ -257,7 +321,10 @@ export function diff(input: DiffInput, opts: DiffOptions = DEFAULT_DIFF): { stat
   // Facts not measured this time keep their last known value.
   const fingerprints: Fingerprints = { ...prev?.fingerprints };
   for (const [k, v] of Object.entries(now) as Array<[keyof Fingerprints, string | undefined]>) if (v !== undefined) fingerprints[k] = v;
-  const expiry = scope === 'check' ? expiryFindings(report, now, prev?.expiryAlerted ?? {}, opts.expiryThresholds) : { findings: [], alerted: prev?.expiryAlerted ?? {} };
+  const expiry =
+    scope === 'check'
+      ? expiryFindings(report, now, prev?.expiryAlerted ?? {}, opts.expiryThresholds)
+      : { findings: [], alerted: prev?.expiryAlerted ?? {} };
   const state: ServerState = { ...base, verdict, requirements, fingerprints, expiryAlerted: expiry.alerted };
 
   let kind: AlertKind | undefined;
@@ -265,13 +332,33 @@ export function diff(input: DiffInput, opts: DiffOptions = DEFAULT_DIFF): { stat
   // The baseline comes with the first ordinary check (a round trip may have run before it).
   if (scope === 'check' && !prev?.lastJobId) kind = 'baseline';
   else {
-    findings = [...transitions(prev ?? EMPTY, report.requirements, at), ...expiry.findings, ...(prev ? changeFindings(prev.fingerprints, now) : [])];
+    findings = [
+      ...transitions(prev ?? EMPTY, report.requirements, at),
+      ...expiry.findings,
+      ...(prev ? changeFindings(prev.fingerprints, now) : []),
+    ];
     kind = PRIORITY.find((k) => findings.some((f) => f.kind === k));
   }
   if (!kind) return { state };
   const listed: Listed[] = [...report.requirements, ...carried];
-  const alert: Alert = { id: `${input.server.id}:${input.jobId}`, serverId: input.server.id, kind, at, ...render(input, kind, findings, listed, verdict, opts.egressAddresses) };
+  const alert: Alert = {
+    id: `${input.server.id}:${input.jobId}`,
+    serverId: input.server.id,
+    kind,
+    at,
+    ...render(input, kind, findings, listed, verdict, opts.egressAddresses),
+  };
   return { state: { ...state, pendingAlert: alert }, alert };
 }
 
-const EMPTY: ServerState = { serverId: '', version: 0, lastRunAt: '', lastJobId: '', verdict: 'unknown', requirements: {}, fingerprints: {}, unreachableRuns: 0, expiryAlerted: {} };
+const EMPTY: ServerState = {
+  serverId: '',
+  version: 0,
+  lastRunAt: '',
+  lastJobId: '',
+  verdict: 'unknown',
+  requirements: {},
+  fingerprints: {},
+  unreachableRuns: 0,
+  expiryAlerted: {},
+};

@@ -44,12 +44,16 @@ function withRemedy(id: RequirementId, { remedyKey, ...result }: Outcome, softwa
 /** Judges observations against a profile's ordinary requirements. Pure: same observation, same report. */
 export function evaluate(obs: Observation, profile = 'hubspot'): RequirementResult[] {
   const software: SoftwareByProtocol = { imap: obs.imap.identity?.software, smtp: obs.smtp?.identity?.software };
-  return entriesOf(profile).flatMap(({ id, params }) => (isRoundTripId(id) ? [] : [withRemedy(id, CHECKS[id](obs, params ?? {}), software)]));
+  return entriesOf(profile).flatMap(({ id, params }) =>
+    isRoundTripId(id) ? [] : [withRemedy(id, CHECKS[id](obs, params ?? {}), software)],
+  );
 }
 
 /** Judges a round trip against the profile's round-trip requirements (smtp.send, imap.delivery). */
 export function evaluateRoundTrip(rt: RoundTripObservation, profile = 'hubspot', software: SoftwareByProtocol = {}): RequirementResult[] {
-  return entriesOf(profile).flatMap(({ id, params }) => (isRoundTripId(id) ? [withRemedy(id, ROUND_TRIP_CHECKS[id](rt, params ?? {}), software)] : []));
+  return entriesOf(profile).flatMap(({ id, params }) =>
+    isRoundTripId(id) ? [withRemedy(id, ROUND_TRIP_CHECKS[id](rt, params ?? {}), software)] : [],
+  );
 }
 
 function evidenceOf(po: ProtocolObservation): ProtocolEvidence {
@@ -109,7 +113,10 @@ export interface ReportInput {
 /** One report from a check, a round trip, or both (`check --round-trip`). */
 export function buildReport(input: ReportInput): CheckReport {
   const { obs, roundTrip: rt, profile } = input;
-  const software: SoftwareByProtocol = { ...input.software, ...(obs ? { imap: obs.imap.identity?.software, smtp: obs.smtp?.identity?.software } : {}) };
+  const software: SoftwareByProtocol = {
+    ...input.software,
+    ...(obs ? { imap: obs.imap.identity?.software, smtp: obs.smtp?.identity?.software } : {}),
+  };
   const requirements = [...(obs ? evaluate(obs, profile) : []), ...(rt ? evaluateRoundTrip(rt, profile, software) : [])];
   const target = obs ? { imap: obs.imap.endpoint, ...(obs.smtp ? { smtp: obs.smtp.endpoint } : {}) } : input.target;
   if (!target) throw new Error('buildReport: no target');

@@ -49,7 +49,10 @@ export function fingerprint(
   // Courier's mailbox layout: every folder under "INBOX." (Cyrus shows it too, so alone it names neither).
   const ns = afterLogin?.folders?.namespace;
   const under = afterLogin?.folders?.folders.find((f) => f.startsWith('INBOX.'));
-  const layout = ns?.prefix === 'INBOX.' && ns.delimiter === '.' ? [`NAMESPACE (("INBOX." "."))${under ? `, folders under INBOX. (${under})` : ''}`] : [];
+  const layout =
+    ns?.prefix === 'INBOX.' && ns.delimiter === '.'
+      ? [`NAMESPACE (("INBOX." "."))${under ? `, folders under INBOX. (${under})` : ''}`]
+      : [];
   if (courierEvidence.length) courierEvidence.push(...layout);
 
   let software: Software = 'unknown';

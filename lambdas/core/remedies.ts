@@ -31,30 +31,36 @@ const FAMILY: Partial<Record<Software, Family>> = {
 /** Accept TLS 1.2 (and newer), per server. */
 const TLS12 = {
   Dovecot: 'ssl_min_protocol = TLSv1.2 (dovecot.conf, then doveadm reload)',
-  Postfix: 'smtpd_tls_protocols = >=TLSv1.2 and smtpd_tls_mandatory_protocols = >=TLSv1.2 (main.cf or the submission service in master.cf, then postfix reload)',
+  Postfix:
+    'smtpd_tls_protocols = >=TLSv1.2 and smtpd_tls_mandatory_protocols = >=TLSv1.2 (main.cf or the submission service in master.cf, then postfix reload)',
   Courier: 'TLS_PRIORITY including +VERS-TLS1.2 (imapd-ssl; or TLS_PROTOCOL for an OpenSSL build)',
   Cyrus: 'tls_versions: tls1_2 tls1_3 (imapd.conf, then restart cyrus)',
   Exim: 'with OpenSSL, openssl_options without +no_tlsv1_2; with GnuTLS, tls_require_ciphers = a priority string that keeps +VERS-TLS1.2 (then restart exim)',
   OpenSMTPD: 'protocols "tlsv1.2,tlsv1.3" on the listen line (smtpd.conf)',
   nginx: 'ssl_protocols TLSv1.2 TLSv1.3; in the mail { server { } } block that fronts this port',
-  Exchange: 'enable TLS 1.2 for SCHANNEL Server (HKLM\\SYSTEM\\CurrentControlSet\\Control\\SecurityProviders\\SCHANNEL\\Protocols\\TLS 1.2\\Server, Enabled = 1), then restart',
-  Zimbra: 'zmprov mcf zimbraReverseProxySSLProtocols TLSv1.2 TLSv1.3 (proxy) and zimbraMtaSmtpdTlsProtocols ">=TLSv1.2" (MTA), then zmcontrol restart',
+  Exchange:
+    'enable TLS 1.2 for SCHANNEL Server (HKLM\\SYSTEM\\CurrentControlSet\\Control\\SecurityProviders\\SCHANNEL\\Protocols\\TLS 1.2\\Server, Enabled = 1), then restart',
+  Zimbra:
+    'zmprov mcf zimbraReverseProxySSLProtocols TLSv1.2 TLSv1.3 (proxy) and zimbraMtaSmtpdTlsProtocols ">=TLSv1.2" (MTA), then zmcontrol restart',
 } satisfies Partial<Record<Family, string>>;
 
 /** Install a certificate (with its chain) for the host, per server. */
 const CERTIFICATE = {
   Dovecot: 'ssl_cert = </path/fullchain.pem and ssl_key = </path/privkey.pem, then doveadm reload',
-  Postfix: 'smtpd_tls_chain_files = /path/privkey.pem, /path/fullchain.pem (or smtpd_tls_cert_file and smtpd_tls_key_file), then postfix reload',
+  Postfix:
+    'smtpd_tls_chain_files = /path/privkey.pem, /path/fullchain.pem (or smtpd_tls_cert_file and smtpd_tls_key_file), then postfix reload',
   Courier: 'TLS_CERTFILE = one PEM file with the key, the certificate and its intermediates (imapd-ssl), then restart courier-imap-ssl',
   Cyrus: 'tls_server_cert: /path/fullchain.pem and tls_server_key: /path/privkey.pem (imapd.conf), then restart cyrus',
   Exim: 'tls_certificate = /path/fullchain.pem and tls_privatekey = /path/privkey.pem, then restart exim',
   OpenSMTPD: 'pki HOST cert "/path/fullchain.pem" and pki HOST key "/path/privkey.pem", used by the listen line (smtpd.conf)',
   nginx: 'ssl_certificate /path/fullchain.pem; and ssl_certificate_key /path/privkey.pem; in the mail block, then nginx -s reload',
-  Exchange: 'Import-ExchangeCertificate, then Enable-ExchangeCertificate -Services IMAP,SMTP and Set-ImapSettings -X509CertificateName HOST; restart the IMAP4 services',
+  Exchange:
+    'Import-ExchangeCertificate, then Enable-ExchangeCertificate -Services IMAP,SMTP and Set-ImapSettings -X509CertificateName HOST; restart the IMAP4 services',
   Zimbra: 'zmcertmgr deploycrt comm /path/cert.pem /path/chain.pem, then zmcontrol restart',
 } satisfies Partial<Record<Family, string>>;
 
-const GENERIC_CERTIFICATE = "install the certificate and the private key where the mail service reads them, serve the full chain (the certificate, then its intermediates), and restart or reload the service";
+const GENERIC_CERTIFICATE =
+  'install the certificate and the private key where the mail service reads them, serve the full chain (the certificate, then its intermediates), and restart or reload the service';
 
 export const REMEDIES = {
   'connect.dns': {
@@ -85,7 +91,8 @@ export const REMEDIES = {
       Exim: 'tls_advertise_hosts = * with tls_certificate and tls_privatekey',
       OpenSMTPD: 'listen on ... tls pki HOST (smtpd.conf)',
       nginx: 'starttls on; (or only; with ssl_certificate) in the mail server block',
-      Exchange: 'assign a certificate to IMAP and SMTP (Enable-ExchangeCertificate -Services IMAP,SMTP) and Set-ImapSettings -LoginType SecureLogin',
+      Exchange:
+        'assign a certificate to IMAP and SMTP (Enable-ExchangeCertificate -Services IMAP,SMTP) and Set-ImapSettings -LoginType SecureLogin',
     },
     generic: 'enable STARTTLS on the service with a certificate for the host name',
   },
@@ -172,7 +179,8 @@ export const REMEDIES = {
     text: 'No Sent folder was found: HubSpot cannot sync sent mail. Create one and mark it with the \\Sent special-use attribute (RFC 6154).',
     by: {
       Dovecot: 'mailbox Sent { special_use = \\Sent  auto = subscribe } in the inbox namespace',
-      Cyrus: 'create it and mark it: autocreate_inbox_folders: Sent with autocreate_specialuse_folders: Sent, or SETMETADATA INBOX.Sent (/private/specialuse "\\\\Sent"); specialusealways: 1 makes LIST return the attribute',
+      Cyrus:
+        'create it and mark it: autocreate_inbox_folders: Sent with autocreate_specialuse_folders: Sent, or SETMETADATA INBOX.Sent (/private/specialuse "\\\\Sent"); specialusealways: 1 makes LIST return the attribute',
       Exchange: 'the Sent Items folder is created with the mailbox: check that the account was opened once in Outlook or OWA',
     },
     generic: 'create a folder named Sent (or Sent Items) and mark it \\Sent if the server supports SPECIAL-USE',
@@ -202,8 +210,10 @@ export const REMEDIES = {
     by: {
       Dovecot: 'mail_max_userip_connections = 10 or more (protocol imap { })',
       Courier: 'MAXPERIP (and MAXDAEMONS) in imapd',
-      Cyrus: 'maxlogins_per_user (imapd.conf) and maxchild of the imap service (cyrus.conf): a full maxchild queues new connections unanswered',
-      nginx: 'the limit is on the IMAP server behind the proxy: raise it there (Dovecot mail_max_userip_connections, Cyrus maxlogins_per_user)',
+      Cyrus:
+        'maxlogins_per_user (imapd.conf) and maxchild of the imap service (cyrus.conf): a full maxchild queues new connections unanswered',
+      nginx:
+        'the limit is on the IMAP server behind the proxy: raise it there (Dovecot mail_max_userip_connections, Cyrus maxlogins_per_user)',
       Exchange: 'Set-ImapSettings -MaxConnectionsPerUser 20, then restart the IMAP4 services',
     },
     generic: 'raise the per-user (and per-address) limit of simultaneous IMAP connections to 10 or more',
@@ -231,11 +241,13 @@ export const REMEDIES = {
   'auth.not-offered': {
     text: 'The SMTP server does not offer AUTH after TLS on this port. Enable authentication on the submission port.',
     by: {
-      Postfix: 'smtpd_sasl_auth_enable = yes on the submission service (master.cf -o), with a SASL backend such as Dovecot (smtpd_sasl_type = dovecot)',
+      Postfix:
+        'smtpd_sasl_auth_enable = yes on the submission service (master.cf -o), with a SASL backend such as Dovecot (smtpd_sasl_type = dovecot)',
       Exim: 'define an authenticator (plain/login) with server_advertise_condition = ${if def:tls_in_cipher}, and auth_advertise_hosts = *',
       OpenSMTPD: 'listen on ... tls pki HOST auth (smtpd.conf)',
       nginx: 'smtp_auth login plain; in the mail block',
-      Exchange: 'offer Basic authentication after TLS on the Client Frontend receive connector (Set-ReceiveConnector -AuthMechanism Tls,BasicAuth,BasicAuthRequireTLS)',
+      Exchange:
+        'offer Basic authentication after TLS on the Client Frontend receive connector (Set-ReceiveConnector -AuthMechanism Tls,BasicAuth,BasicAuthRequireTLS)',
       Zimbra: 'zmprov mcf zimbraMtaSaslAuthEnable TRUE',
     },
     generic: 'enable SMTP AUTH (PLAIN or LOGIN) on the submission port once TLS is up',
@@ -246,10 +258,12 @@ export const REMEDIES = {
   'send.sender': {
     text: "The submission server refused the inbox's own address as the sender for this login. HubSpot sends as the inbox's address, so the login must be allowed to send as it.",
     by: {
-      Postfix: 'smtpd_sender_login_maps must map the address to this login (e.g. a line "sales@example.com sales@example.com" in the map), or drop reject_sender_login_mismatch from smtpd_sender_restrictions; then postmap the map and postfix reload',
+      Postfix:
+        'smtpd_sender_login_maps must map the address to this login (e.g. a line "sales@example.com sales@example.com" in the map), or drop reject_sender_login_mismatch from smtpd_sender_restrictions; then postmap the map and postfix reload',
       Exim: 'the ACL that compares $authenticated_id with $sender_address (acl_smtp_mail or acl_smtp_rcpt) must accept this login for this address',
       OpenSMTPD: 'the senders <table> on the listen line must list the address for this login (smtpd.conf)',
-      Exchange: 'the mailbox must own the address (an SMTP proxy address of the mailbox), or grant Send As: Add-ADPermission -Identity MAILBOX -User LOGIN -ExtendedRights "Send As"',
+      Exchange:
+        'the mailbox must own the address (an SMTP proxy address of the mailbox), or grant Send As: Add-ADPermission -Identity MAILBOX -User LOGIN -ExtendedRights "Send As"',
       Zimbra: 'add the address as an alias of the account, or grant sendAs: zmprov grantRight account ADDRESS usr LOGIN sendAs',
       nginx: 'the check is made by the SMTP server behind the proxy: allow the login to send as the address there',
     },
@@ -258,19 +272,23 @@ export const REMEDIES = {
   'send.relay': {
     text: 'The submission server refused the recipient as relaying: it does not treat this authenticated session as allowed to send. Authenticated clients must be allowed to send to any address, the inbox itself included.',
     by: {
-      Postfix: 'smtpd_relay_restrictions = permit_sasl_authenticated, reject_unauth_destination (on the submission service in master.cf, or main.cf), then postfix reload',
+      Postfix:
+        'smtpd_relay_restrictions = permit_sasl_authenticated, reject_unauth_destination (on the submission service in master.cf, or main.cf), then postfix reload',
       Exim: 'in acl_smtp_rcpt, "accept authenticated = *" before the relay check',
       OpenSMTPD: 'action "relay" with a match from any auth for any',
-      Exchange: 'the Client Frontend receive connector must have Ms-Exch-SMTP-Accept-Any-Recipient for authenticated users (PermissionGroups ExchangeUsers)',
+      Exchange:
+        'the Client Frontend receive connector must have Ms-Exch-SMTP-Accept-Any-Recipient for authenticated users (PermissionGroups ExchangeUsers)',
       Zimbra: 'zimbraMtaSmtpdSaslAuthEnable TRUE and permit_sasl_authenticated in zimbraMtaSmtpdRelayRestrictions',
     },
     generic: 'allow authenticated sessions to relay (send to any recipient) on the submission port',
   },
   'send.quota': {
-    text: "The mailbox is over its quota (or the message is over a size limit), so the server refused the test message: real mail to this inbox is refused or bounced too, and replies stop reaching HubSpot. Free space in the mailbox or raise its quota.",
+    text: 'The mailbox is over its quota (or the message is over a size limit), so the server refused the test message: real mail to this inbox is refused or bounced too, and replies stop reaching HubSpot. Free space in the mailbox or raise its quota.',
     by: {
-      Dovecot: 'raise the quota rule (quota_rule = *:storage=... in plugin { }, or the userdb field) or expunge old mail; doveadm quota get -u USER shows the usage',
-      Postfix: 'the refusal comes from the mailbox server behind Postfix (a quota-status policy, or message_size_limit for size): raise the quota there, e.g. Dovecot quota_rule, and check message_size_limit',
+      Dovecot:
+        'raise the quota rule (quota_rule = *:storage=... in plugin { }, or the userdb field) or expunge old mail; doveadm quota get -u USER shows the usage',
+      Postfix:
+        'the refusal comes from the mailbox server behind Postfix (a quota-status policy, or message_size_limit for size): raise the quota there, e.g. Dovecot quota_rule, and check message_size_limit',
       Cyrus: 'raise the quota with cyradm setquota user/NAME STORAGE_KB, or expunge old mail',
       Exim: 'raise the quota of the appendfile transport (quota = ...) or of the mailbox server behind Exim',
       Exchange: 'raise the mailbox quota: Set-Mailbox -ProhibitSendReceiveQuota ... -IssueWarningQuota ...',
@@ -284,11 +302,13 @@ export const REMEDIES = {
   'delivery.missing': {
     text: "The server accepted the test message but it did not arrive in INBOX (or Junk) in time: mail sent to this inbox is held, deferred or lost, so replies stop reaching HubSpot's CRM. Look the message up by its Message-ID in the mail log and the queue.",
     by: {
-      Postfix: 'postqueue -p lists held and deferred mail (postcat -q ID shows why); check defer_transports, a HOLD action in an access table or header_checks, and that the LMTP or virtual transport reaches the mailbox server; postsuper -H ID releases a held message',
+      Postfix:
+        'postqueue -p lists held and deferred mail (postcat -q ID shows why); check defer_transports, a HOLD action in an access table or header_checks, and that the LMTP or virtual transport reaches the mailbox server; postsuper -H ID releases a held message',
       Exim: 'exim -bp lists the queue and exim -Mvl ID the message log; check queue_only, the router and the transport to the mailbox',
       Exchange: 'Get-Queue and Get-MessageTrackingLog -MessageId ID show where the message stopped',
       Zimbra: 'zmmsgtrace or postqueue -p (as zimbra) show where the message stopped',
-      Dovecot: 'check the LMTP (or LDA) log lines for the Message-ID: a Sieve rule (sieve_before, the user script) may discard it or file it into another folder',
+      Dovecot:
+        'check the LMTP (or LDA) log lines for the Message-ID: a Sieve rule (sieve_before, the user script) may discard it or file it into another folder',
       Cyrus: 'check the lmtpd log lines for the Message-ID and any Sieve script of the user',
     },
     generic: 'find the Message-ID in the mail log and queue, and fix what holds or loses the message',
@@ -296,7 +316,8 @@ export const REMEDIES = {
   'delivery.slow': {
     text: 'The test message arrived in INBOX, but slowly: replies reach HubSpot late, and a slower day can exceed the window. Look for content filtering, greylisting or a deferred first delivery attempt in the mail log.',
     by: {
-      Postfix: 'check the delays= field of the log line for the Message-ID (before queue, in queue, connection, transmission); a content_filter or a milter that is slow shows in the first or last part',
+      Postfix:
+        'check the delays= field of the log line for the Message-ID (before queue, in queue, connection, transmission); a content_filter or a milter that is slow shows in the first or last part',
       Exim: 'check the message log (exim -Mvl ID) and queue_run_delay / queue_only settings',
       Exchange: 'Get-MessageTrackingLog -MessageId ID shows the time of each hop',
       Dovecot: 'check the LMTP log lines for the Message-ID: a slow Sieve or a slow mail_location storage shows there',
@@ -304,14 +325,16 @@ export const REMEDIES = {
     generic: 'find where the time goes in the mail log lines for the Message-ID',
   },
   'delivery.junk': {
-    text: 'The test message, sent by the inbox to itself, was filed into Junk instead of INBOX. HubSpot logs replies it finds in INBOX: a filter that files the customers\' replies into Junk hides them from the CRM. Exempt the inbox\'s own address (and authenticated mail) from the filter.',
+    text: "The test message, sent by the inbox to itself, was filed into Junk instead of INBOX. HubSpot logs replies it finds in INBOX: a filter that files the customers' replies into Junk hides them from the CRM. Exempt the inbox's own address (and authenticated mail) from the filter.",
     by: {
-      Dovecot: "check the user's Sieve script and sieve_before / sieve_after scripts (fileinto \"Junk\" rules, e.g. on X-Spam-Flag) and the spam filter's score for authenticated mail",
+      Dovecot:
+        'check the user\'s Sieve script and sieve_before / sieve_after scripts (fileinto "Junk" rules, e.g. on X-Spam-Flag) and the spam filter\'s score for authenticated mail',
       Cyrus: "check the user's Sieve script (sieveshell) and the spam filter's score for authenticated mail",
-      Exchange: 'check the mailbox junk e-mail rule and the trusted senders: Set-MailboxJunkEmailConfiguration -TrustedSendersAndDomains ADDRESS',
+      Exchange:
+        'check the mailbox junk e-mail rule and the trusted senders: Set-MailboxJunkEmailConfiguration -TrustedSendersAndDomains ADDRESS',
       Zimbra: "check the account's filters and zimbraSpamApplyUserFilters; add the address to amavisWhitelistSender",
     },
-    generic: 'exempt the inbox\'s own address and authenticated submissions from the junk filter and the user\'s filter rules',
+    generic: "exempt the inbox's own address and authenticated submissions from the junk filter and the user's filter rules",
   },
 } as const satisfies Record<string, Remedy>;
 

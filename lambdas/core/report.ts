@@ -45,7 +45,9 @@ export function formatText(r: CheckReport): string {
   const idWidth = Math.max(11, ...r.requirements.map((x) => x.id.length));
   const rows = r.requirements.map((x) => `${x.id.padEnd(idWidth)}  ${LABEL[x.status]}  ${oneLine(x.summary, 100)}`);
   const out = [head, endpointLine(r), '', `${'REQUIREMENT'.padEnd(idWidth)}  STAT  FINDING`, ...rows];
-  const todo = r.requirements.filter((x): x is RequirementResult & { remedy: string } => !!x.remedy && (x.status === 'fail' || x.status === 'warn'));
+  const todo = r.requirements.filter(
+    (x): x is RequirementResult & { remedy: string } => !!x.remedy && (x.status === 'fail' || x.status === 'warn'),
+  );
   if (todo.length) {
     out.push('', 'What to do:');
     for (const x of todo) out.push(`  ${x.id} (${x.status})`, wrap(x.remedy, 92, '    '));

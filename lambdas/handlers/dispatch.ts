@@ -45,7 +45,9 @@ export function createDispatchHandler(deps: DispatchDeps) {
     const servers = (await deps.registry.list()).filter((s) => kind === 'check' || s.roundTrip === true);
     const jobs: Job[] = servers.map((s) => jobFor(s.id, at, kind));
     for (let i = 0; i < jobs.length; i += 10) {
-      let entries: SendMessageBatchRequestEntry[] = jobs.slice(i, i + 10).map((j, k) => ({ Id: String(i + k), MessageBody: JSON.stringify(j) }));
+      let entries: SendMessageBatchRequestEntry[] = jobs
+        .slice(i, i + 10)
+        .map((j, k) => ({ Id: String(i + k), MessageBody: JSON.stringify(j) }));
       // Entries SQS failed to take are sent again once; then the invocation fails and is retried whole
       // (the jobs are idempotent, so a message sent twice is harmless).
       for (let attempt = 0; entries.length && attempt < 2; attempt++) {

@@ -15,7 +15,6 @@ import { METRICS, PROBE_JOB_DONE, ROUND_TRIP_JOB_DONE } from '../contracts/metri
 import type { CheckReport } from '../core/types.js';
 import { awsRegistry, log, newMetrics, requireEnv } from './wiring.js';
 
-
 export interface ProbeDeps {
   registry: Registry;
   monitor: MonitorDeps;
@@ -46,7 +45,8 @@ export function createProbeHandler(deps: ProbeDeps) {
   return async (event: SQSEvent): Promise<SQSBatchResponse> => {
     const results = await mapLimit(event.Records, deps.concurrency, async (record) => {
       const job = parseJob(record.body);
-      if ((job.kind ?? 'check') !== (deps.kind ?? 'check')) throw new Error(`a ${job.kind ?? 'check'} job on the ${deps.kind ?? 'check'} queue`);
+      if ((job.kind ?? 'check') !== (deps.kind ?? 'check'))
+        throw new Error(`a ${job.kind ?? 'check'} job on the ${deps.kind ?? 'check'} queue`);
       const server = await deps.registry.get(job.serverId);
       if (!server) {
         log({ event: 'job-dropped', serverId: job.serverId, reason: 'no longer registered' });
@@ -55,18 +55,38 @@ export function createProbeHandler(deps: ProbeDeps) {
       const out = await runJob(server, job, deps.monitor);
       if (job.kind === 'round-trip') {
         const rt = out.report?.evidence.roundTrip;
-        log({ event: ROUND_TRIP_JOB_DONE, serverId: job.serverId, jobId: job.jobId, status: out.status, accepted: rt?.accepted ?? null, deliveryMs: rt?.deliveryMs ?? null, alert: out.alert?.kind ?? null });
+        log({
+          event: ROUND_TRIP_JOB_DONE,
+          serverId: job.serverId,
+          jobId: job.jobId,
+          status: out.status,
+          accepted: rt?.accepted ?? null,
+          deliveryMs: rt?.deliveryMs ?? null,
+          alert: out.alert?.kind ?? null,
+        });
         return;
       }
       const days = out.report ? certificateDaysLeft(out.report) : undefined;
       if (out.report && deps.metrics) emit(deps.metrics, days, out.report);
       // The dashboard's per-server table reads these fields (lib/observability.ts).
-      log({ event: PROBE_JOB_DONE, serverId: job.serverId, jobId: job.jobId, status: out.status, verdict: out.report?.verdict, certificateDaysLeft: days ?? null, alert: out.alert?.kind ?? null });
+      log({
+        event: PROBE_JOB_DONE,
+        serverId: job.serverId,
+        jobId: job.jobId,
+        status: out.status,
+        verdict: out.report?.verdict,
+        certificateDaysLeft: days ?? null,
+        alert: out.alert?.kind ?? null,
+      });
     });
     const batchItemFailures = results.flatMap((r, i) => {
       if (r.status === 'fulfilled') return [];
       const record = event.Records[i]!;
-      log({ event: 'job-failed', messageId: record.messageId, error: r.reason instanceof Error ? `${r.reason.name}: ${r.reason.message}` : String(r.reason) });
+      log({
+        event: 'job-failed',
+        messageId: record.messageId,
+        error: r.reason instanceof Error ? `${r.reason.name}: ${r.reason.message}` : String(r.reason),
+      });
       return [{ itemIdentifier: record.messageId }];
     });
     return { batchItemFailures };
@@ -75,7 +95,10 @@ export function createProbeHandler(deps: ProbeDeps) {
 
 /** The monitor's adapters wired from the environment the stack sets. */
 export function monitorFromEnv(env: NodeJS.ProcessEnv, dynamo = new DynamoDBClient({})): MonitorDeps {
-  const egress = (env.EGRESS_IPS ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const egress = (env.EGRESS_IPS ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   return {
     store: new DynamoStore(dynamo, requireEnv(env, 'TABLE_NAME')),
     notifier: new SnsNotifier(new SNSClient({}), requireEnv(env, 'TOPIC_ARN')),

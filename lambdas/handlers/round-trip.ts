@@ -13,7 +13,10 @@ export function roundTripMonitorFromEnv(env: NodeJS.ProcessEnv, dynamo = new Dyn
   const stepTimeoutMs = Number(env.ROUND_TRIP_STEP_TIMEOUT_MS ?? '20000');
   const monitor = monitorFromEnv(env, dynamo);
   const egressAddress = monitor.probe.egressAddress;
-  return { ...monitor, roundTrip: { run: runRoundTrip, options: { windowMs, stepTimeoutMs, ...(egressAddress ? { egressAddress } : {}) } } };
+  return {
+    ...monitor,
+    roundTrip: { run: runRoundTrip, options: { windowMs, stepTimeoutMs, ...(egressAddress ? { egressAddress } : {}) } },
+  };
 }
 
 let handlerInstance: ReturnType<typeof createProbeHandler> | undefined;

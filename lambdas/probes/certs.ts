@@ -91,8 +91,14 @@ export function certificateFacts(x: X509Certificate): CertificateFacts {
   return {
     subject: oneLine(x.subject.replace(/\n/g, ', '), 2 * NAME_MAX),
     subjectCN: field(x.subject, 'CN'),
-    dnsNames: sans.filter((s) => s.startsWith('DNS:')).slice(0, MAX_KEPT_NAMES).map((s) => oneLine(s.slice(4), NAME_MAX)),
-    ipAddresses: sans.filter((s) => s.startsWith('IP Address:')).slice(0, MAX_KEPT_NAMES).map((s) => oneLine(s.slice(11), NAME_MAX)),
+    dnsNames: sans
+      .filter((s) => s.startsWith('DNS:'))
+      .slice(0, MAX_KEPT_NAMES)
+      .map((s) => oneLine(s.slice(4), NAME_MAX)),
+    ipAddresses: sans
+      .filter((s) => s.startsWith('IP Address:'))
+      .slice(0, MAX_KEPT_NAMES)
+      .map((s) => oneLine(s.slice(11), NAME_MAX)),
     issuer: oneLine(x.issuer.replace(/\n/g, ', '), 2 * NAME_MAX),
     issuerCN: field(x.issuer, 'CN'),
     notBefore: new Date(x.validFrom).toISOString(),

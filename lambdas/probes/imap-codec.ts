@@ -65,7 +65,8 @@ export async function imapReply(w: Wire, tag: string, stage: Stage, max = MAX_RE
       if (bye && err instanceof ProbeError && err.failure.kind !== 'timeout') throw fail(stage, 'rejected', bye.slice(2));
       // No answer under our tag, but one under another: say so, not just "timed out".
       const stray = untagged.find((l) => !/^[*+]/.test(l));
-      if (stray && err instanceof ProbeError && err.failure.kind === 'timeout') throw fail(stage, 'protocol', `the server answered under another tag ("${oneLine(stray, 60)}"), never under ${tag}`);
+      if (stray && err instanceof ProbeError && err.failure.kind === 'timeout')
+        throw fail(stage, 'protocol', `the server answered under another tag ("${oneLine(stray, 60)}"), never under ${tag}`);
       throw err;
     }
     if (line.startsWith(`${tag} `)) {
@@ -92,9 +93,7 @@ export function parseCapabilities(lines: readonly string[]): string[] | undefine
 export function parseId(lines: readonly string[]): Record<string, string> | null {
   const line = lines.find((l) => /^\* ID /i.test(l));
   if (!line) return null;
-  const tokens = [...line.slice(5).matchAll(/"((?:[^"\\]|\\.)*)"|NIL/gi)].map((m) =>
-    m[1] === undefined ? null : unquote(m[1]),
-  );
+  const tokens = [...line.slice(5).matchAll(/"((?:[^"\\]|\\.)*)"|NIL/gi)].map((m) => (m[1] === undefined ? null : unquote(m[1])));
   const out: Record<string, string> = {};
   for (let i = 0; i + 1 < tokens.length && i < 60; i += 2) {
     const k = tokens[i];

@@ -8,7 +8,8 @@ import type { EndpointContext, Preamble } from './session.js';
 import { imapGreeting, imapLogin, imapReply, parseCapabilities, parseId, quotedLogin, unquote, type ImapResponse } from './imap-codec.js';
 import type { Wire } from './wire.js';
 
-export const SENT_NAMES = /^(?:INBOX[./])?(?:Sent|Sent Items|Sent Messages|Sent Mail|Sent-Mail|Gesendet|Envoy[ée]s|送信済み(?:アイテム|メール)?)$/i;
+export const SENT_NAMES =
+  /^(?:INBOX[./])?(?:Sent|Sent Items|Sent Messages|Sent Mail|Sent-Mail|Gesendet|Envoy[ée]s|送信済み(?:アイテム|メール)?)$/i;
 
 /** Junk folders by name, where no folder carries \Junk (RFC 6154). */
 export const JUNK_NAMES = /^(?:INBOX[./])?(?:Junk|Spam|Junk E-?mail|Junk Mail|Bulk Mail|Spamverdacht|Courrier ind[ée]sirable|迷惑メール)$/i;
@@ -25,7 +26,10 @@ const has = (caps: readonly string[] | undefined, cap: string): boolean => !!cap
 const IMAP_DISABLED = /imap.{0,30}(disabled|not enabled|not allowed)|not enabled for imap/i;
 
 /** Classifies a tagged refusal of LOGIN: what the server said, and what it means. */
-export function loginRefusal(r: ImapResponse, caps: readonly string[] | undefined): { failure: Failure; reason: NonNullable<AuthObservation['reason']> } {
+export function loginRefusal(
+  r: ImapResponse,
+  caps: readonly string[] | undefined,
+): { failure: Failure; reason: NonNullable<AuthObservation['reason']> } {
   const said = oneLine(`${r.status} ${r.text}`);
   const failure: Failure = { stage: 'login', kind: 'rejected', message: said };
   if (/\[LIMIT\]/i.test(r.text)) return { failure, reason: 'other' };
@@ -63,7 +67,11 @@ export function foldersFrom(untagged: readonly string[]): Pick<FolderObservation
   const bySpecialUse = list.find((f) => f.flags.some((x) => x.toLowerCase() === '\\sent'));
   const byName = list.find((f) => SENT_NAMES.test(f.path));
   // Names enter the observation cleaned and bounded: a folder name is the server's text.
-  const sent = bySpecialUse ? { path: oneLine(bySpecialUse.path), how: 'special-use' as const } : byName ? { path: oneLine(byName.path), how: 'name' as const } : null;
+  const sent = bySpecialUse
+    ? { path: oneLine(bySpecialUse.path), how: 'special-use' as const }
+    : byName
+      ? { path: oneLine(byName.path), how: 'name' as const }
+      : null;
   return { folders: list.slice(0, MAX_KEPT_FOLDERS).map((f) => oneLine(f.path)), sent };
 }
 
@@ -79,7 +87,8 @@ function personalNamespace(untagged: readonly string[]): { prefix: string; delim
 function commandFailure(err: unknown, stage: 'list' | 'select', command: string): Failure {
   const f = classify(err, stage);
   if (f.kind === 'timeout') return f;
-  if (f.kind === 'closed' || f.kind === 'reset') return { stage, kind: 'closed', message: `${command} failed: the server closed the connection` };
+  if (f.kind === 'closed' || f.kind === 'reset')
+    return { stage, kind: 'closed', message: `${command} failed: the server closed the connection` };
   return { ...f, message: `${command} failed: ${f.message}` };
 }
 
@@ -99,7 +108,12 @@ async function listFolders(w: Wire, caps: readonly string[] | undefined): Promis
   try {
     const examined = await imapReply(w, 'e1', 'select');
     if (examined.status === 'OK') obs.inboxSelectable = true;
-    else obs.failure = { stage: 'select', kind: 'rejected', message: `EXAMINE INBOX failed: ${oneLine(`${examined.status} ${examined.text}`)}` };
+    else
+      obs.failure = {
+        stage: 'select',
+        kind: 'rejected',
+        message: `EXAMINE INBOX failed: ${oneLine(`${examined.status} ${examined.text}`)}`,
+      };
     if (namespace) {
       const personal = personalNamespace((await imapReply(w, 'n1', 'list')).untagged);
       if (personal) obs.namespace = personal;
@@ -161,11 +175,17 @@ async function identifyAndLogin(w: Wire, o: IdentifyOptions): Promise<Identified
     const cap = await imapReply(w, 'c2', 'capability');
     // Capabilities seen before STARTTLS no longer hold after it (RFC 3501 §6.2.1): only a
     // greeting that came over TLS stands in for a CAPABILITY answer.
-    out.capabilities = parseCapabilities(cap.untagged) ?? (ctx.security === 'tls' && out.greeting ? parseCapabilities([out.greeting]) : undefined);
+    out.capabilities =
+      parseCapabilities(cap.untagged) ?? (ctx.security === 'tls' && out.greeting ? parseCapabilities([out.greeting]) : undefined);
     out.id = parseId((await imapReply(w, 'c3', 'id')).untagged);
   } catch (err) {
     // Withheld credentials stay withheld whatever broke; a pipelined LOGIN went out unanswered; else none was sent.
-    if (creds) out.auth = block ?? (pipelined ? { attempt: 'no-answer', ok: false, ms: Date.now() - started, failure: classify(err, 'login'), reason: 'other' } : { attempt: 'not-attempted', ok: false, failure: classify(err, 'login') });
+    if (creds)
+      out.auth =
+        block ??
+        (pipelined
+          ? { attempt: 'no-answer', ok: false, ms: Date.now() - started, failure: classify(err, 'login'), reason: 'other' }
+          : { attempt: 'not-attempted', ok: false, failure: classify(err, 'login') });
     return out;
   }
   if (!creds) return out;
@@ -177,7 +197,12 @@ async function identifyAndLogin(w: Wire, o: IdentifyOptions): Promise<Identified
     let r: ImapResponse;
     if (pipelined) r = await imapReply(w, 'a1', 'login');
     else if (has(out.capabilities, 'LOGINDISABLED')) {
-      out.auth = { attempt: 'answered', ok: false, failure: { stage: 'login', kind: 'rejected', message: 'LOGINDISABLED advertised after TLS' }, reason: 'logindisabled' };
+      out.auth = {
+        attempt: 'answered',
+        ok: false,
+        failure: { stage: 'login', kind: 'rejected', message: 'LOGINDISABLED advertised after TLS' },
+        reason: 'logindisabled',
+      };
       return out;
     } else {
       started = Date.now();
@@ -270,7 +295,13 @@ class ExtraSessions {
 const NOT_NEEDED: Failure = { stage: 'login', kind: 'skipped', message: 'the main session did not log in' };
 
 /** One extra session on an open TLS connection: wait for the main login, log in on its turn, hold. */
-async function extraSession(ctx: EndpointContext, creds: Credentials, s: TlsSession, gate: LoginGate, extras: ExtraSessions): Promise<void> {
+async function extraSession(
+  ctx: EndpointContext,
+  creds: Credentials,
+  s: TlsSession,
+  gate: LoginGate,
+  extras: ExtraSessions,
+): Promise<void> {
   const w = s.wire;
   if (!w) {
     extras.settle(s.failure ?? { stage: 'tls-handshake', kind: 'error', message: s.attempt.detail ?? 'no TLS session' });
@@ -328,7 +359,11 @@ async function sideConnections(ctx: EndpointContext, o: SideConnectionsOptions):
       // Kept as an extra only while another worker is free to run the handshakes left, and
       // never below TLS 1.2: credentials go over the session a client would negotiate, not
       // over one held down to TLS 1.0 or 1.1 with legacy ciphers.
-      const keep = claimed < extras.n && gate.decided !== false && !versions.some((v) => v === 'TLSv1' || v === 'TLSv1.1') && (handshakes.left === 0 || free > 1);
+      const keep =
+        claimed < extras.n &&
+        gate.decided !== false &&
+        !versions.some((v) => v === 'TLSv1' || v === 'TLSv1.1') &&
+        (handshakes.left === 0 || free > 1);
       if (keep) {
         claimed++;
         free--;
@@ -362,7 +397,12 @@ export async function probeImap(ctx: EndpointContext, creds: Credentials | undef
 }
 
 /** The measuring session: TLS facts, identity, login, folders, held until the extra sessions are counted. */
-async function mainSession(ctx: EndpointContext, creds: Credentials | undefined, gate: LoginGate, extras: ExtraSessions): Promise<{ facts: SessionFacts; login?: LoginResult }> {
+async function mainSession(
+  ctx: EndpointContext,
+  creds: Credentials | undefined,
+  gate: LoginGate,
+  extras: ExtraSessions,
+): Promise<{ facts: SessionFacts; login?: LoginResult }> {
   let pipelinedAt: number | undefined;
   const m = await openMeasuringSession(ctx, (_wire, withheld) => {
     const first = firstFlight(creds, withheld);
@@ -371,7 +411,13 @@ async function mainSession(ctx: EndpointContext, creds: Credentials | undefined,
   });
   const w = m.wire;
   if (!w) return { facts: m.facts, ...(creds ? { login: { auth: notAttempted(m) } } : {}) };
-  const after = await identifyAndLogin(w, { ctx, preamble: m.preamble, ...(creds ? { creds } : {}), ...(m.withheld ? { withheld: m.withheld } : {}), ...(pipelinedAt !== undefined ? { pipelinedAt } : {}) });
+  const after = await identifyAndLogin(w, {
+    ctx,
+    preamble: m.preamble,
+    ...(creds ? { creds } : {}),
+    ...(m.withheld ? { withheld: m.withheld } : {}),
+    ...(pipelinedAt !== undefined ? { pipelinedAt } : {}),
+  });
   const facts: SessionFacts = { ...m.facts, identity: identityOf(after.greeting, after.capabilities ?? m.preamble.capabilities, after.id) };
   const auth = after.auth;
   gate.open(!!auth?.ok);
@@ -381,17 +427,32 @@ async function mainSession(ctx: EndpointContext, creds: Credentials | undefined,
   }
   const folders = await listFolders(w, after.loggedInCapabilities);
   // What the server shows after login is evidence too: a proxy in front greets with its own words.
-  facts.identity = identityOf(after.greeting, after.capabilities ?? m.preamble.capabilities, after.id, { capabilities: after.loggedInCapabilities, folders });
+  facts.identity = identityOf(after.greeting, after.capabilities ?? m.preamble.capabilities, after.id, {
+    capabilities: after.loggedInCapabilities,
+    folders,
+  });
   // Held until every extra session has logged in or failed: they are counted together.
   await ctx.deadline.race(extras.settled).catch(() => undefined);
-  const results = [...extras.results, ...Array.from({ length: extras.n - extras.results.length }, (): Failure => ({ stage: 'login', kind: 'timeout', message: 'timed out at login' }))];
+  const results = [
+    ...extras.results,
+    ...Array.from({ length: extras.n - extras.results.length }, (): Failure => ({
+      stage: 'login',
+      kind: 'timeout',
+      message: 'timed out at login',
+    })),
+  ];
   extras.release();
   w.close('z1 LOGOUT\r\n');
   const failures = results.filter((f): f is Failure => f !== null);
   return { facts, login: { auth, folders, connections: { attempted: extras.n + 1, succeeded: extras.n + 1 - failures.length, failures } } };
 }
 
-async function measure(ctx: EndpointContext, creds: Credentials | undefined, wantedExtras: number, workers: number): Promise<EndpointProbe> {
+async function measure(
+  ctx: EndpointContext,
+  creds: Credentials | undefined,
+  wantedExtras: number,
+  workers: number,
+): Promise<EndpointProbe> {
   const gate = new LoginGate();
   const extras = new ExtraSessions(wantedExtras);
   const handshakes = new VersionHandshakes({ pairLegacy: true });

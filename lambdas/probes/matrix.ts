@@ -1,7 +1,23 @@
-import { TLS_VERSIONS, type AuthObservation, type Failure, type TlsObservation, type TlsVersion, type VersionAttempt, type VersionMatrix } from '../core/types.js';
+import {
+  TLS_VERSIONS,
+  type AuthObservation,
+  type Failure,
+  type TlsObservation,
+  type TlsVersion,
+  type VersionAttempt,
+  type VersionMatrix,
+} from '../core/types.js';
 import { failureInWords } from '../core/words.js';
 import { classify, fail, ProbeError } from './errors.js';
-import { connectWire, credentialsBlock, NO_STARTTLS, plaintextPreamble, tlsOptions, watchForQueue, type EndpointContext } from './session.js';
+import {
+  connectWire,
+  credentialsBlock,
+  NO_STARTTLS,
+  plaintextPreamble,
+  tlsOptions,
+  watchForQueue,
+  type EndpointContext,
+} from './session.js';
 import type { Wire } from './wire.js';
 
 /** OpenSSL errors that mean the server turned the offered version down. */
@@ -60,7 +76,10 @@ export class VersionHandshakes {
   record(versions: readonly TlsVersion[], s: TlsSession): void {
     const chosen = s.attempt.result === 'accepted' ? s.protocol : undefined;
     if (!chosen) {
-      const together = versions.length > 1 && s.attempt.result === 'refused' ? { detail: `${s.attempt.detail ?? 'refused'} (${offered(versions)} offered together)` } : {};
+      const together =
+        versions.length > 1 && s.attempt.result === 'refused'
+          ? { detail: `${s.attempt.detail ?? 'refused'} (${offered(versions)} offered together)` }
+          : {};
       for (const v of versions) this.results.set(v, { ...s.attempt, ...together });
       return;
     }
@@ -68,7 +87,12 @@ export class VersionHandshakes {
     for (const v of versions) {
       const i = TLS_VERSIONS.indexOf(v);
       if (i === at) this.results.set(v, s.attempt);
-      else if (i > at) this.results.set(v, { result: 'refused', detail: `offered ${offered(versions)}, the server chose ${label(chosen)}`, stage: 'tls-handshake' });
+      else if (i > at)
+        this.results.set(v, {
+          result: 'refused',
+          detail: `offered ${offered(versions)}, the server chose ${label(chosen)}`,
+          stage: 'tls-handshake',
+        });
       else if (!this.results.has(v)) this.queue.unshift([v]);
     }
   }
@@ -114,7 +138,10 @@ export async function tlsSession(ctx: EndpointContext, o: TlsSessionOptions = {}
     if (!got || (versions && !versions.includes(got))) {
       w.destroy();
       const detail = `negotiated ${got ?? 'nothing'} instead`;
-      return { attempt: { result: 'error', detail }, failure: { stage: 'tls-handshake', kind: 'protocol', message: `${detail} of ${versions ? offered(versions) : 'any version'}` } };
+      return {
+        attempt: { result: 'error', detail },
+        failure: { stage: 'tls-handshake', kind: 'protocol', message: `${detail} of ${versions ? offered(versions) : 'any version'}` },
+      };
     }
     const cipher = socket.getCipher()?.standardName;
     const attempt: VersionAttempt = { result: 'accepted', ...(cipher ? { cipher } : {}) };
@@ -147,9 +174,11 @@ export function versionMatrix(pinned: ReadonlyMap<TlsVersion, VersionAttempt>, m
     const own = pinned.get(v);
     // The measuring session's own answer wins for the version it negotiated: a pinned
     // handshake to that version that failed (a reset, a timeout) cannot unmake it.
-    if (chosenAt === i) m[v] = own?.result === 'accepted' ? own : { result: 'accepted', ...(measured?.cipher ? { cipher: measured.cipher } : {}) };
+    if (chosenAt === i)
+      m[v] = own?.result === 'accepted' ? own : { result: 'accepted', ...(measured?.cipher ? { cipher: measured.cipher } : {}) };
     else if (own) m[v] = own;
-    else if (chosenAt >= 0 && i > chosenAt) m[v] = { result: 'refused', detail: `offered TLS 1.0 to 1.3, the server chose ${label(chosen ?? '')}`, stage: 'tls-handshake' };
+    else if (chosenAt >= 0 && i > chosenAt)
+      m[v] = { result: 'refused', detail: `offered TLS 1.0 to 1.3, the server chose ${label(chosen ?? '')}`, stage: 'tls-handshake' };
     else if (measured?.failure && !measured.ok) m[v] = judgeHandshakeError(new ProbeError(measured.failure));
     else m[v] = { result: 'error', detail: measured ? 'not measured' : 'no measuring session' };
   }

@@ -5,7 +5,17 @@ import { classify, DeadlineError, ProbeError } from './errors.js';
 import { oneLine } from './text.js';
 import type { EndpointProbe, SessionFacts } from './probe-types.js';
 import { versionMatrix } from './matrix.js';
-import { connectWire, countOpen, credentialsBlock, limiterKey, NO_STARTTLS, plaintextPreamble, tlsOptions, type EndpointContext, type Preamble } from './session.js';
+import {
+  connectWire,
+  countOpen,
+  credentialsBlock,
+  limiterKey,
+  NO_STARTTLS,
+  plaintextPreamble,
+  tlsOptions,
+  type EndpointContext,
+  type Preamble,
+} from './session.js';
 import type { Wire } from './wire.js';
 
 /** The measuring session up to TLS: its facts so far, and the connection when TLS is up. */
@@ -26,7 +36,10 @@ const DATE_ERRORS = new Set(['CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID']);
  * then asks the server who it is and logs in (imap.ts, smtp.ts): one connection does both.
  * `firstFlight` gives the commands to send the moment TLS is up.
  */
-export async function openMeasuringSession(ctx: EndpointContext, firstFlight?: (w: Wire, withheld: boolean) => string): Promise<MeasuringSession> {
+export async function openMeasuringSession(
+  ctx: EndpointContext,
+  firstFlight?: (w: Wire, withheld: boolean) => string,
+): Promise<MeasuringSession> {
   let w: Wire;
   try {
     w = await connectWire(ctx);
@@ -75,7 +88,11 @@ export async function openMeasuringSession(ctx: EndpointContext, firstFlight?: (
     }
     if (ctx.security === 'starttls' && w.discardedAtStarttls > 0) {
       tls.injectedBytes = w.discardedAtStarttls;
-      tls.failure = { stage: 'starttls', kind: 'protocol', message: `discarded ${w.discardedAtStarttls} bytes sent before the TLS handshake` };
+      tls.failure = {
+        stage: 'starttls',
+        kind: 'protocol',
+        message: `discarded ${w.discardedAtStarttls} bytes sent before the TLS handshake`,
+      };
     }
     // The identity is the caller's to fill in, from what the server says over TLS.
     return { facts: { connect, tls }, preamble: pre, wire: w, ...(withheld ? { withheld } : {}) };
@@ -85,14 +102,18 @@ export async function openMeasuringSession(ctx: EndpointContext, firstFlight?: (
     return {
       facts: {
         connect,
-        tls: { ok: false, ...(pre.starttlsAdvertised !== undefined ? { starttlsAdvertised: pre.starttlsAdvertised } : {}), chain: [], failure },
+        tls: {
+          ok: false,
+          ...(pre.starttlsAdvertised !== undefined ? { starttlsAdvertised: pre.starttlsAdvertised } : {}),
+          chain: [],
+          failure,
+        },
         identity: identityOf(pre.greeting, pre.capabilities, undefined),
       },
       preamble: pre,
     };
   }
 }
-
 
 const PLAINTEXT_REPLY = /wrong version number|packet length too long|http request/i;
 
@@ -102,13 +123,22 @@ const PLAINTEXT_REPLY = /wrong version number|packet length too long|http reques
  */
 function plaintextOnTlsPort(ctx: EndpointContext, f: Failure): Failure {
   if (ctx.security !== 'tls' || f.stage !== 'tls-handshake' || !PLAINTEXT_REPLY.test(f.message)) return f;
-  return { ...f, kind: 'protocol', message: `the server answered in plaintext where a TLS handshake was expected (${f.message}): this port does not speak implicit TLS; if it is a STARTTLS port (IMAP 143, SMTP 587), register it as starttls` };
+  return {
+    ...f,
+    kind: 'protocol',
+    message: `the server answered in plaintext where a TLS handshake was expected (${f.message}): this port does not speak implicit TLS; if it is a STARTTLS port (IMAP 143, SMTP 587), register it as starttls`,
+  };
 }
 
 /** What is kept of a server's self-description: enough to recognise it, bounded whatever it sent. */
 const MAX_KEPT_CAPABILITIES = 200;
 
-export function identityOf(greeting: string | undefined, capabilities: string[] | undefined, id: Record<string, string> | null | undefined, afterLogin?: AfterLogin): ServerIdentity {
+export function identityOf(
+  greeting: string | undefined,
+  capabilities: string[] | undefined,
+  id: Record<string, string> | null | undefined,
+  afterLogin?: AfterLogin,
+): ServerIdentity {
   const said = greeting !== undefined ? oneLine(greeting, 1000) : undefined;
   return {
     ...(said !== undefined ? { greeting: said } : {}),
@@ -126,7 +156,11 @@ export function notAttempted(m: MeasuringSession): AuthObservation {
 
 /** Why a step never ran: no connection slot came free before the deadline (not a fact about the server). */
 function noSlot(ctx: EndpointContext): Failure {
-  return { stage: 'connect', kind: 'skipped', message: `no free connection slot to ${limiterKey(ctx)} before the deadline (at most ${ctx.limiter.max} at once, shared with other checks)` };
+  return {
+    stage: 'connect',
+    kind: 'skipped',
+    message: `no free connection slot to ${limiterKey(ctx)} before the deadline (at most ${ctx.limiter.max} at once, shared with other checks)`,
+  };
 }
 
 /** How long a closing connection may keep its slot after the probe is done. */
@@ -139,7 +173,12 @@ const CLOSE_GRACE_MS = 1000;
  * awaited), not when its result is ready, so that the next check of the same host and port
  * never finds more than the limit open. No slot before the deadline is a result, never a throw.
  */
-export async function holdingSlots(ctx: EndpointContext, slots: number, withCredentials: boolean, run: (ctx: EndpointContext) => Promise<EndpointProbe>): Promise<EndpointProbe> {
+export async function holdingSlots(
+  ctx: EndpointContext,
+  slots: number,
+  withCredentials: boolean,
+  run: (ctx: EndpointContext) => Promise<EndpointProbe>,
+): Promise<EndpointProbe> {
   let release: () => void;
   try {
     release = await ctx.limiter.hold(limiterKey(ctx), ctx.deadline.signal, slots);

@@ -1,7 +1,15 @@
 // The types every prober shares: what goes in (credentials) and what comes out of one
 // endpoint's probe. No logic here, so imap.ts, smtp.ts and the measuring session import it
 // without importing each other.
-import type { AuthObservation, ConnectionsObservation, ConnectObservation, FolderObservation, ServerIdentity, TlsObservation, VersionMatrix } from '../core/types.js';
+import type {
+  AuthObservation,
+  ConnectionsObservation,
+  ConnectObservation,
+  FolderObservation,
+  ServerIdentity,
+  TlsObservation,
+  VersionMatrix,
+} from '../core/types.js';
 
 export interface Credentials {
   user: string;

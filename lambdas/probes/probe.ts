@@ -45,7 +45,28 @@ export interface ProbeOptions {
 }
 
 /** Fields that carry text from the server (or errors quoting it): where a secret could be echoed. */
-const SERVER_TEXT = new Set(['message', 'detail', 'greeting', 'capabilities', 'id', 'folders', 'path', 'summary', 'courierEvidence', 'courierLayout', 'namespace', 'subject', 'subjectCN', 'issuer', 'issuerCN', 'dnsNames', 'reply', 'folder', 'junkFolder', 'sentFolder']);
+const SERVER_TEXT = new Set([
+  'message',
+  'detail',
+  'greeting',
+  'capabilities',
+  'id',
+  'folders',
+  'path',
+  'summary',
+  'courierEvidence',
+  'courierLayout',
+  'namespace',
+  'subject',
+  'subjectCN',
+  'issuer',
+  'issuerCN',
+  'dnsNames',
+  'reply',
+  'folder',
+  'junkFolder',
+  'sentFolder',
+]);
 
 /**
  * Replaces every run of a secret (Redactor: any 6 characters of the password in a row, in any
@@ -59,14 +80,22 @@ export function redact<T>(value: T, redactor: Redactor): T {
   const scrub = (v: unknown, inText: boolean): unknown => {
     if (typeof v === 'string') return inText ? redactor.redact(v) : v;
     if (Array.isArray(v)) return v.map((x) => scrub(x, inText));
-    if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, scrub(x, inText || SERVER_TEXT.has(k))]));
+    if (v && typeof v === 'object')
+      return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, scrub(x, inText || SERVER_TEXT.has(k))]));
     return v;
   };
   return scrub(value, false) as T;
 }
 
 /** Everything a probe step needs to reach one resolved endpoint (also used by the benchmark's stage runs). */
-export function endpointContext(protocol: Protocol, endpoint: Endpoint, address: string, target: CheckTarget, deadline: Deadline, limiter: HostLimiter): EndpointContext {
+export function endpointContext(
+  protocol: Protocol,
+  endpoint: Endpoint,
+  address: string,
+  target: CheckTarget,
+  deadline: Deadline,
+  limiter: HostLimiter,
+): EndpointContext {
   return {
     protocol,
     hostname: endpoint.host,
@@ -99,7 +128,8 @@ async function probeProtocol(
   if (refusal) return { endpoint, connect: { ok: false, address, failure: { stage: 'connect', kind: 'blocked', message: refusal } } };
   const ctx = endpointContext(protocol, endpoint, address, target, deadline, opts.limiter ?? defaultLimiter);
   const creds = usable(target.credentials);
-  const { facts, versions, login } = protocol === 'imap' ? await probeImap(ctx, creds, opts.extraSessions ?? 4) : await probeSmtp(ctx, creds);
+  const { facts, versions, login } =
+    protocol === 'imap' ? await probeImap(ctx, creds, opts.extraSessions ?? 4) : await probeSmtp(ctx, creds);
   const obs: ImapObservation & ProtocolObservation = { endpoint, connect: facts.connect, versions };
   if (facts.tls) obs.tls = facts.tls;
   if (facts.identity) obs.identity = facts.identity;
@@ -108,7 +138,15 @@ async function probeProtocol(
     if (login.folders) obs.folders = login.folders;
     if (login.connections) obs.connections = login.connections;
   } else if (target.credentials) {
-    obs.auth = { attempt: 'blocked', ok: false, failure: { stage: protocol === 'imap' ? 'login' : 'auth', kind: 'skipped', message: `credentials were not sent: the user name or password ${UNSENDABLE}` } };
+    obs.auth = {
+      attempt: 'blocked',
+      ok: false,
+      failure: {
+        stage: protocol === 'imap' ? 'login' : 'auth',
+        kind: 'skipped',
+        message: `credentials were not sent: the user name or password ${UNSENDABLE}`,
+      },
+    };
   } else {
     obs.auth = { attempt: 'not-attempted', ok: false };
   }

@@ -7,7 +7,15 @@ import type { ConnectionOptions } from 'node:tls';
 import { ImapFlow, type ListResponse } from 'imapflow';
 import MailComposer from 'nodemailer/lib/mail-composer';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
-import type { CleanupObservation, Endpoint, Failure, RoundTripObservation, Stage, SubmitObservation, WatchObservation } from '../core/types.js';
+import type {
+  CleanupObservation,
+  Endpoint,
+  Failure,
+  RoundTripObservation,
+  Stage,
+  SubmitObservation,
+  WatchObservation,
+} from '../core/types.js';
 import { failureInWords } from '../core/words.js';
 import { privateAddressRefusal } from './address.js';
 import { Deadline } from './deadline.js';
@@ -53,7 +61,8 @@ const DEFAULT_POLL_MS = 2000;
 const DEFAULT_LEFTOVER_MS = 10 * 60_000;
 
 /** Node's verification errors: the session is closed before any credential goes out. */
-const UNVERIFIED = /^(UNABLE_TO_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|CERT_|ERR_TLS_CERT_ALTNAME_INVALID|HOSTNAME_MISMATCH|INVALID_CA|CERT_UNTRUSTED)/;
+const UNVERIFIED =
+  /^(UNABLE_TO_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|CERT_|ERR_TLS_CERT_ALTNAME_INVALID|HOSTNAME_MISMATCH|INVALID_CA|CERT_UNTRUSTED)/;
 
 interface Reached {
   address: string;
@@ -93,9 +102,17 @@ function codeOf(err: unknown): string {
 function unverified(err: unknown, host: string): Failure | undefined {
   const code = codeOf(err);
   const message = (err as { message?: unknown })?.message;
-  if (!UNVERIFIED.test(code) && !(typeof message === 'string' && /certificate|Hostname\/IP does not match/i.test(message) && !/ETIMEDOUT/.test(code))) return undefined;
+  if (
+    !UNVERIFIED.test(code) &&
+    !(typeof message === 'string' && /certificate|Hostname\/IP does not match/i.test(message) && !/ETIMEDOUT/.test(code))
+  )
+    return undefined;
   const why = oneLine(typeof message === 'string' ? message : code, 160);
-  return { stage: 'tls-handshake', kind: 'skipped', message: `not sent: the certificate does not verify for ${host} (${why}); allowInsecureCertificate (--allow-insecure-cert) sends anyway` };
+  return {
+    stage: 'tls-handshake',
+    kind: 'skipped',
+    message: `not sent: the certificate does not verify for ${host} (${why}); allowInsecureCertificate (--allow-insecure-cert) sends anyway`,
+  };
 }
 
 // ---------------------------------------------------------------- watching the mailbox
@@ -113,7 +130,12 @@ function parseMark(value: string): ProbeMark | undefined {
 
 /** The folder a LIST marks with `use`, else the first with a usual name. */
 function folderFor(list: readonly ListResponse[], use: '\\Junk' | '\\Sent', names: RegExp): string | null {
-  return (list.find((m) => m.specialUse === use || [...m.flags].some((f) => f.toLowerCase() === use.toLowerCase())) ?? list.find((m) => names.test(m.path)))?.path ?? null;
+  return (
+    (
+      list.find((m) => m.specialUse === use || [...m.flags].some((f) => f.toLowerCase() === use.toLowerCase())) ??
+      list.find((m) => names.test(m.path))
+    )?.path ?? null
+  );
 }
 
 /** The IMAP side: one session, opened and in INBOX before anything is submitted. */
@@ -163,7 +185,8 @@ class Watcher {
 
   /** This run's message in the open folder (UIDs from `from` on), or the leftovers of earlier runs. */
   private async own(from: number, run?: string): Promise<number[]> {
-    const uids = (await this.client.search({ uid: `${from}:*`, header: { [PROBE_HEADER]: run ?? true }, deleted: false }, { uid: true })) || [];
+    const uids =
+      (await this.client.search({ uid: `${from}:*`, header: { [PROBE_HEADER]: run ?? true }, deleted: false }, { uid: true })) || [];
     if (run || !uids.length) return uids;
     // Only the header of a probe message is read, to tell its age: a concurrent run's message stays.
     const old: number[] = [];
@@ -179,10 +202,12 @@ class Watcher {
     if (!uids.length) return;
     const set = uids.join(',');
     if (this.uidplus) {
-      if (!(await this.client.messageDelete(set, { uid: true }))) throw new ProbeError({ stage: 'cleanup', kind: 'rejected', message: 'the server refused to remove the test message' });
+      if (!(await this.client.messageDelete(set, { uid: true })))
+        throw new ProbeError({ stage: 'cleanup', kind: 'rejected', message: 'the server refused to remove the test message' });
       this.cleanup.expunged += uids.length;
     } else {
-      if (!(await this.client.messageFlagsAdd(set, ['\\Deleted', '\\Seen'], { uid: true }))) throw new ProbeError({ stage: 'cleanup', kind: 'rejected', message: 'the server refused to flag the test message' });
+      if (!(await this.client.messageFlagsAdd(set, ['\\Deleted', '\\Seen'], { uid: true })))
+        throw new ProbeError({ stage: 'cleanup', kind: 'rejected', message: 'the server refused to flag the test message' });
       this.cleanup.flagged += uids.length;
     }
     if (leftovers) this.cleanup.leftovers += uids.length;
@@ -276,7 +301,13 @@ class Watcher {
   }
 }
 
-async function openWatch(target: RoundTripTarget, reached: Reached, opts: RoundTripOptions, deadline: Deadline, leftoverBefore: number): Promise<{ watcher: Watcher; inboxFrom: number } | { failure: Failure; loginRefused?: boolean }> {
+async function openWatch(
+  target: RoundTripTarget,
+  reached: Reached,
+  opts: RoundTripOptions,
+  deadline: Deadline,
+  leftoverBefore: number,
+): Promise<{ watcher: Watcher; inboxFrom: number } | { failure: Failure; loginRefused?: boolean }> {
   const { imap } = target;
   const client = new ImapFlow({
     host: reached.address,
@@ -330,7 +361,7 @@ function message(address: string, run: string, at: Date): Promise<Buffer> {
     text: [
       'This message was sent by inboxguard, the monitor that checks that this inbox can be connected to HubSpot.',
       '',
-      'It checks that mail submitted from this inbox arrives in its INBOX, as HubSpot\'s own test message must.',
+      "It checks that mail submitted from this inbox arrives in its INBOX, as HubSpot's own test message must.",
       'inboxguard deletes it within a minute (or flags it deleted); if you see it, it is safe to delete.',
       'The round trip is turned off by removing "roundTrip" from this server\'s entry in inboxguard.',
     ].join('\n'),
@@ -355,7 +386,14 @@ function submitFailure(err: unknown, stage: Stage, host: string, started: number
   const replyStage: Stage | undefined = step ?? (e?.code === 'EAUTH' ? 'auth' : e?.code === 'EMESSAGE' ? 'data' : undefined);
   if (replyStage && typeof e.response === 'string') {
     const reply = oneLine(e.response, 300);
-    return { attempt: 'answered', ok: false, ms: Date.now() - started, reply, ...(e.responseCode ? { code: e.responseCode } : {}), failure: { stage: replyStage, kind: 'rejected', message: reply } };
+    return {
+      attempt: 'answered',
+      ok: false,
+      ms: Date.now() - started,
+      reply,
+      ...(e.responseCode ? { code: e.responseCode } : {}),
+      failure: { stage: replyStage, kind: 'rejected', message: reply },
+    };
   }
   const failure = classify(err, replyStage ?? stage);
   // Before AUTH's answer no credential went out: "not attempted"; after the message began, "no answer".
@@ -371,7 +409,12 @@ function quit(conn: SMTPConnection): void {
 }
 
 /** Connects, upgrades (verifying the certificate for the host) and logs in: run beside the IMAP session's opening. */
-async function openSubmission(target: RoundTripTarget, reached: Reached, opts: RoundTripOptions, deadline: Deadline): Promise<Submission | SubmitObservation> {
+async function openSubmission(
+  target: RoundTripTarget,
+  reached: Reached,
+  opts: RoundTripOptions,
+  deadline: Deadline,
+): Promise<Submission | SubmitObservation> {
   const { smtp } = target;
   const step = Math.min(opts.stepTimeoutMs, deadline.remaining());
   const conn = new SMTPConnection({
@@ -393,9 +436,21 @@ async function openSubmission(target: RoundTripTarget, reached: Reached, opts: R
   const started = Date.now();
   let stage: Stage = 'connect';
   try {
-    await within(deadline, opts, Promise.race([callback<void>((done) => conn.connect((err) => done(err ?? null))), broken]), () => conn.close());
+    await within(deadline, opts, Promise.race([callback<void>((done) => conn.connect((err) => done(err ?? null))), broken]), () =>
+      conn.close(),
+    );
     stage = 'auth';
-    await within(deadline, opts, Promise.race([callback<boolean>((done) => conn.login({ user: target.credentials.user, pass: target.credentials.password }, (err, ok) => done(err ?? null, ok))), broken]), () => conn.close());
+    await within(
+      deadline,
+      opts,
+      Promise.race([
+        callback<boolean>((done) =>
+          conn.login({ user: target.credentials.user, pass: target.credentials.password }, (err, ok) => done(err ?? null, ok)),
+        ),
+        broken,
+      ]),
+      () => conn.close(),
+    );
     return { conn, started, broken };
   } catch (err) {
     quit(conn);
@@ -404,15 +459,31 @@ async function openSubmission(target: RoundTripTarget, reached: Reached, opts: R
 }
 
 /** MAIL FROM, RCPT TO, DATA: the message from the inbox's address to itself. */
-async function send(s: Submission, target: RoundTripTarget, opts: RoundTripOptions, deadline: Deadline, run: string, at: Date): Promise<SubmitObservation & { acceptedAt?: number }> {
+async function send(
+  s: Submission,
+  target: RoundTripTarget,
+  opts: RoundTripOptions,
+  deadline: Deadline,
+  run: string,
+  at: Date,
+): Promise<SubmitObservation & { acceptedAt?: number }> {
   const messageId = `<inboxguard.${run}@${target.address.split('@')[1] ?? 'inboxguard.invalid'}>`;
   try {
     const raw = await message(target.address, run, at);
-    const sending = callback<{ response?: string }>((done) => s.conn.send({ from: target.address, to: [target.address] }, raw, (err, i) => done(err ?? null, i)));
+    const sending = callback<{ response?: string }>((done) =>
+      s.conn.send({ from: target.address, to: [target.address] }, raw, (err, i) => done(err ?? null, i)),
+    );
     const info = await within(deadline, opts, Promise.race([sending, s.broken]), () => s.conn.close());
     const acceptedAt = Date.now();
     const reply = info.response ? oneLine(info.response, 200) : undefined;
-    return { attempt: 'answered', ok: true, ms: acceptedAt - s.started, acceptedAt, messageId, ...(reply ? { reply, code: Number(/^\d{3}/.exec(reply)?.[0] ?? 250) } : {}) };
+    return {
+      attempt: 'answered',
+      ok: true,
+      ms: acceptedAt - s.started,
+      acceptedAt,
+      messageId,
+      ...(reply ? { reply, code: Number(/^\d{3}/.exec(reply)?.[0] ?? 250) } : {}),
+    };
   } catch (err) {
     return { ...submitFailure(err, 'mail-from', target.smtp.host, s.started), messageId };
   } finally {
@@ -429,7 +500,11 @@ function within<T>(deadline: Deadline, opts: RoundTripOptions, p: Promise<T>, on
 // ---------------------------------------------------------------- the round trip
 
 function notSent(reason: string): SubmitObservation {
-  return { attempt: 'not-attempted', ok: false, failure: { stage: 'mail-from', kind: 'skipped', message: `the test message was not sent: ${reason}` } };
+  return {
+    attempt: 'not-attempted',
+    ok: false,
+    failure: { stage: 'mail-from', kind: 'skipped', message: `the test message was not sent: ${reason}` },
+  };
 }
 
 /**
@@ -446,11 +521,20 @@ export async function roundTrip(target: RoundTripTarget, opts: RoundTripOptions)
 async function observe(target: RoundTripTarget, opts: RoundTripOptions): Promise<RoundTripObservation> {
   const at = opts.now?.() ?? new Date();
   const deadline = new Deadline(opts.windowMs + opts.stepTimeoutMs * 4);
-  const obs: RoundTripObservation = { address: target.address, at: at.toISOString(), submit: notSent('no session'), watch: { ok: false, windowMs: opts.windowMs } };
+  const obs: RoundTripObservation = {
+    address: target.address,
+    at: at.toISOString(),
+    submit: notSent('no session'),
+    watch: { ok: false, windowMs: opts.windowMs },
+  };
   const { user, password } = target.credentials;
   try {
     if (!sendable(user) || !sendable(password)) {
-      const failure: Failure = { stage: 'login', kind: 'skipped', message: `credentials were not sent: the user name or password ${UNSENDABLE}` };
+      const failure: Failure = {
+        stage: 'login',
+        kind: 'skipped',
+        message: `credentials were not sent: the user name or password ${UNSENDABLE}`,
+      };
       obs.submit = { attempt: 'blocked', ok: false, failure };
       obs.watch.failure = failure;
       return obs;
@@ -465,17 +549,29 @@ async function observe(target: RoundTripTarget, opts: RoundTripOptions): Promise
     // the message goes out only once INBOX is watched.
     const [opened, submission] = await Promise.all([
       openWatch(target, imap, opts, deadline, at.getTime() - (opts.leftoverAgeMs ?? DEFAULT_LEFTOVER_MS)),
-      isFailure(smtp) ? Promise.resolve(notSent(`the SMTP host could not be reached (${failureInWords(smtp)})`)) : openSubmission(target, smtp, opts, deadline),
+      isFailure(smtp)
+        ? Promise.resolve(notSent(`the SMTP host could not be reached (${failureInWords(smtp)})`))
+        : openSubmission(target, smtp, opts, deadline),
     ]);
     if ('failure' in opened) {
       if ('conn' in submission) quit(submission.conn);
       obs.watch = { ...obs.watch, failure: opened.failure, ...(opened.loginRefused ? { loginRefused: true } : {}) };
       // A certificate that does not verify blocks both: the same rule holds for the submission.
-      obs.submit = opened.failure.kind === 'skipped' ? { attempt: 'blocked', ok: false, failure: opened.failure } : notSent(`INBOX could not be watched (${failureInWords(opened.failure)})`);
+      obs.submit =
+        opened.failure.kind === 'skipped'
+          ? { attempt: 'blocked', ok: false, failure: opened.failure }
+          : notSent(`INBOX could not be watched (${failureInWords(opened.failure)})`);
       return obs;
     }
     const { watcher, inboxFrom } = opened;
-    const watch: WatchObservation = { ok: true, windowMs: opts.windowMs, idle: watcher.idle, uidplus: watcher.uidplus, junkFolder: watcher.junk, sentFolder: watcher.sent };
+    const watch: WatchObservation = {
+      ok: true,
+      windowMs: opts.windowMs,
+      idle: watcher.idle,
+      uidplus: watcher.uidplus,
+      junkFolder: watcher.junk,
+      sentFolder: watcher.sent,
+    };
     obs.watch = watch;
     const run = randomUUID();
     const step = <T>(p: Promise<T>): Promise<T> => within(deadline, opts, p, () => undefined);

@@ -70,7 +70,11 @@ export function watchForQueue(ctx: EndpointContext, w: Wire): { done(): void; qu
     const grace = Math.max(QUEUE_GRACE_MS, 5 * (main ?? 0));
     const waited = Date.now() - started;
     if (main !== undefined && waited >= grace) {
-      watch.queued = { stage: 'greeting', kind: 'queued', message: `the server accepted connection ${contact.open + 1} but never greeted it: a connection limit that queues` };
+      watch.queued = {
+        stage: 'greeting',
+        kind: 'queued',
+        message: `the server accepted connection ${contact.open + 1} but never greeted it: a connection limit that queues`,
+      };
       w.destroy();
       return;
     }
@@ -158,7 +162,8 @@ export function tlsOptions(ctx: EndpointContext, versions?: readonly TlsVersion[
 export const NO_STARTTLS = 'the server did not offer STARTTLS';
 
 /** The injected-bytes refusal: credentials are never sent on a session someone may have written into. */
-export const INJECTED = 'credentials were not sent: the server sent data after its STARTTLS go-ahead, before the TLS handshake (possible injection)';
+export const INJECTED =
+  'credentials were not sent: the server sent data after its STARTTLS go-ahead, before the TLS handshake (possible injection)';
 
 /**
  * Why no credentials may go over this TLS session, as the login's outcome; undefined when they
@@ -179,7 +184,8 @@ export function credentialsBlock(ctx: EndpointContext, w: Wire, socket: tls.TLSS
     const message = `credentials were not sent: the certificate does not verify for ${ctx.hostname} (${oneLine(why, 160)}); allowInsecureCertificate (--allow-insecure-cert) sends them anyway`;
     return { attempt: 'blocked', ok: false, failure: { stage: ctx.protocol === 'imap' ? 'login' : 'auth', kind: 'skipped', message } };
   }
-  if (w.discardedAtStarttls > 0) return { attempt: 'blocked', ok: false, failure: { stage: 'starttls', kind: 'protocol', message: INJECTED } };
+  if (w.discardedAtStarttls > 0)
+    return { attempt: 'blocked', ok: false, failure: { stage: 'starttls', kind: 'protocol', message: INJECTED } };
   return undefined;
 }
 
@@ -235,7 +241,10 @@ async function preambleSteps(w: Wire, ctx: EndpointContext, seen: Preamble): Pro
  * all of them (a reply is bounded by MAX_RESPONSE), so that STARTTLS is found wherever it is.
  */
 export function smtpKeywords(lines: readonly string[]): string[] {
-  return lines.slice(1).map((l) => l.trim().toUpperCase()).filter(Boolean);
+  return lines
+    .slice(1)
+    .map((l) => l.trim().toUpperCase())
+    .filter(Boolean);
 }
 
 export async function connectWire(ctx: EndpointContext): Promise<Wire> {

@@ -22,7 +22,8 @@ export async function smtpReply(w: Wire, stage: Stage): Promise<SmtpReply> {
     if (!m) throw fail(stage, 'protocol', `not an SMTP reply: ${oneLine(line, 80)}`);
     const code = Number(m[1]);
     // RFC 5321 §4.2.1: every line of a multiline reply carries the same code.
-    if (lines.length && code !== first) throw fail(stage, 'protocol', `a multiline reply whose lines carry different codes (${first}, then ${code})`);
+    if (lines.length && code !== first)
+      throw fail(stage, 'protocol', `a multiline reply whose lines carry different codes (${first}, then ${code})`);
     first = code;
     lines.push(m[3] ?? '');
     if (m[2] !== '-') return { code, lines };
@@ -39,4 +40,3 @@ export function ehloName(w: Wire): string {
   const a = w.localAddress ?? '127.0.0.1';
   return net.isIPv6(a) ? `[IPv6:${a}]` : `[${a}]`;
 }
-

@@ -46,13 +46,31 @@ async function authenticate(w: Wire, keywords: readonly string[], creds: Credent
       r = await step(b64(`${creds.user} ${createHmac('md5', creds.password).update(challenge).digest('hex')}`));
     }
   } else {
-    const message = mechs.length ? `no supported AUTH mechanism (offered: ${oneLine(mechs.join(' '), 100)})` : 'AUTH is not offered after TLS';
-    return { attempt: 'answered', ok: false, failure: { stage: 'auth', kind: 'rejected', message }, reason: mechs.length ? 'other' : 'auth-not-offered' };
+    const message = mechs.length
+      ? `no supported AUTH mechanism (offered: ${oneLine(mechs.join(' '), 100)})`
+      : 'AUTH is not offered after TLS';
+    return {
+      attempt: 'answered',
+      ok: false,
+      failure: { stage: 'auth', kind: 'rejected', message },
+      reason: mechs.length ? 'other' : 'auth-not-offered',
+    };
   }
   const ms = Date.now() - started;
   if (r.code === 235) return { attempt: 'answered', ok: true, ms };
   // A 334 after the last step asks for more than the mechanism has: the exchange cannot finish.
-  if (r.code === 334) return { attempt: 'answered', ok: false, ms, failure: { stage: 'auth', kind: 'protocol', message: 'the server asked for more after the last AUTH step (334): the exchange cannot finish' }, reason: 'other' };
+  if (r.code === 334)
+    return {
+      attempt: 'answered',
+      ok: false,
+      ms,
+      failure: {
+        stage: 'auth',
+        kind: 'protocol',
+        message: 'the server asked for more after the last AUTH step (334): the exchange cannot finish',
+      },
+      reason: 'other',
+    };
   return refusal(r, ms);
 }
 
@@ -68,7 +86,9 @@ interface EhloOptions {
 async function ehloAndAuth(w: Wire, o: EhloOptions): Promise<{ greeting?: string; capabilities?: string[]; auth?: AuthObservation }> {
   const { ctx, creds, withheld: block } = o;
   const pre = o.preamble;
-  const out: { greeting?: string; capabilities?: string[]; auth?: AuthObservation } = { ...(pre.greeting ? { greeting: pre.greeting } : {}) };
+  const out: { greeting?: string; capabilities?: string[]; auth?: AuthObservation } = {
+    ...(pre.greeting ? { greeting: pre.greeting } : {}),
+  };
   let sent = false;
   try {
     if (ctx.security === 'tls') {
@@ -85,7 +105,13 @@ async function ehloAndAuth(w: Wire, o: EhloOptions): Promise<{ greeting?: string
     out.auth = await authenticate(w, out.capabilities, creds);
   } catch (err) {
     // Withheld credentials stay withheld whatever broke; otherwise: sent and unanswered, or never sent.
-    if (creds) out.auth = block ?? { attempt: sent ? 'no-answer' : 'not-attempted', ok: false, failure: classify(err, 'auth'), ...(sent ? { reason: 'other' as const } : {}) };
+    if (creds)
+      out.auth = block ?? {
+        attempt: sent ? 'no-answer' : 'not-attempted',
+        ok: false,
+        failure: classify(err, 'auth'),
+        ...(sent ? { reason: 'other' as const } : {}),
+      };
   }
   return out;
 }
@@ -108,9 +134,17 @@ async function measure(ctx: EndpointContext, creds: Credentials | undefined, sid
     // Implicit TLS: the server greets first, and an SMTP client must not talk before that.
     const m = await openMeasuringSession(ctx, ctx.security === 'starttls' ? (w) => `EHLO ${ehloName(w)}\r\n` : undefined);
     if (!m.wire) return { facts: m.facts, ...(creds ? { auth: notAttempted(m) } : {}) };
-    const after = await ehloAndAuth(m.wire, { ctx, preamble: m.preamble, ...(creds ? { creds } : {}), ...(m.withheld ? { withheld: m.withheld } : {}) });
+    const after = await ehloAndAuth(m.wire, {
+      ctx,
+      preamble: m.preamble,
+      ...(creds ? { creds } : {}),
+      ...(m.withheld ? { withheld: m.withheld } : {}),
+    });
     m.wire.close('QUIT\r\n');
-    const facts: SessionFacts = { ...m.facts, identity: identityOf(after.greeting, after.capabilities ?? m.preamble.capabilities, undefined) };
+    const facts: SessionFacts = {
+      ...m.facts,
+      identity: identityOf(after.greeting, after.capabilities ?? m.preamble.capabilities, undefined),
+    };
     return { facts, ...(after.auth ? { auth: after.auth } : {}) };
   })();
   const workers = ctx.limiter.max < 2 ? main.then(worker) : Promise.all(Array.from({ length: side }, worker));

@@ -9,8 +9,9 @@ const MAX_TEXT = 200;
 // Escape sequences as a whole, so that no leftover such as "[1;1H" or "]0;title" survives:
 // CSI (ESC [ or C1 0x9b) with its parameters and final byte; OSC, DCS, SOS, PM and APC up to
 // their terminator (BEL or ST) or, unterminated, to the end; any other two-byte ESC sequence.
-// eslint-disable-next-line no-control-regex
-const ESCAPES = /(?:\x1b\[|\x9b)[\x30-\x3f]*[\x20-\x2f]*[\x40-\x7e]?|(?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f])[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?|\x1b[\x20-\x7e]?/g;
+const ESCAPES =
+  // eslint-disable-next-line no-control-regex
+  /(?:\x1b\[|\x9b)[\x30-\x3f]*[\x20-\x2f]*[\x40-\x7e]?|(?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f])[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?|\x1b[\x20-\x7e]?/g;
 // C0 and C1 controls, DEL, and the invisible bidirectional and zero-width marks that could make a line read differently.
 // eslint-disable-next-line no-control-regex
 const INVISIBLE = /[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]+/g;
@@ -38,7 +39,8 @@ export function decodeReadable(b: Uint8Array): string {
     let i = 0;
     while (i < b.length) {
       const lead = b[i]!;
-      const len = lead < 0x80 ? 1 : lead >= 0xc2 && lead <= 0xdf ? 2 : lead >= 0xe0 && lead <= 0xef ? 3 : lead >= 0xf0 && lead <= 0xf4 ? 4 : 0;
+      const len =
+        lead < 0x80 ? 1 : lead >= 0xc2 && lead <= 0xdf ? 2 : lead >= 0xe0 && lead <= 0xef ? 3 : lead >= 0xf0 && lead <= 0xf4 ? 4 : 0;
       if (len > 0 && i + len <= b.length) {
         try {
           out += strict.decode(b.subarray(i, i + len));
@@ -82,7 +84,10 @@ export class Redactor {
 
   /** `plain`: the forms as typed (password, its quoted form); `base64`: the encoded forms sent. */
   constructor(plain: readonly string[], base64: readonly string[] = []) {
-    for (const [forms, size] of [[plain, PLAIN_FRAGMENT], [base64, BASE64_FRAGMENT]] as const) {
+    for (const [forms, size] of [
+      [plain, PLAIN_FRAGMENT],
+      [base64, BASE64_FRAGMENT],
+    ] as const) {
       for (const form of forms) {
         if (!form) continue;
         const n = Math.min(size, form.length);

@@ -134,9 +134,7 @@ describe('DynamoDB adapters on an in-memory dynalite', () => {
 
     it('lets exactly one of two writers with the same expected version win', async () => {
       await db.store.putState(state('race', 1), 0);
-      const results = await Promise.allSettled(
-        ['a', 'b'].map((w) => db.store.putState(state('race', 2, { lastJobId: w }), 1)),
-      );
+      const results = await Promise.allSettled(['a', 'b'].map((w) => db.store.putState(state('race', 2, { lastJobId: w }), 1)));
       const won = results.flatMap((r, i) => (r.status === 'fulfilled' ? [['a', 'b'][i]] : []));
       const lost = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
       expect(won).toHaveLength(1);
@@ -243,7 +241,11 @@ describe('DynamoDB adapters on an in-memory dynalite', () => {
       const atSeconds = Date.parse(T0) / 1000;
       expect((await rawItem(db, 'server#ttl', `hist#${T0}#job-1`))?.expiresAt).toBe(atSeconds + 90 * 86_400);
 
-      const client = new DynamoDBClient({ endpoint: db.endpoint, region: 'local', credentials: { accessKeyId: 'l', secretAccessKey: 'l' } });
+      const client = new DynamoDBClient({
+        endpoint: db.endpoint,
+        region: 'local',
+        credentials: { accessKeyId: 'l', secretAccessKey: 'l' },
+      });
       await new DynamoStore(client, DEFAULT_TABLE_NAME, { historyDays: 7 }).putHistory({ ...e, jobId: 'job-2' });
       client.destroy();
       expect((await rawItem(db, 'server#ttl', `hist#${T0}#job-2`))?.expiresAt).toBe(atSeconds + 7 * 86_400);

@@ -17,15 +17,35 @@ const BAD: Array<[string, unknown, RegExp]> = [
   ['unknown top-level field', { servers: [ok], extra: 1 }, /unknown field extra/],
   ['bad id', { servers: [{ ...ok, id: 'acme sales!' }] }, /server "acme sales!": id: must be 1-63 letters/],
   ['missing imap', { servers: [{ id: 'x' }] }, /server "x": imap: /],
-  ['bad imap host', { servers: [{ ...ok, imap: 'imap..acme.com' }] }, /server "acme-sales": imap: "imap\.\.acme\.com" is not a valid host name/],
+  [
+    'bad imap host',
+    { servers: [{ ...ok, imap: 'imap..acme.com' }] },
+    /server "acme-sales": imap: "imap\.\.acme\.com" is not a valid host name/,
+  ],
   ['bad smtp port', { servers: [{ ...ok, smtp: 'smtp.acme.com:70000' }] }, /server "acme-sales": smtp: port "70000" must be 1 to 65535/],
   ['bad security', { servers: [{ ...ok, imapSecurity: 'ssl' }] }, /server "acme-sales": imapSecurity: must be tls or starttls/],
-  ['user without password source', { servers: [{ ...ok, passwordEnv: undefined }] }, /server "acme-sales": user: needs passwordEnv or passwordSecretArn/],
+  [
+    'user without password source',
+    { servers: [{ ...ok, passwordEnv: undefined }] },
+    /server "acme-sales": user: needs passwordEnv or passwordSecretArn/,
+  ],
   ['password source without user', { servers: [{ id: 'x', imap: 'i.example.com', passwordEnv: 'PW' }] }, /server "x": user: is missing/],
-  ['both password sources', { servers: [{ ...ok, passwordSecretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:x' }] }, /passwordSecretArn: give passwordEnv or passwordSecretArn, not both/],
+  [
+    'both password sources',
+    { servers: [{ ...ok, passwordSecretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:x' }] },
+    /passwordSecretArn: give passwordEnv or passwordSecretArn, not both/,
+  ],
   ['bad env name', { servers: [{ ...ok, passwordEnv: 'ACME-PW' }] }, /passwordEnv: is not an environment variable name/],
-  ['bad secret arn', { servers: [{ ...ok, passwordEnv: undefined, passwordSecretArn: 'acme' }] }, /passwordSecretArn: is not a Secrets Manager secret ARN/],
-  ['bad resolve address', { servers: [{ ...ok, resolve: { 'imap.acme.com': 'ten.0.0.5' } }] }, /server "acme-sales": resolve\.imap\.acme\.com: /],
+  [
+    'bad secret arn',
+    { servers: [{ ...ok, passwordEnv: undefined, passwordSecretArn: 'acme' }] },
+    /passwordSecretArn: is not a Secrets Manager secret ARN/,
+  ],
+  [
+    'bad resolve address',
+    { servers: [{ ...ok, resolve: { 'imap.acme.com': 'ten.0.0.5' } }] },
+    /server "acme-sales": resolve\.imap\.acme\.com: /,
+  ],
   ['bad flag type', { servers: [{ ...ok, allowInsecureCertificate: 'yes' }] }, /allowInsecureCertificate: /],
   ['unknown profile', { servers: [{ ...ok, profile: 'gmail' }] }, /profile: must be one of: hubspot/],
   ['unknown server field', { servers: [{ ...ok, pasword: 'x' }] }, /server "acme-sales": unknown field pasword/],
@@ -43,22 +63,46 @@ const BAD: Array<[string, unknown, RegExp]> = [
   ['imap negative port', { servers: [{ ...ok, imap: 'imap.acme.com:-1' }] }, /imap: port "-1" is not a number/],
   ['imap fractional port', { servers: [{ ...ok, imap: 'imap.acme.com:99.5' }] }, /imap: port "99\.5" is not a number/],
   ['imap hex port', { servers: [{ ...ok, imap: 'imap.acme.com:0x3e1' }] }, /imap: port "0x3e1" is not a number/],
-  ['imap URL', { servers: [{ ...ok, imap: 'imaps://imap.acme.com:993' }] }, /imap: "imaps:\/\/imap\.acme\.com:993" is not HOST or HOST:PORT/],
+  [
+    'imap URL',
+    { servers: [{ ...ok, imap: 'imaps://imap.acme.com:993' }] },
+    /imap: "imaps:\/\/imap\.acme\.com:993" is not HOST or HOST:PORT/,
+  ],
   ['bare IPv6 with a port', { servers: [{ ...ok, imap: '2001:db8::1:993' }] }, /imap: "2001:db8::1:993" is not HOST or HOST:PORT/],
-  ['bracketed non-address', { servers: [{ ...ok, imap: '[imap.acme.com]:993' }] }, /imap: "\[imap\.acme\.com\]:993": brackets are only for an IPv6 address/],
+  [
+    'bracketed non-address',
+    { servers: [{ ...ok, imap: '[imap.acme.com]:993' }] },
+    /imap: "\[imap\.acme\.com\]:993": brackets are only for an IPv6 address/,
+  ],
   ['underscore in a host', { servers: [{ ...ok, imap: 'imap_1.acme.com' }] }, /imap: "imap_1\.acme\.com" is not a valid host name/],
   ['space in a host', { servers: [{ ...ok, imap: 'imap acme.com' }] }, /imap: "imap acme\.com" is not a valid host name/],
   ['control character in a host', { servers: [{ ...ok, imap: 'imap\u0000.acme.com' }] }, /imap: ".*" is not a valid host name/],
-  ['label of 64 characters', { servers: [{ ...ok, imap: `${'a'.repeat(64)}.acme.com` }] }, /imap: "a{64}\.acme\.com" is not a valid host name/],
+  [
+    'label of 64 characters',
+    { servers: [{ ...ok, imap: `${'a'.repeat(64)}.acme.com` }] },
+    /imap: "a{64}\.acme\.com" is not a valid host name/,
+  ],
   ['host of 263 characters', { servers: [{ ...ok, imap: `${'abcdefghi.'.repeat(26)}com` }] }, /imap: ".*" is not a valid host name/],
   ['label starting with a hyphen', { servers: [{ ...ok, smtp: '-smtp.acme.com' }] }, /smtp: "-smtp\.acme\.com" is not a valid host name/],
-  ['IDN that punycode cannot take', { servers: [{ ...ok, imap: 'mail.\u00ad.example' }] }, /imap: "mail\.\u00ad\.example" is not a valid host name/],
+  [
+    'IDN that punycode cannot take',
+    { servers: [{ ...ok, imap: 'mail.\u00ad.example' }] },
+    /imap: "mail\.\u00ad\.example" is not a valid host name/,
+  ],
   ['malformed punycode', { servers: [{ ...ok, imap: 'xn--a.example' }] }, /imap: "xn--a\.example" is not a valid host name/],
   ['smtp port 0', { servers: [{ ...ok, smtp: 'smtp.acme.com:0' }] }, /smtp: port "0" must be 1 to 65535/],
   ['security in capitals', { servers: [{ ...ok, smtpSecurity: 'TLS' }] }, /smtpSecurity: must be tls or starttls/],
-  ['resolve to a name', { servers: [{ ...ok, resolve: { 'imap.acme.com': 'mail.internal' } }] }, /resolve\.imap\.acme\.com: "mail\.internal" is not an IP address/],
+  [
+    'resolve to a name',
+    { servers: [{ ...ok, resolve: { 'imap.acme.com': 'mail.internal' } }] },
+    /resolve\.imap\.acme\.com: "mail\.internal" is not an IP address/,
+  ],
   ['resolve to an address with a port', { servers: [{ ...ok, resolve: { 'imap.acme.com': '10.0.0.5:993' } }] }, /is not an IP address/],
-  ['resolve to an empty address', { servers: [{ ...ok, resolve: { 'imap.acme.com': '' } }] }, /resolve\.imap\.acme\.com: "" is not an IP address/],
+  [
+    'resolve to an empty address',
+    { servers: [{ ...ok, resolve: { 'imap.acme.com': '' } }] },
+    /resolve\.imap\.acme\.com: "" is not an IP address/,
+  ],
   ['resolve of a bad host', { servers: [{ ...ok, resolve: { 'bad host': '10.0.0.5' } }] }, /resolve.*"bad host" is not a valid host name/],
   ['resolve not an object', { servers: [{ ...ok, resolve: ['imap.acme.com=10.0.0.5'] }] }, /resolve: /],
   ['user with CR LF', { servers: [{ ...ok, user: 'sales@acme.com\r\nA1 LOGOUT' }] }, /user: contains CR, LF or NUL/],
@@ -71,9 +115,21 @@ const BAD: Array<[string, unknown, RegExp]> = [
   // Issue 12: the round trip.
   ['roundTrip not a boolean', { servers: [{ ...ok, roundTrip: 'yes' }] }, /server "acme-sales": roundTrip: /],
   ['roundTrip without smtp', { servers: [{ ...ok, smtp: undefined, roundTrip: true }] }, /server "acme-sales": roundTrip: needs smtp/],
-  ['roundTrip without user', { servers: [{ id: 'x', imap: 'i.example.com', smtp: 's.example.com', roundTrip: true }] }, /server "x": roundTrip: needs user, address \(the user is not an address\)/],
-  ['roundTrip, the user not an address', { servers: [{ ...ok, user: 'sales', roundTrip: true }] }, /server "acme-sales": roundTrip: needs address \(the user is not an address\)/],
-  ['address not an address', { servers: [{ ...ok, address: 'sales at acme' }] }, /server "acme-sales": address: "sales at acme" is not a mail address \(local@domain\)/],
+  [
+    'roundTrip without user',
+    { servers: [{ id: 'x', imap: 'i.example.com', smtp: 's.example.com', roundTrip: true }] },
+    /server "x": roundTrip: needs user, address \(the user is not an address\)/,
+  ],
+  [
+    'roundTrip, the user not an address',
+    { servers: [{ ...ok, user: 'sales', roundTrip: true }] },
+    /server "acme-sales": roundTrip: needs address \(the user is not an address\)/,
+  ],
+  [
+    'address not an address',
+    { servers: [{ ...ok, address: 'sales at acme' }] },
+    /server "acme-sales": address: "sales at acme" is not a mail address \(local@domain\)/,
+  ],
   ['address with a display name', { servers: [{ ...ok, address: 'Sales <sales@acme.com>' }] }, /address: .* is not a mail address/],
   ['address with a bad domain', { servers: [{ ...ok, address: 'sales@acme..com' }] }, /address: "acme\.\.com" is not a valid host name/],
 ];
@@ -96,7 +152,12 @@ describe('servers.json validation', () => {
 
   it('reports every problem at once', () => {
     try {
-      parseServers({ servers: [{ ...ok, imap: 'bad host' }, { ...ok, id: 'b', smtp: 'x:0' }] });
+      parseServers({
+        servers: [
+          { ...ok, imap: 'bad host' },
+          { ...ok, id: 'b', smtp: 'x:0' },
+        ],
+      });
       expect.unreachable();
     } catch (err) {
       expect(err).toBeInstanceOf(ConfigError);
@@ -107,7 +168,10 @@ describe('servers.json validation', () => {
   it('a valid file loads; IDN hosts in resolve become punycode; caFile is relative to the file', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'inboxguard-cfg-'));
     writeFileSync(join(dir, 'ca.pem'), '-----BEGIN CERTIFICATE-----\nMII\n-----END CERTIFICATE-----\n');
-    writeFileSync(join(dir, 'servers.json'), JSON.stringify({ servers: [{ ...ok, caFile: 'ca.pem', resolve: { 'mail.bücher.example': '192.0.2.1' } }] }));
+    writeFileSync(
+      join(dir, 'servers.json'),
+      JSON.stringify({ servers: [{ ...ok, caFile: 'ca.pem', resolve: { 'mail.bücher.example': '192.0.2.1' } }] }),
+    );
     const [s] = await loadServers(join(dir, 'servers.json'));
     expect(s!.caFile).toBe(join(dir, 'ca.pem'));
     expect(s!.resolve).toEqual({ 'mail.xn--bcher-kva.example': '192.0.2.1' });
@@ -121,11 +185,19 @@ describe('servers.json validation', () => {
     const dir = mkdtempSync(join(tmpdir(), 'inboxguard-cfg-'));
     const pem = '-----BEGIN CERTIFICATE-----\nMII\n-----END CERTIFICATE-----\n';
     writeFileSync(join(dir, 'ca.pem'), pem);
-    writeFileSync(join(dir, 'servers.json'), JSON.stringify({ servers: [{ ...ok, caFile: 'ca.pem', imap: 'imap.acme.com:143', address: 'sales@acme.com' }] }));
+    writeFileSync(
+      join(dir, 'servers.json'),
+      JSON.stringify({ servers: [{ ...ok, caFile: 'ca.pem', imap: 'imap.acme.com:143', address: 'sales@acme.com' }] }),
+    );
     const [s] = await loadServers(join(dir, 'servers.json'));
     rmSync(join(dir, 'ca.pem')); // a job that read it again would fail now
     const target = await targetFor(s!, 'pw');
-    expect(target).toMatchObject({ caPem: pem, imap: { host: 'imap.acme.com', port: 143, security: 'starttls' }, smtp: { host: 'smtp.acme.com', port: 587, security: 'starttls' }, address: 'sales@acme.com' });
+    expect(target).toMatchObject({
+      caPem: pem,
+      imap: { host: 'imap.acme.com', port: 143, security: 'starttls' },
+      smtp: { host: 'smtp.acme.com', port: 587, security: 'starttls' },
+      address: 'sales@acme.com',
+    });
     expect(await preparedServer(s!)).toBe(await preparedServer(s!));
   });
 });

@@ -124,7 +124,11 @@ describe('delivery: no alert lost, none sent twice (dynalite)', () => {
         return cannedCheck()();
       },
     });
-    const servers: ServerConfig[] = [server, { id: 'broken', imap: 'broken.example.com:993' }, { id: 'other', imap: 'other.example.com:993' }];
+    const servers: ServerConfig[] = [
+      server,
+      { id: 'broken', imap: 'broken.example.com:993' },
+      { id: 'other', imap: 'other.example.com:993' },
+    ];
     const results = await runCycle(servers, new Date(clock.t), flaky, 2);
     expect(results.map((r) => [r.serverId, r.error ?? r.outcome?.alert?.kind])).toEqual([
       ['acme', 'baseline'],

@@ -14,7 +14,10 @@ import type { StateStore } from '../../lambdas/ports.js';
 import { cannedCheck } from '../support/canned.js';
 import { nextCycle } from '../support/clock.js';
 
-const SERVERS: ServerConfig[] = Array.from({ length: 12 }, (_, i) => ({ id: `srv-${String(i).padStart(2, '0')}`, imap: `imap${i}.example.com:993` }));
+const SERVERS: ServerConfig[] = Array.from({ length: 12 }, (_, i) => ({
+  id: `srv-${String(i).padStart(2, '0')}`,
+  imap: `imap${i}.example.com:993`,
+}));
 /** From the real time: the cycle meets a real store (test/support/clock.ts). */
 const CYCLE = nextCycle();
 
@@ -112,7 +115,9 @@ describe('faults mid-cycle: nothing lost, nothing duplicated, the others keep go
     for (const id of done) expect(second.find((r) => r.serverId === id)?.outcome).toMatchObject({ status: 'replayed', published: [] });
     // The job whose notifier failed, and the one whose state was stored as the store went away,
     // left their alerts pending: the retry publishes them (and does not check again).
-    const finishedPending = second.filter((r) => r.outcome?.status === 'replayed' && r.outcome.published.length === 1).map((r) => r.serverId);
+    const finishedPending = second
+      .filter((r) => r.outcome?.status === 'replayed' && r.outcome.published.length === 1)
+      .map((r) => r.serverId);
     expect(finishedPending).toEqual(expect.arrayContaining(['srv-02']));
     expect(finishedPending.length).toBeGreaterThanOrEqual(2);
 
@@ -122,7 +127,10 @@ describe('faults mid-cycle: nothing lost, nothing duplicated, the others keep go
 
     for (const s of SERVERS) {
       const history = await embedded.store.listHistory(s.id, 10);
-      expect(history.map((h) => h.at), s.id).toEqual([CYCLE.toISOString()]);
+      expect(
+        history.map((h) => h.at),
+        s.id,
+      ).toEqual([CYCLE.toISOString()]);
       const state = await embedded.store.getState(s.id);
       expect(state?.pendingAlert, s.id).toBeUndefined();
     }
@@ -130,6 +138,8 @@ describe('faults mid-cycle: nothing lost, nothing duplicated, the others keep go
     expect(published.map((a) => a.serverId).sort()).toEqual(SERVERS.map((s) => s.id));
     expect(published.every((a) => a.kind === 'baseline')).toBe(true);
     expect(new Set(published.map((a) => a.id)).size).toBe(SERVERS.length);
-    console.log(`faults: ${injected} injected (store stopped once, notifier failed, probe crashed) over ${SERVERS.length} servers; ${failed.length} jobs failed and were retried; lost 0, duplicated 0`);
+    console.log(
+      `faults: ${injected} injected (store stopped once, notifier failed, probe crashed) over ${SERVERS.length} servers; ${failed.length} jobs failed and were retried; lost 0, duplicated 0`,
+    );
   }, 60_000);
 });

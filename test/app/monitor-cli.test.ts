@@ -30,7 +30,11 @@ async function run(args: string[]) {
   return { code, out, err };
 }
 const monitor = () => run(['monitor', '--config', config, '--once', '--data-dir', dataDir, '--alerts-file', alerts, '--timeout', '10s']);
-const alertLines = () => readFileSync(alerts, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { kind: string; serverId: string; subject: string });
+const alertLines = () =>
+  readFileSync(alerts, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { kind: string; serverId: string; subject: string });
 
 beforeAll(async () => {
   certs = await makeMiniCerts();
@@ -84,7 +88,9 @@ describe('inboxguard monitor --once and history', () => {
     const items = await embedded.client.send(new ScanCommand({ TableName: DEFAULT_TABLE_NAME }));
     await embedded.close();
     expect(items.Items?.length).toBeGreaterThanOrEqual(5);
-    expect(leaks({ outputs: JSON.stringify(outputs), alerts: readFileSync(alerts, 'utf8'), store: JSON.stringify(items.Items) })).toEqual([]);
+    expect(leaks({ outputs: JSON.stringify(outputs), alerts: readFileSync(alerts, 'utf8'), store: JSON.stringify(items.Items) })).toEqual(
+      [],
+    );
   }, 60_000);
 
   it('history of an unknown server says so (exit 3)', async () => {

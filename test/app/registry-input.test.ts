@@ -39,7 +39,10 @@ const BAD: Array<[args: string[], message: RegExp, env?: NodeJS.ProcessEnv]> = [
   [[...ok, '--user', 'sales@acme.com', '--password-env', 'PW'], /--password-env: environment variable PW is not set/],
   [[...ok, '--user', 'sales@acme.com', '--password-env', 'PW'], /password: contains CR, LF or NUL/, { PW: 'pw\r\nA1 LOGOUT' }],
   [[...ok, '--smtp-security', 'SSL'], /--smtp-security: must be tls or starttls/],
-  [[...ok, '--user', 'sales@acme.com', '--password-file', '/nonexistent/pw'], /--password-file: cannot read a password from \/nonexistent\/pw \(ENOENT\)/],
+  [
+    [...ok, '--user', 'sales@acme.com', '--password-file', '/nonexistent/pw'],
+    /--password-file: cannot read a password from \/nonexistent\/pw \(ENOENT\)/,
+  ],
   [[...ok, '--address', 'sales at acme'], /--address: "sales at acme" is not a mail address/],
   [[...ok, '--round-trip'], /--round-trip: needs smtp, user, address/],
 ];
@@ -54,7 +57,19 @@ describe('inboxguard servers add: bad registry entries', () => {
 
   it('has a bad case naming every value-taking option of servers add', () => {
     const named = (flag: string) => BAD.some(([, message]) => message.source.includes(flag));
-    const options = ['--id', '--imap', '--smtp', '--imap-security', '--smtp-security', '--user', '--password-env', '--password-file', '--resolve', '--address', '--round-trip'];
+    const options = [
+      '--id',
+      '--imap',
+      '--smtp',
+      '--imap-security',
+      '--smtp-security',
+      '--user',
+      '--password-env',
+      '--password-file',
+      '--resolve',
+      '--address',
+      '--round-trip',
+    ];
     expect(options.filter((o) => !named(o))).toEqual([]);
   });
 });

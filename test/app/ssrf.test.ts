@@ -47,7 +47,12 @@ const connect = (r: CheckReport, p: 'imap' | 'smtp' = 'imap') => r.requirements.
 describe('the SSRF guard in the monitor', () => {
   it('a host pinned to loopback is refused unless allowPrivateAddress is set; nothing connects', async () => {
     const before = accepted;
-    const s: ServerConfig = { id: 'pinned-loopback', imap: `mail.acme.test:${port}`, smtp: `mail.acme.test:${port}`, resolve: { 'mail.acme.test': '127.0.0.1' } };
+    const s: ServerConfig = {
+      id: 'pinned-loopback',
+      imap: `mail.acme.test:${port}`,
+      smtp: `mail.acme.test:${port}`,
+      resolve: { 'mail.acme.test': '127.0.0.1' },
+    };
     const { report } = await runJob(s, jobFor(s.id, at), deps());
     expect(connect(report!)).toMatchObject({
       status: 'fail',
@@ -67,12 +72,20 @@ describe('the SSRF guard in the monitor', () => {
     ['a DNS answer in RFC 1918', '10.0.0.5', /10\.0\.0\.5 is private \(RFC 1918, 10\.0\.0\.0\/8\)/],
     ['the instance metadata address', '169.254.169.254', /169\.254\.169\.254 is link-local, the cloud instance metadata address/],
     ['a unique-local IPv6 address', 'fd00:ec2::254', /fd00:ec2::254 is unique-local \(fc00::\/7\)/],
-    ['an IPv4-mapped private address', '::ffff:192.168.0.1', /::ffff:192\.168\.0\.1 is private \(RFC 1918, 192\.168\.0\.0\/16\), IPv4-mapped/],
+    [
+      'an IPv4-mapped private address',
+      '::ffff:192.168.0.1',
+      /::ffff:192\.168\.0\.1 is private \(RFC 1918, 192\.168\.0\.0\/16\), IPv4-mapped/,
+    ],
     ['the unspecified address', '0.0.0.0', /0\.0\.0\.0 is unspecified/],
     ['IPv6 loopback', '::1', /::1 is loopback/],
   ])('%s (%s) from the resolver is refused before any connection', async (_what, address, message) => {
     const s: ServerConfig = { id: `dns-${address.replace(/[^a-z0-9]/gi, '-')}`, imap: 'mail.acme.test:993' };
-    const { report } = await runJob(s, jobFor(s.id, at), deps(async () => address));
+    const { report } = await runJob(
+      s,
+      jobFor(s.id, at),
+      deps(async () => address),
+    );
     expect(connect(report!).status).toBe('fail');
     expect(connect(report!).summary).toMatch(message);
     expect(connect(report!).summary).toMatch(/allowPrivateAddress/);
@@ -84,7 +97,11 @@ describe('the SSRF guard in the monitor', () => {
       { id: 'pin-10', imap: 'imap.acme.com:993', resolve: { 'imap.acme.com': '10.0.0.5' } },
       { id: 'literal-10', imap: '10.0.0.5:993' },
     ] as ServerConfig[]) {
-      const { report } = await runJob(s, jobFor(s.id, at), deps(async () => '198.51.100.7'));
+      const { report } = await runJob(
+        s,
+        jobFor(s.id, at),
+        deps(async () => '198.51.100.7'),
+      );
       expect(connect(report!).summary).toMatch(/10\.0\.0\.5 is private .*allowPrivateAddress/);
     }
   });
@@ -101,7 +118,10 @@ describe('the SSRF guard in the monitor', () => {
   });
 
   it('`inboxguard check` (runCheck without the flag) connects to loopback as asked', async () => {
-    const report = await runCheck({ imap: { host: 'mail.acme.test', port, security: 'tls' }, resolve: { 'mail.acme.test': '127.0.0.1' } }, { timeoutMs: 1500 });
+    const report = await runCheck(
+      { imap: { host: 'mail.acme.test', port, security: 'tls' }, resolve: { 'mail.acme.test': '127.0.0.1' } },
+      { timeoutMs: 1500 },
+    );
     expect(connect(report).status).toBe('pass');
   });
 });

@@ -7,7 +7,9 @@ import { bundle } from '../../bench/lib/esbuild.js';
 async function packagesIn(name: string): Promise<{ bytes: number; packages: Set<string> }> {
   const b = await bundle(`lambdas/handlers/${name}.ts`, `test-${name}`, 'lambda');
   const output = Object.values(b.metafile.outputs).find((o) => o.entryPoint)!;
-  const packages = new Set(Object.keys(output.inputs).flatMap((i) => /node_modules\/((?:@[^/]+\/)?[^/]+)\/(?!.*node_modules)/.exec(i)?.[1] ?? []));
+  const packages = new Set(
+    Object.keys(output.inputs).flatMap((i) => /node_modules\/((?:@[^/]+\/)?[^/]+)\/(?!.*node_modules)/.exec(i)?.[1] ?? []),
+  );
   return { bytes: (await readFile(b.file)).length, packages };
 }
 
@@ -15,7 +17,10 @@ describe('function bundles', () => {
   it('keep imapflow and nodemailer out of the probe and dispatch functions', async () => {
     for (const name of ['probe', 'dispatch']) {
       const { packages, bytes } = await packagesIn(name);
-      expect([...packages].filter((p) => p === 'imapflow' || p === 'nodemailer'), name).toEqual([]);
+      expect(
+        [...packages].filter((p) => p === 'imapflow' || p === 'nodemailer'),
+        name,
+      ).toEqual([]);
       expect(bytes, name).toBeLessThan(1024 * 1024);
     }
   });

@@ -36,7 +36,10 @@ describe('parseConfig', () => {
 
   it.each([
     [{ scheduleRateMinutes: 0 }, /setting "scheduleRateMinutes" must be from 1 to 720/],
-    [{ roundTripWindowSeconds: 120, roundTripDeadlineSeconds: 130 }, /setting "roundTripDeadlineSeconds" must exceed roundTripWindowSeconds \(120\) by at least 20 seconds/],
+    [
+      { roundTripWindowSeconds: 120, roundTripDeadlineSeconds: 130 },
+      /setting "roundTripDeadlineSeconds" must exceed roundTripWindowSeconds \(120\) by at least 20 seconds/,
+    ],
     [{ roundTripIntervalMinutes: 2 }, /setting "roundTripIntervalMinutes" must be from 5 to 1440/],
     [{ scheduleRateMinutes: 7.5 }, /setting "scheduleRateMinutes" must be a whole number/],
     [{ scheduleRateMinutes: '15' }, /setting "scheduleRateMinutes" must be a number/],
@@ -44,14 +47,26 @@ describe('parseConfig', () => {
     [{ probeMaxConcurrency: 1 }, /setting "probeMaxConcurrency" must be from 2 to 1000/],
     [{ probeBatchSize: 11 }, /setting "probeBatchSize" must be from 1 to 10/],
     [{ logRetentionDays: 31 }, /setting "logRetentionDays" must be one of 1, 3, 5/],
-    [{ alertEmails: ['ops@example.com', 'not-an-address'] }, /setting "alertEmails\[1\]" must be e-mail addresses \("not-an-address" is not one\)/],
+    [
+      { alertEmails: ['ops@example.com', 'not-an-address'] },
+      /setting "alertEmails\[1\]" must be e-mail addresses \("not-an-address" is not one\)/,
+    ],
     [{ secretsPrefix: 'inboxguard' }, /setting "secretsPrefix" must be a Secrets Manager name prefix ending in "\/"/],
     [{ stackName: '1nbox' }, /setting "stackName" must start with a letter/],
     [{ vpcCidr: '10.0.0.0/8' }, /setting "vpcCidr" must be an IPv4 CIDR block/],
     [{ vpcCidr: '10.300.0.0/16' }, /setting "vpcCidr" must be an IPv4 CIDR block/],
-    [{ elasticIps: [{ allocationId: 'eip-1', publicIp: '203.0.113.7' }] }, /setting "elasticIps\[0\].allocationId" must be an allocation id/],
-    [{ elasticIps: [{ allocationId: 'eipalloc-0123456789abcdef0', publicIp: '203.0.113' }] }, /setting "elasticIps\[0\].publicIp" must be an IPv4 address/],
-    [{ natPerAz: true, elasticIps: [{ allocationId: 'eipalloc-0123456789abcdef0', publicIp: '203.0.113.7' }] }, /setting "elasticIps" must list exactly 2 addresses .*natPerAz is true.*got 1/],
+    [
+      { elasticIps: [{ allocationId: 'eip-1', publicIp: '203.0.113.7' }] },
+      /setting "elasticIps\[0\].allocationId" must be an allocation id/,
+    ],
+    [
+      { elasticIps: [{ allocationId: 'eipalloc-0123456789abcdef0', publicIp: '203.0.113' }] },
+      /setting "elasticIps\[0\].publicIp" must be an IPv4 address/,
+    ],
+    [
+      { natPerAz: true, elasticIps: [{ allocationId: 'eipalloc-0123456789abcdef0', publicIp: '203.0.113.7' }] },
+      /setting "elasticIps" must list exactly 2 addresses .*natPerAz is true.*got 1/,
+    ],
     [
       {
         natPerAz: true,
@@ -82,7 +97,8 @@ describe('loadConfig', () => {
         'inboxguard:natPerAz': 'true',
         'inboxguard:opsEmails': 'ops@example.com, oncall@example.com',
         'inboxguard:secretsPrefix': 'acme/',
-        'inboxguard:elasticIps': '[{"allocationId":"eipalloc-0123456789abcdef0","publicIp":"203.0.113.7"},{"allocationId":"eipalloc-0123456789abcdef1","publicIp":"203.0.113.8"}]',
+        'inboxguard:elasticIps':
+          '[{"allocationId":"eipalloc-0123456789abcdef0","publicIp":"203.0.113.7"},{"allocationId":"eipalloc-0123456789abcdef1","publicIp":"203.0.113.8"}]',
         '@aws-cdk/core:someFlag': true,
       }),
     );
@@ -109,7 +125,14 @@ it('the CDK app stops with the message and exit code 1 on a bad setting', async 
   const root = fileURLToPath(new URL('../../', import.meta.url));
   const run = promisify(execFile)(process.execPath, ['--import', 'tsx', 'bin/app.ts'], {
     cwd: root,
-    env: { ...process.env, CDK_CONTEXT_JSON: JSON.stringify({ 'inboxguard:scheduleRateMinutes': '0' }), CDK_OUTDIR: mkdtempSync(join(tmpdir(), 'inboxguard-cdk-')) },
+    env: {
+      ...process.env,
+      CDK_CONTEXT_JSON: JSON.stringify({ 'inboxguard:scheduleRateMinutes': '0' }),
+      CDK_OUTDIR: mkdtempSync(join(tmpdir(), 'inboxguard-cdk-')),
+    },
   });
-  await expect(run).rejects.toMatchObject({ code: 1, stderr: expect.stringMatching(/setting "scheduleRateMinutes" must be from 1 to 720/) });
+  await expect(run).rejects.toMatchObject({
+    code: 1,
+    stderr: expect.stringMatching(/setting "scheduleRateMinutes" must be from 1 to 720/),
+  });
 });

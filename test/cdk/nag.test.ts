@@ -10,13 +10,16 @@ import { CDK_CONTEXT, testApp } from './synth.js';
 const config = (settings: Record<string, unknown> = {}) => parseConfig({ ...(CDK_CONTEXT.inboxguard as object), ...settings });
 
 describe('cdk-nag AwsSolutions', () => {
-  it.each([[{}], [{ natPerAz: true, alertEmails: ['a@example.com'], opsEmails: ['o@example.com'] }]])('finds nothing unacknowledged (%j)', (settings) => {
-    const app = testApp();
-    const stack = new InboxguardStack(app, 'Test', { config: config(settings) });
-    const report = new AwsSolutionsChecks().validateScope(stack);
-    expect(report.violations.map((v) => `${v.ruleName} at ${v.violatingResources.map((r) => r.constructPath).join(', ')}`)).toEqual([]);
-    expect(report.success).toBe(true);
-  });
+  it.each([[{}], [{ natPerAz: true, alertEmails: ['a@example.com'], opsEmails: ['o@example.com'] }]])(
+    'finds nothing unacknowledged (%j)',
+    (settings) => {
+      const app = testApp();
+      const stack = new InboxguardStack(app, 'Test', { config: config(settings) });
+      const report = new AwsSolutionsChecks().validateScope(stack);
+      expect(report.violations.map((v) => `${v.ruleName} at ${v.violatingResources.map((r) => r.constructPath).join(', ')}`)).toEqual([]);
+      expect(report.success).toBe(true);
+    },
+  );
 
   it('runs on synth and fails it on a finding', () => {
     const clean = testApp();
@@ -26,7 +29,9 @@ describe('cdk-nag AwsSolutions', () => {
 
     const dirty = testApp();
     const stack = new InboxguardStack(dirty, 'Test', { config: config() });
-    new iam.Role(stack, 'TooBroad', { assumedBy: new iam.AccountRootPrincipal() }).addToPolicy(new iam.PolicyStatement({ actions: ['s3:*'], resources: ['*'] }));
+    new iam.Role(stack, 'TooBroad', { assumedBy: new iam.AccountRootPrincipal() }).addToPolicy(
+      new iam.PolicyStatement({ actions: ['s3:*'], resources: ['*'] }),
+    );
     addNagChecks(dirty);
     expect(() => dirty.synth()).toThrow(/AwsSolutions-IAM5\[Action::s3:\*\]/);
   });

@@ -24,14 +24,17 @@ describe('existing Elastic IPs', () => {
     template.resourceCountIs('AWS::EC2::EIP', 0);
     template.hasResourceProperties('AWS::EC2::NatGateway', { AllocationId: 'eipalloc-0123456789abcdef0' });
     template.hasOutput(STACK_OUTPUTS.egressIps, { Value: '203.0.113.7' });
-    template.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ EGRESS_IPS: '203.0.113.7' }) } });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ EGRESS_IPS: '203.0.113.7' }) },
+    });
   });
 
   it('refuses a count that does not match the NAT gateways', () => {
     const app = new App();
-    expect(() => new Network(app, 'N', { natPerAz: true, elasticIps: [{ allocationId: 'eipalloc-0123456789abcdef0', publicIp: '203.0.113.7' }] })).toThrow(
-      /elasticIps must list 2/,
-    );
+    expect(
+      () =>
+        new Network(app, 'N', { natPerAz: true, elasticIps: [{ allocationId: 'eipalloc-0123456789abcdef0', publicIp: '203.0.113.7' }] }),
+    ).toThrow(/elasticIps must list 2/);
   });
 });
 
@@ -67,7 +70,11 @@ describe('other settings', () => {
     const topics = template.findResources('AWS::SNS::Topic');
     const topic = (prefix: string) => ({ Ref: Object.keys(topics).find((id) => id.startsWith(prefix)) });
     template.resourceCountIs('AWS::SNS::Subscription', 3);
-    template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'sales-it@example.com', TopicArn: topic('AlertsAlertsTopic') });
+    template.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'email',
+      Endpoint: 'sales-it@example.com',
+      TopicArn: topic('AlertsAlertsTopic'),
+    });
     for (const e of ['ops@example.com', 'oncall@example.com']) {
       template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: e, TopicArn: topic('AlertsOpsTopic') });
     }

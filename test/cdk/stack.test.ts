@@ -63,12 +63,28 @@ describe('network', () => {
 
   it('lets the probe out only to the mail ports, DNS and HTTPS, and the dispatch only to DNS and HTTPS', () => {
     const egress = (prefix: string) =>
-      (resources[logicalId('AWS::EC2::SecurityGroup', prefix)]!.Properties.SecurityGroupEgress as { IpProtocol: string; FromPort: number; ToPort: number }[])
+      (
+        resources[logicalId('AWS::EC2::SecurityGroup', prefix)]!.Properties.SecurityGroupEgress as {
+          IpProtocol: string;
+          FromPort: number;
+          ToPort: number;
+        }[]
+      )
         .map((r) => `${r.IpProtocol}/${r.FromPort}${r.ToPort === r.FromPort ? '' : `-${r.ToPort}`}`)
         .sort();
-    expect(egress('NetworkProbeSecurityGroup')).toEqual(['tcp/143', 'tcp/25', 'tcp/443', 'tcp/465', 'tcp/53', 'tcp/587', 'tcp/993', 'udp/53']);
+    expect(egress('NetworkProbeSecurityGroup')).toEqual([
+      'tcp/143',
+      'tcp/25',
+      'tcp/443',
+      'tcp/465',
+      'tcp/53',
+      'tcp/587',
+      'tcp/993',
+      'udp/53',
+    ]);
     expect(egress('NetworkDispatchSecurityGroup')).toEqual(['tcp/443', 'tcp/53', 'udp/53']);
-    for (const sg of Object.values(template.findResources('AWS::EC2::SecurityGroup'))) expect(sg.Properties.SecurityGroupIngress).toBeUndefined();
+    for (const sg of Object.values(template.findResources('AWS::EC2::SecurityGroup')))
+      expect(sg.Properties.SecurityGroupIngress).toBeUndefined();
     template.resourceCountIs('AWS::EC2::SecurityGroupIngress', 0);
   });
 });
@@ -76,7 +92,9 @@ describe('network', () => {
 describe('functions', () => {
   it('run Node.js 24 on ARM64 in the private subnets, with their security group and a log group', () => {
     const privateSubnets = Object.entries(template.findResources('AWS::EC2::Subnet'))
-      .filter(([, s]) => (s.Properties.Tags as { Key: string; Value: string }[]).some((t) => t.Key === 'aws-cdk:subnet-type' && t.Value === 'Private'))
+      .filter(([, s]) =>
+        (s.Properties.Tags as { Key: string; Value: string }[]).some((t) => t.Key === 'aws-cdk:subnet-type' && t.Value === 'Private'),
+      )
       .map(([id]) => ({ Ref: id }));
     expect(privateSubnets).toHaveLength(2);
     for (const [prefix, sg] of [
@@ -89,7 +107,10 @@ describe('functions', () => {
         Runtime: 'nodejs24.x',
         Architectures: ['arm64'],
         Handler: 'index.handler',
-        VpcConfig: { SubnetIds: privateSubnets, SecurityGroupIds: [{ 'Fn::GetAtt': [logicalId('AWS::EC2::SecurityGroup', sg), 'GroupId'] }] },
+        VpcConfig: {
+          SubnetIds: privateSubnets,
+          SecurityGroupIds: [{ 'Fn::GetAtt': [logicalId('AWS::EC2::SecurityGroup', sg), 'GroupId'] }],
+        },
         LoggingConfig: { LogGroup: { Ref: logicalId('AWS::Logs::LogGroup', `${prefix}Logs`) } },
       });
       expect((fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables).toMatchObject({
@@ -105,7 +126,9 @@ describe('functions', () => {
     const table = { Ref: logicalId('AWS::DynamoDB::Table', 'StoreTable') };
     template.hasResourceProperties('AWS::Lambda::Function', {
       Handler: 'index.handler',
-      Environment: { Variables: Match.objectLike({ TABLE_NAME: table, QUEUE_URL: { Ref: logicalId('AWS::SQS::Queue', 'MonitorJobQueue') } }) },
+      Environment: {
+        Variables: Match.objectLike({ TABLE_NAME: table, QUEUE_URL: { Ref: logicalId('AWS::SQS::Queue', 'MonitorJobQueue') } }),
+      },
     });
     template.hasResourceProperties('AWS::Lambda::Function', {
       Environment: {
@@ -175,7 +198,10 @@ describe('round trip', () => {
     const queue = logicalId('AWS::SQS::Queue', 'MonitorRoundTripQueue');
     expect(resources[queue]!.Properties).toMatchObject({
       VisibilityTimeout: 6 * 220,
-      RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [logicalId('AWS::SQS::Queue', 'MonitorDeadLetterQueue'), 'Arn'] }, maxReceiveCount: 3 },
+      RedrivePolicy: {
+        deadLetterTargetArn: { 'Fn::GetAtt': [logicalId('AWS::SQS::Queue', 'MonitorDeadLetterQueue'), 'Arn'] },
+        maxReceiveCount: 3,
+      },
     });
     template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       FunctionName: { Ref: logicalId('AWS::Lambda::Function', 'MonitorRoundTrip') },
@@ -183,9 +209,18 @@ describe('round trip', () => {
       FunctionResponseTypes: ['ReportBatchItemFailures'],
     });
     const dispatch = resources[logicalId('AWS::Lambda::Function', 'MonitorDispatch')]!;
-    expect((dispatch.Properties.Environment as { Variables: Record<string, unknown> }).Variables).toMatchObject({ ROUND_TRIP_QUEUE_URL: { Ref: queue } });
-    const sends = roleStatements('MonitorDispatch').filter((s) => actions(s).includes('sqs:SendMessage')).flatMap(resourcesOf);
-    expect(sends).toEqual(expect.arrayContaining([{ 'Fn::GetAtt': [queue, 'Arn'] }, { 'Fn::GetAtt': [logicalId('AWS::SQS::Queue', 'MonitorJobQueue'), 'Arn'] }]));
+    expect((dispatch.Properties.Environment as { Variables: Record<string, unknown> }).Variables).toMatchObject({
+      ROUND_TRIP_QUEUE_URL: { Ref: queue },
+    });
+    const sends = roleStatements('MonitorDispatch')
+      .filter((s) => actions(s).includes('sqs:SendMessage'))
+      .flatMap(resourcesOf);
+    expect(sends).toEqual(
+      expect.arrayContaining([
+        { 'Fn::GetAtt': [queue, 'Arn'] },
+        { 'Fn::GetAtt': [logicalId('AWS::SQS::Queue', 'MonitorJobQueue'), 'Arn'] },
+      ]),
+    );
   });
 
   it('is started hourly by a schedule of its own that asks the dispatch for round-trip jobs', () => {
@@ -199,7 +234,10 @@ describe('round trip', () => {
   it('follows the interval, window and deadline settings', () => {
     const t = synth({ roundTripIntervalMinutes: 180, roundTripWindowSeconds: 120, roundTripDeadlineSeconds: 300 }).template;
     t.hasResourceProperties('AWS::Scheduler::Schedule', { ScheduleExpression: 'rate(3 hours)' });
-    t.hasResourceProperties('AWS::Lambda::Function', { Timeout: 340, Environment: { Variables: Match.objectLike({ ROUND_TRIP_WINDOW_MS: '120000', ROUND_TRIP_STEP_TIMEOUT_MS: '45000' }) } });
+    t.hasResourceProperties('AWS::Lambda::Function', {
+      Timeout: 340,
+      Environment: { Variables: Match.objectLike({ ROUND_TRIP_WINDOW_MS: '120000', ROUND_TRIP_STEP_TIMEOUT_MS: '45000' }) },
+    });
   });
 
   it('reads the same secrets and table as the probe, and publishes to the alerts topic only', () => {
@@ -211,7 +249,9 @@ describe('round trip', () => {
     const secrets = statements.filter((s) => actions(s).some((a) => a.startsWith('secretsmanager:')));
     expect(secrets.flatMap(actions)).toEqual(['secretsmanager:GetSecretValue']);
     expect(JSON.stringify(secrets[0]!.Resource)).toMatch(/:secret:inboxguard\/\*"\]\]\}$/);
-    expect(statements.filter((s) => actions(s).includes('sns:Publish')).flatMap(resourcesOf)).toEqual([{ Ref: logicalId('AWS::SNS::Topic', 'AlertsAlertsTopic') }]);
+    expect(statements.filter((s) => actions(s).includes('sns:Publish')).flatMap(resourcesOf)).toEqual([
+      { Ref: logicalId('AWS::SNS::Topic', 'AlertsAlertsTopic') },
+    ]);
     for (const s of statements) {
       expect(resourcesOf(s)).not.toContain('*');
       expect(actions(s).filter((a) => a.endsWith(':*'))).toEqual([]);
@@ -245,7 +285,9 @@ describe('alerts', () => {
       expect(resources[logicalId('AWS::SNS::Topic', topic)]!.Properties.KmsMasterKeyId).toEqual({ 'Fn::GetAtt': [key, 'Arn'] });
       template.hasResourceProperties('AWS::SNS::TopicPolicy', {
         Topics: [{ Ref: logicalId('AWS::SNS::Topic', topic) }],
-        PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+        PolicyDocument: {
+          Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]),
+        },
       });
     }
   });
@@ -305,8 +347,14 @@ describe('observability', () => {
       TreatMissingData: 'breaching',
       Metrics: Match.arrayWith([
         Match.objectLike({ Expression: 'FILL(invocations, 0) - FILL(errors, 0)', ReturnData: true }),
-        Match.objectLike({ Id: 'invocations', MetricStat: Match.objectLike({ Period: 1800, Metric: Match.objectLike({ MetricName: 'Invocations' }) }) }),
-        Match.objectLike({ Id: 'errors', MetricStat: Match.objectLike({ Period: 1800, Metric: Match.objectLike({ MetricName: 'Errors' }) }) }),
+        Match.objectLike({
+          Id: 'invocations',
+          MetricStat: Match.objectLike({ Period: 1800, Metric: Match.objectLike({ MetricName: 'Invocations' }) }),
+        }),
+        Match.objectLike({
+          Id: 'errors',
+          MetricStat: Match.objectLike({ Period: 1800, Metric: Match.objectLike({ MetricName: 'Errors' }) }),
+        }),
       ]),
     });
   });
@@ -327,7 +375,11 @@ describe('least privilege', () => {
     expect(probe).toHaveLength(1);
     expect(actions(probe[0]!)).toEqual(['secretsmanager:GetSecretValue']);
     expect(JSON.stringify(probe[0]!.Resource)).toMatch(/:secret:inboxguard\/\*"\]\]\}$/);
-    expect(roleStatements('MonitorDispatch').flatMap(actions).filter((a) => a.startsWith('secretsmanager:'))).toEqual([]);
+    expect(
+      roleStatements('MonitorDispatch')
+        .flatMap(actions)
+        .filter((a) => a.startsWith('secretsmanager:')),
+    ).toEqual([]);
   });
 
   it('grants table actions on the table only: Query to dispatch; Get/Put/Update/Query to probe', () => {
@@ -341,7 +393,9 @@ describe('least privilege', () => {
 
   it('publishes to the alerts topic only, and never grants a resource wildcard to the functions', () => {
     const probe = roleStatements('MonitorProbe');
-    expect(probe.filter((s) => actions(s).includes('sns:Publish')).flatMap(resourcesOf)).toEqual([{ Ref: logicalId('AWS::SNS::Topic', 'AlertsAlertsTopic') }]);
+    expect(probe.filter((s) => actions(s).includes('sns:Publish')).flatMap(resourcesOf)).toEqual([
+      { Ref: logicalId('AWS::SNS::Topic', 'AlertsAlertsTopic') },
+    ]);
     for (const fn of ['MonitorDispatch', 'MonitorProbe']) {
       for (const s of roleStatements(fn)) {
         expect(s.Effect).toBe('Allow');
@@ -354,7 +408,7 @@ describe('least privilege', () => {
   it('lets the scheduler invoke the dispatch function only', () => {
     const dispatchArn = { 'Fn::GetAtt': [logicalId('AWS::Lambda::Function', 'MonitorDispatch'), 'Arn'] };
     const schedule = resources[logicalId('AWS::Scheduler::Schedule', 'MonitorSchedule')]!;
-    const role = ((schedule.Properties.Target as { RoleArn: { 'Fn::GetAtt': [string, string] } }).RoleArn)['Fn::GetAtt'][0];
+    const role = (schedule.Properties.Target as { RoleArn: { 'Fn::GetAtt': [string, string] } }).RoleArn['Fn::GetAtt'][0];
     const statements = Object.values(template.findResources('AWS::IAM::Policy'))
       .filter((p) => JSON.stringify(p.Properties.Roles) === JSON.stringify([{ Ref: role }]))
       .flatMap((p) => p.Properties.PolicyDocument.Statement as Statement[]);

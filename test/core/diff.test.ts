@@ -15,7 +15,10 @@ function runs(...observations: Array<(o: Observation) => void>) {
     const at = new Date(Date.parse('2026-06-01T00:00:00Z') + i * 3_600_000).toISOString();
     o.at = at;
     mutate(o);
-    const out = diff({ prev: state, report: buildReport({ obs: o, profile: 'hubspot', durationMs: 10 }), server, jobId: `job-${i}`, at }, { ...DEFAULT_DIFF, egressAddresses: ['198.51.100.7'] });
+    const out = diff(
+      { prev: state, report: buildReport({ obs: o, profile: 'hubspot', durationMs: 10 }), server, jobId: `job-${i}`, at },
+      { ...DEFAULT_DIFF, egressAddresses: ['198.51.100.7'] },
+    );
     state = out.state;
     return out;
   });
@@ -23,11 +26,14 @@ function runs(...observations: Array<(o: Observation) => void>) {
 
 const same = () => {};
 const tls13only = (o: Observation) => (o.imap.versions!['TLSv1.2'] = { result: 'refused', detail: 'closed without a TLS alert' });
-const unreachable = (o: Observation) => (o.imap.connect = { ok: false, address: '192.0.2.10', failure: { stage: 'connect', kind: 'timeout', message: 'timed out' } });
-const expiresIn = (days: number, fp = 'AA:BB') => (o: Observation) => {
-  const notAfter = new Date(Date.parse(o.at) + days * 86_400_000 + 3_600_000).toISOString();
-  o.imap.tls!.chain[0] = cert({ notAfter, fingerprint256: fp });
-};
+const unreachable = (o: Observation) =>
+  (o.imap.connect = { ok: false, address: '192.0.2.10', failure: { stage: 'connect', kind: 'timeout', message: 'timed out' } });
+const expiresIn =
+  (days: number, fp = 'AA:BB') =>
+  (o: Observation) => {
+    const notAfter = new Date(Date.parse(o.at) + days * 86_400_000 + 3_600_000).toISOString();
+    o.imap.tls!.chain[0] = cert({ notAfter, fingerprint256: fp });
+  };
 
 describe('diff: alerts from state changes', () => {
   it('the first run is a baseline report naming the egress address to allow-list', () => {
@@ -79,8 +85,26 @@ describe('diff: alerts from state changes', () => {
   });
 
   it('each certificate-expiry threshold alerts once per certificate; a new certificate starts over', () => {
-    const out = runs(expiresIn(40), expiresIn(29), expiresIn(28), expiresIn(13), expiresIn(12), expiresIn(6), expiresIn(90, 'CC:DD'), expiresIn(29, 'CC:DD'));
-    expect(out.map((r) => r.alert?.kind ?? '-')).toEqual(['baseline', 'degradation', '-', 'degradation', '-', 'degradation', 'change', 'degradation']);
+    const out = runs(
+      expiresIn(40),
+      expiresIn(29),
+      expiresIn(28),
+      expiresIn(13),
+      expiresIn(12),
+      expiresIn(6),
+      expiresIn(90, 'CC:DD'),
+      expiresIn(29, 'CC:DD'),
+    );
+    expect(out.map((r) => r.alert?.kind ?? '-')).toEqual([
+      'baseline',
+      'degradation',
+      '-',
+      'degradation',
+      '-',
+      'degradation',
+      'change',
+      'degradation',
+    ]);
     expect(out[1]!.alert!.subject).toBe('[inboxguard] acme-sales: DEGRADATION imap.cert-expiry: expires in 29 days (under 30)');
     expect(out[3]!.alert!.subject).toMatch(/expires in 13 days \(under 14\)/);
     expect(out[5]!.alert!.subject).toMatch(/expires in 6 days \(under 7\)/);
@@ -109,7 +133,16 @@ describe('diff: alerts from state changes', () => {
     for (const [i, m] of [same, unreachable, unreachable, unreachable].entries()) {
       const o = compliant();
       m(o);
-      const r = diff({ prev: state, report: buildReport({ obs: o, profile: 'hubspot', durationMs: 1 }), server, jobId: `j${i}`, at: `2026-06-01T0${i}:00:00.000Z` }, { ...DEFAULT_DIFF, unreachableAfter: 3 });
+      const r = diff(
+        {
+          prev: state,
+          report: buildReport({ obs: o, profile: 'hubspot', durationMs: 1 }),
+          server,
+          jobId: `j${i}`,
+          at: `2026-06-01T0${i}:00:00.000Z`,
+        },
+        { ...DEFAULT_DIFF, unreachableAfter: 3 },
+      );
       state = r.state;
       kinds.push(r.alert?.kind ?? '-');
     }
@@ -117,7 +150,13 @@ describe('diff: alerts from state changes', () => {
   });
 
   it('server software and certificate changes are change notices', () => {
-    const exchange = (o: Observation) => (o.imap.identity = { ...o.imap.identity, greeting: '* OK The Microsoft Exchange IMAP4 service is ready.', id: null, software: 'Exchange' });
+    const exchange = (o: Observation) =>
+      (o.imap.identity = {
+        ...o.imap.identity,
+        greeting: '* OK The Microsoft Exchange IMAP4 service is ready.',
+        id: null,
+        software: 'Exchange',
+      });
     const [, changed] = runs(same, exchange);
     expect(changed!.alert).toMatchObject({ kind: 'change', severity: 'info' });
     expect(changed!.alert!.message).toMatch(/IMAP server software changed\n {4}before: Dovecot\n {4}now: {4}Exchange/);
@@ -129,7 +168,13 @@ describe('diff: alerts from state changes', () => {
     for (const m of [same, tls13only]) {
       const o = compliant();
       m(o);
-      const r = diff({ prev: state, report: buildReport({ obs: o, profile: 'hubspot', durationMs: 1 }), server: long, jobId: 'j', at: o.at });
+      const r = diff({
+        prev: state,
+        report: buildReport({ obs: o, profile: 'hubspot', durationMs: 1 }),
+        server: long,
+        jobId: 'j',
+        at: o.at,
+      });
       state = r.state;
       expect(r.alert!.subject.length).toBeLessThanOrEqual(100);
       expect(r.alert!.subject).toMatch(/^[\x20-\x7e]+$/);

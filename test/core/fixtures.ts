@@ -33,7 +33,17 @@ function protocol(host: string, port: number, security: 'tls' | 'starttls'): Pro
       cipher: 'TLS_AES_256_GCM_SHA384',
       authorized: true,
       handshakeMs: 5,
-      chain: [cert(), cert({ subject: 'CN=Example Issuing CA', subjectCN: 'Example Issuing CA', dnsNames: [], issuer: 'CN=Root', issuerCN: 'Root', notAfter: '2030-01-01T00:00:00.000Z' })],
+      chain: [
+        cert(),
+        cert({
+          subject: 'CN=Example Issuing CA',
+          subjectCN: 'Example Issuing CA',
+          dnsNames: [],
+          issuer: 'CN=Root',
+          issuerCN: 'Root',
+          notAfter: '2030-01-01T00:00:00.000Z',
+        }),
+      ],
     },
     versions: {
       TLSv1: { result: 'refused', detail: 'closed without a TLS alert' },

@@ -24,7 +24,8 @@ describe('nameMatches (RFC 6125, as HubSpot applies it to the CN)', () => {
 
 describe('fingerprint', () => {
   it('names Courier-IMAP from its greeting', () => {
-    const g = '* OK [CAPABILITY IMAP4rev1 UIDPLUS CHILDREN NAMESPACE THREAD=ORDEREDSUBJECT THREAD=REFERENCES SORT QUOTA IDLE ACL ACL2=UNION STARTTLS ENABLE UTF8=ACCEPT] Courier-IMAP ready. Copyright 1998-2019 Double Precision, Inc.';
+    const g =
+      '* OK [CAPABILITY IMAP4rev1 UIDPLUS CHILDREN NAMESPACE THREAD=ORDEREDSUBJECT THREAD=REFERENCES SORT QUOTA IDLE ACL ACL2=UNION STARTTLS ENABLE UTF8=ACCEPT] Courier-IMAP ready. Copyright 1998-2019 Double Precision, Inc.';
     const r = fingerprint(g, undefined, null);
     expect(r.software).toBe('Courier-IMAP');
     expect(r.courierEvidence?.[0]).toMatch(/^greeting: /);
@@ -74,7 +75,9 @@ describe('report formats', () => {
     const line = formatNagios(tls13only());
     expect(line.trim().split('\n')).toHaveLength(1);
     expect(line).toMatch(/^INBOXGUARD CRITICAL - non-compliant: imap\.tls-version only TLS 1\.3 is accepted/);
-    expect(line).toMatch(/\| imap_handshake=5ms;;;0 imap_cert_days=214;30;0;; smtp_handshake=5ms;;;0 smtp_cert_days=214;30;0;; duration=812ms;;;0\n$/);
+    expect(line).toMatch(
+      /\| imap_handshake=5ms;;;0 imap_cert_days=214;30;0;; smtp_handshake=5ms;;;0 smtp_cert_days=214;30;0;; duration=812ms;;;0\n$/,
+    );
   });
 
   it('exit codes: 0 compliant, 1 warnings, 2 non-compliant, 3 unknown', () => {
@@ -82,17 +85,21 @@ describe('report formats', () => {
     const warn = compliant();
     warn.imap.folders!.sent = { path: 'Sent', how: 'name' };
     expect(exitCodeOf(buildReport({ obs: warn, profile: 'hubspot', durationMs: 1 }))).toBe(1);
-    expect(formatNagios(buildReport({ obs: warn, profile: 'hubspot', durationMs: 1 }))).toMatch(/^INBOXGUARD WARNING - compliant: imap\.folders/);
+    expect(formatNagios(buildReport({ obs: warn, profile: 'hubspot', durationMs: 1 }))).toMatch(
+      /^INBOXGUARD WARNING - compliant: imap\.folders/,
+    );
     expect(exitCodeOf(tls13only())).toBe(2);
     const unknown = compliant();
     unknown.credentialsGiven = false;
     expect(exitCodeOf(buildReport({ obs: unknown, profile: 'hubspot', durationMs: 1 }))).toBe(3);
-    expect(formatNagios(buildReport({ obs: unknown, profile: 'hubspot', durationMs: 1 }))).toMatch(/^INBOXGUARD UNKNOWN - unknown: imap\.login no credentials given/);
+    expect(formatNagios(buildReport({ obs: unknown, profile: 'hubspot', durationMs: 1 }))).toMatch(
+      /^INBOXGUARD UNKNOWN - unknown: imap\.login no credentials given/,
+    );
   });
 });
 
 describe('report facts', () => {
-  it('carry the chain\'s soonest expiry as the cert-expiry check measured it (the root aside), and whether a connect failed', () => {
+  it("carry the chain's soonest expiry as the cert-expiry check measured it (the root aside), and whether a connect failed", () => {
     const o = compliant();
     o.imap.tls!.chain = [
       cert({ notAfter: '2026-09-01T00:00:00.000Z' }),
@@ -101,7 +108,10 @@ describe('report facts', () => {
     ];
     const r = buildReport({ obs: o, profile: 'hubspot', durationMs: 1 });
     expect(r.facts.imap).toEqual({ certificateDaysLeft: 30, soonestNotAfter: '2026-07-01T00:00:00.000Z' });
-    expect(r.requirements.find((x) => x.id === 'imap.cert-expiry')!.evidence).toMatchObject({ daysLeft: 30, soonest: '2026-07-01T00:00:00.000Z' });
+    expect(r.requirements.find((x) => x.id === 'imap.cert-expiry')!.evidence).toMatchObject({
+      daysLeft: 30,
+      soonest: '2026-07-01T00:00:00.000Z',
+    });
     expect(r.facts.connectFailed).toBe(false);
     o.smtp!.connect = { ok: false, address: '192.0.2.10', failure: { stage: 'connect', kind: 'refused', message: 'ECONNREFUSED' } };
     const down = buildReport({ obs: o, profile: 'hubspot', durationMs: 1 });

@@ -15,7 +15,14 @@ function delivered(): RoundTripObservation {
   return {
     address: 'sales@example.com',
     at: NOW,
-    submit: { attempt: 'answered', ok: true, ms: 180, reply: '250 2.0.0 Ok: queued as 4Xk2', code: 250, messageId: '<inboxguard.x@example.com>' },
+    submit: {
+      attempt: 'answered',
+      ok: true,
+      ms: 180,
+      reply: '250 2.0.0 Ok: queued as 4Xk2',
+      code: 250,
+      messageId: '<inboxguard.x@example.com>',
+    },
     watch: {
       ok: true,
       windowMs: 60_000,
@@ -36,31 +43,195 @@ const refused = (stage: 'mail-from' | 'rcpt-to' | 'data', reply: string) => (rt:
   delete rt.watch.found;
 };
 
-type Case = [name: string, id: 'smtp.send' | 'imap.delivery', mutate: (rt: RoundTripObservation) => void, status: Status, summary: RegExp, remedy?: RegExp, software?: Software];
+type Case = [
+  name: string,
+  id: 'smtp.send' | 'imap.delivery',
+  mutate: (rt: RoundTripObservation) => void,
+  status: Status,
+  summary: RegExp,
+  remedy?: RegExp,
+  software?: Software,
+];
 
 const cases: Case[] = [
   ['accepted', 'smtp.send', () => {}, 'pass', /accepted in 180 ms: 250 2\.0\.0 Ok: queued as 4Xk2/],
-  ['sender not owned (Postfix, at RCPT TO with smtpd_delay_reject)', 'smtp.send', refused('rcpt-to', '553 5.7.1 <sales@example.com>: Sender address rejected: not owned by user sales@example.com'), 'fail', /^RCPT TO refused: 553 5\.7\.1 .*not owned by user/, /Postfix: smtpd_sender_login_maps/, 'Postfix'],
-  ['sender refused at MAIL FROM (Exchange)', 'smtp.send', refused('mail-from', '550 5.7.60 SMTP; Client does not have permissions to send as this sender'), 'fail', /^MAIL FROM refused: 550 5\.7\.60/, /Exchange: the mailbox must own the address/, 'Exchange'],
-  ['relay denied', 'smtp.send', refused('rcpt-to', '554 5.7.1 <sales@example.com>: Relay access denied'), 'fail', /RCPT TO refused: 554 5\.7\.1 .*Relay access denied/, /smtpd_relay_restrictions = permit_sasl_authenticated/, 'Postfix'],
-  ['over quota', 'smtp.send', refused('rcpt-to', '552 5.2.2 <sales@example.com>: Recipient address rejected: Mailbox is full'), 'fail', /Mailbox is full/, /Dovecot: raise the quota rule/, 'Dovecot'],
-  ['message rejected at DATA', 'smtp.send', refused('data', '554 5.7.1 Message rejected: spam content'), 'fail', /^the message \(DATA\) refused: 554/, /Look the reply up in the server log/],
-  ['temporary refusal', 'smtp.send', refused('rcpt-to', '451 4.3.0 Temporary lookup failure'), 'fail', /^RCPT TO refused \(temporary\): 451/],
-  ['generic advice, said to be generic, for unnamed software', 'smtp.send', refused('mail-from', '553 sorry, that domain is not owned by you'), 'fail', /MAIL FROM refused/, /Generic advice \(the server software was not identified\): allow the registered login to send/],
-  ['AUTH refused: smtp.auth says why', 'smtp.send', (rt) => (rt.submit = { attempt: 'answered', ok: false, reply: '535 5.7.8 Error: authentication failed', failure: { stage: 'auth', kind: 'rejected', message: '535 5.7.8' } }), 'unknown', /skipped: AUTH did not succeed \(smtp\.auth says why\)/],
-  ['certificate does not verify: not sent', 'smtp.send', (rt) => (rt.submit = { attempt: 'blocked', ok: false, failure: { stage: 'tls-handshake', kind: 'skipped', message: 'not sent: the certificate does not verify for mail.example.com (self-signed certificate)' } }), 'unknown', /^not sent: the certificate does not verify/],
-  ['no answer after DATA', 'smtp.send', (rt) => (rt.submit = { attempt: 'no-answer', ok: false, failure: { stage: 'data', kind: 'timeout', message: 'timed out at data' } }), 'unknown', /no answer to the test message: no answer in time at DATA/],
-  ['not sent because INBOX could not be watched', 'smtp.send', (rt) => (rt.submit = { attempt: 'not-attempted', ok: false, failure: { stage: 'mail-from', kind: 'skipped', message: 'the test message was not sent: INBOX could not be watched (refused)' } }), 'unknown', /not sent: INBOX could not be watched/],
+  [
+    'sender not owned (Postfix, at RCPT TO with smtpd_delay_reject)',
+    'smtp.send',
+    refused('rcpt-to', '553 5.7.1 <sales@example.com>: Sender address rejected: not owned by user sales@example.com'),
+    'fail',
+    /^RCPT TO refused: 553 5\.7\.1 .*not owned by user/,
+    /Postfix: smtpd_sender_login_maps/,
+    'Postfix',
+  ],
+  [
+    'sender refused at MAIL FROM (Exchange)',
+    'smtp.send',
+    refused('mail-from', '550 5.7.60 SMTP; Client does not have permissions to send as this sender'),
+    'fail',
+    /^MAIL FROM refused: 550 5\.7\.60/,
+    /Exchange: the mailbox must own the address/,
+    'Exchange',
+  ],
+  [
+    'relay denied',
+    'smtp.send',
+    refused('rcpt-to', '554 5.7.1 <sales@example.com>: Relay access denied'),
+    'fail',
+    /RCPT TO refused: 554 5\.7\.1 .*Relay access denied/,
+    /smtpd_relay_restrictions = permit_sasl_authenticated/,
+    'Postfix',
+  ],
+  [
+    'over quota',
+    'smtp.send',
+    refused('rcpt-to', '552 5.2.2 <sales@example.com>: Recipient address rejected: Mailbox is full'),
+    'fail',
+    /Mailbox is full/,
+    /Dovecot: raise the quota rule/,
+    'Dovecot',
+  ],
+  [
+    'message rejected at DATA',
+    'smtp.send',
+    refused('data', '554 5.7.1 Message rejected: spam content'),
+    'fail',
+    /^the message \(DATA\) refused: 554/,
+    /Look the reply up in the server log/,
+  ],
+  [
+    'temporary refusal',
+    'smtp.send',
+    refused('rcpt-to', '451 4.3.0 Temporary lookup failure'),
+    'fail',
+    /^RCPT TO refused \(temporary\): 451/,
+  ],
+  [
+    'generic advice, said to be generic, for unnamed software',
+    'smtp.send',
+    refused('mail-from', '553 sorry, that domain is not owned by you'),
+    'fail',
+    /MAIL FROM refused/,
+    /Generic advice \(the server software was not identified\): allow the registered login to send/,
+  ],
+  [
+    'AUTH refused: smtp.auth says why',
+    'smtp.send',
+    (rt) =>
+      (rt.submit = {
+        attempt: 'answered',
+        ok: false,
+        reply: '535 5.7.8 Error: authentication failed',
+        failure: { stage: 'auth', kind: 'rejected', message: '535 5.7.8' },
+      }),
+    'unknown',
+    /skipped: AUTH did not succeed \(smtp\.auth says why\)/,
+  ],
+  [
+    'certificate does not verify: not sent',
+    'smtp.send',
+    (rt) =>
+      (rt.submit = {
+        attempt: 'blocked',
+        ok: false,
+        failure: {
+          stage: 'tls-handshake',
+          kind: 'skipped',
+          message: 'not sent: the certificate does not verify for mail.example.com (self-signed certificate)',
+        },
+      }),
+    'unknown',
+    /^not sent: the certificate does not verify/,
+  ],
+  [
+    'no answer after DATA',
+    'smtp.send',
+    (rt) => (rt.submit = { attempt: 'no-answer', ok: false, failure: { stage: 'data', kind: 'timeout', message: 'timed out at data' } }),
+    'unknown',
+    /no answer to the test message: no answer in time at DATA/,
+  ],
+  [
+    'not sent because INBOX could not be watched',
+    'smtp.send',
+    (rt) =>
+      (rt.submit = {
+        attempt: 'not-attempted',
+        ok: false,
+        failure: { stage: 'mail-from', kind: 'skipped', message: 'the test message was not sent: INBOX could not be watched (refused)' },
+      }),
+    'unknown',
+    /not sent: INBOX could not be watched/,
+  ],
 
   ['in INBOX within the threshold', 'imap.delivery', () => {}, 'pass', /in INBOX 1\.2 s after it was accepted \(seen by IDLE\)/],
   ['seen by polling without IDLE', 'imap.delivery', (rt) => (rt.watch.idle = false), 'pass', /seen by polling/],
-  ['slower than the threshold', 'imap.delivery', (rt) => (rt.watch.found = { folder: 'INBOX', junk: false, ms: 22_000 }), 'warn', /in INBOX 22 s after it was accepted: slower than 15 s/, /Postfix: check the delays= field/, 'Postfix'],
-  ['filed into Junk', 'imap.delivery', (rt) => (rt.watch.found = { folder: 'Junk', junk: true, ms: 900 }), 'warn', /filed into "Junk" \(Junk\), not INBOX, 0\.9 s after/, /Dovecot: check the user's Sieve script/, 'Dovecot'],
-  ['never arrived', 'imap.delivery', (rt) => delete rt.watch.found, 'fail', /not in INBOX or "Junk" 60 s after the server accepted it/, /Postfix: postqueue -p lists held and deferred mail/, 'Postfix'],
-  ['never arrived, no Junk folder', 'imap.delivery', (rt) => { delete rt.watch.found; rt.watch.junkFolder = null; }, 'fail', /not in INBOX 60 s after/],
-  ['unknown when the submission failed', 'imap.delivery', refused('rcpt-to', '552 5.2.2 Mailbox is full'), 'unknown', /skipped: smtp\.send did not pass/],
-  ['unknown when the IMAP login was refused', 'imap.delivery', (rt) => (rt.watch = { ok: false, windowMs: 60_000, loginRefused: true, failure: { stage: 'login', kind: 'rejected', message: 'NO [AUTHENTICATIONFAILED]' } }), 'unknown', /skipped: the IMAP login did not pass \(imap\.login says why\)/],
-  ['unknown when the watching session broke off', 'imap.delivery', (rt) => { delete rt.watch.found; rt.watch.failure = { stage: 'watch', kind: 'closed', message: 'the server closed the connection' }; }, 'unknown', /broke off before the message arrived \(the server closed the connection at watching the mailbox\)/],
+  [
+    'slower than the threshold',
+    'imap.delivery',
+    (rt) => (rt.watch.found = { folder: 'INBOX', junk: false, ms: 22_000 }),
+    'warn',
+    /in INBOX 22 s after it was accepted: slower than 15 s/,
+    /Postfix: check the delays= field/,
+    'Postfix',
+  ],
+  [
+    'filed into Junk',
+    'imap.delivery',
+    (rt) => (rt.watch.found = { folder: 'Junk', junk: true, ms: 900 }),
+    'warn',
+    /filed into "Junk" \(Junk\), not INBOX, 0\.9 s after/,
+    /Dovecot: check the user's Sieve script/,
+    'Dovecot',
+  ],
+  [
+    'never arrived',
+    'imap.delivery',
+    (rt) => delete rt.watch.found,
+    'fail',
+    /not in INBOX or "Junk" 60 s after the server accepted it/,
+    /Postfix: postqueue -p lists held and deferred mail/,
+    'Postfix',
+  ],
+  [
+    'never arrived, no Junk folder',
+    'imap.delivery',
+    (rt) => {
+      delete rt.watch.found;
+      rt.watch.junkFolder = null;
+    },
+    'fail',
+    /not in INBOX 60 s after/,
+  ],
+  [
+    'unknown when the submission failed',
+    'imap.delivery',
+    refused('rcpt-to', '552 5.2.2 Mailbox is full'),
+    'unknown',
+    /skipped: smtp\.send did not pass/,
+  ],
+  [
+    'unknown when the IMAP login was refused',
+    'imap.delivery',
+    (rt) =>
+      (rt.watch = {
+        ok: false,
+        windowMs: 60_000,
+        loginRefused: true,
+        failure: { stage: 'login', kind: 'rejected', message: 'NO [AUTHENTICATIONFAILED]' },
+      }),
+    'unknown',
+    /skipped: the IMAP login did not pass \(imap\.login says why\)/,
+  ],
+  [
+    'unknown when the watching session broke off',
+    'imap.delivery',
+    (rt) => {
+      delete rt.watch.found;
+      rt.watch.failure = { stage: 'watch', kind: 'closed', message: 'the server closed the connection' };
+    },
+    'unknown',
+    /broke off before the message arrived \(the server closed the connection at watching the mailbox\)/,
+  ],
 ];
 
 describe('round-trip requirements', () => {
@@ -71,7 +242,8 @@ describe('round-trip requirements', () => {
     const r = evaluateRoundTrip(rt, 'hubspot', sw).find((x) => x.id === id)!;
     expect(r.status).toBe(status);
     expect(r.summary).toMatch(summary);
-    if (status === 'fail' || status === 'warn') expect(r.remedy?.startsWith(REMEDIES[r.remedyKey!].text), `a finding carries its remedy (${r.remedyKey})`).toBe(true);
+    if (status === 'fail' || status === 'warn')
+      expect(r.remedy?.startsWith(REMEDIES[r.remedyKey!].text), `a finding carries its remedy (${r.remedyKey})`).toBe(true);
     else expect(r.remedy ?? r.remedyKey).toBeUndefined();
     if (remedy) expect(r.remedy).toMatch(remedy);
   });
@@ -85,9 +257,28 @@ describe('round-trip requirements', () => {
   });
 
   it('makes a report of the round trip alone, or of the check and the round trip together', () => {
-    const alone = buildReport({ profile: 'hubspot', durationMs: 3, roundTrip: delivered(), target: { imap: { host: 'mail.example.com', port: 993, security: 'tls' }, smtp: { host: 'mail.example.com', port: 587, security: 'starttls' } } });
+    const alone = buildReport({
+      profile: 'hubspot',
+      durationMs: 3,
+      roundTrip: delivered(),
+      target: {
+        imap: { host: 'mail.example.com', port: 993, security: 'tls' },
+        smtp: { host: 'mail.example.com', port: 587, security: 'starttls' },
+      },
+    });
     expect(alone.requirements.map((r) => r.id)).toEqual(['smtp.send', 'imap.delivery']);
-    expect(alone.evidence).toEqual({ roundTrip: { address: 'sales@example.com', accepted: true, submitMs: 180, deliveryMs: 1200, folder: 'INBOX', idle: true, sentCopy: false, cleanup: { expunged: 1, flagged: 0, leftovers: 0 } } });
+    expect(alone.evidence).toEqual({
+      roundTrip: {
+        address: 'sales@example.com',
+        accepted: true,
+        submitMs: 180,
+        deliveryMs: 1200,
+        folder: 'INBOX',
+        idle: true,
+        sentCopy: false,
+        cleanup: { expunged: 1, flagged: 0, leftovers: 0 },
+      },
+    });
     expect(alone.verdict).toBe('compliant');
     const both = buildReport({ profile: 'hubspot', durationMs: 3, obs: compliant(), roundTrip: delivered() });
     expect(both.requirements).toHaveLength(19);
@@ -101,25 +292,46 @@ const checkReport = (): CheckReport => buildReport({ obs: compliant(), profile: 
 const rtReport = (mutate: (rt: RoundTripObservation) => void = () => {}): CheckReport => {
   const rt = delivered();
   mutate(rt);
-  return buildReport({ profile: 'hubspot', durationMs: 1, roundTrip: rt, target: checkReport().target, software: { smtp: 'Postfix', imap: 'Dovecot' } });
+  return buildReport({
+    profile: 'hubspot',
+    durationMs: 1,
+    roundTrip: rt,
+    target: checkReport().target,
+    software: { smtp: 'Postfix', imap: 'Dovecot' },
+  });
 };
 
 /** Runs jobs in order through the state machine. */
 function jobs(...steps: Array<[JobScope, CheckReport, Partial<typeof server>?]>) {
   let state: ServerState | undefined;
   return steps.map(([scope, report, over], i) => {
-    const out = diff({ prev: state, report, server: { ...server, ...over }, jobId: `job-${i}${scope === 'round-trip' ? '/round-trip' : ''}`, at: at(i), scope }, DEFAULT_DIFF);
+    const out = diff(
+      {
+        prev: state,
+        report,
+        server: { ...server, ...over },
+        jobId: `job-${i}${scope === 'round-trip' ? '/round-trip' : ''}`,
+        at: at(i),
+        scope,
+      },
+      DEFAULT_DIFF,
+    );
     state = out.state;
     return out;
   });
 }
 
 describe('diff: check and round-trip jobs share one state', () => {
-  it('each job replaces its own requirements and keeps the other\'s', () => {
+  it("each job replaces its own requirements and keeps the other's", () => {
     const [, second, third] = jobs(['check', checkReport()], ['round-trip', rtReport()], ['check', checkReport()]);
     expect(Object.keys(second!.state.requirements)).toHaveLength(19);
     expect(second!.state.requirements['imap.delivery']).toMatchObject({ status: 'pass', since: at(1) });
-    expect(second!.state).toMatchObject({ lastJobId: 'job-0', lastRoundTripJobId: 'job-1/round-trip', lastRoundTripAt: at(1), lastRunAt: at(0) });
+    expect(second!.state).toMatchObject({
+      lastJobId: 'job-0',
+      lastRoundTripJobId: 'job-1/round-trip',
+      lastRoundTripAt: at(1),
+      lastRunAt: at(0),
+    });
     expect(third!.state.requirements['imap.delivery']).toMatchObject({ status: 'pass', since: at(1) });
     expect(third!.state).toMatchObject({ lastJobId: 'job-2', lastRoundTripJobId: 'job-1/round-trip' });
     expect(second!.alert).toBeUndefined();
@@ -128,7 +340,13 @@ describe('diff: check and round-trip jobs share one state', () => {
 
   it('alerts on a round-trip regression with the SMTP reply and a Postfix remedy, and on its recovery', () => {
     const quota = refused('rcpt-to', '552 5.2.2 <sales@example.com>: Recipient address rejected: Mailbox is full');
-    const [, , broke, still, back] = jobs(['check', checkReport()], ['round-trip', rtReport()], ['round-trip', rtReport(quota)], ['check', checkReport()], ['round-trip', rtReport()]);
+    const [, , broke, still, back] = jobs(
+      ['check', checkReport()],
+      ['round-trip', rtReport()],
+      ['round-trip', rtReport(quota)],
+      ['check', checkReport()],
+      ['round-trip', rtReport()],
+    );
     expect(broke!.alert).toMatchObject({ kind: 'regression', severity: 'critical', requirements: ['smtp.send'] });
     expect(broke!.alert!.subject).toBe('[inboxguard] acme-sales: REGRESSION smtp.send pass -> FAIL');
     expect(broke!.alert!.message).toMatch(/changed in the mail-flow round trip at/);
@@ -157,8 +375,12 @@ describe('diff: check and round-trip jobs share one state', () => {
     expect(check!.alert!.message).toMatch(/imap\.delivery +pass +in INBOX 1\.2 s/);
   });
 
-  it('drops the round trip\'s requirements once the server no longer opts in', () => {
-    const [, , off] = jobs(['check', checkReport()], ['round-trip', rtReport((rt) => delete rt.watch.found)], ['check', checkReport(), { roundTrip: false }]);
+  it("drops the round trip's requirements once the server no longer opts in", () => {
+    const [, , off] = jobs(
+      ['check', checkReport()],
+      ['round-trip', rtReport((rt) => delete rt.watch.found)],
+      ['check', checkReport(), { roundTrip: false }],
+    );
     expect(Object.keys(off!.state.requirements)).not.toContain('imap.delivery');
     expect(off!.state.verdict).toBe('compliant');
   });

@@ -12,7 +12,11 @@ const lab: LabInfo = hasLab() ? requireLab() : ({} as LabInfo);
 const PW_ENV = 'INBOXGUARD_LAB_PW';
 
 /** Runs the CLI in-process, as a user would call it, and returns the parsed JSON report. */
-async function check(args: string[], password: string | null = lab.password, source = '127.0.0.2'): Promise<{ code: number; report: CheckReport; stderr: string }> {
+async function check(
+  args: string[],
+  password: string | null = lab.password,
+  source = '127.0.0.2',
+): Promise<{ code: number; report: CheckReport; stderr: string }> {
   let out = '';
   let err = '';
   const env: NodeJS.ProcessEnv = password === null ? {} : { [PW_ENV]: password };
@@ -21,11 +25,15 @@ async function check(args: string[], password: string | null = lab.password, sou
     [
       'check',
       ...args,
-      '--resolve', `${lab.hostname}=127.0.0.1`,
-      '--ca-file', lab.caFile,
-      '--source-address', source,
+      '--resolve',
+      `${lab.hostname}=127.0.0.1`,
+      '--ca-file',
+      lab.caFile,
+      '--source-address',
+      source,
       ...creds,
-      '--format', 'json',
+      '--format',
+      'json',
     ],
     { out: (s) => void (out += s), err: (s) => void (err += s), env },
   );
@@ -71,7 +79,10 @@ describe.skipIf(!hasLab())('inboxguard check against real servers', () => {
   it('Dovecot implicit TLS (993-style) + Postfix implicit TLS (465-style), compliant', async () => {
     const { code, report } = await check([
       ...imapTls(lab.dovecot.compliant.imapTls),
-      '--smtp', `${lab.hostname}:${lab.postfix.smtps}`, '--smtp-security', 'tls',
+      '--smtp',
+      `${lab.hostname}:${lab.postfix.smtps}`,
+      '--smtp-security',
+      'tls',
     ]);
     expect(only(report, 'fail')).toEqual([]);
     expect(report.verdict).toBe('compliant');
@@ -93,14 +104,21 @@ describe.skipIf(!hasLab())('inboxguard check against real servers', () => {
     expect(only(report, 'warn')).toEqual(['imap.tls-version']);
     expect(only(report, 'fail')).toEqual([]);
     const v = report.evidence.imap!.versions;
-    expect([v?.TLSv1?.result, v?.['TLSv1.1']?.result, v?.['TLSv1.2']?.result, v?.['TLSv1.3']?.result]).toEqual(['accepted', 'accepted', 'refused', 'refused']);
+    expect([v?.TLSv1?.result, v?.['TLSv1.1']?.result, v?.['TLSv1.2']?.result, v?.['TLSv1.3']?.result]).toEqual([
+      'accepted',
+      'accepted',
+      'refused',
+      'refused',
+    ]);
     expect(code).toBe(1);
   });
 
   it('CN mismatch fails imap.cert-name', async () => {
     const { code, report } = await check([...imapTls(lab.dovecot.cnMismatch.imapTls), ...submission]);
     expect(only(report, 'fail')).toEqual(['imap.cert-name']);
-    expect(report.requirements.find((x) => x.id === 'imap.cert-name')?.summary).toMatch(/CN=other\.lab\.test does not match mail\.lab\.test/);
+    expect(report.requirements.find((x) => x.id === 'imap.cert-name')?.summary).toMatch(
+      /CN=other\.lab\.test does not match mail\.lab\.test/,
+    );
     expect(code).toBe(2);
   });
 
@@ -109,7 +127,10 @@ describe.skipIf(!hasLab())('inboxguard check against real servers', () => {
     expect(only(report, 'fail')).toEqual(['imap.cert-expiry']);
     expect(statuses(report)['imap.cert-trust']).toBe('pass');
     // HubSpot would not log in over it, and neither does the check: the password stays home.
-    expect(report.requirements.find((x) => x.id === 'imap.login')).toMatchObject({ status: 'unknown', summary: expect.stringMatching(/credentials were not sent: the certificate does not verify for mail\.lab\.test \(CERT_HAS_EXPIRED\)/) });
+    expect(report.requirements.find((x) => x.id === 'imap.login')).toMatchObject({
+      status: 'unknown',
+      summary: expect.stringMatching(/credentials were not sent: the certificate does not verify for mail\.lab\.test \(CERT_HAS_EXPIRED\)/),
+    });
   });
 
   it('self-signed fails imap.cert-trust, and only warns with --allow-insecure-cert (exit 1)', async () => {
@@ -123,7 +144,7 @@ describe.skipIf(!hasLab())('inboxguard check against real servers', () => {
     expect(allowed.code).toBe(1);
   });
 
-  it('a connection limit of 3 fails imap.connections with the server\'s [LIMIT] answer', async () => {
+  it("a connection limit of 3 fails imap.connections with the server's [LIMIT] answer", async () => {
     const { report } = await check([...imapTls(lab.dovecot.limit3.imapTls), ...submission]);
     expect(only(report, 'fail')).toEqual(['imap.connections']);
     const r = report.requirements.find((x) => x.id === 'imap.connections');
@@ -167,22 +188,54 @@ describe.skipIf(!hasLab())('inboxguard check against real servers', () => {
 describe.skipIf(!hasLab())('npx inboxguard (the built CLI, as a user runs it)', () => {
   it('prints one Nagios line and exits 0 for the compliant lab', async () => {
     const args = [
-      'inboxguard', 'check',
-      '--imap', `${lab.hostname}:${lab.dovecot.compliant.imapTls}`, '--imap-security', 'tls',
-      '--smtp', `${lab.hostname}:${lab.postfix.submission}`,
-      '--resolve', `${lab.hostname}=127.0.0.1`, '--ca-file', lab.caFile, '--source-address', '127.0.0.2',
-      '--user', lab.user, '--password-env', PW_ENV, '--format', 'nagios',
+      'inboxguard',
+      'check',
+      '--imap',
+      `${lab.hostname}:${lab.dovecot.compliant.imapTls}`,
+      '--imap-security',
+      'tls',
+      '--smtp',
+      `${lab.hostname}:${lab.postfix.submission}`,
+      '--resolve',
+      `${lab.hostname}=127.0.0.1`,
+      '--ca-file',
+      lab.caFile,
+      '--source-address',
+      '127.0.0.2',
+      '--user',
+      lab.user,
+      '--password-env',
+      PW_ENV,
+      '--format',
+      'nagios',
     ];
     const { stdout } = await promisify(execFile)('npx', args, { env: { ...process.env, [PW_ENV]: lab.password } });
-    expect(stdout).toMatch(/^INBOXGUARD OK - compliant: 17 requirements pass \| imap_handshake=\d+ms;;;0 imap_cert_days=\d+;30;0;; smtp_handshake=\d+ms;;;0 smtp_cert_days=\d+;30;0;; duration=\d+ms;;;0\n$/);
+    expect(stdout).toMatch(
+      /^INBOXGUARD OK - compliant: 17 requirements pass \| imap_handshake=\d+ms;;;0 imap_cert_days=\d+;30;0;; smtp_handshake=\d+ms;;;0 smtp_cert_days=\d+;30;0;; duration=\d+ms;;;0\n$/,
+    );
   });
 
   it('exits 2 for a non-compliant server', async () => {
     const run = promisify(execFile)('npx', [
-      'inboxguard', 'check', '--imap', `${lab.hostname}:${lab.dovecot.cnMismatch.imapTls}`, '--imap-security', 'tls',
-      '--resolve', `${lab.hostname}=127.0.0.1`, '--ca-file', lab.caFile, '--source-address', '127.0.0.2', '--format', 'nagios',
+      'inboxguard',
+      'check',
+      '--imap',
+      `${lab.hostname}:${lab.dovecot.cnMismatch.imapTls}`,
+      '--imap-security',
+      'tls',
+      '--resolve',
+      `${lab.hostname}=127.0.0.1`,
+      '--ca-file',
+      lab.caFile,
+      '--source-address',
+      '127.0.0.2',
+      '--format',
+      'nagios',
     ]);
-    await expect(run).rejects.toMatchObject({ code: 2, stdout: expect.stringMatching(/^INBOXGUARD CRITICAL - non-compliant: imap\.cert-name CN=other\.lab\.test/) });
+    await expect(run).rejects.toMatchObject({
+      code: 2,
+      stdout: expect.stringMatching(/^INBOXGUARD CRITICAL - non-compliant: imap\.cert-name CN=other\.lab\.test/),
+    });
   });
 });
 
@@ -200,11 +253,17 @@ describe.skipIf(!hasLab())('inboxguard check against real Cyrus IMAP and Exim', 
   });
 
   it('implicit TLS on both: compliant', async () => {
-    const { report } = await check([...imapTls(lab.cyrus.compliant.imapTls), '--smtp', `${lab.hostname}:${lab.exim.compliant.smtps}`, '--smtp-security', 'tls']);
+    const { report } = await check([
+      ...imapTls(lab.cyrus.compliant.imapTls),
+      '--smtp',
+      `${lab.hostname}:${lab.exim.compliant.smtps}`,
+      '--smtp-security',
+      'tls',
+    ]);
     expect(report.verdict).toBe('compliant');
   });
 
-  it('TLS 1.3 only: fails, with Cyrus\'s and Exim\'s own settings and nobody else\'s', async () => {
+  it("TLS 1.3 only: fails, with Cyrus's and Exim's own settings and nobody else's", async () => {
     const { report } = await check([...imap(lab.cyrus.tls13only.imapStarttls), ...exim(lab.exim.tls13only.submission)]);
     const i = requirement(report, 'imap.tls-version');
     const s = requirement(report, 'smtp.tls-version');
@@ -221,28 +280,44 @@ describe.skipIf(!hasLab())('inboxguard check against real Cyrus IMAP and Exim', 
     expect(requirement(report, 'smtp.cert-name').status).toBe('fail');
     expect(requirement(report, 'imap.cert-name').remedy).toMatch(/Cyrus: tls_server_cert/);
     expect(requirement(report, 'smtp.cert-name').remedy).toMatch(/Exim: tls_certificate/);
-    expect(requirement(report, 'imap.login')).toMatchObject({ status: 'unknown', summary: expect.stringMatching(/^credentials were not sent: the certificate does not verify/) });
-    expect(requirement(report, 'smtp.auth')).toMatchObject({ status: 'unknown', summary: expect.stringMatching(/^credentials were not sent/) });
+    expect(requirement(report, 'imap.login')).toMatchObject({
+      status: 'unknown',
+      summary: expect.stringMatching(/^credentials were not sent: the certificate does not verify/),
+    });
+    expect(requirement(report, 'smtp.auth')).toMatchObject({
+      status: 'unknown',
+      summary: expect.stringMatching(/^credentials were not sent/),
+    });
   });
 
-  it('maxchild=3, a limit that queues: the 4th connection is named within seconds, with Cyrus\'s settings', async () => {
+  it("maxchild=3, a limit that queues: the 4th connection is named within seconds, with Cyrus's settings", async () => {
     const { report } = await check(imap(lab.cyrus.queue3.imapStarttls));
     const c = requirement(report, 'imap.connections');
-    expect(c).toMatchObject({ status: 'fail', summary: 'only 3 simultaneous sessions, HubSpot needs 4 to 5 (the server accepted connection 4 but never greeted it: a connection limit that queues)' });
+    expect(c).toMatchObject({
+      status: 'fail',
+      summary:
+        'only 3 simultaneous sessions, HubSpot needs 4 to 5 (the server accepted connection 4 but never greeted it: a connection limit that queues)',
+    });
     expect(c.remedy).toMatch(/Cyrus: maxlogins_per_user .* maxchild/);
     expect(report.durationMs).toBeLessThan(10_000);
   });
 
-  it('no Sent folder: fails, with Cyrus\'s way to create and mark one', async () => {
+  it("no Sent folder: fails, with Cyrus's way to create and mark one", async () => {
     const { report } = await check(imap(lab.cyrus.noSent.imapStarttls));
     const f = requirement(report, 'imap.folders');
     expect(f).toMatchObject({ status: 'fail', summary: expect.stringMatching(/^no Sent folder among \d+ folders$/) });
     expect(f.remedy).toMatch(/Cyrus: create it and mark it/);
   });
 
-  it('a wrong password: both logins fail as credentials, in the servers\' own words', async () => {
+  it("a wrong password: both logins fail as credentials, in the servers' own words", async () => {
     const { report } = await check([...imap(lab.cyrus.compliant.imapStarttls), ...exim(lab.exim.compliant.submission)], 'not-the-password');
-    expect(requirement(report, 'imap.login')).toMatchObject({ status: 'fail', summary: 'credentials rejected: NO Login failed: authentication failure' });
-    expect(requirement(report, 'smtp.auth')).toMatchObject({ status: 'fail', summary: 'credentials rejected: 535 Incorrect authentication data' });
+    expect(requirement(report, 'imap.login')).toMatchObject({
+      status: 'fail',
+      summary: 'credentials rejected: NO Login failed: authentication failure',
+    });
+    expect(requirement(report, 'smtp.auth')).toMatchObject({
+      status: 'fail',
+      summary: 'credentials rejected: 535 Incorrect authentication data',
+    });
   });
 });

@@ -122,7 +122,9 @@ describe.skipIf(!hasLab())('inboxguard monitor against the real Dovecot lab, on 
     expect(await cycle(expiry)).toBe('-');
     clock.t = notAfter - 29 * 86_400_000;
     expect(await cycle(expiry)).toBe('degradation');
-    expect(sent.at(-1)!.subject).toMatch(/^\[inboxguard\] lab-expiry: DEGRADATION imap\.cert-expiry: expires in 29 days \(under 30\) \(\+1 more\)$/);
+    expect(sent.at(-1)!.subject).toMatch(
+      /^\[inboxguard\] lab-expiry: DEGRADATION imap\.cert-expiry: expires in 29 days \(under 30\) \(\+1 more\)$/,
+    );
     expect(await cycle(expiry)).toBe('-');
   });
 
@@ -130,7 +132,10 @@ describe.skipIf(!hasLab())('inboxguard monitor against the real Dovecot lab, on 
     const history = await embedded.store.listHistory('lab-switch', 100);
     expect(history).toHaveLength(9);
     expect(history[0]!.at > history[8]!.at).toBe(true);
-    const lines = readFileSync(alertsFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = readFileSync(alertsFile, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines.map((l) => l.id)).toEqual(sent.map((a) => a.id));
     expect(new Set(lines.map((l) => l.id)).size).toBe(lines.length);
     expect(Object.keys(lines[0]!).sort()).toEqual(['at', 'id', 'kind', 'message', 'requirements', 'serverId', 'severity', 'subject']);
@@ -141,7 +146,14 @@ describe.skipIf(!hasLab())('inboxguard monitor against the real Dovecot lab, on 
   it('the lab password (the suite canary) is in no stored item, alert or log', async () => {
     const items = await embedded.client.send(new ScanCommand({ TableName: DEFAULT_TABLE_NAME }));
     expect(items.Items?.length).toBeGreaterThan(10);
-    expect(leaks({ store: JSON.stringify(items.Items), alerts: JSON.stringify(sent), alertsFile: readFileSync(alertsFile, 'utf8'), logs: logs.join('\n') })).toEqual([]);
+    expect(
+      leaks({
+        store: JSON.stringify(items.Items),
+        alerts: JSON.stringify(sent),
+        alertsFile: readFileSync(alertsFile, 'utf8'),
+        logs: logs.join('\n'),
+      }),
+    ).toEqual([]);
   });
 });
 
@@ -149,7 +161,10 @@ describe.skipIf(!hasLab())('alerts by email (--alert-smtp) through the lab Postf
   it('the alert is accepted by a real submission server, with its subject and headers', async () => {
     const { SmtpNotifier } = await import('../../lambdas/adapters/notifiers.js');
     const url = `smtp://${encodeURIComponent(lab.user)}:${encodeURIComponent(lab.password)}@127.0.0.1:${lab.postfix.submission}`;
-    const notifier = new SmtpNotifier(url, 'inboxguard@lab.test', ['admin@lab.test'], { ca: readFileSync(lab.caFile, 'utf8'), servername: lab.hostname });
+    const notifier = new SmtpNotifier(url, 'inboxguard@lab.test', ['admin@lab.test'], {
+      ca: readFileSync(lab.caFile, 'utf8'),
+      servername: lab.hostname,
+    });
     const alert: Alert = {
       id: 'smtp-test:1',
       serverId: 'smtp-test',

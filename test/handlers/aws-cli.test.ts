@@ -1,6 +1,12 @@
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { CreateSecretCommand, DeleteSecretCommand, PutSecretValueCommand, ResourceExistsException, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import {
+  CreateSecretCommand,
+  DeleteSecretCommand,
+  PutSecretValueCommand,
+  ResourceExistsException,
+  SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { main } from '../../bin/cli.js';
@@ -26,18 +32,29 @@ beforeEach(() => {
   cfn.reset();
   sm.reset();
   cfn.on(DescribeStacksCommand, { StackName: 'Inboxguard' }).resolves({
-    Stacks: [{ StackName: 'Inboxguard', CreationTime: new Date(), StackStatus: 'CREATE_COMPLETE', Outputs: [
-      { OutputKey: 'EgressIps', OutputValue: '198.51.100.7,198.51.100.8' },
-      { OutputKey: 'TableName', OutputValue: 'inboxguard' },
-      { OutputKey: 'SecretsPrefix', OutputValue: 'inboxguard/' },
-    ] }],
+    Stacks: [
+      {
+        StackName: 'Inboxguard',
+        CreationTime: new Date(),
+        StackStatus: 'CREATE_COMPLETE',
+        Outputs: [
+          { OutputKey: 'EgressIps', OutputValue: '198.51.100.7,198.51.100.8' },
+          { OutputKey: 'TableName', OutputValue: 'inboxguard' },
+          { OutputKey: 'SecretsPrefix', OutputValue: 'inboxguard/' },
+        ],
+      },
+    ],
   });
 });
 
 async function run(args: string[], env: NodeJS.ProcessEnv = {}) {
   let out = '';
   let err = '';
-  const aws = () => ({ cloudformation: new CloudFormationClient({ region: 'eu-west-1' }), secrets: new SecretsManagerClient({ region: 'eu-west-1' }), dynamo });
+  const aws = () => ({
+    cloudformation: new CloudFormationClient({ region: 'eu-west-1' }),
+    secrets: new SecretsManagerClient({ region: 'eu-west-1' }),
+    dynamo,
+  });
   const code = await main(args, { out: (s) => void (out += s), err: (s) => void (err += s), env, aws });
   return { code, out, err };
 }
@@ -51,21 +68,68 @@ describe('inboxguard egress / servers (AWS)', () => {
 
   it('servers add stores the password as a secret under the prefix and only its ARN in the registry', async () => {
     sm.on(CreateSecretCommand).resolves({ ARN, Name: 'inboxguard/acme' });
-    const r = await run(['servers', 'add', '--stack', 'Inboxguard', '--id', 'acme', '--imap', 'imap.acme.com', '--smtp', 'smtp.acme.com:587', '--user', 'sales@acme.com', '--password-env', 'PW'], { PW: 'Canary-Aws-Pw-77' });
+    const r = await run(
+      [
+        'servers',
+        'add',
+        '--stack',
+        'Inboxguard',
+        '--id',
+        'acme',
+        '--imap',
+        'imap.acme.com',
+        '--smtp',
+        'smtp.acme.com:587',
+        '--user',
+        'sales@acme.com',
+        '--password-env',
+        'PW',
+      ],
+      { PW: 'Canary-Aws-Pw-77' },
+    );
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
     expect(sm.commandCalls(CreateSecretCommand).map((c) => c.args[0].input)).toEqual([
       { Name: 'inboxguard/acme', SecretString: '{"password":"Canary-Aws-Pw-77"}', Description: 'inboxguard: mail server password' },
     ]);
-    expect(await embedded.registry.get('acme')).toEqual({ id: 'acme', imap: 'imap.acme.com', smtp: 'smtp.acme.com:587', user: 'sales@acme.com', passwordSecretArn: ARN });
+    expect(await embedded.registry.get('acme')).toEqual({
+      id: 'acme',
+      imap: 'imap.acme.com',
+      smtp: 'smtp.acme.com:587',
+      user: 'sales@acme.com',
+      passwordSecretArn: ARN,
+    });
     expect(r.out).not.toContain('Canary-Aws-Pw-77');
 
     // Adding again updates the secret's value instead.
     sm.reset();
     sm.on(CreateSecretCommand).rejects(new ResourceExistsException({ message: 'exists', $metadata: {} }));
     sm.on(PutSecretValueCommand).resolves({ ARN });
-    expect((await run(['servers', 'add', '--stack', 'Inboxguard', '--id', 'acme', '--imap', 'imap.acme.com', '--user', 'sales@acme.com', '--password-env', 'PW'], { PW: 'new' })).code).toBe(0);
-    expect(sm.commandCalls(PutSecretValueCommand)[0]!.args[0].input).toEqual({ SecretId: 'inboxguard/acme', SecretString: '{"password":"new"}' });
+    expect(
+      (
+        await run(
+          [
+            'servers',
+            'add',
+            '--stack',
+            'Inboxguard',
+            '--id',
+            'acme',
+            '--imap',
+            'imap.acme.com',
+            '--user',
+            'sales@acme.com',
+            '--password-env',
+            'PW',
+          ],
+          { PW: 'new' },
+        )
+      ).code,
+    ).toBe(0);
+    expect(sm.commandCalls(PutSecretValueCommand)[0]!.args[0].input).toEqual({
+      SecretId: 'inboxguard/acme',
+      SecretString: '{"password":"new"}',
+    });
   });
 
   it('servers list shows the registry', async () => {
@@ -93,7 +157,9 @@ describe('inboxguard egress / servers (AWS)', () => {
   });
 
   it('a stack without the outputs is named', async () => {
-    cfn.on(DescribeStacksCommand, { StackName: 'Other' }).resolves({ Stacks: [{ StackName: 'Other', CreationTime: new Date(), StackStatus: 'CREATE_COMPLETE', Outputs: [] }] });
+    cfn
+      .on(DescribeStacksCommand, { StackName: 'Other' })
+      .resolves({ Stacks: [{ StackName: 'Other', CreationTime: new Date(), StackStatus: 'CREATE_COMPLETE', Outputs: [] }] });
     const r = await run(['egress', '--stack', 'Other']);
     expect(r.code).toBe(3);
     expect(r.err).toMatch(/stack "Other" has no output EgressIps/);

@@ -40,6 +40,8 @@ describe('EnvCredentials', () => {
   it('reads the variable the config names, and says which when it is missing', async () => {
     const creds = new EnvCredentials({ ACME_PW: 'pw' });
     expect(await creds.password({ id: 'acme', imap: 'i', passwordEnv: 'ACME_PW' })).toBe('pw');
-    await expect(creds.password({ id: 'b', imap: 'i', passwordEnv: 'B_PW' })).rejects.toThrow('server "b": environment variable B_PW is not set');
+    await expect(creds.password({ id: 'b', imap: 'i', passwordEnv: 'B_PW' })).rejects.toThrow(
+      'server "b": environment variable B_PW is not set',
+    );
   });
 });

@@ -21,7 +21,8 @@ beforeAll(async () => {
   for (let i = 0; i < 23; i++) {
     const id = `srv-${String(i).padStart(2, '0')}`;
     // Two of them opt in to the round trip.
-    const rt = i === 3 || i === 7 ? { smtp: `smtp${i}.example.com:587`, user: `sales${i}@example.com`, passwordEnv: 'PW', roundTrip: true } : {};
+    const rt =
+      i === 3 || i === 7 ? { smtp: `smtp${i}.example.com:587`, user: `sales${i}@example.com`, passwordEnv: 'PW', roundTrip: true } : {};
     await embedded.registry.put({ id, imap: `imap${i}.example.com:993`, ...rt });
   }
 });
@@ -37,7 +38,11 @@ beforeEach(() => {
 afterEach(() => vi.restoreAllMocks());
 
 /** The EMF documents written to stdout (CloudWatch turns them into metrics). */
-function emf(): Array<Record<string, unknown> & { _aws: { CloudWatchMetrics: Array<{ Namespace: string; Dimensions: string[][]; Metrics: Array<{ Name: string }> }> } }> {
+function emf(): Array<
+  Record<string, unknown> & {
+    _aws: { CloudWatchMetrics: Array<{ Namespace: string; Dimensions: string[][]; Metrics: Array<{ Name: string }> }> };
+  }
+> {
   return stdout.mock.calls
     .flatMap((c) => String(c[0]).split('\n'))
     .filter((l) => l.includes('"_aws"'))
@@ -48,12 +53,21 @@ const metrics = () => new Metrics({ namespace: 'Inboxguard', serviceName: 'inbox
 describe('dispatch', () => {
   it('one SQS message per registered server, in batches of 10, with the cycle time to the minute', async () => {
     sqs.on(SendMessageBatchCommand).resolves({ Successful: [], Failed: [] });
-    const handler = createDispatchHandler({ registry: embedded.registry, sqs: new SQSClient({}), queueUrl: 'https://sqs.eu-west-1.amazonaws.com/123456789012/jobs', metrics: metrics() });
+    const handler = createDispatchHandler({
+      registry: embedded.registry,
+      sqs: new SQSClient({}),
+      queueUrl: 'https://sqs.eu-west-1.amazonaws.com/123456789012/jobs',
+      metrics: metrics(),
+    });
     const out = await handler({ time: '2026-12-01T08:15:42Z' });
     expect(out).toEqual({ cycle: '2026-12-01T08:15:00.000Z', jobs: 23 });
     const [beat] = emf();
     expect(beat).toMatchObject({ JobsDispatched: 23, service: 'inboxguard' });
-    expect(beat!._aws.CloudWatchMetrics[0]).toMatchObject({ Namespace: 'Inboxguard', Dimensions: [['service']], Metrics: [{ Name: 'JobsDispatched', Unit: 'Count' }] });
+    expect(beat!._aws.CloudWatchMetrics[0]).toMatchObject({
+      Namespace: 'Inboxguard',
+      Dimensions: [['service']],
+      Metrics: [{ Name: 'JobsDispatched', Unit: 'Count' }],
+    });
     const calls = sqs.commandCalls(SendMessageBatchCommand);
     expect(calls.map((c) => c.args[0].input.Entries?.length)).toEqual([10, 10, 3]);
     expect(calls[0]!.args[0].input.QueueUrl).toBe('https://sqs.eu-west-1.amazonaws.com/123456789012/jobs');
@@ -66,7 +80,10 @@ describe('dispatch', () => {
   });
 
   it('entries SQS failed to take are resent once; still failing fails the invocation', async () => {
-    sqs.on(SendMessageBatchCommand).resolvesOnce({ Failed: [{ Id: '3', SenderFault: false, Code: 'InternalError' }] }).resolves({ Failed: [] });
+    sqs
+      .on(SendMessageBatchCommand)
+      .resolvesOnce({ Failed: [{ Id: '3', SenderFault: false, Code: 'InternalError' }] })
+      .resolves({ Failed: [] });
     const handler = createDispatchHandler({ registry: embedded.registry, sqs: new SQSClient({}), queueUrl: 'q' });
     await handler({});
     const calls = sqs.commandCalls(SendMessageBatchCommand);
@@ -75,7 +92,9 @@ describe('dispatch', () => {
 
     sqs.reset();
     sqs.on(SendMessageBatchCommand).resolves({ Failed: [{ Id: '0', SenderFault: false, Code: 'InternalError' }] });
-    await expect(createDispatchHandler({ registry: embedded.registry, sqs: new SQSClient({}), queueUrl: 'q' })({})).rejects.toThrow(/did not take 1 job/);
+    await expect(createDispatchHandler({ registry: embedded.registry, sqs: new SQSClient({}), queueUrl: 'q' })({})).rejects.toThrow(
+      /did not take 1 job/,
+    );
   });
 
   it('cycleTime falls back to now when the event carries no time', () => {
@@ -93,7 +112,13 @@ describe('dispatch', () => {
 
   it('a round-trip event sends round-trip jobs, for the servers that opt in only, to the round-trip queue', async () => {
     sqs.on(SendMessageBatchCommand).resolves({ Failed: [] });
-    const deps = { registry: embedded.registry, sqs: new SQSClient({}), queueUrl: 'checks', roundTripQueueUrl: 'round-trips', metrics: metrics() };
+    const deps = {
+      registry: embedded.registry,
+      sqs: new SQSClient({}),
+      queueUrl: 'checks',
+      roundTripQueueUrl: 'round-trips',
+      metrics: metrics(),
+    };
     const out = await createDispatchHandler(deps)({ kind: 'round-trip', scheduledTime: '2026-12-01T09:00:07Z' });
     expect(out).toEqual({ cycle: '2026-12-01T09:00:00.000Z', jobs: 2 });
     const calls = sqs.commandCalls(SendMessageBatchCommand);
@@ -105,12 +130,15 @@ describe('dispatch', () => {
     ]);
     // JobsDispatched counts check cycles only (the heartbeat alarm reads it).
     expect(emf()).toEqual([]);
-    await expect(createDispatchHandler({ ...deps, roundTripQueueUrl: undefined })({ kind: 'round-trip' })).rejects.toThrow(/no round-trip queue is configured/);
+    await expect(createDispatchHandler({ ...deps, roundTripQueueUrl: undefined })({ kind: 'round-trip' })).rejects.toThrow(
+      /no round-trip queue is configured/,
+    );
   });
 });
 
 describe('probe', () => {
-  const record = (messageId: string, body: unknown) => ({ messageId, body: typeof body === 'string' ? body : JSON.stringify(body) }) as SQSEvent['Records'][number];
+  const record = (messageId: string, body: unknown) =>
+    ({ messageId, body: typeof body === 'string' ? body : JSON.stringify(body) }) as SQSEvent['Records'][number];
 
   it('runs the batch, publishes each alert to SNS with its attributes, and reports only the failed jobs', async () => {
     sns.on(PublishCommand).resolves({ MessageId: 'm-1' });
@@ -156,14 +184,22 @@ describe('probe', () => {
     // One Compliant and one CertificateDaysLeft per checked server, for the fleet: no ServerId
     // dimension (each of its values would be a metric billed every month).
     const docs = emf();
-    expect(docs.map((d) => ('Compliant' in d ? `Compliant=${d.Compliant}` : `CertificateDaysLeft=${d.CertificateDaysLeft}`))).toEqual(['Compliant=1', 'CertificateDaysLeft=214']);
+    expect(docs.map((d) => ('Compliant' in d ? `Compliant=${d.Compliant}` : `CertificateDaysLeft=${d.CertificateDaysLeft}`))).toEqual([
+      'Compliant=1',
+      'CertificateDaysLeft=214',
+    ]);
     for (const d of docs) {
       expect(d).not.toHaveProperty('ServerId');
       expect(d._aws.CloudWatchMetrics[0]).toMatchObject({ Namespace: 'Inboxguard', Dimensions: [['service']] });
     }
     // The per-server view is the job-done log line, which the dashboard's Logs Insights query reads.
-    const lines = stdout.mock.calls.flatMap((c) => String(c[0]).split('\n')).filter((l) => l.includes('"job-done"')).map((l) => JSON.parse(l) as Record<string, unknown>);
-    expect(lines).toEqual([expect.objectContaining({ message: 'job-done', serverId: 'srv-00', verdict: 'compliant', certificateDaysLeft: 214 })]);
+    const lines = stdout.mock.calls
+      .flatMap((c) => String(c[0]).split('\n'))
+      .filter((l) => l.includes('"job-done"'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines).toEqual([
+      expect.objectContaining({ message: 'job-done', serverId: 'srv-00', verdict: 'compliant', certificateDaysLeft: 214 }),
+    ]);
   });
 });
 
@@ -174,7 +210,13 @@ describe('round-trip function', () => {
   it('runs round-trip jobs with the runner it is given, refuses check jobs, and skips servers that no longer opt in', async () => {
     sns.on(PublishCommand).resolves({ MessageId: 'm-2' });
     const calls: Array<{ address?: string; windowMs?: number; stepTimeoutMs: number }> = [];
-    const deps = roundTripMonitorFromEnv({ TABLE_NAME: 't', TOPIC_ARN: 'arn:aws:sns:eu-west-1:123456789012:a', ROUND_TRIP_WINDOW_MS: '45000', ROUND_TRIP_STEP_TIMEOUT_MS: '15000', EGRESS_IPS: '198.51.100.7' });
+    const deps = roundTripMonitorFromEnv({
+      TABLE_NAME: 't',
+      TOPIC_ARN: 'arn:aws:sns:eu-west-1:123456789012:a',
+      ROUND_TRIP_WINDOW_MS: '45000',
+      ROUND_TRIP_STEP_TIMEOUT_MS: '15000',
+      EGRESS_IPS: '198.51.100.7',
+    });
     expect(deps.roundTrip?.options).toEqual({ windowMs: 45000, stepTimeoutMs: 15000, egressAddress: '198.51.100.7' });
     const handler = createProbeHandler({
       registry: embedded.registry,
@@ -189,8 +231,28 @@ describe('round-trip function', () => {
         roundTrip: {
           options: { stepTimeoutMs: 15000, windowMs: 45000 },
           run: async (target, opts) => {
-            calls.push({ ...(target.address ? { address: target.address } : {}), ...(opts.windowMs ? { windowMs: opts.windowMs } : {}), stepTimeoutMs: opts.stepTimeoutMs });
-            return buildReport({ profile: 'hubspot', durationMs: 5, target: { imap: target.imap }, roundTrip: { address: target.address ?? '', at, submit: { attempt: 'answered', ok: false, reply: '553 5.7.1 Sender address rejected: not owned by user', code: 553, failure: { stage: 'rcpt-to', kind: 'rejected', message: '553' } }, watch: { ok: true, windowMs: 45000 } } });
+            calls.push({
+              ...(target.address ? { address: target.address } : {}),
+              ...(opts.windowMs ? { windowMs: opts.windowMs } : {}),
+              stepTimeoutMs: opts.stepTimeoutMs,
+            });
+            return buildReport({
+              profile: 'hubspot',
+              durationMs: 5,
+              target: { imap: target.imap },
+              roundTrip: {
+                address: target.address ?? '',
+                at,
+                submit: {
+                  attempt: 'answered',
+                  ok: false,
+                  reply: '553 5.7.1 Sender address rejected: not owned by user',
+                  code: 553,
+                  failure: { stage: 'rcpt-to', kind: 'rejected', message: '553' },
+                },
+                watch: { ok: true, windowMs: 45000 },
+              },
+            });
           },
         },
       },
@@ -211,7 +273,10 @@ describe('round-trip function', () => {
     const [published] = sns.commandCalls(PublishCommand).map((c) => c.args[0].input);
     expect(published?.Subject).toBe('[inboxguard] srv-03: REGRESSION smtp.send FAIL (newly measured)');
     expect(published?.Message).toMatch(/RCPT TO refused: 553 5\.7\.1 Sender address rejected: not owned by user/);
-    const done = stdout.mock.calls.flatMap((c) => String(c[0]).split('\n')).filter((l) => l.includes('"round-trip-done"')).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const done = stdout.mock.calls
+      .flatMap((c) => String(c[0]).split('\n'))
+      .filter((l) => l.includes('"round-trip-done"'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(done).toHaveLength(2);
     expect(done).toEqual(
       expect.arrayContaining([

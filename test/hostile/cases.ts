@@ -64,7 +64,11 @@ export const IMAP_CASES: HostileCase[] = [
     name: 'never greets',
     protocol: 'imap',
     script: { onConnect: silent },
-    expect: [['imap.connect', 'pass', /connected/], ['imap.tls', 'unknown', /no answer in time at the greeting/], ['imap.login', 'unknown', /greeting|skipped/]],
+    expect: [
+      ['imap.connect', 'pass', /connected/],
+      ['imap.tls', 'unknown', /no answer in time at the greeting/],
+      ['imap.login', 'unknown', /greeting|skipped/],
+    ],
   },
   {
     name: 'never answers the TLS handshake (implicit TLS)',
@@ -99,7 +103,10 @@ export const IMAP_CASES: HostileCase[] = [
     big: true,
     script: { greeting: (p) => tenMegabyteLine(p, '* OK ') },
     // The handshake itself succeeded; the session stops at the line, before anything is logged in.
-    expect: [['imap.tls', 'pass', /implicit TLS/], ['imap.login', 'fail', /a line longer than 65536 bytes \(at the greeting\)/]],
+    expect: [
+      ['imap.tls', 'pass', /implicit TLS/],
+      ['imap.login', 'fail', /a line longer than 65536 bytes \(at the greeting\)/],
+    ],
   },
   {
     name: 'garbage: an HTTP server',
@@ -117,25 +124,46 @@ export const IMAP_CASES: HostileCase[] = [
     name: 'bytes that are not UTF-8 in the greeting and the login answer',
     protocol: 'imap',
     script: {
-      greeting: (p) => p.send(Buffer.concat([Buffer.from('* OK [CAPABILITY IMAP4rev1 LITERAL+ ID STARTTLS LOGINDISABLED] '), notUtf8, Buffer.from('\r\n')])),
+      greeting: (p) =>
+        p.send(
+          Buffer.concat([Buffer.from('* OK [CAPABILITY IMAP4rev1 LITERAL+ ID STARTTLS LOGINDISABLED] '), notUtf8, Buffer.from('\r\n')]),
+        ),
       on: {
         LOGIN: (p, c) => p.send(Buffer.concat([Buffer.from(`${c.tag} NO [AUTHENTICATIONFAILED] `), notUtf8, Buffer.from('\r\n')])),
         AUTHENTICATE: (p, c) => p.send(Buffer.concat([Buffer.from(`${c.tag} NO [AUTHENTICATIONFAILED] `), notUtf8, Buffer.from('\r\n')])),
       },
     },
-    expect: [['imap.tls', 'pass', /STARTTLS/], ['imap.login', 'fail', /credentials rejected/]],
+    expect: [
+      ['imap.tls', 'pass', /STARTTLS/],
+      ['imap.login', 'fail', /credentials rejected/],
+    ],
   },
   {
     name: 'advertises STARTTLS, then rejects it',
     protocol: 'imap',
     script: { on: { STARTTLS: (p, c) => p.send(`${c.tag} NO STARTTLS is not available today\r\n`) } },
-    expect: [['imap.tls', 'fail', /^STARTTLS failed: STARTTLS answered NO .*\(at STARTTLS\)$/], ['imap.login', 'unknown', /no TLS session/]],
+    expect: [
+      ['imap.tls', 'fail', /^STARTTLS failed: STARTTLS answered NO .*\(at STARTTLS\)$/],
+      ['imap.login', 'unknown', /no TLS session/],
+    ],
   },
   {
     name: 'answers STARTTLS, then carries on in plaintext',
     protocol: 'imap',
-    script: { on: { STARTTLS: async (p, c) => (p.send(`${c.tag} OK go ahead\r\n`), await p.anyBytes(), p.send('* OK still plaintext here\r\n'), silent(p)) } },
-    expect: [['imap.tls', 'fail', /at the TLS handshake/], ['imap.login', 'unknown', /no TLS session/]],
+    script: {
+      on: {
+        STARTTLS: async (p, c) => (
+          p.send(`${c.tag} OK go ahead\r\n`),
+          await p.anyBytes(),
+          p.send('* OK still plaintext here\r\n'),
+          silent(p)
+        ),
+      },
+    },
+    expect: [
+      ['imap.tls', 'fail', /at the TLS handshake/],
+      ['imap.login', 'unknown', /no TLS session/],
+    ],
   },
   {
     name: 'resets in the middle of the STARTTLS handshake',
@@ -155,14 +183,20 @@ export const IMAP_CASES: HostileCase[] = [
     protocol: 'imap',
     implicitTls: true,
     script: { onConnect: malformedCertificate },
-    expect: [['imap.tls', 'fail', /TLS error at the TLS handshake/], ['imap.cert-name', 'unknown', /no TLS session/]],
+    expect: [
+      ['imap.tls', 'fail', /TLS error at the TLS handshake/],
+      ['imap.cert-name', 'unknown', /no TLS session/],
+    ],
   },
   {
     name: 'a long certificate chain (the CA 120 times, ~130 KB): accepted, kept to 10',
     protocol: 'imap',
     implicitTls: true,
     script: { context: 'long' },
-    expect: [['imap.tls', 'pass', /implicit TLS/], ['imap.cert-trust', 'pass', /verifies/]],
+    expect: [
+      ['imap.tls', 'pass', /implicit TLS/],
+      ['imap.cert-trust', 'pass', /verifies/],
+    ],
     verify: (r) => expect(r.evidence.imap!.chain.length).toBeLessThanOrEqual(10),
   },
   {
@@ -184,10 +218,13 @@ export const IMAP_CASES: HostileCase[] = [
     protocol: 'imap',
     big: true,
     script: { on: { LOGIN: endlessLiteral, AUTHENTICATE: endlessLiteral } },
-    expect: [['imap.tls', 'pass', /STARTTLS/], ['imap.login', 'fail', /at LOGIN/]],
+    expect: [
+      ['imap.tls', 'pass', /STARTTLS/],
+      ['imap.login', 'fail', /at LOGIN/],
+    ],
   },
   {
-    name: 'answers the extra sessions\' LOGIN with an endless literal',
+    name: "answers the extra sessions' LOGIN with an endless literal",
     protocol: 'imap',
     big: true,
     script: {
@@ -197,7 +234,10 @@ export const IMAP_CASES: HostileCase[] = [
       },
     },
     // "* OK [ALERT] {999999999}" is a status response, where IMAP has no literals: the flood after it is one endless line.
-    expect: [['imap.login', 'pass', /logged in/], ['imap.connections', 'fail', /only 1 simultaneous session.*a line longer than 65536 bytes/]],
+    expect: [
+      ['imap.login', 'pass', /logged in/],
+      ['imap.connections', 'fail', /only 1 simultaneous session.*a line longer than 65536 bytes/],
+    ],
   },
   {
     name: 'floods an extra session while it is held open, and keeps the last login waiting',
@@ -219,7 +259,10 @@ export const IMAP_CASES: HostileCase[] = [
         },
       },
     },
-    expect: [['imap.login', 'pass', /logged in/], ['imap.connections', 'pass', /5 simultaneous sessions succeeded/]],
+    expect: [
+      ['imap.login', 'pass', /logged in/],
+      ['imap.connections', 'pass', /5 simultaneous sessions succeeded/],
+    ],
   },
   {
     name: 'a CAPABILITY reply of 1000 lines of 60 KB each after TLS (60 MB)',
@@ -239,7 +282,10 @@ export const IMAP_CASES: HostileCase[] = [
     },
     // The session stops at 1 MiB (its identity is then what the greeting said); the LOGIN
     // pipelined behind it is never answered, so the login fails, naming the flood.
-    expect: [['imap.tls', 'pass', /STARTTLS/], ['imap.login', 'fail', /a reply longer than 1048576 bytes \(at CAPABILITY\)/]],
+    expect: [
+      ['imap.tls', 'pass', /STARTTLS/],
+      ['imap.login', 'fail', /a reply longer than 1048576 bytes \(at CAPABILITY\)/],
+    ],
   },
   {
     name: 'thousands of capabilities',
@@ -247,9 +293,18 @@ export const IMAP_CASES: HostileCase[] = [
     script: {
       // The ones that matter come last, after 5000 others.
       greeting: (p) => p.send(`* OK [CAPABILITY IMAP4rev1 ${manyCaps(5000)} LITERAL+ ID STARTTLS LOGINDISABLED] ready\r\n`),
-      on: { CAPABILITY: (p, c) => (p.secure ? p.send(`* CAPABILITY IMAP4rev1 ${manyCaps(5000)} LITERAL+ ID SPECIAL-USE AUTH=PLAIN\r\n${c.tag} OK done\r\n`) : 'default') },
+      on: {
+        CAPABILITY: (p, c) =>
+          p.secure
+            ? p.send(`* CAPABILITY IMAP4rev1 ${manyCaps(5000)} LITERAL+ ID SPECIAL-USE AUTH=PLAIN\r\n${c.tag} OK done\r\n`)
+            : 'default',
+      },
     },
-    expect: [['imap.tls', 'pass', /STARTTLS/], ['imap.login', 'pass', /logged in/], ['imap.connections', 'pass', /5 simultaneous/]],
+    expect: [
+      ['imap.tls', 'pass', /STARTTLS/],
+      ['imap.login', 'pass', /logged in/],
+      ['imap.connections', 'pass', /5 simultaneous/],
+    ],
     verify: (r) => expect(r.evidence.imap!.identity?.capabilities?.length).toBeLessThanOrEqual(200),
   },
   {
@@ -258,7 +313,8 @@ export const IMAP_CASES: HostileCase[] = [
     script: {
       on: {
         LOGIN: (p, c) => p.send(`${c.tag} NO [AUTHENTICATIONFAILED] \x1b[2J\x1b]0;pwned\x07\u009b31m\u202eevil\u202c wrong password\r\n`),
-        AUTHENTICATE: (p, c) => p.send(`${c.tag} NO [AUTHENTICATIONFAILED] \x1b[2J\x1b]0;pwned\x07\u009b31m\u202eevil\u202c wrong password\r\n`),
+        AUTHENTICATE: (p, c) =>
+          p.send(`${c.tag} NO [AUTHENTICATIONFAILED] \x1b[2J\x1b]0;pwned\x07\u009b31m\u202eevil\u202c wrong password\r\n`),
       },
     },
     expect: [['imap.login', 'fail', /credentials rejected: .*wrong password/]],
@@ -276,16 +332,26 @@ export const IMAP_CASES: HostileCase[] = [
     script: {
       greeting: (p) => p.send('* OK [CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED] IMAP4 proxy ready\r\n'),
       on: {
-        LOGIN: (p, c) => p.send(`${c.tag} OK [CAPABILITY IMAP4rev1 UIDPLUS CHILDREN NAMESPACE THREAD=ORDEREDSUBJECT THREAD=REFERENCES SORT QUOTA IDLE ACL ACL2=UNION] LOGIN Ok.\r\n`),
+        LOGIN: (p, c) =>
+          p.send(
+            `${c.tag} OK [CAPABILITY IMAP4rev1 UIDPLUS CHILDREN NAMESPACE THREAD=ORDEREDSUBJECT THREAD=REFERENCES SORT QUOTA IDLE ACL ACL2=UNION] LOGIN Ok.\r\n`,
+          ),
         NAMESPACE: (p, c) => p.send(`* NAMESPACE (("INBOX." ".")) NIL (("#shared." "."))\r\n${c.tag} OK NAMESPACE completed.\r\n`),
-        LIST: (p, c) => p.send(`* LIST (\\HasChildren) "." "INBOX"\r\n* LIST (\\HasNoChildren) "." "INBOX.Sent"\r\n${c.tag} OK LIST completed\r\n`),
+        LIST: (p, c) =>
+          p.send(`* LIST (\\HasChildren) "." "INBOX"\r\n* LIST (\\HasNoChildren) "." "INBOX.Sent"\r\n${c.tag} OK LIST completed\r\n`),
       },
     },
-    expect: [['imap.login', 'pass', /logged in/], ['imap.server', 'fail', /^Courier-IMAP detected \(capabilities after login: ACL2=UNION THREAD=ORDEREDSUBJECT\)$/]],
-    verify: (r) => expect(r.requirements.find((x) => x.id === 'imap.server')?.evidence.courierEvidence).toContain('NAMESPACE (("INBOX." ".")), folders under INBOX. (INBOX.Sent)'),
+    expect: [
+      ['imap.login', 'pass', /logged in/],
+      ['imap.server', 'fail', /^Courier-IMAP detected \(capabilities after login: ACL2=UNION THREAD=ORDEREDSUBJECT\)$/],
+    ],
+    verify: (r) =>
+      expect(r.requirements.find((x) => x.id === 'imap.server')?.evidence.courierEvidence).toContain(
+        'NAMESPACE (("INBOX." ".")), folders under INBOX. (INBOX.Sent)',
+      ),
   },
   {
-    name: 'a proxy greeting and only the INBOX. layout after login: said to be Courier\'s or Cyrus\'s',
+    name: "a proxy greeting and only the INBOX. layout after login: said to be Courier's or Cyrus's",
     protocol: 'imap',
     script: {
       greeting: (p) => p.send('* OK [CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED] IMAP4 proxy ready\r\n'),
@@ -295,14 +361,26 @@ export const IMAP_CASES: HostileCase[] = [
         LIST: (p, c) => p.send(`* LIST () "." "INBOX"\r\n* LIST () "." "INBOX.Sent"\r\n${c.tag} OK done\r\n`),
       },
     },
-    expect: [['imap.server', 'warn', /^the mailbox layout after login is Courier-IMAP's or Cyrus's \(NAMESPACE \(\("INBOX\." "\."\)\), folders under INBOX\. \(INBOX\.Sent\)\)/]],
+    expect: [
+      [
+        'imap.server',
+        'warn',
+        /^the mailbox layout after login is Courier-IMAP's or Cyrus's \(NAMESPACE \(\("INBOX\." "\."\)\), folders under INBOX\. \(INBOX\.Sent\)\)/,
+      ],
+    ],
   },
   {
     name: 'a plaintext banner on a port registered as implicit TLS',
     protocol: 'imap',
     registeredAs: 'tls',
     script: {},
-    expect: [['imap.tls', 'fail', /^implicit TLS failed: the server answered in plaintext where a TLS handshake was expected .*register it as starttls \(at the TLS handshake\)$/]],
+    expect: [
+      [
+        'imap.tls',
+        'fail',
+        /^implicit TLS failed: the server answered in plaintext where a TLS handshake was expected .*register it as starttls \(at the TLS handshake\)$/,
+      ],
+    ],
     verify: (r) => expect(r.requirements.find((x) => x.id === 'imap.tls')?.summary).not.toMatch(/STARTTLS go-ahead/),
   },
   {
@@ -327,7 +405,12 @@ export const IMAP_CASES: HostileCase[] = [
     name: 'a \\Sent folder with a 30 KB name (a literal), control characters inside',
     protocol: 'imap',
     big: true,
-    script: { on: { LIST: (p, c) => p.send(`* LIST () "/" INBOX\r\n* LIST (\\Sent) "/" {30000}\r\n${'S\x01\x1b[1;1H'.repeat(3750)}\r\n${c.tag} OK done\r\n`) } },
+    script: {
+      on: {
+        LIST: (p, c) =>
+          p.send(`* LIST () "/" INBOX\r\n* LIST (\\Sent) "/" {30000}\r\n${'S\x01\x1b[1;1H'.repeat(3750)}\r\n${c.tag} OK done\r\n`),
+      },
+    },
     expect: [['imap.folders', 'pass', /^INBOX selectable; Sent folder "S( S)+…" marked \\Sent$/]],
     verify: (r) => {
       const q = r.requirements.find((x) => x.id === 'imap.folders')!;
@@ -342,14 +425,19 @@ export const IMAP_CASES: HostileCase[] = [
     script: {
       on: {
         STARTTLS: async (p, c) => {
-          p.send(`${c.tag} OK Begin TLS\r\n* CAPABILITY IMAP4rev1 AUTH=PLAIN INJECTED\r\nc2 OK injected\r\n* ID ("name" "Injected")\r\nc3 OK injected\r\n`);
+          p.send(
+            `${c.tag} OK Begin TLS\r\n* CAPABILITY IMAP4rev1 AUTH=PLAIN INJECTED\r\nc2 OK injected\r\n* ID ("name" "Injected")\r\nc3 OK injected\r\n`,
+          );
           await p.upgrade();
         },
       },
     },
     // The session discards the injected bytes and reads the real answers over TLS, but sends
     // no credentials on it. Nothing injected reaches the result.
-    expect: [['imap.tls', 'fail', /^the server sent \d+ bytes after its STARTTLS go-ahead, before the TLS handshake: .*CVE-2011-0411/], ['imap.login', 'unknown', /^credentials were not sent: the server sent data after its STARTTLS go-ahead/]],
+    expect: [
+      ['imap.tls', 'fail', /^the server sent \d+ bytes after its STARTTLS go-ahead, before the TLS handshake: .*CVE-2011-0411/],
+      ['imap.login', 'unknown', /^credentials were not sent: the server sent data after its STARTTLS go-ahead/],
+    ],
     verify: (r) => {
       expect(r.evidence.imap!.identity?.capabilities).not.toContain('INJECTED');
       expect(r.evidence.imap!.identity?.capabilities).toContain('AUTH=PLAIN');
@@ -357,17 +445,82 @@ export const IMAP_CASES: HostileCase[] = [
     },
   },
   // Accept, then close at each protocol stage.
-  { name: 'closes at once', protocol: 'imap', script: { onConnect: close }, expect: [['imap.tls', 'fail', /the server closed the connection at the greeting/]] },
+  {
+    name: 'closes at once',
+    protocol: 'imap',
+    script: { onConnect: close },
+    expect: [['imap.tls', 'fail', /the server closed the connection at the greeting/]],
+  },
   // CAPABILITY and STARTTLS were sent with the connection: the first answer missing is CAPABILITY's.
-  { name: 'closes after the greeting', protocol: 'imap', script: { greeting: (p) => (p.send(`* OK [CAPABILITY IMAP4rev1 STARTTLS] hi\r\n`), p.close()) }, expect: [['imap.tls', 'fail', /the server closed the connection at CAPABILITY/]] },
-  { name: 'closes at STARTTLS', protocol: 'imap', script: { on: { STARTTLS: close } }, expect: [['imap.tls', 'fail', /the server closed the connection at STARTTLS/]] },
-  { name: 'closes after the STARTTLS go-ahead', protocol: 'imap', script: { on: { STARTTLS: (p, c) => (p.send(`${c.tag} OK go\r\n`), p.close()) } }, expect: [['imap.tls', 'fail', /at the TLS handshake/]] },
-  { name: 'closes in the middle of the handshake', protocol: 'imap', script: { on: { STARTTLS: async (p, c) => (p.send(`${c.tag} OK go\r\n`), midHandshakeClose(p)) } }, expect: [['imap.tls', 'fail', /at the TLS handshake/]] },
-  { name: 'closes at CAPABILITY after TLS', protocol: 'imap', script: { on: { CAPABILITY: closeAfterTls } }, expect: [['imap.tls', 'pass', /STARTTLS/], ['imap.login', 'fail', /the server closed the connection at CAPABILITY/]] },
-  { name: 'closes at ID', protocol: 'imap', script: { on: { ID: close } }, expect: [['imap.tls', 'pass', /STARTTLS/], ['imap.login', 'fail', /the server closed the connection at ID/]] },
-  { name: 'closes at LOGIN', protocol: 'imap', script: { on: { LOGIN: close, AUTHENTICATE: close } }, expect: [['imap.tls', 'pass', /STARTTLS/], ['imap.login', 'fail', /the server closed the connection at LOGIN/]] },
-  { name: 'closes at LIST', protocol: 'imap', script: { on: { LIST: close } }, expect: [['imap.login', 'pass', /logged in/], ['imap.folders', 'fail', /LIST failed: the server closed the connection/]] },
-  { name: 'closes at SELECT', protocol: 'imap', script: { on: { SELECT: close, EXAMINE: close } }, expect: [['imap.login', 'pass', /logged in/], ['imap.folders', 'fail', /EXAMINE INBOX failed: the server closed the connection/]] },
+  {
+    name: 'closes after the greeting',
+    protocol: 'imap',
+    script: { greeting: (p) => (p.send(`* OK [CAPABILITY IMAP4rev1 STARTTLS] hi\r\n`), p.close()) },
+    expect: [['imap.tls', 'fail', /the server closed the connection at CAPABILITY/]],
+  },
+  {
+    name: 'closes at STARTTLS',
+    protocol: 'imap',
+    script: { on: { STARTTLS: close } },
+    expect: [['imap.tls', 'fail', /the server closed the connection at STARTTLS/]],
+  },
+  {
+    name: 'closes after the STARTTLS go-ahead',
+    protocol: 'imap',
+    script: { on: { STARTTLS: (p, c) => (p.send(`${c.tag} OK go\r\n`), p.close()) } },
+    expect: [['imap.tls', 'fail', /at the TLS handshake/]],
+  },
+  {
+    name: 'closes in the middle of the handshake',
+    protocol: 'imap',
+    script: { on: { STARTTLS: async (p, c) => (p.send(`${c.tag} OK go\r\n`), midHandshakeClose(p)) } },
+    expect: [['imap.tls', 'fail', /at the TLS handshake/]],
+  },
+  {
+    name: 'closes at CAPABILITY after TLS',
+    protocol: 'imap',
+    script: { on: { CAPABILITY: closeAfterTls } },
+    expect: [
+      ['imap.tls', 'pass', /STARTTLS/],
+      ['imap.login', 'fail', /the server closed the connection at CAPABILITY/],
+    ],
+  },
+  {
+    name: 'closes at ID',
+    protocol: 'imap',
+    script: { on: { ID: close } },
+    expect: [
+      ['imap.tls', 'pass', /STARTTLS/],
+      ['imap.login', 'fail', /the server closed the connection at ID/],
+    ],
+  },
+  {
+    name: 'closes at LOGIN',
+    protocol: 'imap',
+    script: { on: { LOGIN: close, AUTHENTICATE: close } },
+    expect: [
+      ['imap.tls', 'pass', /STARTTLS/],
+      ['imap.login', 'fail', /the server closed the connection at LOGIN/],
+    ],
+  },
+  {
+    name: 'closes at LIST',
+    protocol: 'imap',
+    script: { on: { LIST: close } },
+    expect: [
+      ['imap.login', 'pass', /logged in/],
+      ['imap.folders', 'fail', /LIST failed: the server closed the connection/],
+    ],
+  },
+  {
+    name: 'closes at SELECT',
+    protocol: 'imap',
+    script: { on: { SELECT: close, EXAMINE: close } },
+    expect: [
+      ['imap.login', 'pass', /logged in/],
+      ['imap.folders', 'fail', /EXAMINE INBOX failed: the server closed the connection/],
+    ],
+  },
 ];
 
 const endlessSmtpLine: Hook = async (p) => {
@@ -376,13 +529,53 @@ const endlessSmtpLine: Hook = async (p) => {
 };
 
 export const SMTP_CASES: HostileCase[] = [
-  { name: 'never greets', protocol: 'smtp', script: { onConnect: silent }, expect: [['smtp.tls', 'unknown', /no answer in time at the greeting/]] },
-  { name: 'half a greeting, then stalls', protocol: 'smtp', script: { greeting: (p) => (p.send('220 mail.hostile.te'), stall()) }, expect: [['smtp.tls', 'unknown', /no answer in time at the greeting/]] },
-  { name: 'trickles its greeting one byte per second', protocol: 'smtp', script: { greeting: (p) => p.trickle('220 mail.hostile.test ESMTP slow\r\n') }, expect: [['smtp.tls', 'unknown', /no answer in time at the greeting/]] },
-  { name: 'a 10 MB greeting line', protocol: 'smtp', big: true, script: { greeting: (p) => tenMegabyteLine(p, '220 ') }, expect: [['smtp.tls', 'fail', /a line longer than 65536 bytes \(at the greeting\)/]] },
-  { name: 'a 10 MB EHLO line after TLS', protocol: 'smtp', big: true, script: { on: { EHLO: (p) => (p.secure ? tenMegabyteLine(p, '250-') : 'default') } }, expect: [['smtp.tls', 'pass', /STARTTLS/], ['smtp.auth', 'fail', /a line longer than 65536 bytes \(at EHLO\)/]] },
-  { name: 'garbage: an HTTP server', protocol: 'smtp', script: { greeting: (p) => (p.send('HTTP/1.1 400 Bad Request\r\n\r\n'), p.close()) }, expect: [['smtp.tls', 'fail', /^STARTTLS failed: not an SMTP reply: HTTP\/1\.1 400 .*\(at the greeting\)$/]] },
-  { name: 'garbage: random bytes', protocol: 'smtp', script: { greeting: async (p) => (p.send(randomBytes(4096)), p.send('\r\n'), silent(p)) }, expect: [['smtp.tls', 'fail', /at the greeting/]] },
+  {
+    name: 'never greets',
+    protocol: 'smtp',
+    script: { onConnect: silent },
+    expect: [['smtp.tls', 'unknown', /no answer in time at the greeting/]],
+  },
+  {
+    name: 'half a greeting, then stalls',
+    protocol: 'smtp',
+    script: { greeting: (p) => (p.send('220 mail.hostile.te'), stall()) },
+    expect: [['smtp.tls', 'unknown', /no answer in time at the greeting/]],
+  },
+  {
+    name: 'trickles its greeting one byte per second',
+    protocol: 'smtp',
+    script: { greeting: (p) => p.trickle('220 mail.hostile.test ESMTP slow\r\n') },
+    expect: [['smtp.tls', 'unknown', /no answer in time at the greeting/]],
+  },
+  {
+    name: 'a 10 MB greeting line',
+    protocol: 'smtp',
+    big: true,
+    script: { greeting: (p) => tenMegabyteLine(p, '220 ') },
+    expect: [['smtp.tls', 'fail', /a line longer than 65536 bytes \(at the greeting\)/]],
+  },
+  {
+    name: 'a 10 MB EHLO line after TLS',
+    protocol: 'smtp',
+    big: true,
+    script: { on: { EHLO: (p) => (p.secure ? tenMegabyteLine(p, '250-') : 'default') } },
+    expect: [
+      ['smtp.tls', 'pass', /STARTTLS/],
+      ['smtp.auth', 'fail', /a line longer than 65536 bytes \(at EHLO\)/],
+    ],
+  },
+  {
+    name: 'garbage: an HTTP server',
+    protocol: 'smtp',
+    script: { greeting: (p) => (p.send('HTTP/1.1 400 Bad Request\r\n\r\n'), p.close()) },
+    expect: [['smtp.tls', 'fail', /^STARTTLS failed: not an SMTP reply: HTTP\/1\.1 400 .*\(at the greeting\)$/]],
+  },
+  {
+    name: 'garbage: random bytes',
+    protocol: 'smtp',
+    script: { greeting: async (p) => (p.send(randomBytes(4096)), p.send('\r\n'), silent(p)) },
+    expect: [['smtp.tls', 'fail', /at the greeting/]],
+  },
   {
     name: 'bytes that are not UTF-8 in the greeting and the AUTH answer',
     protocol: 'smtp',
@@ -390,7 +583,10 @@ export const SMTP_CASES: HostileCase[] = [
       greeting: (p) => p.send(Buffer.concat([Buffer.from('220 '), notUtf8, Buffer.from('\r\n')])),
       on: { AUTH: (p) => p.send(Buffer.concat([Buffer.from('535 5.7.8 '), notUtf8, Buffer.from('\r\n')])) },
     },
-    expect: [['smtp.tls', 'pass', /STARTTLS/], ['smtp.auth', 'fail', /credentials rejected/]],
+    expect: [
+      ['smtp.tls', 'pass', /STARTTLS/],
+      ['smtp.auth', 'fail', /credentials rejected/],
+    ],
   },
   {
     name: 'echoes AUTH PLAIN in a long 535 reply, the base64 where the reply is cut',
@@ -420,20 +616,79 @@ export const SMTP_CASES: HostileCase[] = [
     protocol: 'smtp',
     registeredAs: 'tls',
     script: {},
-    expect: [['smtp.tls', 'fail', /^implicit TLS failed: the server answered in plaintext where a TLS handshake was expected .*\(at the TLS handshake\)$/]],
+    expect: [
+      [
+        'smtp.tls',
+        'fail',
+        /^implicit TLS failed: the server answered in plaintext where a TLS handshake was expected .*\(at the TLS handshake\)$/,
+      ],
+    ],
   },
-  { name: 'advertises STARTTLS, then rejects it', protocol: 'smtp', script: { on: { STARTTLS: (p) => p.send('454 4.7.0 TLS not available due to local problem\r\n') } }, expect: [['smtp.tls', 'fail', /^STARTTLS failed: STARTTLS answered 454 .*\(at STARTTLS\)$/], ['smtp.auth', 'unknown', /no TLS session/]] },
-  { name: 'answers STARTTLS, then carries on in plaintext', protocol: 'smtp', script: { on: { STARTTLS: async (p) => (p.send('220 go ahead\r\n'), await p.anyBytes(), p.send('250 still plaintext\r\n'), silent(p)) } }, expect: [['smtp.tls', 'fail', /at the TLS handshake/], ['smtp.auth', 'unknown', /no TLS session/]] },
-  { name: 'resets in the middle of the STARTTLS handshake', protocol: 'smtp', script: { on: { STARTTLS: async (p) => (p.send('220 go ahead\r\n'), midHandshakeReset(p)) } }, expect: [['smtp.tls', 'fail', /at the TLS handshake/]] },
-  { name: 'a malformed certificate chain (STARTTLS)', protocol: 'smtp', script: { on: { STARTTLS: async (p) => (p.send('220 go ahead\r\n'), malformedCertificate(p)) } }, expect: [['smtp.tls', 'fail', /TLS error at the TLS handshake/]] },
-  { name: 'a huge certificate chain (implicit TLS, the CA 400 times)', protocol: 'smtp', implicitTls: true, script: { context: 'huge' }, expect: [['smtp.tls', 'fail', /TLS error at the TLS handshake: ERR_SSL_EXCESSIVE_MESSAGE_SIZE/]] },
-  { name: 'answers AUTH with an endless line', protocol: 'smtp', big: true, script: { on: { AUTH: endlessSmtpLine } }, expect: [['smtp.tls', 'pass', /STARTTLS/], ['smtp.auth', 'fail', /a line longer than 65536 bytes \(at AUTH\)/]] },
+  {
+    name: 'advertises STARTTLS, then rejects it',
+    protocol: 'smtp',
+    script: { on: { STARTTLS: (p) => p.send('454 4.7.0 TLS not available due to local problem\r\n') } },
+    expect: [
+      ['smtp.tls', 'fail', /^STARTTLS failed: STARTTLS answered 454 .*\(at STARTTLS\)$/],
+      ['smtp.auth', 'unknown', /no TLS session/],
+    ],
+  },
+  {
+    name: 'answers STARTTLS, then carries on in plaintext',
+    protocol: 'smtp',
+    script: {
+      on: { STARTTLS: async (p) => (p.send('220 go ahead\r\n'), await p.anyBytes(), p.send('250 still plaintext\r\n'), silent(p)) },
+    },
+    expect: [
+      ['smtp.tls', 'fail', /at the TLS handshake/],
+      ['smtp.auth', 'unknown', /no TLS session/],
+    ],
+  },
+  {
+    name: 'resets in the middle of the STARTTLS handshake',
+    protocol: 'smtp',
+    script: { on: { STARTTLS: async (p) => (p.send('220 go ahead\r\n'), midHandshakeReset(p)) } },
+    expect: [['smtp.tls', 'fail', /at the TLS handshake/]],
+  },
+  {
+    name: 'a malformed certificate chain (STARTTLS)',
+    protocol: 'smtp',
+    script: { on: { STARTTLS: async (p) => (p.send('220 go ahead\r\n'), malformedCertificate(p)) } },
+    expect: [['smtp.tls', 'fail', /TLS error at the TLS handshake/]],
+  },
+  {
+    name: 'a huge certificate chain (implicit TLS, the CA 400 times)',
+    protocol: 'smtp',
+    implicitTls: true,
+    script: { context: 'huge' },
+    expect: [['smtp.tls', 'fail', /TLS error at the TLS handshake: ERR_SSL_EXCESSIVE_MESSAGE_SIZE/]],
+  },
+  {
+    name: 'answers AUTH with an endless line',
+    protocol: 'smtp',
+    big: true,
+    script: { on: { AUTH: endlessSmtpLine } },
+    expect: [
+      ['smtp.tls', 'pass', /STARTTLS/],
+      ['smtp.auth', 'fail', /a line longer than 65536 bytes \(at AUTH\)/],
+    ],
+  },
   {
     name: 'thousands of EHLO keywords',
     protocol: 'smtp',
     // STARTTLS and AUTH come last, after 5000 others.
-    script: { on: { EHLO: (p) => p.send(`250-mail.hostile.test\r\n${Array.from({ length: 5000 }, (_, i) => `250-X-KEYWORD-${i}\r\n`).join('')}250-AUTH PLAIN LOGIN\r\n250 ${p.secure ? 'PIPELINING' : 'STARTTLS'}\r\n`) } },
-    expect: [['smtp.tls', 'pass', /STARTTLS/], ['smtp.auth', 'pass', /AUTH succeeded/]],
+    script: {
+      on: {
+        EHLO: (p) =>
+          p.send(
+            `250-mail.hostile.test\r\n${Array.from({ length: 5000 }, (_, i) => `250-X-KEYWORD-${i}\r\n`).join('')}250-AUTH PLAIN LOGIN\r\n250 ${p.secure ? 'PIPELINING' : 'STARTTLS'}\r\n`,
+          ),
+      },
+    },
+    expect: [
+      ['smtp.tls', 'pass', /STARTTLS/],
+      ['smtp.auth', 'pass', /AUTH succeeded/],
+    ],
     verify: (r) => expect(r.evidence.smtp?.identity?.capabilities?.length).toBeLessThanOrEqual(200),
   },
   {
@@ -448,22 +703,70 @@ export const SMTP_CASES: HostileCase[] = [
       },
     },
     // As for IMAP: the injected bytes are discarded, and no credentials are sent on the session.
-    expect: [['smtp.tls', 'fail', /^the server sent \d+ bytes after its STARTTLS go-ahead/], ['smtp.auth', 'unknown', /^credentials were not sent: the server sent data after its STARTTLS go-ahead/]],
+    expect: [
+      ['smtp.tls', 'fail', /^the server sent \d+ bytes after its STARTTLS go-ahead/],
+      ['smtp.auth', 'unknown', /^credentials were not sent: the server sent data after its STARTTLS go-ahead/],
+    ],
     verify: (r) => {
       const caps = r.evidence.smtp?.identity?.capabilities ?? [];
       expect(caps).toContain('AUTH PLAIN LOGIN');
       expect(caps.join(' ')).not.toMatch(/INJECTED/);
     },
   },
-  { name: 'closes at once', protocol: 'smtp', script: { onConnect: close }, expect: [['smtp.tls', 'fail', /the server closed the connection at the greeting/]] },
-  { name: 'closes after the greeting', protocol: 'smtp', script: { greeting: (p) => (p.send('220 hi\r\n'), p.close()) }, expect: [['smtp.tls', 'fail', /the server closed the connection at EHLO/]] },
-  { name: 'closes at EHLO', protocol: 'smtp', script: { on: { EHLO: close } }, expect: [['smtp.tls', 'fail', /the server closed the connection at EHLO/]] },
-  { name: 'closes at STARTTLS', protocol: 'smtp', script: { on: { STARTTLS: close } }, expect: [['smtp.tls', 'fail', /the server closed the connection at STARTTLS/]] },
-  { name: 'closes after the STARTTLS go-ahead', protocol: 'smtp', script: { on: { STARTTLS: (p) => (p.send('220 go\r\n'), p.close()) } }, expect: [['smtp.tls', 'fail', /at the TLS handshake/]] },
-  { name: 'closes in the middle of the handshake', protocol: 'smtp', script: { on: { STARTTLS: async (p) => (p.send('220 go\r\n'), midHandshakeClose(p)) } }, expect: [['smtp.tls', 'fail', /at the TLS handshake/]] },
-  { name: 'closes at EHLO after TLS', protocol: 'smtp', script: { on: { EHLO: closeAfterTls } }, expect: [['smtp.tls', 'pass', /STARTTLS/], ['smtp.auth', 'fail', /the server closed the connection at EHLO/]] },
-  { name: 'closes at AUTH', protocol: 'smtp', script: { on: { AUTH: close } }, expect: [['smtp.tls', 'pass', /STARTTLS/], ['smtp.auth', 'fail', /the server closed the connection at AUTH/]] },
+  {
+    name: 'closes at once',
+    protocol: 'smtp',
+    script: { onConnect: close },
+    expect: [['smtp.tls', 'fail', /the server closed the connection at the greeting/]],
+  },
+  {
+    name: 'closes after the greeting',
+    protocol: 'smtp',
+    script: { greeting: (p) => (p.send('220 hi\r\n'), p.close()) },
+    expect: [['smtp.tls', 'fail', /the server closed the connection at EHLO/]],
+  },
+  {
+    name: 'closes at EHLO',
+    protocol: 'smtp',
+    script: { on: { EHLO: close } },
+    expect: [['smtp.tls', 'fail', /the server closed the connection at EHLO/]],
+  },
+  {
+    name: 'closes at STARTTLS',
+    protocol: 'smtp',
+    script: { on: { STARTTLS: close } },
+    expect: [['smtp.tls', 'fail', /the server closed the connection at STARTTLS/]],
+  },
+  {
+    name: 'closes after the STARTTLS go-ahead',
+    protocol: 'smtp',
+    script: { on: { STARTTLS: (p) => (p.send('220 go\r\n'), p.close()) } },
+    expect: [['smtp.tls', 'fail', /at the TLS handshake/]],
+  },
+  {
+    name: 'closes in the middle of the handshake',
+    protocol: 'smtp',
+    script: { on: { STARTTLS: async (p) => (p.send('220 go\r\n'), midHandshakeClose(p)) } },
+    expect: [['smtp.tls', 'fail', /at the TLS handshake/]],
+  },
+  {
+    name: 'closes at EHLO after TLS',
+    protocol: 'smtp',
+    script: { on: { EHLO: closeAfterTls } },
+    expect: [
+      ['smtp.tls', 'pass', /STARTTLS/],
+      ['smtp.auth', 'fail', /the server closed the connection at EHLO/],
+    ],
+  },
+  {
+    name: 'closes at AUTH',
+    protocol: 'smtp',
+    script: { on: { AUTH: close } },
+    expect: [
+      ['smtp.tls', 'pass', /STARTTLS/],
+      ['smtp.auth', 'fail', /the server closed the connection at AUTH/],
+    ],
+  },
 ];
 
 export const HOSTILE_CASES: HostileCase[] = [...IMAP_CASES, ...SMTP_CASES];
-

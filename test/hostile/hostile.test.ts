@@ -55,7 +55,9 @@ function configFor(c: HostileCase, port: number): ServerConfig {
   return {
     id: caseId(c),
     // SMTP cases need an IMAP host too: a closed port, refused at once, keeps them about SMTP.
-    ...(c.protocol === 'imap' ? { imap: hostile, imapSecurity: security } : { imap: `${HOST}:${refusedPort}`, imapSecurity: 'tls', smtp: hostile, smtpSecurity: security }),
+    ...(c.protocol === 'imap'
+      ? { imap: hostile, imapSecurity: security }
+      : { imap: `${HOST}:${refusedPort}`, imapSecurity: 'tls', smtp: hostile, smtpSecurity: security }),
     user: USER,
     passwordEnv: 'CANARY_PW',
     resolve: { [HOST]: '127.0.0.1' },
@@ -67,11 +69,32 @@ function configFor(c: HostileCase, port: number): ServerConfig {
 const compliant = (): ServerConfig[] =>
   [
     { id: 'good-starttls', imap: `mail.good.test:${good.imap.starttls}`, smtp: `mail.good.test:${good.smtp.submission}` },
-    { id: 'good-tls', imap: `mail.good.test:${good.imap.tls}`, imapSecurity: 'tls', smtp: `mail.good.test:${good.smtp.smtps}`, smtpSecurity: 'tls' },
-  ].map((s) => ({ ...s, user: 'sales@good.test', passwordEnv: 'CANARY_PW', resolve: { 'mail.good.test': '127.0.0.1' }, caFile: certs.caFile, allowPrivateAddress: true }) as ServerConfig);
+    {
+      id: 'good-tls',
+      imap: `mail.good.test:${good.imap.tls}`,
+      imapSecurity: 'tls',
+      smtp: `mail.good.test:${good.smtp.smtps}`,
+      smtpSecurity: 'tls',
+    },
+  ].map(
+    (s) =>
+      ({
+        ...s,
+        user: 'sales@good.test',
+        passwordEnv: 'CANARY_PW',
+        resolve: { 'mail.good.test': '127.0.0.1' },
+        caFile: certs.caFile,
+        allowPrivateAddress: true,
+      }) as ServerConfig,
+  );
 
 async function startCase(c: HostileCase, commands?: string[]): Promise<ScriptedServer> {
-  const o = { ...c.script, implicitTls: !!c.implicitTls, context: contexts[c.script.context ?? 'normal'], ...(commands ? { commands } : {}) };
+  const o = {
+    ...c.script,
+    implicitTls: !!c.implicitTls,
+    context: contexts[c.script.context ?? 'normal'],
+    ...(commands ? { commands } : {}),
+  };
   const s = await new ScriptedServer(c.protocol === 'imap' ? imapScript(o) : smtpScript(o)).listen();
   servers.push(s);
   return s;
@@ -85,7 +108,12 @@ beforeAll(async () => {
   contexts.normal = tls.createSecureContext({ cert: hostileLeaf.cert, key: hostileLeaf.key });
   contexts.long = tls.createSecureContext({ cert: hostileLeaf.leaf + certs.caPem.repeat(120), key: hostileLeaf.key });
   contexts.huge = tls.createSecureContext({ cert: hostileLeaf.leaf + certs.caPem.repeat(400), key: hostileLeaf.key });
-  good = await startMiniMail({ tls: { ...goodLeaf, ca: certs.caPem }, user: 'sales@good.test', password: CANARY_PASSWORD, maxConnectionsPerUser: 100 });
+  good = await startMiniMail({
+    tls: { ...goodLeaf, ca: certs.caPem },
+    user: 'sales@good.test',
+    password: CANARY_PASSWORD,
+    maxConnectionsPerUser: 100,
+  });
   refusedPort = (await freePorts(1))[0]!; // listened on, then closed: refused
   const hostile: ServerConfig[] = [];
   for (const c of HOSTILE_CASES) hostile.push(configFor(c, (await startCase(c)).port));
@@ -184,7 +212,9 @@ describe('hostile servers: one monitor cycle over every behaviour, beside compli
   it('ran every case and both compliant servers in the one cycle, each to a result', () => {
     expect(results).toHaveLength(HOSTILE_CASES.length + 2);
     expect(results.filter((r) => r.error)).toEqual([]);
-    expect(new Set(results.map((r) => r.serverId))).toEqual(new Set([...HOSTILE_CASES.map(caseId), ...results.filter((r) => !r.serverId.match(/^(imap|smtp)-\d+$/)).map((r) => r.serverId)]));
+    expect(new Set(results.map((r) => r.serverId))).toEqual(
+      new Set([...HOSTILE_CASES.map(caseId), ...results.filter((r) => !r.serverId.match(/^(imap|smtp)-\d+$/)).map((r) => r.serverId)]),
+    );
     for (const p of ['imap', 'smtp'] as const) expect(HOSTILE_CASES.filter((c) => c.protocol === p).length, p).toBeGreaterThan(10);
   });
 });
@@ -216,7 +246,11 @@ describe('hostile servers that send megabytes, one at a time: memory stays bound
     const server = await startCase(c);
     const ep: Endpoint = { host: HOST, port: server.port, security: c.implicitTls ? 'tls' : 'starttls' };
     const started = Date.now();
-    const { value: report, rss, heap } = await peakGrowth(() =>
+    const {
+      value: report,
+      rss,
+      heap,
+    } = await peakGrowth(() =>
       runCheck(
         {
           imap: c.protocol === 'imap' ? ep : { host: HOST, port: refusedPort, security: 'tls' },
@@ -228,7 +262,9 @@ describe('hostile servers that send megabytes, one at a time: memory stays bound
         { timeoutMs: TIMEOUT_MS },
       ),
     );
-    console.log(`memory: ${c.protocol} ${c.name}: peak RSS +${(rss / MB).toFixed(1)} MB, heap +${(heap / MB).toFixed(1)} MB; the server got ${(server.bytesSent() / MB).toFixed(1)} MB out`);
+    console.log(
+      `memory: ${c.protocol} ${c.name}: peak RSS +${(rss / MB).toFixed(1)} MB, heap +${(heap / MB).toFixed(1)} MB; the server got ${(server.bytesSent() / MB).toFixed(1)} MB out`,
+    );
     expect(heap / MB, 'JS heap and buffers').toBeLessThan(48);
     expect(rss / MB, 'resident set').toBeLessThan(96);
     // A server offering gigabytes gets rid of a few megabytes (kernel buffers) before the client hangs up.

@@ -51,7 +51,9 @@ async function serve(o: Overrides): Promise<{ imap: ScriptedServer; smtp: Script
   return { imap, smtp };
 }
 
-async function roundTripAgainst(o: Overrides): Promise<{ rt: RoundTripObservation; byId: Record<string, RequirementResult>; ms: number; imap: ScriptedServer; smtp: ScriptedServer }> {
+async function roundTripAgainst(
+  o: Overrides,
+): Promise<{ rt: RoundTripObservation; byId: Record<string, RequirementResult>; ms: number; imap: ScriptedServer; smtp: ScriptedServer }> {
   const { imap, smtp } = await serve(o);
   const started = Date.now();
   const rt = await observeRoundTrip(
@@ -83,7 +85,10 @@ describe('the round trip against hostile servers', () => {
     const { byId, imap, smtp } = await roundTripAgainst({
       smtp: { on: { MAIL: (p) => p.send(`553 5.7.1 sender refused for ${CANARY_PASSWORD.slice(2, 14)} (${b64.slice(4, 30)})\r\n`) } },
     });
-    expect(byId['smtp.send']).toMatchObject({ status: 'fail', summary: expect.stringMatching(/^MAIL FROM refused: 553 5\.7\.1 sender refused for \[redacted\] \(\[redacted\]\)$/) });
+    expect(byId['smtp.send']).toMatchObject({
+      status: 'fail',
+      summary: expect.stringMatching(/^MAIL FROM refused: 553 5\.7\.1 sender refused for \[redacted\] \(\[redacted\]\)$/),
+    });
     expect(byId['imap.delivery']!.status).toBe('unknown');
     expect(await released(imap, smtp)).toBe(0);
   });
@@ -91,8 +96,14 @@ describe('the round trip against hostile servers', () => {
   it('an IMAP server that stalls after the login: both unknown within the step bound, nothing submitted', async () => {
     const commands: string[] = [];
     const { byId, ms, imap, smtp } = await roundTripAgainst({ imap: { on: { LIST: () => undefined } }, smtp: { commands } });
-    expect(byId['smtp.send']).toMatchObject({ status: 'unknown', summary: expect.stringMatching(/not sent: INBOX could not be watched \(no answer in time at EXAMINE INBOX\)/) });
-    expect(byId['imap.delivery']).toMatchObject({ status: 'unknown', summary: expect.stringMatching(/INBOX could not be watched \(no answer in time at EXAMINE INBOX\)/) });
+    expect(byId['smtp.send']).toMatchObject({
+      status: 'unknown',
+      summary: expect.stringMatching(/not sent: INBOX could not be watched \(no answer in time at EXAMINE INBOX\)/),
+    });
+    expect(byId['imap.delivery']).toMatchObject({
+      status: 'unknown',
+      summary: expect.stringMatching(/INBOX could not be watched \(no answer in time at EXAMINE INBOX\)/),
+    });
     expect(ms).toBeLessThan(2 * STEP_MS + 1000);
     expect(commands.filter((c) => /^(MAIL|RCPT|DATA)/i.test(c))).toEqual([]);
     expect(await released(imap, smtp)).toBe(0);
@@ -101,7 +112,10 @@ describe('the round trip against hostile servers', () => {
   it('an SMTP certificate from another CA: not sent, AUTH never reaches the server, though IMAP verifies', async () => {
     const commands: string[] = [];
     const { byId, smtp, imap } = await roundTripAgainst({ smtp: { context: selfSigned, commands } });
-    expect(byId['smtp.send']).toMatchObject({ status: 'unknown', summary: expect.stringMatching(/^not sent: the certificate does not verify for mail\.hostile\.test/) });
+    expect(byId['smtp.send']).toMatchObject({
+      status: 'unknown',
+      summary: expect.stringMatching(/^not sent: the certificate does not verify for mail\.hostile\.test/),
+    });
     expect(commands).toEqual([]);
     expect(smtp.plaintext()).not.toMatch(/AUTH/i);
     expect(await released(imap, smtp)).toBe(0);
@@ -116,7 +130,7 @@ describe('the round trip against hostile servers', () => {
     expect(ms).toBeLessThan(BOUND_MS);
   });
 
-  it('a server that closes after DATA\'s content: smtp.send is unknown (no answer), within the bound', async () => {
+  it("a server that closes after DATA's content: smtp.send is unknown (no answer), within the bound", async () => {
     const { byId, ms } = await roundTripAgainst({
       smtp: {
         on: {
@@ -147,20 +161,32 @@ describe('the round trip against hostile servers', () => {
       },
     });
     expect(byId['smtp.send']!.status).toBe('pass');
-    expect(byId['imap.delivery']).toMatchObject({ status: 'unknown', summary: expect.stringMatching(/broke off before the message arrived/) });
+    expect(byId['imap.delivery']).toMatchObject({
+      status: 'unknown',
+      summary: expect.stringMatching(/broke off before the message arrived/),
+    });
     expect(ms).toBeLessThan(BOUND_MS);
   });
 
   it('a flood in answer to SEARCH: classified within the bound, memory bounded by the client', async () => {
-    const { byId, ms } = await roundTripAgainst({ imap: { on: { UID: async (p, c) => (/SEARCH/i.test(c.line) ? p.flood(32 * 2 ** 20, '1 ') : 'default') } } });
+    const { byId, ms } = await roundTripAgainst({
+      imap: { on: { UID: async (p, c) => (/SEARCH/i.test(c.line) ? p.flood(32 * 2 ** 20, '1 ') : 'default') } },
+    });
     expect(['unknown', 'fail']).toContain(byId['imap.delivery']!.status);
     expect(ms).toBeLessThan(BOUND_MS);
   });
 
-  it('the monitor\'s SSRF guard: a host that resolves to loopback is not connected to at all', async () => {
+  it("the monitor's SSRF guard: a host that resolves to loopback is not connected to at all", async () => {
     const { imap, smtp } = await serve({});
     const rt = await observeRoundTrip(
-      { imap: { host: HOST, port: imap.port, security: 'tls' }, smtp: { host: HOST, port: smtp.port, security: 'tls' }, credentials: { user: USER, password: CANARY_PASSWORD }, address: USER, resolve: { [HOST]: '127.0.0.1' }, caPem: certs.caPem },
+      {
+        imap: { host: HOST, port: imap.port, security: 'tls' },
+        smtp: { host: HOST, port: smtp.port, security: 'tls' },
+        credentials: { user: USER, password: CANARY_PASSWORD },
+        address: USER,
+        resolve: { [HOST]: '127.0.0.1' },
+        caPem: certs.caPem,
+      },
       { stepTimeoutMs: STEP_MS, windowMs: WINDOW_MS, denyPrivateAddresses: true },
     );
     const byId = Object.fromEntries(evaluateRoundTrip(rt).map((r) => [r.id, r]));

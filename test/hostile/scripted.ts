@@ -357,7 +357,11 @@ export function smtpScript(o: ScriptOptions): (p: Peer) => Promise<void> {
       if (hook && (await hook(p, c)) !== 'default') continue;
       switch (name) {
         case 'EHLO':
-          p.send(p.secure ? '250-mail.hostile.test\r\n250-PIPELINING\r\n250 AUTH PLAIN LOGIN\r\n' : '250-mail.hostile.test\r\n250-PIPELINING\r\n250 STARTTLS\r\n');
+          p.send(
+            p.secure
+              ? '250-mail.hostile.test\r\n250-PIPELINING\r\n250 AUTH PLAIN LOGIN\r\n'
+              : '250-mail.hostile.test\r\n250-PIPELINING\r\n250 STARTTLS\r\n',
+          );
           break;
         case 'STARTTLS':
           p.send('220 2.0.0 Ready to start TLS\r\n');

@@ -128,16 +128,27 @@ async function maildirFiles(maildir: string, subject: string, folder = ''): Prom
 }
 
 /** The messages in Postfix 'flow''s queues (postqueue -j: one JSON object a line). */
-async function postfixQueue(lab: LabInfo): Promise<Array<{ queue_name: string; queue_id: string; recipients: Array<{ address: string }> }>> {
+async function postfixQueue(
+  lab: LabInfo,
+): Promise<Array<{ queue_name: string; queue_id: string; recipients: Array<{ address: string }> }>> {
   const out = await run('/usr/sbin/postqueue', ['-c', lab.flow.postfixConfigDir, '-j']);
-  return out.split('\n').filter(Boolean).map((line) => JSON.parse(line));
+  return out
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line));
 }
 
 const queueIdOf = (response: string): string => /queued as ([0-9A-Za-z]+)/.exec(response)?.[1] ?? '';
 
 /** Commands in one raw TLS session (from 127.0.0.2), each awaited to its tagged reply; returns every line. */
 async function rawImap(lab: LabInfo, port: number, commands: string[]): Promise<string[]> {
-  const options: BoundTlsOptions = { host: '127.0.0.1', port, localAddress: CLIENT, servername: lab.hostname, ca: await readFile(lab.caFile) };
+  const options: BoundTlsOptions = {
+    host: '127.0.0.1',
+    port,
+    localAddress: CLIENT,
+    servername: lab.hostname,
+    ca: await readFile(lab.caFile),
+  };
   const socket = tls.connect(options);
   socket.setTimeout(10_000, () => socket.destroy(new Error(`no answer on port ${port}`)));
   const lines: string[] = [];
@@ -193,7 +204,10 @@ describe.skipIf(!hasLab())('mail flow: submitted over SMTP, found over IMAP', ()
     removeLater(lab, 'junk', 'Junk', subject);
     await withImap(lab, lab.flow, 'junk', async (client) => {
       const mailboxes = await client.list();
-      for (const [name, use] of [['Junk', '\\Junk'], ['Sent', '\\Sent']]) {
+      for (const [name, use] of [
+        ['Junk', '\\Junk'],
+        ['Sent', '\\Sent'],
+      ]) {
         expect(mailboxes.find((mailbox) => mailbox.specialUse === use)).toMatchObject({ path: name, subscribed: true });
       }
       expect(await waitForSubject(client, 'Junk', subject)).toMatchObject({ uids: [expect.any(Number)] });
@@ -259,7 +273,9 @@ describe.skipIf(!hasLab())('mail flow: submitted over SMTP, found over IMAP', ()
       'legacy',
       async (client) => {
         const capabilities = [...client.capabilities.keys()].map((name) => name.toUpperCase());
-        expect(capabilities).toEqual(expect.arrayContaining(['IMAP4REV1', 'LITERAL+', 'SASL-IR', 'ID', 'ENABLE', 'NAMESPACE', 'SPECIAL-USE']));
+        expect(capabilities).toEqual(
+          expect.arrayContaining(['IMAP4REV1', 'LITERAL+', 'SASL-IR', 'ID', 'ENABLE', 'NAMESPACE', 'SPECIAL-USE']),
+        );
         expect(capabilities).not.toContain('UIDPLUS');
         expect(capabilities).not.toContain('IDLE');
         expect(await waitForSubject(client, 'INBOX', subject)).toMatchObject({ uids: [expect.any(Number)] });
@@ -268,7 +284,9 @@ describe.skipIf(!hasLab())('mail flow: submitted over SMTP, found over IMAP', ()
     );
     expect(await maildirFiles(lab.flow.maildirs.legacy, subject)).toHaveLength(1);
     // rt-legacy has no mailbox on Dovecot 'flow': it only authenticates there, for Postfix.
-    await expect(withImap(lab, lab.flow, 'legacy', async () => undefined, { from: FAILING_CLIENT })).rejects.toMatchObject({ authenticationFailed: true });
+    await expect(withImap(lab, lab.flow, 'legacy', async () => undefined, { from: FAILING_CLIENT })).rejects.toMatchObject({
+      authenticationFailed: true,
+    });
   });
 
   it("flowLegacy's post-login CAPABILITY, raw, lacks UIDPLUS and IDLE; Dovecot flow's has both", async () => {
@@ -279,7 +297,9 @@ describe.skipIf(!hasLab())('mail flow: submitted over SMTP, found over IMAP', ()
       return (lines.find((line) => line.startsWith('* CAPABILITY ')) ?? '').split(' ').slice(2);
     };
     const legacy = await capabilities(lab.flow.legacy, 'legacy');
-    expect(legacy).toEqual(expect.arrayContaining(['IMAP4rev1', 'LITERAL+', 'SASL-IR', 'ID', 'ENABLE', 'NAMESPACE', 'SPECIAL-USE', 'MOVE']));
+    expect(legacy).toEqual(
+      expect.arrayContaining(['IMAP4rev1', 'LITERAL+', 'SASL-IR', 'ID', 'ENABLE', 'NAMESPACE', 'SPECIAL-USE', 'MOVE']),
+    );
     expect(legacy).not.toContain('UIDPLUS');
     expect(legacy).not.toContain('IDLE');
     expect(await capabilities(lab.flow, 'inbox')).toEqual(expect.arrayContaining(['UIDPLUS', 'IDLE']));

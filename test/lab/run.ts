@@ -4,11 +4,23 @@ import { startLab, type Lab } from '../../lab/lab.js';
 
 function describeLab(lab: Lab): string {
   const rows: Array<[string, string, string]> = [
-    ...Object.entries(lab.dovecot).map(([name, p]): [string, string, string] => [`dovecot ${name}`, `${p.imapStarttls} (STARTTLS)`, `${p.imapTls} (TLS)`]),
+    ...Object.entries(lab.dovecot).map(([name, p]): [string, string, string] => [
+      `dovecot ${name}`,
+      `${p.imapStarttls} (STARTTLS)`,
+      `${p.imapTls} (TLS)`,
+    ]),
     ['courier', `${lab.courier.imapStarttls} (STARTTLS)`, `${lab.courier.imapTls} (TLS)`],
     ['postfix', `${lab.postfix.submission} (submission, STARTTLS)`, `${lab.postfix.smtps} (smtps, TLS)`],
-    ...Object.entries(lab.cyrus).map(([name, p]): [string, string, string] => [`cyrus ${name}`, `${p.imapStarttls} (STARTTLS)`, `${p.imapTls} (TLS)`]),
-    ...Object.entries(lab.exim).map(([name, p]): [string, string, string] => [`exim ${name}`, `${p.submission} (submission, STARTTLS)`, `${p.smtps} (smtps, TLS)`]),
+    ...Object.entries(lab.cyrus).map(([name, p]): [string, string, string] => [
+      `cyrus ${name}`,
+      `${p.imapStarttls} (STARTTLS)`,
+      `${p.imapTls} (TLS)`,
+    ]),
+    ...Object.entries(lab.exim).map(([name, p]): [string, string, string] => [
+      `exim ${name}`,
+      `${p.submission} (submission, STARTTLS)`,
+      `${p.smtps} (smtps, TLS)`,
+    ]),
     ['flow postfix', `${lab.flow.submission} (submission, STARTTLS)`, `${lab.flow.smtps} (smtps, TLS)`],
     ['flow dovecot', `${lab.flow.imapStarttls} (STARTTLS)`, `${lab.flow.imapTls} (TLS)`],
     ['flow dovecot legacy', `${lab.flow.legacy.imapStarttls} (STARTTLS)`, `${lab.flow.legacy.imapTls} (TLS)`],
@@ -27,7 +39,9 @@ function describeLab(lab: Lab): string {
     `  dir       ${lab.dir}`,
     '',
     'Mail flow (submit to "flow postfix" as any of these, same password; it delivers over LMTP):',
-    ...Object.entries(lab.flow.users).map(([key, address]) => `  ${address.padEnd(20)}  ${lab.flow.maildirs[key as keyof typeof lab.flow.maildirs]}`),
+    ...Object.entries(lab.flow.users).map(
+      ([key, address]) => `  ${address.padEnd(20)}  ${lab.flow.maildirs[key as keyof typeof lab.flow.maildirs]}`,
+    ),
     `  queue: postqueue -c ${lab.flow.postfixConfigDir} -p; clear what is held: postsuper -c ${lab.flow.postfixConfigDir} -d ALL hold`,
     '',
     'Examples:',

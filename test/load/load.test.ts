@@ -44,10 +44,14 @@ async function startFarm(): Promise<Instance[]> {
   const key = join(certs.dir, 'load.key');
   writeFileSync(cert, leaf.cert);
   writeFileSync(key, leaf.key);
-  farm = spawn(process.execPath, ['--import', 'tsx', 'test/load/mail-farm.ts', cert, key, certs.caFile, String(INSTANCES), USER, 'LOAD_PW'], {
-    env: { ...process.env, LOAD_PW: CANARY_PASSWORD },
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
+  farm = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'test/load/mail-farm.ts', cert, key, certs.caFile, String(INSTANCES), USER, 'LOAD_PW'],
+    {
+      env: { ...process.env, LOAD_PW: CANARY_PASSWORD },
+      stdio: ['pipe', 'pipe', 'inherit'],
+    },
+  );
   const first = await new Promise<string>((resolve, reject) => {
     farm.once('exit', (code) => reject(new Error(`mail farm exited with ${code}`)));
     createInterface({ input: farm.stdout! }).once('line', resolve);
@@ -108,7 +112,9 @@ describe(`load: one cycle of ${SERVERS} servers, real checks`, () => {
   });
 
   it('every server has exactly one stored result for the cycle', async () => {
-    const counts = await Promise.all(servers.map(async (s) => (await embedded.store.listHistory(s.id, 5)).filter((h) => h.at === cycle.toISOString()).length));
+    const counts = await Promise.all(
+      servers.map(async (s) => (await embedded.store.listHistory(s.id, 5)).filter((h) => h.at === cycle.toISOString()).length),
+    );
     expect(counts.filter((n) => n !== 1)).toEqual([]);
     expect(alerts).toHaveLength(SERVERS);
   });
@@ -116,8 +122,13 @@ describe(`load: one cycle of ${SERVERS} servers, real checks`, () => {
   it('every check was a full, real one and found its server compliant', () => {
     const verdicts: Record<string, number> = {};
     for (const r of results) verdicts[r.outcome?.report?.verdict ?? 'none'] = (verdicts[r.outcome?.report?.verdict ?? 'none'] ?? 0) + 1;
-    const notCompliant = results.filter((r) => r.outcome?.report?.verdict !== 'compliant').slice(0, 3).map((r) => r.outcome?.report?.requirements.filter((q) => q.status !== 'pass'));
-    console.log(`load: ${SERVERS} servers, ${CONCURRENCY} jobs at a time: ${(cycleMs / 1000).toFixed(1)} s (${(cycleMs / SERVERS).toFixed(0)} ms a server); verdicts ${JSON.stringify(verdicts)}`);
+    const notCompliant = results
+      .filter((r) => r.outcome?.report?.verdict !== 'compliant')
+      .slice(0, 3)
+      .map((r) => r.outcome?.report?.requirements.filter((q) => q.status !== 'pass'));
+    console.log(
+      `load: ${SERVERS} servers, ${CONCURRENCY} jobs at a time: ${(cycleMs / 1000).toFixed(1)} s (${(cycleMs / SERVERS).toFixed(0)} ms a server); verdicts ${JSON.stringify(verdicts)}`,
+    );
     expect(verdicts, JSON.stringify(notCompliant)).toEqual({ compliant: SERVERS });
   });
 });

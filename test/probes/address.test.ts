@@ -69,15 +69,37 @@ describe('the SSRF guard: address classifier', () => {
     expect(privateAddressRefusal('169.254.169.254')).toBe(
       '169.254.169.254 is link-local, the cloud instance metadata address (169.254.169.254): not connecting to it from the monitor (set allowPrivateAddress on this server to allow it)',
     );
-    expect(privateAddressRefusal('::ffff:10.0.0.1')).toMatch(/^::ffff:10\.0\.0\.1 is private \(RFC 1918, 10\.0\.0\.0\/8\), IPv4-mapped as ::ffff:10\.0\.0\.1: .*allowPrivateAddress/);
+    expect(privateAddressRefusal('::ffff:10.0.0.1')).toMatch(
+      /^::ffff:10\.0\.0\.1 is private \(RFC 1918, 10\.0\.0\.0\/8\), IPv4-mapped as ::ffff:10\.0\.0\.1: .*allowPrivateAddress/,
+    );
   });
 
   it('covers every range, each with both IPv4 and IPv6 forms where the range has both', () => {
-    const ranges: AddressRange[] = ['public', 'unspecified', 'this-network', 'loopback', 'private', 'shared', 'link-local', 'unique-local', 'site-local', 'multicast', 'reserved', 'broadcast', 'invalid'];
+    const ranges: AddressRange[] = [
+      'public',
+      'unspecified',
+      'this-network',
+      'loopback',
+      'private',
+      'shared',
+      'link-local',
+      'unique-local',
+      'site-local',
+      'multicast',
+      'reserved',
+      'broadcast',
+      'invalid',
+    ];
     expect(ranges.filter((r) => !TABLE.some(([, range]) => range === r))).toEqual([]);
     for (const r of ['public', 'unspecified', 'loopback', 'link-local', 'multicast'] as const) {
-      expect(TABLE.some(([a, range]) => range === r && a.includes(':')), `${r} over IPv6`).toBe(true);
-      expect(TABLE.some(([a, range]) => range === r && !a.includes(':')), `${r} over IPv4`).toBe(true);
+      expect(
+        TABLE.some(([a, range]) => range === r && a.includes(':')),
+        `${r} over IPv6`,
+      ).toBe(true);
+      expect(
+        TABLE.some(([a, range]) => range === r && !a.includes(':')),
+        `${r} over IPv4`,
+      ).toBe(true);
     }
   });
 });

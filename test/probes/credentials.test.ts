@@ -67,7 +67,12 @@ describe('credentials with special characters', () => {
     const s = await new ScriptedServer(imapScript({ implicitTls: true, context, commands })).listen();
     scripted.push(s);
     await runCheck(
-      { imap: { host: 'mail.acme.test', port: s.port, security: 'tls' }, credentials: { user: 'u', password: 'a"b\\c' }, resolve: { 'mail.acme.test': '127.0.0.1' }, caPem: certs.caPem },
+      {
+        imap: { host: 'mail.acme.test', port: s.port, security: 'tls' },
+        credentials: { user: 'u', password: 'a"b\\c' },
+        resolve: { 'mail.acme.test': '127.0.0.1' },
+        caPem: certs.caPem,
+      },
       { timeoutMs: 5000 },
     );
     expect(commands.filter((c) => c.startsWith('x1 LOGIN'))).toEqual(Array(4).fill('x1 LOGIN "u" "a\\"b\\\\c"'));
@@ -89,7 +94,12 @@ describe('credentials with special characters', () => {
     ).listen();
     scripted.push(s);
     const r = await runCheck(
-      { imap: { host: 'mail.acme.test', port: s.port, security: 'tls' }, credentials: { user: 'u', password: 'pässwörd' }, resolve: { 'mail.acme.test': '127.0.0.1' }, caPem: certs.caPem },
+      {
+        imap: { host: 'mail.acme.test', port: s.port, security: 'tls' },
+        credentials: { user: 'u', password: 'pässwörd' },
+        resolve: { 'mail.acme.test': '127.0.0.1' },
+        caPem: certs.caPem,
+      },
       { timeoutMs: 5000 },
     );
     expect(status(r, 'imap.login').status).toBe('pass');

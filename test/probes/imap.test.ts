@@ -4,7 +4,11 @@ import { parseCapabilities, parseId } from '../../lambdas/probes/imap-codec.js';
 
 describe('IMAP response parsing', () => {
   it('capabilities from a greeting code and from an untagged line', () => {
-    expect(parseCapabilities(['* OK [CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED] ready'])).toEqual(['IMAP4rev1', 'STARTTLS', 'LOGINDISABLED']);
+    expect(parseCapabilities(['* OK [CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED] ready'])).toEqual([
+      'IMAP4rev1',
+      'STARTTLS',
+      'LOGINDISABLED',
+    ]);
     expect(parseCapabilities(['* CAPABILITY IMAP4rev1 ID'])).toEqual(['IMAP4rev1', 'ID']);
     expect(parseCapabilities(['* OK ready'])).toBeUndefined();
   });
@@ -17,7 +21,10 @@ describe('IMAP response parsing', () => {
   });
 
   it('LIST lines: flags, quoted, atom and literal names, modified UTF-7, extended data after the name', () => {
-    expect(parseListLine('* LIST (\\HasNoChildren \\Sent) "/" "Sent Items"')).toEqual({ flags: ['\\HasNoChildren', '\\Sent'], path: 'Sent Items' });
+    expect(parseListLine('* LIST (\\HasNoChildren \\Sent) "/" "Sent Items"')).toEqual({
+      flags: ['\\HasNoChildren', '\\Sent'],
+      path: 'Sent Items',
+    });
     expect(parseListLine('* LIST () "." INBOX.Sent')).toEqual({ flags: [], path: 'INBOX.Sent' });
     expect(parseListLine('* LIST (\\Noselect) NIL "a \\"b\\""')).toEqual({ flags: ['\\Noselect'], path: 'a "b"' });
     // A literal name arrives spliced in as a quoted string (imapLine).
@@ -36,7 +43,10 @@ describe('IMAP response parsing', () => {
   });
 
   it('the Sent folder: by its \\Sent attribute first, else by a usual name', () => {
-    expect(foldersFrom(['* LIST () "/" INBOX', '* LIST () "/" "Sent Messages"', '* LIST (\\Sent) "/" Outbox']).sent).toEqual({ path: 'Outbox', how: 'special-use' });
+    expect(foldersFrom(['* LIST () "/" INBOX', '* LIST () "/" "Sent Messages"', '* LIST (\\Sent) "/" Outbox']).sent).toEqual({
+      path: 'Outbox',
+      how: 'special-use',
+    });
     expect(foldersFrom(['* LIST () "." INBOX', '* LIST () "." INBOX.Sent']).sent).toEqual({ path: 'INBOX.Sent', how: 'name' });
     expect(foldersFrom(['* LIST () "/" "&kAFP4W4IMH8w4TD8MOs-"']).sent).toEqual({ path: '送信済みメール', how: 'name' });
     expect(foldersFrom(['* LIST () "/" INBOX', '* LIST () "/" Drafts'])).toEqual({ folders: ['INBOX', 'Drafts'], sent: null });
@@ -44,7 +54,10 @@ describe('IMAP response parsing', () => {
 
   it('a refused LOGIN: credentials, IMAP disabled, LOGINDISABLED, or a session limit', () => {
     const no = (text: string) => ({ untagged: [], status: 'NO', text });
-    expect(loginRefusal(no('[AUTHENTICATIONFAILED] Authentication failed.'), [])).toEqual({ failure: { stage: 'login', kind: 'rejected', message: 'NO [AUTHENTICATIONFAILED] Authentication failed.' }, reason: 'credentials' });
+    expect(loginRefusal(no('[AUTHENTICATIONFAILED] Authentication failed.'), [])).toEqual({
+      failure: { stage: 'login', kind: 'rejected', message: 'NO [AUTHENTICATIONFAILED] Authentication failed.' },
+      reason: 'credentials',
+    });
     expect(loginRefusal(no('IMAP access is disabled for this account'), []).reason).toBe('imap-disabled');
     expect(loginRefusal(no('[PRIVACYREQUIRED] no'), ['IMAP4rev1', 'LOGINDISABLED']).reason).toBe('logindisabled');
     expect(loginRefusal(no('[LIMIT] Too many connections'), []).reason).toBe('other');

@@ -95,7 +95,12 @@ describe('checks of the same host at the same time', () => {
   beforeAll(async () => {
     certs = await makeMiniCerts();
     const leaf = await certs.leaf({ cn: 'mail.acme.test' });
-    mail = await startMiniMail({ tls: { ...leaf, ca: certs.caPem }, user: 'sales@acme.test', password: CANARY_PASSWORD, maxConnectionsPerUser: 100 });
+    mail = await startMiniMail({
+      tls: { ...leaf, ca: certs.caPem },
+      user: 'sales@acme.test',
+      password: CANARY_PASSWORD,
+      maxConnectionsPerUser: 100,
+    });
   }, 60_000);
   afterAll(async () => {
     await mail?.close();
@@ -117,7 +122,11 @@ describe('checks of the same host at the same time', () => {
         ),
       ),
     );
-    for (const r of reports) expect(r.requirements.find((x) => x.id === 'imap.connections')).toMatchObject({ status: 'pass', summary: '5 simultaneous sessions succeeded' });
+    for (const r of reports)
+      expect(r.requirements.find((x) => x.id === 'imap.connections')).toMatchObject({
+        status: 'pass',
+        summary: '5 simultaneous sessions succeeded',
+      });
     expect(Date.now() - started).toBeLessThan(8000);
     expect(mail.stats().open).toBeLessThanOrEqual(5 + 1);
   });

@@ -3,9 +3,21 @@ import { judgeHandshakeError, versionMatrix, VersionHandshakes } from '../../lam
 
 describe('TLS version refusals', () => {
   it.each([
-    [Object.assign(new Error('Client network socket disconnected before secure TLS connection was established'), { code: 'ECONNRESET' }), 'refused', 'closed without a TLS alert'],
-    [Object.assign(new Error('tlsv1 alert protocol version'), { code: 'ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION' }), 'refused', 'protocol_version alert'],
-    [Object.assign(new Error('unsupported protocol'), { code: 'ERR_SSL_UNSUPPORTED_PROTOCOL' }), 'refused', 'server answered with another version'],
+    [
+      Object.assign(new Error('Client network socket disconnected before secure TLS connection was established'), { code: 'ECONNRESET' }),
+      'refused',
+      'closed without a TLS alert',
+    ],
+    [
+      Object.assign(new Error('tlsv1 alert protocol version'), { code: 'ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION' }),
+      'refused',
+      'protocol_version alert',
+    ],
+    [
+      Object.assign(new Error('unsupported protocol'), { code: 'ERR_SSL_UNSUPPORTED_PROTOCOL' }),
+      'refused',
+      'server answered with another version',
+    ],
     [Object.assign(new Error('wrong version number'), { code: 'ERR_SSL_WRONG_VERSION_NUMBER' }), 'error', undefined],
   ])('%s → %s', (err, result, detail) => {
     const r = judgeHandshakeError(err);
@@ -24,7 +36,11 @@ describe('version handshakes (VersionHandshakes)', () => {
     expect(pins.next()).toEqual(['TLSv1.2']);
     expect(pins.left).toBe(0);
     pins.record(first, { attempt: { result: 'refused', detail: 'protocol_version alert', stage: 'tls-handshake' } });
-    expect(pins.results.get('TLSv1')).toEqual({ result: 'refused', detail: 'protocol_version alert (TLS 1.0 and TLS 1.1 offered together)', stage: 'tls-handshake' });
+    expect(pins.results.get('TLSv1')).toEqual({
+      result: 'refused',
+      detail: 'protocol_version alert (TLS 1.0 and TLS 1.1 offered together)',
+      stage: 'tls-handshake',
+    });
     expect(pins.results.get('TLSv1.1')).toEqual(pins.results.get('TLSv1'));
   });
 
@@ -46,7 +62,11 @@ describe('version handshakes (VersionHandshakes)', () => {
     const pins = new VersionHandshakes({ pairLegacy: true });
     pins.record(pins.next()!, accepted('TLSv1'));
     expect(pins.results.get('TLSv1')).toEqual({ result: 'accepted', cipher: 'C' });
-    expect(pins.results.get('TLSv1.1')).toEqual({ result: 'refused', detail: 'offered TLS 1.0 and TLS 1.1, the server chose TLS 1.0', stage: 'tls-handshake' });
+    expect(pins.results.get('TLSv1.1')).toEqual({
+      result: 'refused',
+      detail: 'offered TLS 1.0 and TLS 1.1, the server chose TLS 1.0',
+      stage: 'tls-handshake',
+    });
     expect(pins.next()).toEqual(['TLSv1.2']);
     expect(pins.left).toBe(0);
   });
@@ -58,9 +78,18 @@ describe('version handshakes (VersionHandshakes)', () => {
     expect(m.TLSv1).toEqual({ result: 'error', detail: 'not measured' });
     expect(m.SSLv3).toBe('not-tested');
     // A pinned handshake to the version the measuring session negotiated that then failed cannot unmake it.
-    const reset = new Map([['TLSv1.2', { result: 'refused' as const, detail: 'closed without a TLS alert', stage: 'tls-handshake' as const }]] as const);
-    expect(versionMatrix(reset, { ok: true, protocol: 'TLSv1.2', cipher: 'X', chain: [] })['TLSv1.2']).toEqual({ result: 'accepted', cipher: 'X' });
-    const failed = versionMatrix(new Map(), { ok: false, chain: [], failure: { stage: 'tls-handshake', kind: 'tls', message: 'ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION: tlsv1 alert protocol version' } });
+    const reset = new Map([
+      ['TLSv1.2', { result: 'refused' as const, detail: 'closed without a TLS alert', stage: 'tls-handshake' as const }],
+    ] as const);
+    expect(versionMatrix(reset, { ok: true, protocol: 'TLSv1.2', cipher: 'X', chain: [] })['TLSv1.2']).toEqual({
+      result: 'accepted',
+      cipher: 'X',
+    });
+    const failed = versionMatrix(new Map(), {
+      ok: false,
+      chain: [],
+      failure: { stage: 'tls-handshake', kind: 'tls', message: 'ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION: tlsv1 alert protocol version' },
+    });
     expect(failed['TLSv1.3']).toEqual({ result: 'refused', detail: 'protocol_version alert', stage: 'tls-handshake' });
   });
 });

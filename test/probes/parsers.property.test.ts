@@ -23,10 +23,43 @@ const piece = fc.oneof(
     weight: 5,
     arbitrary: fc
       .constantFrom(
-        '* OK ', '* BYE ', 'a1 OK done', 'a1 NO ', 'c1 OK ', 's1 OK go', '* CAPABILITY IMAP4rev1 STARTTLS', '* LIST (\\Sent) "/" ', '* ID ("name" ',
-        '{5}', '{0}', '{99999}', '{4294967296}', '+ go ahead', '\r\n', '\n', '"', '\\', ' ', '(', ')',
-        '220 ', '220-', '250-', '250 ', '334 ', '535 5.7.8 ', '\x1b]0;title\x07', '\x1b[1;1H', '\x9b31m', '\u202e', '\xff\xfe',
-        CANARY_PASSWORD, CANARY_PASSWORD.toUpperCase(), CANARY_PASSWORD.slice(0, 9), b64(`\0${USER}\0${CANARY_PASSWORD}`), b64(CANARY_PASSWORD),
+        '* OK ',
+        '* BYE ',
+        'a1 OK done',
+        'a1 NO ',
+        'c1 OK ',
+        's1 OK go',
+        '* CAPABILITY IMAP4rev1 STARTTLS',
+        '* LIST (\\Sent) "/" ',
+        '* ID ("name" ',
+        '{5}',
+        '{0}',
+        '{99999}',
+        '{4294967296}',
+        '+ go ahead',
+        '\r\n',
+        '\n',
+        '"',
+        '\\',
+        ' ',
+        '(',
+        ')',
+        '220 ',
+        '220-',
+        '250-',
+        '250 ',
+        '334 ',
+        '535 5.7.8 ',
+        '\x1b]0;title\x07',
+        '\x1b[1;1H',
+        '\x9b31m',
+        '\u202e',
+        '\xff\xfe',
+        CANARY_PASSWORD,
+        CANARY_PASSWORD.toUpperCase(),
+        CANARY_PASSWORD.slice(0, 9),
+        b64(`\0${USER}\0${CANARY_PASSWORD}`),
+        b64(CANARY_PASSWORD),
       )
       .map((s) => Buffer.from(s, 'latin1')),
   },
@@ -45,7 +78,10 @@ const echo = fc
 const split = (all: Buffer, cuts: number[], hangUp: boolean): { chunks: Buffer[]; hangUp: boolean } => {
   const at = [...new Set(cuts.map((c) => (all.length ? c % all.length : 0)))].filter((c) => c > 0).sort((a, b) => a - b);
   const bounds = [0, ...at, all.length];
-  const chunks = bounds.slice(1).map((end, i) => all.subarray(bounds[i], end)).filter((c) => c.length);
+  const chunks = bounds
+    .slice(1)
+    .map((end, i) => all.subarray(bounds[i], end))
+    .filter((c) => c.length);
   return { chunks, hangUp };
 };
 
@@ -55,8 +91,17 @@ const stream = fc
 
 /** A stream that starts like a greeting (or not) and carries at least one echo of the secret. */
 const echoingStream = fc
-  .tuple(fc.constantFrom('* OK ', '* OK [CAPABILITY IMAP4rev1] ', '220 ', '220-', 'HTTP/1.1 '), fc.array(piece, { maxLength: 6 }), echo, fc.array(fc.oneof(piece, echo), { maxLength: 10 }), fc.array(fc.nat(), { maxLength: 8 }), fc.boolean())
-  .map(([start, before, e, after, cuts, hangUp]) => split(Buffer.concat([Buffer.from(start), ...before, e, ...after, Buffer.from('\r\n')]), cuts, hangUp));
+  .tuple(
+    fc.constantFrom('* OK ', '* OK [CAPABILITY IMAP4rev1] ', '220 ', '220-', 'HTTP/1.1 '),
+    fc.array(piece, { maxLength: 6 }),
+    echo,
+    fc.array(fc.oneof(piece, echo), { maxLength: 10 }),
+    fc.array(fc.nat(), { maxLength: 8 }),
+    fc.boolean(),
+  )
+  .map(([start, before, e, after, cuts, hangUp]) =>
+    split(Buffer.concat([Buffer.from(start), ...before, e, ...after, Buffer.from('\r\n')]), cuts, hangUp),
+  );
 
 let server: net.Server;
 let port = 0;
@@ -151,7 +196,12 @@ describe('the whole probe on arbitrary bytes', () => {
         next = s;
         const started = Date.now();
         const obs = await probe(
-          { imap: { host: 'mail.prop.test', port, security }, smtp: { host: 'mail.prop.test', port, security }, credentials: { user: USER, password: CANARY_PASSWORD }, resolve: { 'mail.prop.test': '127.0.0.1' } },
+          {
+            imap: { host: 'mail.prop.test', port, security },
+            smtp: { host: 'mail.prop.test', port, security },
+            credentials: { user: USER, password: CANARY_PASSWORD },
+            resolve: { 'mail.prop.test': '127.0.0.1' },
+          },
           { timeoutMs: 400, extraSessions: 0 },
         );
         expect(Date.now() - started).toBeLessThan(2000);

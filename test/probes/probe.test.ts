@@ -42,7 +42,10 @@ describe('probe failures are classified, never thrown', () => {
       },
     );
     expect(lookups).toEqual(['no-such-host.invalid']);
-    expect(byId(report, 'imap.connect')).toMatchObject({ status: 'fail', summary: 'DNS lookup of no-such-host.invalid failed: no-such-host.invalid: no such name' });
+    expect(byId(report, 'imap.connect')).toMatchObject({
+      status: 'fail',
+      summary: 'DNS lookup of no-such-host.invalid failed: no-such-host.invalid: no such name',
+    });
     expect(byId(report, 'imap.tls').status).toBe('unknown');
     expect(report.verdict).toBe('non-compliant');
   });
@@ -83,7 +86,10 @@ describe('probe failures are classified, never thrown', () => {
       { imap: { host: '127.0.0.1', port, security: 'starttls' }, credentials: { user: 'u', password: CANARY_PASSWORD } },
       { timeoutMs: 3000 },
     );
-    expect(byId(report, 'imap.tls')).toMatchObject({ status: 'fail', summary: 'STARTTLS is not advertised: the port speaks plaintext only' });
+    expect(byId(report, 'imap.tls')).toMatchObject({
+      status: 'fail',
+      summary: 'STARTTLS is not advertised: the port speaks plaintext only',
+    });
     expect(received.join('')).not.toContain(CANARY_PASSWORD);
     expect(byId(report, 'imap.login').status).toBe('unknown');
   });

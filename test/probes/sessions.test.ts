@@ -40,10 +40,22 @@ async function serve(script: (p: Peer) => Promise<void>): Promise<number> {
   return s.port;
 }
 
-function ctxFor(protocol: 'imap' | 'smtp', port: number, deadline: Deadline, o: { host?: string; caPem?: string | null; allowInsecureCertificate?: boolean } = {}) {
+function ctxFor(
+  protocol: 'imap' | 'smtp',
+  port: number,
+  deadline: Deadline,
+  o: { host?: string; caPem?: string | null; allowInsecureCertificate?: boolean } = {},
+) {
   const endpoint: Endpoint = { host: o.host ?? HOST, port, security: 'starttls' };
   const caPem = o.caPem === null ? {} : { caPem: o.caPem ?? certs.caPem };
-  return endpointContext(protocol, endpoint, '127.0.0.1', { imap: endpoint, ...caPem, allowInsecureCertificate: !!o.allowInsecureCertificate }, deadline, new HostLimiter(5));
+  return endpointContext(
+    protocol,
+    endpoint,
+    '127.0.0.1',
+    { imap: endpoint, ...caPem, allowInsecureCertificate: !!o.allowInsecureCertificate },
+    deadline,
+    new HostLimiter(5),
+  );
 }
 
 /** An SMTP server offering `mechanisms` after TLS, with `auth` answering the AUTH exchange. */
@@ -76,24 +88,32 @@ describe('SMTP AUTH on the measuring session', () => {
   });
 
   it('PLAIN for a server that asks for the response after a 334', async () => {
-    const port = await smtpServer('PLAIN', async (p) => {
-      p.send('334 \r\n');
-      const answer = await p.line();
-      p.send(answer === b64(`\0${USER}\0${PASSWORD}`) ? '235 2.7.0 ok\r\n' : '535 5.7.8 bad\r\n');
-    }, []);
+    const port = await smtpServer(
+      'PLAIN',
+      async (p) => {
+        p.send('334 \r\n');
+        const answer = await p.line();
+        p.send(answer === b64(`\0${USER}\0${PASSWORD}`) ? '235 2.7.0 ok\r\n' : '535 5.7.8 bad\r\n');
+      },
+      [],
+    );
     expect((await smtpAuth(port)).login?.auth).toMatchObject({ ok: true });
   });
 
   it('LOGIN when PLAIN is not offered: user and password each after a 334', async () => {
     const got: Array<string | null> = [];
-    const port = await smtpServer('LOGIN', async (p, c) => {
-      got.push(c.line);
-      p.send('334 VXNlcm5hbWU6\r\n');
-      got.push(await p.line());
-      p.send('334 UGFzc3dvcmQ6\r\n');
-      got.push(await p.line());
-      p.send('235 2.7.0 ok\r\n');
-    }, []);
+    const port = await smtpServer(
+      'LOGIN',
+      async (p, c) => {
+        got.push(c.line);
+        p.send('334 VXNlcm5hbWU6\r\n');
+        got.push(await p.line());
+        p.send('334 UGFzc3dvcmQ6\r\n');
+        got.push(await p.line());
+        p.send('235 2.7.0 ok\r\n');
+      },
+      [],
+    );
     expect((await smtpAuth(port)).login?.auth).toMatchObject({ ok: true });
     expect(got).toEqual(['AUTH LOGIN', b64(USER), b64(PASSWORD)]);
   });
@@ -101,40 +121,71 @@ describe('SMTP AUTH on the measuring session', () => {
   it('CRAM-MD5 when it is the only mechanism: the digest of the challenge', async () => {
     const challenge = '<1896.697170952@mail.sessions.test>';
     let answer: string | null = null;
-    const port = await smtpServer('CRAM-MD5', async (p) => {
-      p.send(`334 ${b64(challenge)}\r\n`);
-      answer = await p.line();
-      p.send('235 2.7.0 ok\r\n');
-    }, []);
+    const port = await smtpServer(
+      'CRAM-MD5',
+      async (p) => {
+        p.send(`334 ${b64(challenge)}\r\n`);
+        answer = await p.line();
+        p.send('235 2.7.0 ok\r\n');
+      },
+      [],
+    );
     expect((await smtpAuth(port)).login?.auth).toMatchObject({ ok: true });
     expect(answer).toBe(b64(`${USER} ${createHmac('md5', PASSWORD).update(challenge).digest('hex')}`));
   });
 
-  it('535 is a credentials failure, with the server\'s words', async () => {
+  it("535 is a credentials failure, with the server's words", async () => {
     const port = await smtpServer('PLAIN', (p) => p.send('535 5.7.8 Error: authentication failed\r\n'), []);
-    expect((await smtpAuth(port)).login?.auth).toMatchObject({ attempt: 'answered', ok: false, reason: 'credentials', failure: { stage: 'auth', kind: 'rejected', message: '535 5.7.8 Error: authentication failed' } });
+    expect((await smtpAuth(port)).login?.auth).toMatchObject({
+      attempt: 'answered',
+      ok: false,
+      reason: 'credentials',
+      failure: { stage: 'auth', kind: 'rejected', message: '535 5.7.8 Error: authentication failed' },
+    });
   });
 
   it('a 334 after the last AUTH step is a protocol fault, not a rejection', async () => {
-    const port = await smtpServer('PLAIN', async (p) => {
-      p.send('334 \r\n');
-      await p.line();
-      p.send('334 \r\n');
-    }, []);
-    expect((await smtpAuth(port)).login?.auth).toMatchObject({ attempt: 'answered', ok: false, reason: 'other', failure: { stage: 'auth', kind: 'protocol', message: 'the server asked for more after the last AUTH step (334): the exchange cannot finish' } });
+    const port = await smtpServer(
+      'PLAIN',
+      async (p) => {
+        p.send('334 \r\n');
+        await p.line();
+        p.send('334 \r\n');
+      },
+      [],
+    );
+    expect((await smtpAuth(port)).login?.auth).toMatchObject({
+      attempt: 'answered',
+      ok: false,
+      reason: 'other',
+      failure: {
+        stage: 'auth',
+        kind: 'protocol',
+        message: 'the server asked for more after the last AUTH step (334): the exchange cannot finish',
+      },
+    });
   });
 
   it('no AUTH after TLS: not offered, and nothing sent', async () => {
     const commands: string[] = [];
     const port = await smtpServer(null, (p) => p.send('235 2.7.0 ok\r\n'), commands);
-    expect((await smtpAuth(port)).login?.auth).toMatchObject({ attempt: 'answered', ok: false, reason: 'auth-not-offered', failure: { message: 'AUTH is not offered after TLS' } });
+    expect((await smtpAuth(port)).login?.auth).toMatchObject({
+      attempt: 'answered',
+      ok: false,
+      reason: 'auth-not-offered',
+      failure: { message: 'AUTH is not offered after TLS' },
+    });
     expect(commands.filter((c) => /^AUTH/i.test(c))).toEqual([]);
   });
 
   it('only mechanisms we do not speak: named, and nothing sent', async () => {
     const commands: string[] = [];
     const port = await smtpServer('XOAUTH2 GSSAPI', (p) => p.send('235 2.7.0 ok\r\n'), commands);
-    expect((await smtpAuth(port)).login?.auth).toMatchObject({ ok: false, reason: 'other', failure: { message: 'no supported AUTH mechanism (offered: XOAUTH2 GSSAPI)' } });
+    expect((await smtpAuth(port)).login?.auth).toMatchObject({
+      ok: false,
+      reason: 'other',
+      failure: { message: 'no supported AUTH mechanism (offered: XOAUTH2 GSSAPI)' },
+    });
     expect(commands.filter((c) => /^AUTH/i.test(c))).toEqual([]);
   });
 });
@@ -158,7 +209,11 @@ describe('the version matrix', () => {
     const r = await probeSmtp(ctxFor('smtp', port, deadline), undefined).finally(() => deadline.dispose());
     expect(r.facts.tls?.protocol).toBe('TLSv1.2');
     expect(r.versions['TLSv1.2']).toMatchObject({ result: 'accepted' });
-    expect(r.versions['TLSv1.3']).toEqual({ result: 'refused', detail: 'offered TLS 1.0 to 1.3, the server chose TLS 1.2', stage: 'tls-handshake' });
+    expect(r.versions['TLSv1.3']).toEqual({
+      result: 'refused',
+      detail: 'offered TLS 1.0 to 1.3, the server chose TLS 1.2',
+      stage: 'tls-handshake',
+    });
   });
 });
 
@@ -217,7 +272,7 @@ describe('IMAP logins', () => {
   });
 });
 
-describe('credentials go only where HubSpot\'s client would send them', () => {
+describe("credentials go only where HubSpot's client would send them", () => {
   async function imapWith(o: Parameters<typeof ctxFor>[3]) {
     const commands: string[] = [];
     const port = await serve(imapScript({ implicitTls: false, context, commands }));
@@ -232,7 +287,13 @@ describe('credentials go only where HubSpot\'s client would send them', () => {
     expect(r.login?.auth).toEqual({
       attempt: 'blocked',
       ok: false,
-      failure: { stage: 'login', kind: 'skipped', message: expect.stringMatching(/^credentials were not sent: the certificate does not verify for other\.sessions\.test \(Hostname\/IP does not match/) },
+      failure: {
+        stage: 'login',
+        kind: 'skipped',
+        message: expect.stringMatching(
+          /^credentials were not sent: the certificate does not verify for other\.sessions\.test \(Hostname\/IP does not match/,
+        ),
+      },
     });
     expect(logins).toBe(0);
   });
@@ -241,22 +302,36 @@ describe('credentials go only where HubSpot\'s client would send them', () => {
     const commands: string[] = [];
     const port = await serve(imapScript({ implicitTls: false, context, commands, on: { ID: (p) => p.close() } }));
     const deadline = new Deadline(3000);
-    const r = await probeImap(ctxFor('imap', port, deadline, { host: 'other.sessions.test' }), { user: USER, password: PASSWORD }, 4).finally(() => deadline.dispose());
-    expect(r.login?.auth).toMatchObject({ attempt: 'blocked', ok: false, failure: { kind: 'skipped', message: expect.stringMatching(/^credentials were not sent: the certificate does not verify/) } });
+    const r = await probeImap(
+      ctxFor('imap', port, deadline, { host: 'other.sessions.test' }),
+      { user: USER, password: PASSWORD },
+      4,
+    ).finally(() => deadline.dispose());
+    expect(r.login?.auth).toMatchObject({
+      attempt: 'blocked',
+      ok: false,
+      failure: { kind: 'skipped', message: expect.stringMatching(/^credentials were not sent: the certificate does not verify/) },
+    });
     expect(commands.filter((c) => /^\S+ LOGIN /i.test(c))).toEqual([]);
   });
 
   it('SMTP: a blocking certificate, then EHLO breaks the session: still blocked', async () => {
     const commands: string[] = [];
-    const port = await serve(smtpScript({ implicitTls: false, context, commands, on: { EHLO: (p) => (p.secure ? p.close() : 'default') } }));
+    const port = await serve(
+      smtpScript({ implicitTls: false, context, commands, on: { EHLO: (p) => (p.secure ? p.close() : 'default') } }),
+    );
     const deadline = new Deadline(3000);
-    const r = await probeSmtp(ctxFor('smtp', port, deadline, { host: 'other.sessions.test' }), { user: USER, password: PASSWORD }).finally(() => deadline.dispose());
+    const r = await probeSmtp(ctxFor('smtp', port, deadline, { host: 'other.sessions.test' }), { user: USER, password: PASSWORD }).finally(
+      () => deadline.dispose(),
+    );
     expect(r.login?.auth).toMatchObject({ attempt: 'blocked', ok: false, failure: { stage: 'auth', kind: 'skipped' } });
   });
 
   it('a certificate from an unknown CA: the same', async () => {
     const { r, logins } = await imapWith({ caPem: null });
-    expect(r.login?.auth.failure?.message).toMatch(/does not verify for mail\.sessions\.test \((UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_GET_ISSUER_CERT_LOCALLY)\)/);
+    expect(r.login?.auth.failure?.message).toMatch(
+      /does not verify for mail\.sessions\.test \((UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_GET_ISSUER_CERT_LOCALLY)\)/,
+    );
     expect(logins).toBe(0);
   });
 
@@ -271,7 +346,9 @@ describe('credentials go only where HubSpot\'s client would send them', () => {
     const commands: string[] = [];
     const port = await smtpServer('PLAIN', (p) => p.send('235 2.7.0 ok\r\n'), commands);
     const deadline = new Deadline(3000);
-    const r = await probeSmtp(ctxFor('smtp', port, deadline, { host: 'other.sessions.test' }), { user: USER, password: PASSWORD }).finally(() => deadline.dispose());
+    const r = await probeSmtp(ctxFor('smtp', port, deadline, { host: 'other.sessions.test' }), { user: USER, password: PASSWORD }).finally(
+      () => deadline.dispose(),
+    );
     expect(r.login?.auth).toMatchObject({ attempt: 'blocked', ok: false, failure: { stage: 'auth', kind: 'skipped' } });
     expect(commands.filter((c) => /^AUTH/i.test(c))).toEqual([]);
   });
@@ -298,7 +375,13 @@ describe('credentials go only where HubSpot\'s client would send them', () => {
   });
 
   it('a server that speaks TLS 1.0 to 1.2: the extra sessions log in over TLS 1.2, never over the 1.0/1.1 handshakes', async () => {
-    const legacy = tls.createSecureContext({ cert: leaf.cert, key: leaf.key, minVersion: 'TLSv1', maxVersion: 'TLSv1.2', ciphers: 'DEFAULT@SECLEVEL=0' });
+    const legacy = tls.createSecureContext({
+      cert: leaf.cert,
+      key: leaf.key,
+      minVersion: 'TLSv1',
+      maxVersion: 'TLSv1.2',
+      ciphers: 'DEFAULT@SECLEVEL=0',
+    });
     const versions: string[] = [];
     const port = await serve(
       imapScript({
@@ -354,7 +437,14 @@ describe('the host limit', () => {
 
 describe('what the server said before a refused STARTTLS is kept', () => {
   it('IMAP: STARTTLS answered NO, the greeting and capabilities stay in the identity', async () => {
-    const port = await serve(imapScript({ implicitTls: false, context, greeting: (p) => p.send('* OK [CAPABILITY IMAP4rev1 STARTTLS] Dovecot ready.\r\n'), on: { STARTTLS: (p, c) => p.send(`${c.tag} NO not today\r\n`) } }));
+    const port = await serve(
+      imapScript({
+        implicitTls: false,
+        context,
+        greeting: (p) => p.send('* OK [CAPABILITY IMAP4rev1 STARTTLS] Dovecot ready.\r\n'),
+        on: { STARTTLS: (p, c) => p.send(`${c.tag} NO not today\r\n`) },
+      }),
+    );
     const deadline = new Deadline(3000);
     const r = await probeImap(ctxFor('imap', port, deadline), undefined, 0).finally(() => deadline.dispose());
     expect(r.facts.tls).toMatchObject({ ok: false, starttlsAdvertised: true, failure: { stage: 'starttls', kind: 'rejected' } });
@@ -362,7 +452,9 @@ describe('what the server said before a refused STARTTLS is kept', () => {
   });
 
   it('SMTP: STARTTLS answered 454, the greeting and EHLO keywords stay', async () => {
-    const port = await serve(smtpScript({ implicitTls: false, context, on: { STARTTLS: (p) => p.send('454 4.7.0 TLS not available\r\n') } }));
+    const port = await serve(
+      smtpScript({ implicitTls: false, context, on: { STARTTLS: (p) => p.send('454 4.7.0 TLS not available\r\n') } }),
+    );
     const deadline = new Deadline(3000);
     const r = await probeSmtp(ctxFor('smtp', port, deadline), undefined).finally(() => deadline.dispose());
     expect(r.facts.identity?.greeting).toBe('220 mail.hostile.test ESMTP hostile');
@@ -392,6 +484,10 @@ describe('a connection limit that queues (Cyrus maxchild): accepted, never greet
     expect(Date.now() - started).toBeLessThan(10_000);
     expect(r.login?.auth).toMatchObject({ attempt: 'answered', ok: true });
     expect(r.login?.connections?.succeeded).toBe(3);
-    expect(r.login?.connections?.failures).toContainEqual({ stage: 'greeting', kind: 'queued', message: 'the server accepted connection 4 but never greeted it: a connection limit that queues' });
+    expect(r.login?.connections?.failures).toContainEqual({
+      stage: 'greeting',
+      kind: 'queued',
+      message: 'the server accepted connection 4 but never greeted it: a connection limit that queues',
+    });
   });
 });

@@ -28,7 +28,9 @@ describe('Redactor: no run of the password survives, however the echo was cut or
   });
 
   it('leaves text without a run of the password as it is, and keeps what surrounds a run', () => {
-    expect(redactor.redact('a1 NO [AUTHENTICATIONFAILED] Authentication failed.')).toBe('a1 NO [AUTHENTICATIONFAILED] Authentication failed.');
+    expect(redactor.redact('a1 NO [AUTHENTICATIONFAILED] Authentication failed.')).toBe(
+      'a1 NO [AUTHENTICATIONFAILED] Authentication failed.',
+    );
     expect(redactor.redact(`before "${PASSWORD}" after`)).toBe('before "[redacted]" after');
     // 5 characters in a row are not a run: too short to tell anything.
     expect(redactor.redact('FZ-ca')).toBe('FZ-ca');

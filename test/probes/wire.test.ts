@@ -72,25 +72,33 @@ describe('IMAP replies under the wrong tag', () => {
     const err = await imapReply(w, 'a1', 'login').catch((e: unknown) => e);
     deadline.dispose();
     w.destroy();
-    expect((err as ProbeError).failure).toEqual({ stage: 'login', kind: 'protocol', message: 'the server answered under another tag ("a2 OK LOGIN completed"), never under a1' });
+    expect((err as ProbeError).failure).toEqual({
+      stage: 'login',
+      kind: 'protocol',
+      message: 'the server answered under another tag ("a2 OK LOGIN completed"), never under a1',
+    });
   });
 });
 
 describe('SMTP replies', () => {
-  it('continuation lines share the final line\'s code', async () => {
+  it("continuation lines share the final line's code", async () => {
     const { w, deadline } = await wireWith('250-mail.example.com\r\n250-PIPELINING\r\n250 AUTH PLAIN\r\n');
     expect(await smtpReply(w, 'ehlo')).toEqual({ code: 250, lines: ['mail.example.com', 'PIPELINING', 'AUTH PLAIN'] });
     deadline.dispose();
     w.destroy();
   });
 
-  it('a multiline reply whose codes disagree is a protocol error, not the last line\'s answer', async () => {
+  it("a multiline reply whose codes disagree is a protocol error, not the last line's answer", async () => {
     const { w, deadline } = await wireWith('250-mail.example.com\r\n535 5.7.8 no\r\n');
     const err = await smtpReply(w, 'ehlo').catch((e: unknown) => e);
     deadline.dispose();
     w.destroy();
     expect(err).toBeInstanceOf(ProbeError);
-    expect((err as ProbeError).failure).toEqual({ stage: 'ehlo', kind: 'protocol', message: 'a multiline reply whose lines carry different codes (250, then 535)' });
+    expect((err as ProbeError).failure).toEqual({
+      stage: 'ehlo',
+      kind: 'protocol',
+      message: 'a multiline reply whose lines carry different codes (250, then 535)',
+    });
   });
 
   it('bytes that are not UTF-8 arrive as \\xNN', async () => {

@@ -30,10 +30,20 @@ for (const method of ['log', 'info', 'warn', 'error', 'debug', 'trace'] as const
     original(...args);
   };
 }
-for (const [name, stream] of [['stdout', process.stdout], ['stderr', process.stderr]] as const) {
+for (const [name, stream] of [
+  ['stdout', process.stdout],
+  ['stderr', process.stderr],
+] as const) {
   const original = stream.write.bind(stream) as (...a: unknown[]) => boolean;
   stream.write = ((chunk: unknown, ...rest: unknown[]): boolean => {
-    watch(name, typeof chunk === 'string' ? chunk : Buffer.isBuffer(chunk) || chunk instanceof Uint8Array ? Buffer.from(chunk).toString('utf8') : String(chunk));
+    watch(
+      name,
+      typeof chunk === 'string'
+        ? chunk
+        : Buffer.isBuffer(chunk) || chunk instanceof Uint8Array
+          ? Buffer.from(chunk).toString('utf8')
+          : String(chunk),
+    );
     return original(chunk, ...rest);
   }) as typeof stream.write;
 }

@@ -7,12 +7,16 @@ import { cannedCheck } from './canned.js';
 
 const [dataDir, serverId, jobId, at] = process.argv.slice(2) as [string, string, string, string];
 const embedded = await startEmbeddedStore({ dataDir });
-await runJob({ id: serverId, imap: 'mail.example.com:993' }, { serverId, jobId, at }, {
-  store: embedded.store,
-  notifier: { publish: async () => void process.stdout.write('PUBLISHED\n') },
-  credentials: { password: async () => undefined },
-  clock: { now: () => new Date(at) },
-  probe: { timeoutMs: 1000 },
-  check: cannedCheck(),
-  afterStore: () => process.exit(137),
-});
+await runJob(
+  { id: serverId, imap: 'mail.example.com:993' },
+  { serverId, jobId, at },
+  {
+    store: embedded.store,
+    notifier: { publish: async () => void process.stdout.write('PUBLISHED\n') },
+    credentials: { password: async () => undefined },
+    clock: { now: () => new Date(at) },
+    probe: { timeoutMs: 1000 },
+    check: cannedCheck(),
+    afterStore: () => process.exit(137),
+  },
+);

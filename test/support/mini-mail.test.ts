@@ -278,12 +278,17 @@ describe('IMAP on the wire', () => {
   it('plaintext: STARTTLS and LOGINDISABLED advertised, LOGIN refused, then STARTTLS changes the capabilities', async () => {
     const r = await Raw.connect(shared.imap.starttls);
     try {
-      expect(await r.line()).toBe('* OK [CAPABILITY IMAP4rev1 ID IDLE LITERAL+ SPECIAL-USE STARTTLS LOGINDISABLED] inboxguard mini IMAP ready.');
+      expect(await r.line()).toBe(
+        '* OK [CAPABILITY IMAP4rev1 ID IDLE LITERAL+ SPECIAL-USE STARTTLS LOGINDISABLED] inboxguard mini IMAP ready.',
+      );
       expect((await r.command('a1', `LOGIN "${USER}" "x"`)).at(-1)).toMatch(/^a1 NO \[PRIVACYREQUIRED\]/);
       expect((await r.command('a2', 'AUTHENTICATE PLAIN')).at(-1)).toMatch(/^a2 NO /);
       expect(await r.command('a3', 'STARTTLS')).toEqual(['a3 OK Begin TLS negotiation now.']);
       await r.startTls();
-      expect(await r.command('a4', 'CAPABILITY')).toEqual(['* CAPABILITY IMAP4rev1 ID IDLE LITERAL+ SPECIAL-USE AUTH=PLAIN', 'a4 OK Capability completed.']);
+      expect(await r.command('a4', 'CAPABILITY')).toEqual([
+        '* CAPABILITY IMAP4rev1 ID IDLE LITERAL+ SPECIAL-USE AUTH=PLAIN',
+        'a4 OK Capability completed.',
+      ]);
       expect((await r.command('a5', 'STARTTLS')).at(-1)).toMatch(/^a5 BAD/);
     } finally {
       r.destroy();
@@ -322,7 +327,13 @@ describe('IMAP on the wire', () => {
     const r2 = await Raw.connect(shared.imap.tls, true);
     try {
       await r2.line();
-      r2.sock.write(Buffer.concat([Buffer.from(`b1 LOGIN {${USER.length}+}\r\n${USER} {${Buffer.byteLength(PASSWORD)}+}\r\n`), Buffer.from(PASSWORD), Buffer.from('\r\n')]));
+      r2.sock.write(
+        Buffer.concat([
+          Buffer.from(`b1 LOGIN {${USER.length}+}\r\n${USER} {${Buffer.byteLength(PASSWORD)}+}\r\n`),
+          Buffer.from(PASSWORD),
+          Buffer.from('\r\n'),
+        ]),
+      );
       expect((await r2.until('b1 ')).at(-1)).toMatch(/^b1 OK /);
     } finally {
       r2.destroy();
@@ -331,7 +342,9 @@ describe('IMAP on the wire', () => {
     const r3 = await Raw.connect(shared.imap.tls, true);
     try {
       await r3.line();
-      expect(await r3.command('c1', `AUTHENTICATE PLAIN ${plainB64(USER, 'nope')}`)).toEqual(['c1 NO [AUTHENTICATIONFAILED] Authentication failed.']);
+      expect(await r3.command('c1', `AUTHENTICATE PLAIN ${plainB64(USER, 'nope')}`)).toEqual([
+        'c1 NO [AUTHENTICATIONFAILED] Authentication failed.',
+      ]);
       expect((await r3.command('c2', 'AUTHENTICATE PLAIN\r\n*')).slice(-1)[0]).toMatch(/^c2 BAD/);
       r3.send('c3 AUTHENTICATE PLAIN\r\n');
       expect(await r3.line()).toBe('+ ');
@@ -365,7 +378,10 @@ describe('IMAP on the wire', () => {
       expect(await r.command('b7', 'LIST "" "S*"')).toEqual([all[1], 'b7 OK List completed.']);
       expect((await r.command('b8', 'LIST (RECURSIVEMATCH) "" "*"')).at(-1)).toMatch(/^b8 BAD/);
       expect(await r.command('c1', 'LSUB "" "*"')).toHaveLength(5);
-      expect(await r.command('c2', 'STATUS INBOX (MESSAGES UIDNEXT)')).toEqual(['* STATUS "INBOX" (MESSAGES 0 UIDNEXT 1)', 'c2 OK Status completed.']);
+      expect(await r.command('c2', 'STATUS INBOX (MESSAGES UIDNEXT)')).toEqual([
+        '* STATUS "INBOX" (MESSAGES 0 UIDNEXT 1)',
+        'c2 OK Status completed.',
+      ]);
       expect((await r.command('c3', 'STATUS Nope (MESSAGES)')).at(-1)).toMatch(/^c3 NO \[NONEXISTENT\]/);
       expect((await r.command('c4', 'CLOSE')).at(-1)).toMatch(/^c4 BAD/);
       const sel = await r.command('d1', 'SELECT INBOX');

@@ -1,5 +1,5 @@
 import type { AuthObservation, Observation, Protocol } from '../types.js';
-import { connected, isOutcome, outcome, unknown, type Check, type Outcome} from './common.js';
+import { connected, isOutcome, outcome, unknown, type Check, type Outcome } from './common.js';
 import { failureInWords } from '../words.js';
 
 /** The steps before a login: connected, TLS up, credentials given. */
@@ -13,7 +13,13 @@ function loginPrecondition(obs: Observation, p: Protocol): AuthObservation | Out
     const f = a?.failure;
     if (!f) return unknown('login was not attempted');
     // The server broke the session over TLS before the login's turn: HubSpot's login breaks there too.
-    if (f.kind !== 'timeout' && f.kind !== 'skipped') return outcome('fail', `the server ended the session before the login could be sent (${failureInWords(f)})`, { failure: f }, p === 'imap' ? 'login.other' : 'auth.other');
+    if (f.kind !== 'timeout' && f.kind !== 'skipped')
+      return outcome(
+        'fail',
+        `the server ended the session before the login could be sent (${failureInWords(f)})`,
+        { failure: f },
+        p === 'imap' ? 'login.other' : 'auth.other',
+      );
     return unknown(`not attempted: the session ended before the login (${failureInWords(f)})`);
   }
   // Withheld on purpose: the message says why ("credentials were not sent: ...").

@@ -25,17 +25,26 @@ export function chainExpiry(chain: readonly CertificateFacts[], at: string): Cha
 }
 
 /** imap.cert-expiry / smtp.cert-expiry: valid now and beyond the warning window. */
-export const certExpiryCheck = (p: Protocol): Check => (obs, params) => {
-  const l = leaf(obs, p);
-  if (isOutcome(l)) return l;
-  const warnDays = numberParam(params, 'warnDays', 30);
-  const { soonest, daysLeft, notYetValid } = chainExpiry(l.po.tls!.chain, obs.at)!;
-  const which = soonest === l.cert ? 'certificate' : `intermediate ${soonest.subjectCN ?? soonest.subject}`;
-  const evidence = { notBefore: l.cert.notBefore, notAfter: l.cert.notAfter, soonest: soonest.notAfter, daysLeft, warnDays };
-  if (notYetValid) return outcome('fail', `${notYetValid.subjectCN ?? 'certificate'} is not valid before ${notYetValid.notBefore}`, evidence, 'cert-expiry.expired');
-  if (daysLeft < 0 || Date.parse(soonest.notAfter) <= Date.parse(obs.at)) {
-    return outcome('fail', `${which} expired on ${soonest.notAfter}`, evidence, 'cert-expiry.expired');
-  }
-  if (daysLeft < warnDays) return outcome('warn', `${which} expires in ${daysLeft} days (${soonest.notAfter})`, evidence, 'cert-expiry.soon');
-  return outcome('pass', `valid until ${soonest.notAfter} (${daysLeft} days)`, evidence);
-};
+export const certExpiryCheck =
+  (p: Protocol): Check =>
+  (obs, params) => {
+    const l = leaf(obs, p);
+    if (isOutcome(l)) return l;
+    const warnDays = numberParam(params, 'warnDays', 30);
+    const { soonest, daysLeft, notYetValid } = chainExpiry(l.po.tls!.chain, obs.at)!;
+    const which = soonest === l.cert ? 'certificate' : `intermediate ${soonest.subjectCN ?? soonest.subject}`;
+    const evidence = { notBefore: l.cert.notBefore, notAfter: l.cert.notAfter, soonest: soonest.notAfter, daysLeft, warnDays };
+    if (notYetValid)
+      return outcome(
+        'fail',
+        `${notYetValid.subjectCN ?? 'certificate'} is not valid before ${notYetValid.notBefore}`,
+        evidence,
+        'cert-expiry.expired',
+      );
+    if (daysLeft < 0 || Date.parse(soonest.notAfter) <= Date.parse(obs.at)) {
+      return outcome('fail', `${which} expired on ${soonest.notAfter}`, evidence, 'cert-expiry.expired');
+    }
+    if (daysLeft < warnDays)
+      return outcome('warn', `${which} expires in ${daysLeft} days (${soonest.notAfter})`, evidence, 'cert-expiry.soon');
+    return outcome('pass', `valid until ${soonest.notAfter} (${daysLeft} days)`, evidence);
+  };

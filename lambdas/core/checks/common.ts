@@ -1,33 +1,19 @@
 import type { RemedyKey } from '../remedies.js';
 import { failureInWords } from '../words.js';
-import type {
-  CertificateFacts,
-  Observation,
-  ProtocolObservation,
-  Protocol,
-  RequirementResult,
-  Status,
-} from '../types.js';
+import type { CertificateFacts, Observation, ProtocolObservation, Protocol, RequirementResult, Status } from '../types.js';
 
 export type Params = Readonly<Record<string, number | string | boolean>>;
 /** A check's result; the remedy is named by key and worded for the server's software by evaluate(). */
 export type Outcome = Omit<RequirementResult, 'id' | 'remedy'> & { remedyKey?: RemedyKey };
 export type Check = (obs: Observation, params: Params) => Outcome;
 
-export function outcome(
-  status: Status,
-  summary: string,
-  evidence: Record<string, unknown> = {},
-  remedy?: RemedyKey,
-): Outcome {
+export function outcome(status: Status, summary: string, evidence: Record<string, unknown> = {}, remedy?: RemedyKey): Outcome {
   return remedy ? { status, summary, evidence, remedyKey: remedy } : { status, summary, evidence };
 }
 
 export function unknown(summary: string, evidence: Record<string, unknown> = {}): Outcome {
   return outcome('unknown', summary, evidence);
 }
-
-
 
 /**
  * The observation for one protocol once it is connected, or the `unknown`

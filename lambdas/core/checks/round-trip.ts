@@ -10,7 +10,12 @@ const seconds = (ms: number): string => `${(ms / 1000).toFixed(ms < 10_000 ? 1 :
 
 /** The refusal's likely cause, read from the step and the reply (Postfix, Exim, Exchange and Dovecot wordings). */
 function refusalRemedy(stage: string, reply: string): RemedyKey {
-  if (/quota|mailbox (is )?full|over ?quota|5\.2\.2|insufficient (system )?storage|5\.3\.4|message (is )?too (big|large)|size limit/i.test(reply)) return 'send.quota';
+  if (
+    /quota|mailbox (is )?full|over ?quota|5\.2\.2|insufficient (system )?storage|5\.3\.4|message (is )?too (big|large)|size limit/i.test(
+      reply,
+    )
+  )
+    return 'send.quota';
   if (/relay|5\.7\.1 .*not permitted|not local/i.test(reply) && stage !== 'mail-from') return 'send.relay';
   if (stage === 'mail-from' || /sender|not owned|send ?as|5\.7\.60|from address/i.test(reply)) return 'send.sender';
   return 'send.rejected';
@@ -31,14 +36,28 @@ export const smtpSendCheck: RoundTripCheck = (rt) => {
   const step = STEP[stage];
   if (!step) return unknown(`the test message could not be submitted: ${f ? failureInWords(f) : 'no reason given'}`, evidence);
   const temporary = s.code !== undefined && s.code >= 400 && s.code < 500 ? ' (temporary)' : '';
-  return outcome('fail', `${step} refused${temporary}: ${s.reply ?? f?.message ?? 'no reply'}`, evidence, refusalRemedy(stage, s.reply ?? ''));
+  return outcome(
+    'fail',
+    `${step} refused${temporary}: ${s.reply ?? f?.message ?? 'no reply'}`,
+    evidence,
+    refusalRemedy(stage, s.reply ?? ''),
+  );
 };
 
 /** imap.delivery: the accepted message became visible in INBOX within the window. */
 export const imapDeliveryCheck: RoundTripCheck = (rt, params) => {
   const w = rt.watch;
   const warnMs = numberParam(params, 'warnSeconds', 15) * 1000;
-  const evidence = { windowMs: w.windowMs, found: w.found, idle: w.idle, junkFolder: w.junkFolder, sentFolder: w.sentFolder, sentCopy: w.sentCopy, cleanup: w.cleanup, failure: w.failure };
+  const evidence = {
+    windowMs: w.windowMs,
+    found: w.found,
+    idle: w.idle,
+    junkFolder: w.junkFolder,
+    sentFolder: w.sentFolder,
+    sentCopy: w.sentCopy,
+    cleanup: w.cleanup,
+    failure: w.failure,
+  };
   if (!w.ok) {
     if (w.loginRefused) return unknown('skipped: the IMAP login did not pass (imap.login says why)', evidence);
     return unknown(`skipped: INBOX could not be watched (${w.failure ? failureInWords(w.failure) : 'no session'})`, evidence);
@@ -46,10 +65,22 @@ export const imapDeliveryCheck: RoundTripCheck = (rt, params) => {
   if (!rt.submit.ok) return unknown('skipped: smtp.send did not pass, so no message was on its way', evidence);
   const how = w.idle ? 'IDLE' : 'polling';
   if (w.found && !w.found.junk) {
-    if (w.found.ms > warnMs) return outcome('warn', `in INBOX ${seconds(w.found.ms)} after it was accepted: slower than ${seconds(warnMs)}`, evidence, 'delivery.slow');
+    if (w.found.ms > warnMs)
+      return outcome(
+        'warn',
+        `in INBOX ${seconds(w.found.ms)} after it was accepted: slower than ${seconds(warnMs)}`,
+        evidence,
+        'delivery.slow',
+      );
     return outcome('pass', `in INBOX ${seconds(w.found.ms)} after it was accepted (seen by ${how})`, evidence);
   }
-  if (w.found) return outcome('warn', `filed into "${w.found.folder}" (Junk), not INBOX, ${seconds(w.found.ms)} after it was accepted: HubSpot reads INBOX`, evidence, 'delivery.junk');
+  if (w.found)
+    return outcome(
+      'warn',
+      `filed into "${w.found.folder}" (Junk), not INBOX, ${seconds(w.found.ms)} after it was accepted: HubSpot reads INBOX`,
+      evidence,
+      'delivery.junk',
+    );
   if (w.failure) return unknown(`the session watching INBOX broke off before the message arrived (${failureInWords(w.failure)})`, evidence);
   const where = w.junkFolder ? `INBOX or "${w.junkFolder}"` : 'INBOX';
   return outcome('fail', `not in ${where} ${seconds(w.windowMs)} after the server accepted it`, evidence, 'delivery.missing');

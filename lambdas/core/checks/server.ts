@@ -11,7 +11,12 @@ export const serverCheck: Check = (obs) => {
     return outcome('fail', `Courier-IMAP detected (${id.courierEvidence[0]})`, evidence, 'server.courier');
   }
   if (id.courierLayout?.length) {
-    return outcome('warn', `the mailbox layout after login is Courier-IMAP's or Cyrus's (${id.courierLayout[0]}), and the greeting does not say which server runs behind it`, { ...evidence, courierLayout: id.courierLayout }, 'server.layout');
+    return outcome(
+      'warn',
+      `the mailbox layout after login is Courier-IMAP's or Cyrus's (${id.courierLayout[0]}), and the greeting does not say which server runs behind it`,
+      { ...evidence, courierLayout: id.courierLayout },
+      'server.layout',
+    );
   }
   const name = id.software && id.software !== 'unknown' ? id.software : 'server software not named';
   return outcome('pass', `not Courier-IMAP (${name})`, evidence);
