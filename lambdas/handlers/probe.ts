@@ -110,18 +110,30 @@ export function monitorFromEnv(env: NodeJS.ProcessEnv, dynamo = new DynamoDBClie
   };
 }
 
-let handlerInstance: ReturnType<typeof createProbeHandler> | undefined;
+/**
+ * A queue's Lambda entry point: wired on the first event from the environment the stack sets,
+ * then reused by the warm container. One DynamoDB client (one connection pool) serves the
+ * registry and the store: the same table.
+ */
+export function jobQueueHandler(
+  kind: JobKind,
+  monitorFrom: (env: NodeJS.ProcessEnv, dynamo: DynamoDBClient) => MonitorDeps,
+  metrics?: () => Metrics,
+) {
+  let instance: ReturnType<typeof createProbeHandler> | undefined;
+  return async (event: SQSEvent): Promise<SQSBatchResponse> => {
+    if (!instance) {
+      const dynamo = new DynamoDBClient({});
+      instance = createProbeHandler({
+        registry: awsRegistry(process.env, dynamo),
+        monitor: monitorFrom(process.env, dynamo),
+        concurrency: Number(process.env.PROBE_CONCURRENCY ?? '5'),
+        kind,
+        ...(metrics ? { metrics: metrics() } : {}),
+      });
+    }
+    return instance(event);
+  };
+}
 
-export const handler = async (event: SQSEvent): Promise<SQSBatchResponse> => {
-  if (!handlerInstance) {
-    // One DynamoDB client (one connection pool) for the registry and the store: the same table.
-    const dynamo = new DynamoDBClient({});
-    handlerInstance = createProbeHandler({
-      registry: awsRegistry(process.env, dynamo),
-      monitor: monitorFromEnv(process.env, dynamo),
-      concurrency: Number(process.env.PROBE_CONCURRENCY ?? '5'),
-      metrics: newMetrics(),
-    });
-  }
-  return handlerInstance(event);
-};
+export const handler = jobQueueHandler('check', monitorFromEnv, newMetrics);

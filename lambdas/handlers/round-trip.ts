@@ -1,11 +1,9 @@
 // The round-trip function: its own queue, timeout and bundle (imapflow and nodemailer live only
 // here), so that the 15-minute checks keep their short deadline and small bundle.
-import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { runRoundTrip } from '../app/roundTrip.js';
 import type { MonitorDeps } from '../app/monitor.js';
-import { createProbeHandler, monitorFromEnv } from './probe.js';
-import { awsRegistry } from './wiring.js';
+import { jobQueueHandler, monitorFromEnv } from './probe.js';
 
 /** The probe's adapters plus the round-trip runner, its window and step bound from the stack (ROUND_TRIP_*). */
 export function roundTripMonitorFromEnv(env: NodeJS.ProcessEnv, dynamo = new DynamoDBClient({})): MonitorDeps {
@@ -19,17 +17,4 @@ export function roundTripMonitorFromEnv(env: NodeJS.ProcessEnv, dynamo = new Dyn
   };
 }
 
-let handlerInstance: ReturnType<typeof createProbeHandler> | undefined;
-
-export const handler = async (event: SQSEvent): Promise<SQSBatchResponse> => {
-  if (!handlerInstance) {
-    const dynamo = new DynamoDBClient({});
-    handlerInstance = createProbeHandler({
-      registry: awsRegistry(process.env, dynamo),
-      monitor: roundTripMonitorFromEnv(process.env, dynamo),
-      concurrency: Number(process.env.PROBE_CONCURRENCY ?? '5'),
-      kind: 'round-trip',
-    });
-  }
-  return handlerInstance(event);
-};
+export const handler = jobQueueHandler('round-trip', roundTripMonitorFromEnv);

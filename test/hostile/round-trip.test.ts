@@ -42,7 +42,7 @@ afterAll(async () => {
   await certs?.remove();
 });
 
-type Overrides = { imap?: Partial<ScriptOptions>; smtp?: Partial<ScriptOptions> };
+type Overrides = { imap?: Partial<ScriptOptions>; smtp?: Partial<ScriptOptions>; denyPrivateAddresses?: boolean };
 
 async function serve(o: Overrides): Promise<{ imap: ScriptedServer; smtp: ScriptedServer }> {
   const imap = await new ScriptedServer(imapScript({ implicitTls: true, context: good, ...o.imap })).listen();
@@ -65,7 +65,7 @@ async function roundTripAgainst(
       resolve: { [HOST]: '127.0.0.1' },
       caPem: certs.caPem,
     },
-    { stepTimeoutMs: STEP_MS, windowMs: WINDOW_MS, pollMs: 200 },
+    { stepTimeoutMs: STEP_MS, windowMs: WINDOW_MS, pollMs: 200, ...(o.denyPrivateAddresses ? { denyPrivateAddresses: true } : {}) },
   );
   const ms = Date.now() - started;
   const results = evaluateRoundTrip(rt);
@@ -177,19 +177,7 @@ describe('the round trip against hostile servers', () => {
   });
 
   it("the monitor's SSRF guard: a host that resolves to loopback is not connected to at all", async () => {
-    const { imap, smtp } = await serve({});
-    const rt = await observeRoundTrip(
-      {
-        imap: { host: HOST, port: imap.port, security: 'tls' },
-        smtp: { host: HOST, port: smtp.port, security: 'tls' },
-        credentials: { user: USER, password: CANARY_PASSWORD },
-        address: USER,
-        resolve: { [HOST]: '127.0.0.1' },
-        caPem: certs.caPem,
-      },
-      { stepTimeoutMs: STEP_MS, windowMs: WINDOW_MS, denyPrivateAddresses: true },
-    );
-    const byId = Object.fromEntries(evaluateRoundTrip(rt).map((r) => [r.id, r]));
+    const { byId, imap, smtp } = await roundTripAgainst({ denyPrivateAddresses: true });
     expect(byId['smtp.send']!.summary).toMatch(/^the test message was not sent: INBOX could not be watched \(.*127\.0\.0\.1.*loopback/);
     expect(byId['imap.delivery']!.status).toBe('unknown');
     expect(imap.connections + smtp.connections).toBe(0);
