@@ -2,6 +2,7 @@ import type { AuthObservation, Failure, FolderObservation } from '../core/types.
 import { classify, fail, ProbeError } from './errors.js';
 import { oneLine } from './text.js';
 import { holdingSlots, identityOf, notAttempted, openMeasuringSession } from './measuring-session.js';
+import { HostLimiter } from './limiter.js';
 import { tlsSession, versionMatrix, VersionHandshakes, type TlsSession } from './matrix.js';
 import type { Credentials, EndpointProbe, LoginResult, SessionFacts } from './probe-types.js';
 import type { EndpointContext, Preamble } from './session.js';
@@ -247,6 +248,11 @@ class LoginGate {
     return true;
   }
 
+  /** The main login failed (or the main session ended without one): no extra session is needed. */
+  mainFailed(): boolean {
+    return this.decided === false;
+  }
+
   open(ok: boolean): void {
     this.decided ??= ok;
     this.decide(ok);
@@ -327,62 +333,144 @@ async function extraSession(
   w.close('x9 LOGOUT\r\n');
 }
 
-/**
- * The connections beside the measuring session. Each runs the version handshakes
- * (VersionHandshakes) while any are left; with credentials, an accepted one is kept as an extra
- * session (a refused one is replaced by a fresh connection offering every version), so the
- * version matrix and the session count share connections: 5 at most, as the host limit allows.
- */
-interface SideConnectionsOptions {
-  creds?: Credentials;
-  /** Connections beside the measuring session, each running handshakes until none are left. */
-  workers: number;
-  gate: LoginGate;
-  extras: ExtraSessions;
-  handshakes: VersionHandshakes;
+// ---- beside the measuring session: phase 1, the version handshakes; phase 2, the extra sessions ----
+
+/** The endpoint's connection slots beside the measuring session, granted first come, first served. */
+const SIDE = 'side';
+
+/** How long a closing connection may keep its slot. */
+const CLOSE_GRACE_MS = 1000;
+
+/** Gives a slot back once its connection has closed (or after the grace): never more open than the slots allow. */
+function releaseWhenClosed(closed: Promise<void>, release: () => void): void {
+  const grace = new Promise<void>((r) => setTimeout(r, CLOSE_GRACE_MS).unref());
+  void Promise.race([closed, grace]).then(release);
 }
 
-async function sideConnections(ctx: EndpointContext, o: SideConnectionsOptions): Promise<void> {
-  const { creds, workers, gate, extras, handshakes } = o;
-  let claimed = 0; // extra sessions taken on, including handshakes that may still fail
-  let free = workers; // workers still running handshakes, not holding an extra session
+/** An open TLS session and its slot, handed from phase 1 to phase 2. */
+interface Handed {
+  session: TlsSession;
+  release: () => void;
+}
+
+/**
+ * Phase 1 → phase 2: an accepted TLS 1.2 handshake stays open and becomes an extra session
+ * when an extra session is still waiting for a connection, saving one connection and its
+ * round trips; otherwise it is closed.
+ */
+class HandOff {
+  private readonly waiting: Array<(h: Handed) => void> = [];
+
+  /** Waits for a handed session; `withdraw` stops waiting and returns one that came meanwhile. */
+  wait(): { handed: Promise<Handed>; withdraw(): Handed | undefined } {
+    let got: Handed | undefined;
+    let take!: (h: Handed) => void;
+    const handed = new Promise<Handed>((resolve) => {
+      take = (h) => {
+        got = h;
+        resolve(h);
+      };
+    });
+    this.waiting.push(take);
+    return {
+      handed,
+      withdraw: () => {
+        const i = this.waiting.indexOf(take);
+        if (i >= 0) this.waiting.splice(i, 1);
+        return got;
+      },
+    };
+  }
+
+  /** Gives the session to the first waiting extra session: false when none waits. */
+  offer(h: Handed): boolean {
+    const take = this.waiting.shift();
+    take?.(h);
+    return !!take;
+  }
+}
+
+const LEGACY = (v: string): boolean => v === 'TLSv1' || v === 'TLSv1.1';
+
+interface VersionPhase {
+  handshakes: VersionHandshakes;
+  slots: HostLimiter;
+  /** Connections running the handshakes at once. */
+  workers: number;
+  /** Where an accepted TLS 1.2 session may go (with credentials). */
+  handOff?: HandOff;
+}
+
+/**
+ * Phase 1: the handshakes that pin the versions below the newest (VersionHandshakes: TLS 1.0
+ * and 1.1 together, then 1.2; 1.0 alone when 1.1 was chosen), each on a connection of its own.
+ * An accepted TLS 1.2 one is offered to phase 2; credentials never go over the handshakes held
+ * down to TLS 1.0 or 1.1 with legacy ciphers.
+ */
+async function versionPhase(ctx: EndpointContext, o: VersionPhase): Promise<void> {
   const worker = async (): Promise<void> => {
-    for (;;) {
-      const versions = handshakes.next();
-      if (!versions) {
-        free--;
-        if (claimed >= extras.n || gate.decided === false) return;
-        claimed++;
-        await extraSession(ctx, creds!, await tlsSession(ctx, { keepOpen: true }), gate, extras);
-        return;
+    for (let versions = o.handshakes.next(); versions; versions = o.handshakes.next()) {
+      const release = await o.slots.hold(SIDE, ctx.deadline.signal).catch(() => undefined);
+      if (!release) {
+        o.handshakes.record(versions, { attempt: { result: 'error', detail: 'no free connection slot before the deadline' } });
+        continue;
       }
-      // Kept as an extra only while another worker is free to run the handshakes left, and
-      // never below TLS 1.2: credentials go over the session a client would negotiate, not
-      // over one held down to TLS 1.0 or 1.1 with legacy ciphers.
-      const keep =
-        claimed < extras.n &&
-        gate.decided !== false &&
-        !versions.some((v) => v === 'TLSv1' || v === 'TLSv1.1') &&
-        (handshakes.left === 0 || free > 1);
-      if (keep) {
-        claimed++;
-        free--;
-      }
-      const s = await tlsSession(ctx, { versions, keepOpen: keep });
-      handshakes.record(versions, s);
-      // The answer may have queued one more handshake (TLS 1.0 after 1.1 was chosen).
-      if (keep && s.wire && (handshakes.left === 0 || free > 0)) {
-        await extraSession(ctx, creds!, s, gate, extras);
-        return;
-      }
-      if (keep) {
-        s.wire?.close('z1 LOGOUT\r\n');
-        claimed--;
-        free++;
-      }
+      const reusable = !!o.handOff && !versions.some(LEGACY);
+      const session = await tlsSession(ctx, { versions, keepOpen: reusable });
+      o.handshakes.record(versions, session);
+      if (session.wire && o.handOff?.offer({ session, release })) continue;
+      session.wire?.close('z1 LOGOUT\r\n');
+      releaseWhenClosed(session.closed, release);
     }
   };
-  await Promise.all(Array.from({ length: workers }, worker));
+  await Promise.all(Array.from({ length: o.workers }, worker));
+}
+
+interface ExtraPhase {
+  creds: Credentials;
+  gate: LoginGate;
+  extras: ExtraSessions;
+  slots: HostLimiter;
+  handOff: HandOff;
+}
+
+/**
+ * Phase 2: `extras.n` extra sessions, each on a session phase 1 hands over or on a fresh
+ * connection offering every version once a slot is free; each logs in on its turn (LoginGate)
+ * and stays until all are counted (ExtraSessions).
+ */
+async function extraPhase(ctx: EndpointContext, o: ExtraPhase): Promise<void> {
+  const one = async (): Promise<void> => {
+    if (o.gate.mainFailed()) return o.extras.settle(NOT_NEEDED);
+    const stop = new AbortController();
+    const waiting = o.handOff.wait();
+    const slot = o.slots.hold(SIDE, AbortSignal.any([ctx.deadline.signal, stop.signal]));
+    await Promise.race([waiting.handed, slot]).catch(() => undefined);
+    const handed = waiting.withdraw();
+    let release: () => void;
+    let session: TlsSession;
+    if (handed) {
+      // A slot granted in the same moment goes back unused.
+      stop.abort();
+      slot.then(
+        (r) => r(),
+        () => undefined,
+      );
+      ({ session, release } = handed);
+    } else {
+      const granted = await slot.catch(() => undefined);
+      if (!granted) return o.extras.settle({ stage: 'connect', kind: 'timeout', message: 'no free connection slot before the deadline' });
+      release = granted;
+      if (o.gate.mainFailed()) {
+        release();
+        return o.extras.settle(NOT_NEEDED);
+      }
+      session = await tlsSession(ctx, { keepOpen: true });
+    }
+    await extraSession(ctx, o.creds, session, o.gate, o.extras);
+    releaseWhenClosed(session.closed, release);
+  };
+  await Promise.all(Array.from({ length: o.extras.n }, one));
 }
 
 /**
@@ -451,7 +539,7 @@ async function measure(
   ctx: EndpointContext,
   creds: Credentials | undefined,
   wantedExtras: number,
-  workers: number,
+  sideSlots: number,
 ): Promise<EndpointProbe> {
   const gate = new LoginGate();
   const extras = new ExtraSessions(wantedExtras);
@@ -465,9 +553,16 @@ async function measure(
       extras.release();
     }
   })();
-  const sides: SideConnectionsOptions = { ...(creds ? { creds } : {}), workers, gate, extras, handshakes };
+  const slots = new HostLimiter(sideSlots);
+  const handOff = creds && extras.n > 0 ? new HandOff() : undefined;
+  // Phase 1 asks for its slots first: the handshakes never wait behind the extra sessions.
+  const side = (): Promise<unknown> =>
+    Promise.all([
+      versionPhase(ctx, { handshakes, slots, workers: Math.min(2, sideSlots), ...(handOff ? { handOff } : {}) }),
+      creds && handOff ? extraPhase(ctx, { creds, gate, extras, slots, handOff }) : undefined,
+    ]);
   // With a single connection slot, the pinned handshakes wait for the measuring session.
-  const side = ctx.limiter.max < 2 ? main.then(() => sideConnections(ctx, sides)) : sideConnections(ctx, sides);
-  const [{ facts, login }] = await Promise.all([main, side]);
+  const sides = ctx.limiter.max < 2 ? main.then(side) : side();
+  const [{ facts, login }] = await Promise.all([main, sides]);
   return { facts, versions: versionMatrix(handshakes.results, facts.tls), ...(login ? { login } : {}) };
 }

@@ -73,7 +73,7 @@ export class VersionHandshakes {
   }
 
   /** Records a handshake offering `versions`; an older version than the one chosen is queued on its own. */
-  record(versions: readonly TlsVersion[], s: TlsSession): void {
+  record(versions: readonly TlsVersion[], s: Pick<TlsSession, 'attempt' | 'protocol'>): void {
     const chosen = s.attempt.result === 'accepted' ? s.protocol : undefined;
     if (!chosen) {
       const together =
@@ -107,6 +107,8 @@ export interface TlsSession {
   failure?: Failure;
   /** The connection, open after TLS, when the caller asked to keep it. */
   wire?: Wire;
+  /** Settles once the connection is closed (at once when none was opened): its slot may be given back then. */
+  closed: Promise<void>;
   /** Why no credentials may go over a kept session, as the login's outcome (credentialsBlock). */
   withheld?: AuthObservation;
 }
@@ -127,6 +129,7 @@ export async function tlsSession(ctx: EndpointContext, o: TlsSessionOptions = {}
   const { versions } = o;
   let w: Wire | undefined;
   let watch: ReturnType<typeof watchForQueue> | undefined;
+  const closed = (): Promise<void> => w?.closed ?? Promise.resolve();
   try {
     w = await connectWire(ctx);
     watch = watchForQueue(ctx, w);
@@ -141,22 +144,23 @@ export async function tlsSession(ctx: EndpointContext, o: TlsSessionOptions = {}
       return {
         attempt: { result: 'error', detail },
         failure: { stage: 'tls-handshake', kind: 'protocol', message: `${detail} of ${versions ? offered(versions) : 'any version'}` },
+        closed: closed(),
       };
     }
     const cipher = socket.getCipher()?.standardName;
     const attempt: VersionAttempt = { result: 'accepted', ...(cipher ? { cipher } : {}) };
     if (!o.keepOpen) {
       w.close(ctx.protocol === 'imap' ? 'z1 LOGOUT\r\n' : 'QUIT\r\n');
-      return { attempt, protocol: got };
+      return { attempt, protocol: got, closed: closed() };
     }
     const withheld = credentialsBlock(ctx, w, socket);
-    return { attempt, protocol: got, wire: w, ...(withheld ? { withheld } : {}) };
+    return { attempt, protocol: got, wire: w, closed: closed(), ...(withheld ? { withheld } : {}) };
   } catch (err) {
     w?.destroy();
-    if (watch?.queued) return { attempt: { result: 'error', detail: watch.queued.message, stage: 'greeting' }, failure: watch.queued };
+    if (watch?.queued) return { attempt: { result: 'error', detail: watch.queued.message, stage: 'greeting' }, failure: watch.queued, closed: closed() };
     watch?.done();
     const attempt = judgeHandshakeError(err);
-    return { attempt, failure: err instanceof ProbeError ? err.failure : classify(err, 'tls-handshake') };
+    return { attempt, failure: err instanceof ProbeError ? err.failure : classify(err, 'tls-handshake'), closed: closed() };
   }
 }
 
