@@ -157,7 +157,8 @@ export async function tlsSession(ctx: EndpointContext, o: TlsSessionOptions = {}
     return { attempt, protocol: got, wire: w, closed: closed(), ...(withheld ? { withheld } : {}) };
   } catch (err) {
     w?.destroy();
-    if (watch?.queued) return { attempt: { result: 'error', detail: watch.queued.message, stage: 'greeting' }, failure: watch.queued, closed: closed() };
+    if (watch?.queued)
+      return { attempt: { result: 'error', detail: watch.queued.message, stage: 'greeting' }, failure: watch.queued, closed: closed() };
     watch?.done();
     const attempt = judgeHandshakeError(err);
     return { attempt, failure: err instanceof ProbeError ? err.failure : classify(err, 'tls-handshake'), closed: closed() };

@@ -338,7 +338,16 @@ async function openWatch(
       const said = typeof e.responseText === 'string' ? e.responseText : typeof e.message === 'string' ? e.message : 'refused';
       return { failure: { stage: 'login', kind: 'rejected', message: oneLine(said) }, loginRefused: true };
     }
-    return { failure: unverified(err, imap.host) ?? classify(err, stage) };
+    // imapflow's connect() spans the greeting, STARTTLS and the login: name the step it stopped in.
+    const at: Stage =
+      stage === 'select'
+        ? stage
+        : client.greeting === undefined
+          ? 'greeting'
+          : client.secureConnection || client.usable
+            ? 'login'
+            : 'starttls';
+    return { failure: unverified(err, imap.host) ?? classify(err, at) };
   }
 }
 

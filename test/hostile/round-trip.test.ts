@@ -109,6 +109,13 @@ describe('the round trip against hostile servers', () => {
     expect(await released(imap, smtp)).toBe(0);
   });
 
+  it('an IMAP server that never greets: named at the greeting, within the step bound', async () => {
+    const { byId, ms } = await roundTripAgainst({ imap: { greeting: () => undefined } });
+    expect(byId['imap.delivery']!.summary).toBe('skipped: INBOX could not be watched (no answer in time at the greeting)');
+    expect(byId['smtp.send']!.status).toBe('unknown');
+    expect(ms).toBeLessThan(STEP_MS + 1000);
+  });
+
   it('an SMTP certificate from another CA: not sent, AUTH never reaches the server, though IMAP verifies', async () => {
     const commands: string[] = [];
     const { byId, smtp, imap } = await roundTripAgainst({ smtp: { context: selfSigned, commands } });
