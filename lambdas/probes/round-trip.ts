@@ -102,6 +102,9 @@ function codeOf(err: unknown): string {
 function unverified(err: unknown, host: string): Failure | undefined {
   const code = codeOf(err);
   const message = (err as { message?: unknown })?.message;
+  // A server's own reply (an SMTP response, an IMAP NO) that mentions certificates is an answer, not our verification.
+  const e = err as { response?: unknown; responseText?: unknown } | undefined;
+  if (!UNVERIFIED.test(code) && (e?.response !== undefined || e?.responseText !== undefined)) return undefined;
   if (
     !UNVERIFIED.test(code) &&
     !(typeof message === 'string' && /certificate|Hostname\/IP does not match/i.test(message) && !/ETIMEDOUT/.test(code))
@@ -128,23 +131,33 @@ function parseMark(value: string): ProbeMark | undefined {
   return run ? { run, at } : undefined;
 }
 
-/** The folder a LIST marks with `use`, else the first with a usual name. */
+/** The folder a LIST marks with `use`, else the first with a usual name; never one that cannot be selected. */
 function folderFor(list: readonly ListResponse[], use: '\\Junk' | '\\Sent', names: RegExp): string | null {
+  const selectable = list.filter((m) => ![...m.flags].some((f) => /^\\(noselect|nonexistent)$/i.test(f)));
   return (
     (
-      list.find((m) => m.specialUse === use || [...m.flags].some((f) => f.toLowerCase() === use.toLowerCase())) ??
-      list.find((m) => names.test(m.path))
+      selectable.find((m) => m.specialUse === use || [...m.flags].some((f) => f.toLowerCase() === use.toLowerCase())) ??
+      selectable.find((m) => names.test(m.path))
     )?.path ?? null
   );
 }
+
+/** A refused SEARCH, STATUS or SELECT: the watch cannot tell, which is never "not delivered". */
+const refused = (what: string): ProbeError => new ProbeError({ stage: 'watch', kind: 'rejected', message: `the server refused ${what}` });
 
 /** The IMAP side: one session, opened and in INBOX before anything is submitted. */
 class Watcher {
   readonly cleanup: CleanupObservation = { expunged: 0, flagged: 0, leftovers: 0 };
   junk: string | null = null;
   sent: string | null = null;
+  /** Junk's UIDNEXT before the submission (undefined: STATUS refused, so Junk is searched each turn). */
+  private junkFrom: number | undefined;
   private broken: Failure | undefined;
   private wake: (() => void) | undefined;
+  /** An EXISTS came since INBOX was last searched (a count can stay the same when another client expunges). */
+  private dirty = true;
+  /** Set when the round trip no longer waits: the loop stops at its next turn. */
+  stopped = false;
 
   constructor(
     private readonly client: ImapFlow,
@@ -158,7 +171,10 @@ class Watcher {
       this.broken ??= { stage: 'watch', kind: 'closed', message: 'the server closed the connection' };
       this.wake?.();
     });
-    client.on('exists', () => this.wake?.());
+    client.on('exists', () => {
+      this.dirty = true;
+      this.wake?.();
+    });
   }
 
   get failure(): Failure | undefined {
@@ -173,28 +189,36 @@ class Watcher {
     return this.client.capabilities.has('UIDPLUS');
   }
 
-  /** Lists the folders (Junk and Sent), selects INBOX, and removes leftovers there. */
+  /** Lists the folders, notes where Junk stands, selects INBOX and removes leftovers there: all before the submission. */
   async prepare(): Promise<number> {
     const list = await this.client.list();
     this.junk = folderFor(list, '\\Junk', JUNK_NAMES);
     this.sent = folderFor(list, '\\Sent', SENT_NAMES);
+    if (this.junk) this.junkFrom = await this.uidNext(this.junk);
     const box = await this.client.mailboxOpen('INBOX');
     await this.sweep();
     return box.uidNext;
   }
 
-  /** This run's message in the open folder (UIDs from `from` on), or the leftovers of earlier runs. */
+  /**
+   * The probe's messages in the open folder from UID `from` on: this run's (`run`), or the
+   * leftovers of earlier runs. SEARCH only proposes: each candidate's own header is read and
+   * must carry the mark (a server whose SEARCH over-matches can never make the probe touch
+   * another message), and a concurrent run's message, younger than the leftover age, stays.
+   */
   private async own(from: number, run?: string): Promise<number[]> {
-    const uids =
-      (await this.client.search({ uid: `${from}:*`, header: { [PROBE_HEADER]: run ?? true }, deleted: false }, { uid: true })) || [];
-    if (run || !uids.length) return uids;
-    // Only the header of a probe message is read, to tell its age: a concurrent run's message stays.
-    const old: number[] = [];
-    for await (const m of this.client.fetch(uids.join(','), { uid: true, headers: [PROBE_HEADER] }, { uid: true })) {
+    const found = await this.client.search({ uid: `${from}:*`, header: { [PROBE_HEADER]: run ?? true }, deleted: false }, { uid: true });
+    if (!found) throw refused('SEARCH');
+    // "N:*" always includes the highest UID, even below N.
+    const candidates = found.filter((uid) => uid >= from);
+    if (!candidates.length) return [];
+    const mine: number[] = [];
+    for await (const m of this.client.fetch(candidates.join(','), { uid: true, headers: [PROBE_HEADER] }, { uid: true })) {
       const mark = parseMark(m.headers?.toString('utf8') ?? '');
-      if (!mark || !(mark.at >= this.leftoverBefore)) old.push(m.uid);
+      if (!mark || m.uid < from) continue;
+      if (run ? mark.run === run : !(mark.at >= this.leftoverBefore)) mine.push(m.uid);
     }
-    return old;
+    return mine;
   }
 
   /** Removes the probe's own messages by UID: UID EXPUNGE with UIDPLUS; else \Deleted \Seen, never a plain EXPUNGE. */
@@ -219,43 +243,43 @@ class Watcher {
 
   /**
    * Waits until the message is in INBOX or Junk, or the time is up. INBOX is watched with
-   * IDLE where offered, else polled with NOOP; Junk's UIDNEXT is read with STATUS each poll.
+   * IDLE where offered, else polled with NOOP; Junk's UIDNEXT is read with STATUS each turn
+   * (or Junk searched, where STATUS is refused).
    */
   async waitFor(run: string, inboxFrom: number, until: number, pollMs: number): Promise<{ folder: string; junk: boolean } | undefined> {
-    const junkFrom = this.junk ? await this.uidNext(this.junk, 1) : 0;
-    let junkNext = junkFrom;
-    let exists = -1;
-    const count = (): number => (this.client.mailbox ? this.client.mailbox.exists : 0);
+    let junkNext = this.junkFrom;
     for (;;) {
-      if (this.broken) return undefined;
+      if (this.broken || this.stopped) return undefined;
       if (this.junk) {
-        const next = await this.uidNext(this.junk, junkNext);
-        if (next !== junkNext) {
+        const next = this.junkFrom === undefined ? undefined : await this.uidNext(this.junk).catch(() => undefined);
+        if (next === undefined || next !== junkNext) {
           junkNext = next;
-          if (await this.inFolder(this.junk, run, junkFrom, false)) return { folder: this.junk, junk: true };
+          if (await this.inFolder(this.junk, run, this.junkFrom ?? 1, false)) return { folder: this.junk, junk: true };
         }
       }
-      // Read after STATUS: an EXISTS that came with its answer is seen now, not a poll later.
-      if (count() !== exists) {
-        exists = count();
+      // After STATUS: an EXISTS that came with its answer is seen now, not a turn later.
+      if (this.dirty) {
+        this.dirty = false;
         if ((await this.own(inboxFrom, run)).length) return { folder: 'INBOX', junk: false };
       }
       const left = until - Date.now();
-      if (left <= 0) return undefined;
-      await this.pause(Math.min(pollMs, left), () => count() !== exists);
+      if (left <= 0 || this.stopped) return undefined;
+      await this.pause(Math.min(pollMs, left));
     }
   }
 
-  private async uidNext(folder: string, fallback: number): Promise<number> {
+  private async uidNext(folder: string): Promise<number> {
     const status = await this.client.status(folder, { uidNext: true });
-    return (status && status.uidNext) || fallback;
+    if (!status || !status.uidNext) throw refused(`STATUS of "${folder}"`);
+    return status.uidNext;
   }
 
-  /** Idles (or sleeps, then NOOPs) until something arrives or `ms` passes; at once when `changed` already. */
-  private async pause(ms: number, changed: () => boolean): Promise<void> {
-    if (changed()) return;
+  /** Idles (or sleeps, then NOOPs) until something arrives or `ms` passes; at once when something came already. */
+  private async pause(ms: number): Promise<void> {
+    if (this.dirty || this.broken) return;
     const woken = new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, ms);
+      timer.unref();
       this.wake = () => {
         clearTimeout(timer);
         resolve();
@@ -266,21 +290,24 @@ class Watcher {
       await woken;
     } else {
       await woken;
-      if (!this.broken) await this.client.noop();
+      if (!this.broken && !this.stopped) await this.client.noop();
     }
     this.wake = undefined;
   }
 
-  /** Opens `folder`, looks for this run's message (removing it when `remove`), and returns to INBOX. */
+  /** Opens `folder`, looks for this run's message (removing it when `remove`), and returns to INBOX whatever happened. */
   async inFolder(folder: string, run: string, from: number, remove: boolean): Promise<boolean> {
-    await this.client.mailboxOpen(folder, { readOnly: !remove });
-    const uids = await this.own(from, run);
-    if (remove) {
-      await this.remove(uids, false);
-      await this.sweep();
+    try {
+      await this.client.mailboxOpen(folder, { readOnly: !remove });
+      const uids = await this.own(from, run);
+      if (remove) {
+        await this.remove(uids, false);
+        await this.sweep();
+      }
+      return uids.length > 0;
+    } finally {
+      if (!this.broken) await this.client.mailboxOpen('INBOX');
     }
-    await this.client.mailboxOpen('INBOX');
-    return uids.length > 0;
   }
 
   /** Removes this run's message from INBOX (it may arrive after the window too: a later run sweeps it). */
@@ -290,6 +317,7 @@ class Watcher {
 
   /** LOGOUT, or at most `ms` later the socket closed. */
   async close(ms: number): Promise<void> {
+    this.stopped = true;
     const timer = setTimeout(() => this.client.close(), ms);
     try {
       await this.client.logout();
@@ -405,13 +433,15 @@ function submitFailure(err: unknown, stage: Stage, host: string, started: number
     };
   }
   const failure = classify(err, replyStage ?? stage);
-  // Before AUTH's answer no credential went out: "not attempted"; after the message began, "no answer".
-  return { attempt: stage === 'connect' ? 'not-attempted' : stage === 'auth' ? 'answered' : 'no-answer', ok: false, failure };
+  // Before AUTH no credential went out: "not attempted"; once AUTH or the message went out unanswered, "no answer".
+  return { attempt: stage === 'connect' ? 'not-attempted' : 'no-answer', ok: false, failure };
 }
 
+/** QUIT, and the socket closed 2 s later whatever the server does (it may never answer QUIT). */
 function quit(conn: SMTPConnection): void {
   try {
     conn.quit();
+    setTimeout(() => conn.close(), 2000).unref();
   } catch {
     conn.close();
   }
@@ -593,8 +623,10 @@ async function observe(target: RoundTripTarget, opts: RoundTripOptions): Promise
         try {
           found = await deadline.race(watcher.waitFor(run, inboxFrom, accepted + opts.windowMs, opts.pollMs ?? DEFAULT_POLL_MS));
         } catch (err) {
-          // A command that never came back while watching: the delivery could not be measured.
+          // A command that never came back, or one the server refused: the delivery could not be measured.
           watch.failure = classify(err, 'watch');
+        } finally {
+          watcher.stopped = true;
         }
         const seen = Date.now();
         if (found) watch.found = { ...found, ms: seen - accepted, at: new Date(seen).toISOString() };
@@ -602,8 +634,10 @@ async function observe(target: RoundTripTarget, opts: RoundTripOptions): Promise
         if (found?.junk) await step(watcher.inFolder(found.folder, run, 1, true));
         else await step(watcher.removeFromInbox(run, inboxFrom));
         if (watcher.sent) watch.sentCopy = await step(watcher.inFolder(watcher.sent, run, 1, true));
-        // An earlier run's message may have reached Junk after its window: swept here too.
-        if (watcher.junk && !found?.junk) await step(watcher.inFolder(watcher.junk, run, 1, true));
+        // Junk is swept too (an earlier run's message may have reached it late); finding this run's there is a finding.
+        if (watcher.junk && !found?.junk && (await step(watcher.inFolder(watcher.junk, run, 1, true))) && !watch.found) {
+          watch.found = { folder: watcher.junk, junk: true, ms: Date.now() - accepted, at: new Date().toISOString() };
+        }
       }
     } catch (err) {
       watch.cleanup = { ...watcher.cleanup, failure: classify(err, 'cleanup') };

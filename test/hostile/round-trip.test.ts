@@ -93,6 +93,16 @@ describe('the round trip against hostile servers', () => {
     expect(await released(imap, smtp)).toBe(0);
   });
 
+  it("a refusal that mentions a certificate is the server's answer (smtp.send fails on it), not our verification", async () => {
+    const { byId } = await roundTripAgainst({
+      smtp: { on: { RCPT: (p) => p.send('554 5.7.1 <sales@hostile.test>: Client certificate not verified\r\n') } },
+    });
+    expect(byId['smtp.send']).toMatchObject({
+      status: 'fail',
+      summary: 'RCPT TO refused: 554 5.7.1 <sales@hostile.test>: Client certificate not verified',
+    });
+  });
+
   it('an IMAP server that stalls after the login: both unknown within the step bound, nothing submitted', async () => {
     const commands: string[] = [];
     const { byId, ms, imap, smtp } = await roundTripAgainst({ imap: { on: { LIST: () => undefined } }, smtp: { commands } });
@@ -128,8 +138,10 @@ describe('the round trip against hostile servers', () => {
     expect(await released(imap, smtp)).toBe(0);
   });
 
-  it('accepted but never delivered: imap.delivery fails at the end of the window', async () => {
-    const { byId, ms, rt } = await roundTripAgainst({});
+  it('accepted but never delivered: imap.delivery fails at the end of the window, and nothing in the mailbox is touched', async () => {
+    const commands: string[] = [];
+    const { byId, ms, rt } = await roundTripAgainst({ imap: { commands } });
+    expect(commands.filter((c) => /\b(STORE|EXPUNGE)\b/i.test(c))).toEqual([]);
     expect(byId['smtp.send']!.status).toBe('pass');
     expect(byId['imap.delivery']).toMatchObject({ status: 'fail', summary: 'not in INBOX 1.0 s after the server accepted it' });
     expect(rt.watch.cleanup).toEqual({ expunged: 0, flagged: 0, leftovers: 0 });
@@ -179,8 +191,35 @@ describe('the round trip against hostile servers', () => {
     const { byId, ms } = await roundTripAgainst({
       imap: { on: { UID: async (p, c) => (/SEARCH/i.test(c.line) ? p.flood(32 * 2 ** 20, '1 ') : 'default') } },
     });
-    expect(['unknown', 'fail']).toContain(byId['imap.delivery']!.status);
+    expect(byId['imap.delivery']!.status).toBe('unknown');
     expect(ms).toBeLessThan(BOUND_MS);
+  });
+
+  it("a SEARCH that matches every message: the probe reads each one's own header and touches none of them", async () => {
+    const commands: string[] = [];
+    const { byId, rt } = await roundTripAgainst({
+      imap: {
+        commands,
+        on: {
+          SELECT: (p, c) =>
+            p.send(
+              `* 3 EXISTS\r\n* OK [UIDVALIDITY 1] ok\r\n* OK [UIDNEXT 4] ok\r\n* FLAGS (\\Seen \\Deleted)\r\n${c.tag} OK [READ-WRITE] done\r\n`,
+            ),
+          UID: (p, c) => {
+            if (/ SEARCH /i.test(c.line)) return p.send(`* SEARCH 1 2 3\r\n${c.tag} OK done\r\n`);
+            if (/ FETCH /i.test(c.line)) {
+              // The user's own messages: no probe header (an empty header block).
+              for (const uid of [1, 2, 3]) p.send(`* ${uid} FETCH (UID ${uid} BODY[HEADER.FIELDS (X-INBOXGUARD-PROBE)] {2}\r\n\r\n)\r\n`);
+              return p.send(`${c.tag} OK done\r\n`);
+            }
+            return 'default';
+          },
+        },
+      },
+    });
+    expect(commands.filter((c) => /\b(STORE|EXPUNGE)\b/i.test(c))).toEqual([]);
+    expect(byId['imap.delivery']!.status).toBe('fail');
+    expect(rt.watch.cleanup).toEqual({ expunged: 0, flagged: 0, leftovers: 0 });
   });
 
   it("the monitor's SSRF guard: a host that resolves to loopback is not connected to at all", async () => {
