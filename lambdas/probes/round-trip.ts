@@ -152,6 +152,10 @@ class Watcher {
   sent: string | null = null;
   /** Junk's UIDNEXT before the submission (undefined: STATUS refused, so Junk is searched each turn). */
   private junkFrom: number | undefined;
+  /** Junk's UIDNEXT at the last turn of the watch. */
+  private junkNow: number | undefined;
+  /** Sent's UIDNEXT before the submission. */
+  private sentFrom: number | undefined;
   private broken: Failure | undefined;
   private wake: (() => void) | undefined;
   /** An EXISTS came since INBOX was last searched (a count can stay the same when another client expunges). */
@@ -194,7 +198,8 @@ class Watcher {
     const list = await this.client.list();
     this.junk = folderFor(list, '\\Junk', JUNK_NAMES);
     this.sent = folderFor(list, '\\Sent', SENT_NAMES);
-    if (this.junk) this.junkFrom = await this.uidNext(this.junk);
+    if (this.junk) this.junkFrom = this.junkNow = await this.uidNext(this.junk).catch(() => undefined);
+    if (this.sent) this.sentFrom = await this.uidNext(this.sent).catch(() => undefined);
     const box = await this.client.mailboxOpen('INBOX');
     await this.sweep();
     return box.uidNext;
@@ -252,6 +257,7 @@ class Watcher {
       if (this.broken || this.stopped) return undefined;
       if (this.junk) {
         const next = this.junkFrom === undefined ? undefined : await this.uidNext(this.junk).catch(() => undefined);
+        this.junkNow = next;
         if (next === undefined || next !== junkNext) {
           junkNext = next;
           if (await this.inFolder(this.junk, run, this.junkFrom ?? 1, false)) return { folder: this.junk, junk: true };
@@ -308,6 +314,20 @@ class Watcher {
     } finally {
       if (!this.broken) await this.client.mailboxOpen('INBOX');
     }
+  }
+
+  /**
+   * Whether a folder took a message since the submission, by its UIDNEXT (Junk: as the watch last
+   * read it): the cleanup visits only those, saving four round trips each on the usual server.
+   * Unknown (STATUS refused) counts as moved.
+   */
+  async moved(folder: 'junk' | 'sent'): Promise<boolean> {
+    const path = folder === 'junk' ? this.junk : this.sent;
+    const from = folder === 'junk' ? this.junkFrom : this.sentFrom;
+    if (!path) return false;
+    if (from === undefined) return true;
+    const now = folder === 'junk' ? this.junkNow : await this.uidNext(path).catch(() => undefined);
+    return now === undefined || now !== from;
   }
 
   /** Removes this run's message from INBOX (it may arrive after the window too: a later run sweeps it). */
@@ -633,9 +653,17 @@ async function observe(target: RoundTripTarget, opts: RoundTripOptions): Promise
         // Its own copies: where it landed, and in Sent where the server saves submissions there.
         if (found?.junk) await step(watcher.inFolder(found.folder, run, 1, true));
         else await step(watcher.removeFromInbox(run, inboxFrom));
-        if (watcher.sent) watch.sentCopy = await step(watcher.inFolder(watcher.sent, run, 1, true));
+        // A copy in Sent, where the server saves submissions: evidence, and removed (Sent is only visited when it took a message).
+        if (watcher.sent)
+          watch.sentCopy = (await step(watcher.moved('sent'))) && (await step(watcher.inFolder(watcher.sent, run, 1, true)));
         // Junk is swept too (an earlier run's message may have reached it late); finding this run's there is a finding.
-        if (watcher.junk && !found?.junk && (await step(watcher.inFolder(watcher.junk, run, 1, true))) && !watch.found) {
+        if (
+          watcher.junk &&
+          !found?.junk &&
+          (await watcher.moved('junk')) &&
+          (await step(watcher.inFolder(watcher.junk, run, 1, true))) &&
+          !watch.found
+        ) {
           watch.found = { folder: watcher.junk, junk: true, ms: Date.now() - accepted, at: new Date().toISOString() };
         }
       }
