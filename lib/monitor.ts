@@ -266,35 +266,41 @@ export class Monitor extends Construct {
       }),
       description: 'inboxguard: EventBridge Scheduler invokes the dispatch function',
     });
-    this.schedule = new scheduler.Schedule(this, 'Schedule', {
-      description: 'inboxguard: starts a monitoring cycle',
-      schedule: scheduler.ScheduleExpression.rate(this.scheduleRate),
-      enabled: props.scheduleEnabled ?? true,
+    this.schedule = this.cycleSchedule(
+      'Schedule',
+      'inboxguard: starts a monitoring cycle',
+      this.scheduleRate,
+      'check',
+      props.scheduleEnabled,
+    );
+    this.roundTripSchedule = this.cycleSchedule(
+      'RoundTripSchedule',
+      'inboxguard: starts a round-trip cycle for the servers that opt in',
+      this.roundTripRate,
+      'round-trip',
+      props.scheduleEnabled,
+    );
+  }
+
+  /**
+   * A schedule that starts a cycle of `kind` jobs: the dispatch derives the cycle (and so
+   * idempotent job ids) from the scheduled time; a cycle not started within one interval is
+   * superseded by the next one.
+   */
+  private cycleSchedule(id: string, description: string, rate: Duration, kind: 'check' | 'round-trip', enabled = true): scheduler.Schedule {
+    return new scheduler.Schedule(this, id, {
+      description,
+      schedule: scheduler.ScheduleExpression.rate(rate),
+      enabled,
       target: new targets.LambdaInvoke(this.dispatchFunction, {
         role: this.schedulerRole,
-        // dispatch derives the cycle (and so idempotent job ids) from the scheduled time.
         input: scheduler.ScheduleTargetInput.fromObject({
           source: 'inboxguard.schedule',
+          ...(kind === 'round-trip' ? { kind } : {}),
           scheduledTime: scheduler.ContextAttribute.scheduledTime,
         }),
         retryAttempts: 2,
-        // A cycle not started within one interval is superseded by the next one.
-        maxEventAge: Duration.seconds(Math.max(60, this.scheduleRate.toSeconds())),
-      }),
-    });
-    this.roundTripSchedule = new scheduler.Schedule(this, 'RoundTripSchedule', {
-      description: 'inboxguard: starts a round-trip cycle for the servers that opt in',
-      schedule: scheduler.ScheduleExpression.rate(this.roundTripRate),
-      enabled: props.scheduleEnabled ?? true,
-      target: new targets.LambdaInvoke(this.dispatchFunction, {
-        role: this.schedulerRole,
-        input: scheduler.ScheduleTargetInput.fromObject({
-          source: 'inboxguard.schedule',
-          kind: 'round-trip',
-          scheduledTime: scheduler.ContextAttribute.scheduledTime,
-        }),
-        retryAttempts: 2,
-        maxEventAge: Duration.seconds(Math.max(60, Math.min(86_400, this.roundTripRate.toSeconds()))),
+        maxEventAge: Duration.seconds(Math.max(60, Math.min(86_400, rate.toSeconds()))),
       }),
     });
   }
