@@ -38,20 +38,17 @@ export async function measureWall(lt: LabTarget, o: WallOptions): Promise<Sectio
   const cold = await runCheck(target, { timeoutMs: 20_000 });
   const coldMs = cold.durationMs;
 
-  // The CLI as it ships (npm run build: scripts/build.mjs), built into the bench's folder.
+  // The CLI as it ships (npm run build: scripts/build.ts), built into the bench's folder.
   const cliDir = path.join(BUNDLE_DIR, 'cli-dist');
   await build(cliBuildOptions(cliDir));
   const cliFile = path.join(cliDir, 'inboxguard.js');
-  const cliArgs = [
+  // IMAP against the lab, from 127.0.0.2, with the lab's CA: what both CLI runs share.
+  const imapOnly = [
     cliFile,
     'check',
     '--imap',
     `${lab.hostname}:${ports.imap}`,
     '--imap-security',
-    'starttls',
-    '--smtp',
-    `${lab.hostname}:${ports.smtp}`,
-    '--smtp-security',
     'starttls',
     '--resolve',
     `${lab.hostname}=127.0.0.1`,
@@ -59,6 +56,13 @@ export async function measureWall(lt: LabTarget, o: WallOptions): Promise<Sectio
     lab.caFile,
     '--source-address',
     '127.0.0.2',
+  ];
+  const cliArgs = [
+    ...imapOnly,
+    '--smtp',
+    `${lab.hostname}:${ports.smtp}`,
+    '--smtp-security',
+    'starttls',
     '--user',
     lab.user,
     '--password-env',
@@ -68,22 +72,7 @@ export async function measureWall(lt: LabTarget, o: WallOptions): Promise<Sectio
   ];
   const cliEnv = { PATH: process.env.PATH, LAB_PW: lab.password, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
   // check_ssl_cert's scope, as a Nagios installation would run it: IMAP only, no login, one status line.
-  const nagiosArgs = [
-    cliFile,
-    'check',
-    '--imap',
-    `${lab.hostname}:${ports.imap}`,
-    '--imap-security',
-    'starttls',
-    '--resolve',
-    `${lab.hostname}=127.0.0.1`,
-    '--ca-file',
-    lab.caFile,
-    '--source-address',
-    '127.0.0.2',
-    '--format',
-    'nagios',
-  ];
+  const nagiosArgs = [...imapOnly, '--format', 'nagios'];
 
   const box = await makeSandbox(lab.hostname);
   // Node's own start-up, the floor under any CLI process written for it.

@@ -48,6 +48,8 @@ export interface JobOutcome {
   alert?: Alert;
   /** Alerts published by this job, including one left pending by an earlier run. */
   published: string[];
+  /** The server's state as the job stored it (a replay stored nothing). */
+  state?: ServerState;
 }
 
 /** The check target for a registered server, with its password from the credential source. */
@@ -154,7 +156,7 @@ export async function runJob(server: ServerConfig, job: Job, deps: MonitorDeps):
       await deliver(alert, job, deps);
       published.push(alert.id);
     }
-    return { status: 'done', report, ...(alert ? { alert } : {}), published };
+    return { status: 'done', report, ...(alert ? { alert } : {}), published, state };
   }
 }
 
@@ -200,7 +202,8 @@ export async function runCycle(
     const outcome = await runJob(s, jobFor(s.id, cycleAt), deps);
     // The round trip follows its server's check when its own interval has passed.
     if (!s.roundTrip || !deps.roundTrip || roundTripEveryMs === undefined) return { outcome };
-    const last = (await deps.store.getState(s.id))?.lastRoundTripAt;
+    // The check's outcome carries the state it stored: the store is read again only after a replay.
+    const last = (outcome.state ?? (await deps.store.getState(s.id)))?.lastRoundTripAt;
     if (last && cycleAt.getTime() - Date.parse(last) < roundTripEveryMs - 60_000) return { outcome };
     return { outcome, roundTrip: await runJob(s, jobFor(s.id, cycleAt, 'round-trip'), deps) };
   });

@@ -81,10 +81,10 @@ function statusWord(s: string): string {
 }
 
 /** Requirement transitions between the previous and this run. */
-function transitions(prev: ServerState, results: readonly RequirementResult[], at: string): Finding[] {
+function transitions(prior: Readonly<Record<string, RequirementState>>, results: readonly RequirementResult[], at: string): Finding[] {
   const out: Finding[] = [];
   for (const r of results) {
-    const before = prev.requirements[r.id];
+    const before = prior[r.id];
     if (!before) {
       // Newly measured (a round trip just turned on, an SMTP host just added): a failure is news.
       const lines = [`now:    ${statusWord(r.status)}: ${r.summary}`, 'first measured in this check'];
@@ -333,7 +333,7 @@ export function diff(input: DiffInput, opts: DiffOptions = DEFAULT_DIFF): { stat
   if (scope === 'check' && !prev?.lastJobId) kind = 'baseline';
   else {
     findings = [
-      ...transitions(prev ?? EMPTY, report.requirements, at),
+      ...transitions(prev?.requirements ?? {}, report.requirements, at),
       ...expiry.findings,
       ...(prev ? changeFindings(prev.fingerprints, now) : []),
     ];
@@ -350,15 +350,3 @@ export function diff(input: DiffInput, opts: DiffOptions = DEFAULT_DIFF): { stat
   };
   return { state: { ...state, pendingAlert: alert }, alert };
 }
-
-const EMPTY: ServerState = {
-  serverId: '',
-  version: 0,
-  lastRunAt: '',
-  lastJobId: '',
-  verdict: 'unknown',
-  requirements: {},
-  fingerprints: {},
-  unreachableRuns: 0,
-  expiryAlerted: {},
-};

@@ -63,16 +63,23 @@ export function parseListLine(line: string): { flags: string[]; path: string } |
 }
 
 /** The folders of a LIST reply, and the Sent folder: by its \Sent attribute, else by a usual name. */
+/** The folder a LIST marks with `use` (RFC 6154), else the first with one of the usual names. */
+export function findFolder<F extends { path: string; flags: Iterable<string> }>(
+  list: readonly F[],
+  use: '\\Sent' | '\\Junk',
+  names: RegExp,
+): { folder: F; how: 'special-use' | 'name' } | undefined {
+  const bySpecialUse = list.find((f) => [...f.flags].some((x) => x.toLowerCase() === use.toLowerCase()));
+  if (bySpecialUse) return { folder: bySpecialUse, how: 'special-use' };
+  const byName = list.find((f) => names.test(f.path));
+  return byName ? { folder: byName, how: 'name' } : undefined;
+}
+
 export function foldersFrom(untagged: readonly string[]): Pick<FolderObservation, 'sent' | 'folders'> {
   const list = untagged.map(parseListLine).filter((f): f is NonNullable<typeof f> => !!f);
-  const bySpecialUse = list.find((f) => f.flags.some((x) => x.toLowerCase() === '\\sent'));
-  const byName = list.find((f) => SENT_NAMES.test(f.path));
+  const found = findFolder(list, '\\Sent', SENT_NAMES);
   // Names enter the observation cleaned and bounded: a folder name is the server's text.
-  const sent = bySpecialUse
-    ? { path: oneLine(bySpecialUse.path), how: 'special-use' as const }
-    : byName
-      ? { path: oneLine(byName.path), how: 'name' as const }
-      : null;
+  const sent = found ? { path: oneLine(found.folder.path), how: found.how } : null;
   return { folders: list.slice(0, MAX_KEPT_FOLDERS).map((f) => oneLine(f.path)), sent };
 }
 

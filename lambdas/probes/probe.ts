@@ -1,14 +1,11 @@
-import { createHash } from 'node:crypto';
 import type { Endpoint, ImapObservation, Observation, Protocol, ProtocolObservation } from '../core/types.js';
 import { Deadline } from './deadline.js';
-import { ProbeError, classify } from './errors.js';
 import { probeImap } from './imap.js';
 import type { Credentials } from './probe-types.js';
 import { sendable, UNSENDABLE } from '../core/sendable.js';
 import { defaultLimiter, type HostLimiter } from './limiter.js';
-import { privateAddressRefusal } from './address.js';
-import { resolveHost, systemResolver, type Resolver } from './resolve.js';
-import type { EndpointContext } from './session.js';
+import { guardedAddress, systemResolver, type Resolver } from './resolve.js';
+import { caDigest, type EndpointContext } from './session.js';
 import { probeSmtp } from './smtp.js';
 import { Redactor, secretForms } from './text.js';
 
@@ -105,7 +102,7 @@ export function endpointContext(
     localAddress: target.sourceAddress,
     deadline,
     limiter,
-    ...(target.caPem ? { caPem: target.caPem, caKey: createHash('sha256').update(target.caPem).digest('hex') } : {}),
+    ...(target.caPem ? { caPem: target.caPem, caKey: caDigest(target.caPem) } : {}),
     ...(target.allowInsecureCertificate ? { insecureCredentials: true } : {}),
   };
 }
@@ -117,16 +114,15 @@ async function probeProtocol(
   opts: ProbeOptions,
   deadline: Deadline,
 ): Promise<ImapObservation> {
-  let address: string;
-  try {
-    address = await deadline.race(resolveHost(endpoint.host, target.resolve ?? {}, opts.resolver ?? systemResolver));
-  } catch (err) {
-    const failure = err instanceof ProbeError ? err.failure : classify(err, 'dns');
-    return { endpoint, connect: { ok: false, failure } };
-  }
-  const refusal = opts.denyPrivateAddresses ? privateAddressRefusal(address) : undefined;
-  if (refusal) return { endpoint, connect: { ok: false, address, failure: { stage: 'connect', kind: 'blocked', message: refusal } } };
-  const ctx = endpointContext(protocol, endpoint, address, target, deadline, opts.limiter ?? defaultLimiter);
+  const guarded = await guardedAddress(endpoint.host, {
+    pinned: target.resolve ?? {},
+    resolver: opts.resolver ?? systemResolver,
+    deadline,
+    denyPrivate: !!opts.denyPrivateAddresses,
+  });
+  if ('failure' in guarded)
+    return { endpoint, connect: { ok: false, ...(guarded.address ? { address: guarded.address } : {}), failure: guarded.failure } };
+  const ctx = endpointContext(protocol, endpoint, guarded.address, target, deadline, opts.limiter ?? defaultLimiter);
   const creds = usable(target.credentials);
   const { facts, versions, login } =
     protocol === 'imap' ? await probeImap(ctx, creds, opts.extraSessions ?? 4) : await probeSmtp(ctx, creds);

@@ -1,6 +1,9 @@
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import { fail } from './errors.js';
+import type { Failure } from '../core/types.js';
+import { privateAddressRefusal } from './address.js';
+import type { Deadline } from './deadline.js';
+import { classify, fail, ProbeError } from './errors.js';
 
 /** Looks a host name up: injectable, so that tests never resolve real names. */
 export type Resolver = (host: string) => Promise<string>;
@@ -23,4 +26,22 @@ export async function resolveHost(host: string, pinned: Readonly<Record<string, 
     const what = code === 'ENOTFOUND' || code === 'ENODATA' ? 'no such name' : `resolver error ${code}`.trim();
     throw fail('dns', 'dns', `${host}: ${what}`);
   }
+}
+
+/**
+ * The address a probe may connect to: pinned or resolved within the deadline, then, with
+ * `denyPrivate`, refused when it is private, loopback or similar (the monitor's SSRF guard).
+ */
+export async function guardedAddress(
+  host: string,
+  o: { pinned: Readonly<Record<string, string>>; resolver: Resolver; deadline: Deadline; denyPrivate: boolean },
+): Promise<{ address: string } | { failure: Failure; address?: string }> {
+  let address: string;
+  try {
+    address = await o.deadline.race(resolveHost(host, o.pinned, o.resolver));
+  } catch (err) {
+    return { failure: err instanceof ProbeError ? err.failure : classify(err, 'dns') };
+  }
+  const refusal = o.denyPrivate ? privateAddressRefusal(address) : undefined;
+  return refusal ? { address, failure: { stage: 'connect', kind: 'blocked', message: refusal } } : { address };
 }

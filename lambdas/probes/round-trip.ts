@@ -17,15 +17,14 @@ import type {
   WatchObservation,
 } from '../core/types.js';
 import { failureInWords } from '../core/words.js';
-import { privateAddressRefusal } from './address.js';
 import { Deadline } from './deadline.js';
 import { classify, ProbeError } from './errors.js';
-import { JUNK_NAMES, SENT_NAMES } from './imap.js';
+import { findFolder, JUNK_NAMES, SENT_NAMES } from './imap.js';
 import type { Credentials } from './probe-types.js';
 import { sendable, UNSENDABLE } from '../core/sendable.js';
 import { redact } from './probe.js';
-import { resolveHost, systemResolver, type Resolver } from './resolve.js';
-import { verifyingContext } from './session.js';
+import { guardedAddress, systemResolver, type Resolver } from './resolve.js';
+import { trustContext } from './session.js';
 import { oneLine, Redactor, secretForms } from './text.js';
 
 /** The header that marks inboxguard's test messages: `run=<uuid>; at=<ISO time>`. */
@@ -71,19 +70,18 @@ interface Reached {
 
 /** Resolves and guards an endpoint; the TLS options that verify the certificate for the host. */
 async function reach(endpoint: Endpoint, target: RoundTripTarget, opts: RoundTripOptions, deadline: Deadline): Promise<Reached | Failure> {
-  let address: string;
-  try {
-    address = await deadline.race(resolveHost(endpoint.host, target.resolve ?? {}, opts.resolver ?? systemResolver));
-  } catch (err) {
-    return err instanceof ProbeError ? err.failure : classify(err, 'dns');
-  }
-  const refusal = opts.denyPrivateAddresses ? privateAddressRefusal(address) : undefined;
-  if (refusal) return { stage: 'connect', kind: 'blocked', message: refusal };
+  const guarded = await guardedAddress(endpoint.host, {
+    pinned: target.resolve ?? {},
+    resolver: opts.resolver ?? systemResolver,
+    deadline,
+    denyPrivate: !!opts.denyPrivateAddresses,
+  });
+  if ('failure' in guarded) return guarded.failure;
   return {
-    address,
+    address: guarded.address,
     tls: {
       ...(isIP(endpoint.host) ? {} : { servername: endpoint.host }),
-      secureContext: verifyingContext(target.caPem),
+      secureContext: trustContext(target.caPem),
       rejectUnauthorized: !target.allowInsecureCertificate,
       ...(target.sourceAddress ? { localAddress: target.sourceAddress } : {}),
     },
@@ -134,12 +132,7 @@ function parseMark(value: string): ProbeMark | undefined {
 /** The folder a LIST marks with `use`, else the first with a usual name; never one that cannot be selected. */
 function folderFor(list: readonly ListResponse[], use: '\\Junk' | '\\Sent', names: RegExp): string | null {
   const selectable = list.filter((m) => ![...m.flags].some((f) => /^\\(noselect|nonexistent)$/i.test(f)));
-  return (
-    (
-      selectable.find((m) => m.specialUse === use || [...m.flags].some((f) => f.toLowerCase() === use.toLowerCase())) ??
-      selectable.find((m) => names.test(m.path))
-    )?.path ?? null
-  );
+  return findFolder(selectable, use, names)?.folder.path ?? null;
 }
 
 /** A refused SEARCH, STATUS or SELECT: the watch cannot tell, which is never "not delivered". */

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import tls from 'node:tls';
 import { isIP } from 'node:net';
 import type { AuthObservation, Failure, Protocol, Security, TlsVersion } from '../core/types.js';
@@ -100,17 +101,31 @@ const contexts = new Map<string, tls.SecureContext>();
  * One secure context per trust-anchor set and version range, built once: building a trust
  * store from every public root costs tens of milliseconds, and a check makes ~10 handshakes.
  */
-function secureContext(ctx: EndpointContext, versions?: readonly TlsVersion[]): tls.SecureContext {
+function secureContext(trust: Pick<EndpointContext, 'caPem' | 'caKey'>, versions?: readonly TlsVersion[]): tls.SecureContext {
   const min = versions?.[0] ?? 'TLSv1';
   const max = versions?.[versions.length - 1] ?? 'TLSv1.3';
-  const key = `${ctx.caKey ?? 'public'}|${min}-${max}`;
+  const key = `${trust.caKey ?? 'public'}|${min}-${max}`;
   let c = contexts.get(key);
   if (!c) {
     if (contexts.size >= 256) contexts.clear();
-    c = newContext({ minVersion: min, maxVersion: max, ciphers: 'DEFAULT@SECLEVEL=0' }, ctx.caPem);
+    c = newContext({ minVersion: min, maxVersion: max, ciphers: 'DEFAULT@SECLEVEL=0' }, trust.caPem);
     contexts.set(key, c);
   }
   return c;
+}
+
+/** Identifies a CA file's PEM in the context cache. */
+export function caDigest(caPem: string): string {
+  return createHash('sha256').update(caPem).digest('hex');
+}
+
+/**
+ * The context for a session that must verify (the round trip's nodemailer and imapflow
+ * sessions): the measuring handshakes' own, every version, the public roots plus the CA file.
+ * Verification itself is the connection's rejectUnauthorized, so one context serves both.
+ */
+export function trustContext(caPem: string | undefined): tls.SecureContext {
+  return secureContext(caPem ? { caPem, caKey: caDigest(caPem) } : {});
 }
 
 /**
@@ -124,22 +139,6 @@ function newContext(options: tls.SecureContextOptions, caPem: string | undefined
   const native = (c as { context?: { addCACert?: (pem: string) => void } }).context;
   if (typeof native?.addCACert !== 'function') return tls.createSecureContext({ ...options, ca: [...tls.rootCertificates, caPem] });
   native.addCACert(caPem);
-  return c;
-}
-
-const verifying = new Map<string, tls.SecureContext>();
-
-/**
- * The secure context for a session that must verify (the round trip's nodemailer and imapflow
- * sessions): every version HubSpot's client could offer, the public roots plus the CA file.
- */
-export function verifyingContext(caPem: string | undefined, caKey = caPem ? 'ca' : 'public'): tls.SecureContext {
-  let c = verifying.get(caKey);
-  if (!c) {
-    if (verifying.size >= 64) verifying.clear();
-    c = newContext({ minVersion: 'TLSv1', maxVersion: 'TLSv1.3', ciphers: 'DEFAULT@SECLEVEL=0' }, caPem);
-    verifying.set(caKey, c);
-  }
   return c;
 }
 

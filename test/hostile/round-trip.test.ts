@@ -20,6 +20,8 @@ const BOUND_MS = WINDOW_MS + 4 * STEP_MS + 1000;
 let certs: MiniCerts;
 let good: tls.SecureContext;
 let selfSigned: tls.SecureContext;
+/** The other CA's PEM: trusted only when a round trip is given it. */
+let otherCaPem: string;
 const servers: ScriptedServer[] = [];
 const unhandled: unknown[] = [];
 const onUnhandled = (e: unknown): void => void unhandled.push(e);
@@ -31,6 +33,7 @@ beforeAll(async () => {
   const other = await makeMiniCerts(); // another CA: not trusted by the round trip
   const stranger = await other.leaf({ cn: HOST });
   selfSigned = tls.createSecureContext({ cert: stranger.cert, key: stranger.key });
+  otherCaPem = other.caPem;
   await other.remove();
   process.on('unhandledRejection', onUnhandled);
   process.on('uncaughtException', onUnhandled);
@@ -42,7 +45,7 @@ afterAll(async () => {
   await certs?.remove();
 });
 
-type Overrides = { imap?: Partial<ScriptOptions>; smtp?: Partial<ScriptOptions>; denyPrivateAddresses?: boolean };
+type Overrides = { imap?: Partial<ScriptOptions>; smtp?: Partial<ScriptOptions>; denyPrivateAddresses?: boolean; caPem?: string };
 
 async function serve(o: Overrides): Promise<{ imap: ScriptedServer; smtp: ScriptedServer }> {
   const imap = await new ScriptedServer(imapScript({ implicitTls: true, context: good, ...o.imap })).listen();
@@ -63,7 +66,7 @@ async function roundTripAgainst(
       credentials: { user: USER, password: CANARY_PASSWORD },
       address: USER,
       resolve: { [HOST]: '127.0.0.1' },
-      caPem: certs.caPem,
+      caPem: o.caPem ?? certs.caPem,
     },
     { stepTimeoutMs: STEP_MS, windowMs: WINDOW_MS, pollMs: 200, ...(o.denyPrivateAddresses ? { denyPrivateAddresses: true } : {}) },
   );
@@ -91,6 +94,14 @@ describe('the round trip against hostile servers', () => {
     });
     expect(byId['imap.delivery']!.status).toBe('unknown');
     expect(await released(imap, smtp)).toBe(0);
+  });
+
+  it('each CA file gets its own trust: a round trip trusting one CA, then one trusting another, both verify', async () => {
+    // Before, every CA file shared one cached context: the second CA was never trusted.
+    const first = await roundTripAgainst({ imap: { context: selfSigned }, smtp: { context: selfSigned }, caPem: otherCaPem });
+    expect(first.byId['smtp.send']!.status).toBe('pass');
+    const second = await roundTripAgainst({});
+    expect(second.byId['smtp.send']!.status).toBe('pass');
   });
 
   it("a refusal that mentions a certificate is the server's answer (smtp.send fails on it), not our verification", async () => {
