@@ -5,7 +5,7 @@ import { runCheck } from '../lambdas/app/runCheck.js';
 import { build } from 'esbuild';
 import path from 'node:path';
 import { cliBuildOptions } from '../scripts/build.js';
-import { BUNDLE_DIR } from './lib/esbuild.js';
+import { bundleDir } from './lib/esbuild.js';
 import type { LabTarget } from './lib/lab-target.js';
 import type { Row, Section } from './lib/report.js';
 import { runStage } from './lib/stages.js';
@@ -39,7 +39,8 @@ export async function measureWall(lt: LabTarget, o: WallOptions): Promise<Sectio
   const coldMs = cold.durationMs;
 
   // The CLI as it ships (npm run build: scripts/build.ts), built into the bench's folder.
-  const cliDir = path.join(BUNDLE_DIR, 'cli-dist');
+  // bundleDir links node_modules beside it: the CLI's dependencies stay external, as in the package.
+  const cliDir = await bundleDir('cli-dist');
   await build(cliBuildOptions(cliDir));
   const cliFile = path.join(cliDir, 'inboxguard.js');
   // IMAP against the lab, from 127.0.0.2, with the lab's CA: what both CLI runs share.

@@ -19,12 +19,18 @@ export interface Bundle {
 }
 
 /** Exactly the NodejsFunction options (the CLI's build is scripts/build.ts). */
-export async function bundle(entry: string, name: string, kind: 'lambda'): Promise<Bundle> {
+/** Makes BUNDLE_DIR and links the project's node_modules beside what is built there, so that bundles with external packages resolve them. */
+export async function bundleDir(name: string): Promise<string> {
   const outdir = path.join(BUNDLE_DIR, name);
   await mkdir(outdir, { recursive: true });
   await symlink(path.join(ROOT, 'node_modules'), path.join(BUNDLE_DIR, 'node_modules')).catch((err: NodeJS.ErrnoException) => {
     if (err.code !== 'EEXIST') throw err;
   });
+  return outdir;
+}
+
+export async function bundle(entry: string, name: string, kind: 'lambda'): Promise<Bundle> {
+  const outdir = await bundleDir(name);
   const file = path.join(outdir, 'index.mjs');
   const r = await build({
     entryPoints: [path.join(ROOT, entry)],
