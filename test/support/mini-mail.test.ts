@@ -452,7 +452,7 @@ describe('SMTP', () => {
       r.send('AUTH CRAM-MD5\r\nMAIL FROM:<a@b>\r\nXYZZY\r\nNOOP\r\nRSET\r\n');
       expect([await r.line(), await r.line(), await r.line(), await r.line(), await r.line()]).toEqual([
         '504 5.5.4 Unsupported authentication mechanism',
-        '502 5.5.1 Error: command not implemented',
+        '530 5.7.0 Authentication required',
         '500 5.5.2 Error: command not recognized',
         '250 2.0.0 Ok',
         '250 2.0.0 Ok',
