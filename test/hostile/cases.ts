@@ -331,7 +331,9 @@ export const IMAP_CASES: HostileCase[] = [
     protocol: 'imap',
     script: {
       greeting: (s) => s.send('* OK [CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED] IMAP4 proxy ready\r\n'),
-      capabilities: { authed: 'IMAP4rev1 UIDPLUS CHILDREN NAMESPACE THREAD=ORDEREDSUBJECT THREAD=REFERENCES SORT QUOTA IDLE ACL ACL2=UNION' },
+      capabilities: {
+        authed: 'IMAP4rev1 UIDPLUS CHILDREN NAMESPACE THREAD=ORDEREDSUBJECT THREAD=REFERENCES SORT QUOTA IDLE ACL ACL2=UNION',
+      },
       on: {
         NAMESPACE: (s, c) => s.send(`* NAMESPACE (("INBOX." ".")) NIL (("#shared." "."))\r\n${c.tag} OK NAMESPACE completed.\r\n`),
         LIST: (s, c) =>
@@ -675,7 +677,9 @@ export const SMTP_CASES: HostileCase[] = [
     name: 'thousands of EHLO keywords',
     protocol: 'smtp',
     // STARTTLS and AUTH come last, after 5000 others.
-    script: { keywords: { plain: [...manyKeywords, 'AUTH PLAIN LOGIN', 'STARTTLS'], tls: [...manyKeywords, 'AUTH PLAIN LOGIN', 'PIPELINING'] } },
+    script: {
+      keywords: { plain: [...manyKeywords, 'AUTH PLAIN LOGIN', 'STARTTLS'], tls: [...manyKeywords, 'AUTH PLAIN LOGIN', 'PIPELINING'] },
+    },
     expect: [
       ['smtp.tls', 'pass', /STARTTLS/],
       ['smtp.auth', 'pass', /AUTH succeeded/],
