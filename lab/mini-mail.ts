@@ -1,18 +1,30 @@
-// A small in-process IMAP + SMTP server pair on node:net and node:tls only: for the demo
-// walkthrough and the scale benchmark, where the real lab servers (test/lab/, Debian
-// packages) are not available. It speaks just enough of RFC 3501 and RFC 5321 for a real
-// client (imapflow, nodemailer's SMTPConnection) and for inboxguard's probe: greeting,
-// STARTTLS or implicit TLS, login, the folder list with SPECIAL-USE, SELECT, AUTH.
+// A small in-process IMAP + SMTP server pair on node:net and node:tls only, for the tests,
+// the demo walkthrough, the load test and the scale benchmark, where the real lab servers
+// (test/lab/, Debian packages) are not needed or not available. It speaks just enough of
+// RFC 3501 and RFC 5321 for a real client (imapflow, nodemailer) and for inboxguard's probe
+// and round trip: greeting, STARTTLS or implicit TLS, login, the folder list with
+// SPECIAL-USE, SELECT, SEARCH (always empty), IDLE, AUTH, and a submission it accepts and
+// drops (nothing is ever delivered).
+//
+// The same server misbehaves on demand: a Script per protocol replaces any step (the
+// connection, the greeting, each command by name) with a hook that gets the connection and
+// `next`, the normal behaviour of that step, to run before, after or never. Hooks stall,
+// trickle, flood, talk garbage, close or reset, inject bytes around STARTTLS; the Session
+// they get reads and writes the wire with the same bounded line reader and TLS upgrade as
+// the server itself. With `record`, the server keeps every byte received before TLS and
+// every command line after it, so a test can prove what a client did and did not send.
 //
 // Bounded by construction: lines and literals are capped at 8 KB, a command with literals
-// at 32 KB, queued output at 1 MB, protocol errors at 20 per connection; the only timer of
-// a connection is its socket idle timeout. A client vanishing at any point is a closed
-// connection, never an exception out of the server.
+// at 32 KB, a message at 1 MB, unread input and queued output at 1 MB, protocol errors at
+// 20 per connection; the only timer of a connection is its socket idle timeout. A client
+// vanishing at any point, or a hook throwing, is a closed connection, never an exception
+// out of the server.
 import net from 'node:net';
 import tls from 'node:tls';
+import { sleep } from './process.js';
 
 export interface MiniTls {
-  /** PEM leaf certificate, optionally followed by its chain. */
+  /** PEM leaf certificate, optionally followed by its chain (any length: a test may serve a huge one). */
   cert: string;
   /** PEM private key of the leaf. */
   key: string;
@@ -24,6 +36,34 @@ export interface MiniTls {
   maxVersion?: tls.SecureVersion;
 }
 
+/** The normal behaviour of the step a hook replaces: resolves when that step is done (for onConnect: the session). */
+export type Next = () => Promise<void>;
+
+/** A command as a hook sees it: IMAP tag (SMTP: ''), name in upper case, and the whole line (literals inlined as JSON strings). */
+export interface Command {
+  tag: string;
+  name: string;
+  line: string;
+}
+
+export type Hook = (s: Session, c: Command, next: Next) => unknown;
+
+/** How one protocol's sessions differ from the normal server. Hooks may be async; a hook that never resolves stalls that session. */
+export interface Script {
+  /** Replaces the whole connection, before any TLS or greeting; `next` runs the session (call it before reading anything on an implicit-TLS port). */
+  onConnect?: (s: Session, next: Next) => unknown;
+  /** Replaces the greeting (after the handshake on an implicit-TLS port). */
+  greeting?: (s: Session, next: Next) => unknown;
+  /** By command name in upper case (IMAP: the word after the tag; SMTP: the verb). */
+  on?: Record<string, Hook>;
+  /** IMAP: answers a synchronizing literal's {n} instead of the go-ahead; not calling `next` abandons the command. */
+  continuation?: (s: Session, line: string, next: Next) => unknown;
+  /** IMAP: the capabilities advertised before TLS, after TLS, after login. */
+  capabilities?: { plain?: string; tls?: string; authed?: string };
+  /** SMTP: the EHLO keywords (after the host name) before and after TLS. */
+  keywords?: { plain?: readonly string[]; tls?: readonly string[] };
+}
+
 export interface MiniMailOptions {
   /** Listen address, default 127.0.0.1. */
   host?: string;
@@ -32,12 +72,14 @@ export interface MiniMailOptions {
   password: string;
   /** IMAP: a LOGIN beyond this many live sessions of the user gets 'NO [LIMIT] ...'; default 10. */
   maxConnectionsPerUser?: number;
-  /** IMAP greeting text, default 'inboxguard mini IMAP ready.' */
-  greeting?: string;
   /** Fixed ports; 0 or absent means OS-assigned. */
   ports?: { imapStarttls?: number; imapTls?: number; submission?: number; smtps?: number };
   /** A connection silent for this long is closed; default 30 000 ms. */
   idleTimeoutMs?: number;
+  imap?: Script;
+  smtp?: Script;
+  /** Keep what clients sent, for transcript(): costs memory for every connection, so tests only. */
+  record?: boolean;
 }
 
 export interface MiniMail {
@@ -47,8 +89,13 @@ export interface MiniMail {
   setTls(t: Partial<MiniTls>): void;
   /** Refuse new TCP connections (reset at once) or accept them again: a firewall or outage. */
   setReachable(on: boolean): void;
-  /** connections: accepted since start; logins: successful IMAP and SMTP logins; open: live now. */
-  stats(): { connections: number; logins: number; open: number };
+  /** connections: accepted since start; logins: successful IMAP and SMTP logins; open: live now; bytesSent: by all connections. */
+  stats(): { connections: number; logins: number; open: number; bytesSent: number };
+  /**
+   * With `record`: every byte received before TLS (each connection's, latin1, one per line)
+   * and every command line received after TLS, by protocol, in arrival order.
+   */
+  transcript(): { plaintext: string; imap: string[]; smtp: string[] };
   /** Closes the listeners and every open connection; resolves when all are closed. Idempotent. */
   close(): Promise<void>;
 }
@@ -56,22 +103,12 @@ export interface MiniMail {
 const MAX_LINE = 8 * 1024;
 const MAX_LITERAL = 8 * 1024;
 const MAX_COMMAND = 32 * 1024;
+const MAX_MESSAGE = 1024 * 1024;
+const MAX_UNREAD = 1024 * 1024;
 const MAX_QUEUED_OUTPUT = 1024 * 1024;
 const MAX_ERRORS = 20;
 const CLOSING_GRACE_MS = 2000;
 const EMPTY = Buffer.alloc(0);
-
-const CAPS_PLAIN = 'IMAP4rev1 ID IDLE LITERAL+ SPECIAL-USE STARTTLS LOGINDISABLED';
-const CAPS_TLS = 'IMAP4rev1 ID IDLE LITERAL+ SPECIAL-USE AUTH=PLAIN';
-const CAPS_AUTHED = 'IMAP4rev1 ID IDLE LITERAL+ SPECIAL-USE NAMESPACE ENABLE UNSELECT';
-const DELIMITER = '/';
-const FOLDERS: ReadonlyArray<{ name: string; use?: string }> = [
-  { name: 'INBOX' },
-  { name: 'Sent', use: '\\Sent' },
-  { name: 'Drafts', use: '\\Drafts' },
-  { name: 'Trash', use: '\\Trash' },
-];
-const SMTP_NAME = 'mini';
 
 /** State shared by every connection of one server pair. */
 class Shared {
@@ -80,32 +117,41 @@ class Shared {
   closing = false;
   connections = 0;
   logins = 0;
-  readonly conns = new Set<Conn>();
+  /** Bytes written by connections already closed. */
+  bytesSent = 0;
+  readonly conns = new Set<Session>();
+  readonly recorded: Session[] = [];
+  readonly commands = { imap: [] as string[], smtp: [] as string[] };
   readonly sessionsByUser = new Map<string, number>();
   readonly uidValidity = Math.floor(Date.now() / 1000);
   readonly maxPerUser: number;
   readonly idleMs: number;
-  readonly greeting: string;
+  readonly record: boolean;
   private drained: (() => void) | null = null;
 
   constructor(
     public tlsConfig: MiniTls,
-    readonly user: string,
-    readonly password: string,
-    o: MiniMailOptions,
+    private readonly o: MiniMailOptions,
   ) {
     this.context = secureContext(tlsConfig);
     this.maxPerUser = o.maxConnectionsPerUser ?? 10;
     this.idleMs = o.idleTimeoutMs ?? 30_000;
-    this.greeting = (o.greeting ?? 'inboxguard mini IMAP ready.').replace(/[\r\n]+/g, ' ');
+    this.record = !!o.record;
   }
 
   credentialsMatch(user: string, password: string): boolean {
-    return user === this.user && password === this.password;
+    return user === this.o.user && password === this.o.password;
   }
 
-  forget(c: Conn): void {
-    this.conns.delete(c);
+  add(s: Session): void {
+    this.conns.add(s);
+    this.connections++;
+    if (this.record) this.recorded.push(s);
+  }
+
+  forget(s: Session): void {
+    this.conns.delete(s);
+    this.bytesSent += s.raw.bytesWritten;
     if (this.conns.size === 0) this.drained?.();
   }
 
@@ -134,53 +180,85 @@ function secureContext(t: MiniTls): tls.SecureContext {
   });
 }
 
+/** Thrown by Session.line() at a line over 8 KB: the server answers with its protocol's farewell. */
+class LineTooLong extends Error {}
+
 /**
- * One client connection: bounded line reading (with IMAP literals), writes with a cap on
- * queued output, the TLS upgrade, the idle timeout and the bookkeeping at close.
+ * One client connection, as the server and the hooks see it: a bounded line reader (and
+ * bytes for IMAP literals), writes with a cap on queued output, the server-side TLS upgrade,
+ * the idle timeout and the bookkeeping at close.
  */
-abstract class Conn {
-  protected sock: net.Socket;
-  protected secure = false;
-  protected errors = 0;
+export abstract class Session {
+  private current: net.Socket;
+  secure = false;
   private buf: Buffer = EMPTY;
-  /** Bytes of an IMAP literal still to read; -1 when reading lines. */
-  protected literalNeed = -1;
-  /** Set once the session is over or while TLS starts: input is no longer read as commands. */
-  protected halted = false;
+  private wake: (() => void) | null = null;
+  /** Set once the session is over: nothing more is read as input. */
+  private halted = false;
   private finished = false;
+  private errors = 0;
+  /** IMAP IDLE: the idle timeout is answered with a keep-alive instead of a close. */
+  protected idling = false;
+  /** With `record`: everything received before TLS. */
+  readonly plaintext: Buffer[] = [];
 
   constructor(
     protected readonly shared: Shared,
-    private readonly raw: net.Socket,
+    readonly raw: net.Socket,
+    readonly protocol: 'imap' | 'smtp',
+    /** Implicit TLS from the first byte (IMAP 993, SMTP 465). */
+    readonly implicitTls: boolean,
+    protected readonly script: Script,
   ) {
-    this.sock = raw;
-    shared.conns.add(this);
-    shared.connections++;
+    this.current = raw;
+    shared.add(this);
+    raw.on('data', this.onData);
     raw.on('error', this.onError);
     raw.on('close', this.onClose);
     raw.on('timeout', this.onTimeout);
     raw.setTimeout(shared.idleMs);
   }
 
-  /** Greets, after the handshake on an implicit-TLS port. */
-  start(implicitTls: boolean): void {
-    if (implicitTls) this.startTls(() => this.greet());
-    else {
-      this.raw.on('data', this.onData);
-      this.greet();
-    }
+  /** The socket now in use: the TLS socket once TLS is up. */
+  get sock(): net.Socket {
+    return this.current;
+  }
+
+  get isClosed(): boolean {
+    return this.finished || this.current.destroyed;
   }
 
   protected abstract greet(): void;
-  protected abstract onLine(line: string): void;
-  protected onLiteral(_bytes: Buffer): void {}
-  protected abstract tooLong(): void;
+  protected abstract serve(): Promise<void>;
   protected abstract timeoutNotice(): string;
   protected onFinish(): void {}
-  /** On the idle timeout: true when the session wrote something to stay open (IMAP IDLE). */
-  protected keepAlive(): boolean {
-    return false;
+
+  /** The whole session: the onConnect hook or TLS, greeting and commands. A hook's error closes this connection only. */
+  async run(): Promise<void> {
+    const session: Next = async () => {
+      if (this.implicitTls && !(await this.upgrade())) return;
+      const greet = async (): Promise<void> => this.greet();
+      await (this.script.greeting ? this.script.greeting(this, greet) : greet());
+      await this.serve();
+    };
+    try {
+      await (this.script.onConnect ? this.script.onConnect(this, session) : session());
+    } catch {
+      this.destroy();
+    }
   }
+
+  private readonly onData = (chunk: Buffer): void => {
+    if (!this.secure && this.shared.record) this.plaintext.push(chunk);
+    if (this.halted) return;
+    this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;
+    if (this.buf.length > MAX_UNREAD) {
+      // A client that sends far more than the server reads: let it go.
+      this.destroy();
+      return;
+    }
+    this.notify();
+  };
 
   private readonly onError = (): void => {
     // A reset, a failed handshake, a write after the peer left: the connection is over.
@@ -194,53 +272,178 @@ abstract class Conn {
     this.buf = EMPTY;
     this.onFinish();
     this.shared.forget(this);
+    this.notify();
   };
 
   private readonly onTimeout = (): void => {
-    if (!this.halted && this.keepAlive()) return;
-    this.write(this.timeoutNotice());
+    if (!this.halted && this.idling) {
+      this.send('* OK Still here\r\n'); // the write re-arms the timer
+      return;
+    }
+    this.send(this.timeoutNotice());
     this.destroy();
   };
 
-  private readonly onData = (chunk: Buffer): void => {
-    if (this.halted) return;
-    this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;
-    this.pump();
-  };
+  private notify(): void {
+    const w = this.wake;
+    this.wake = null;
+    w?.();
+  }
 
-  private pump(): void {
-    while (!this.halted) {
-      if (this.literalNeed >= 0) {
-        if (this.buf.length < this.literalNeed) return;
-        const bytes = this.buf.subarray(0, this.literalNeed);
-        this.buf = this.buf.subarray(this.literalNeed);
-        this.literalNeed = -1;
-        this.onLiteral(bytes);
-        continue;
-      }
+  /** Waits for more input; false once the session is over. */
+  private async more(): Promise<boolean> {
+    if (this.halted) return false;
+    await new Promise<void>((resolve) => (this.wake = resolve));
+    return !this.halted;
+  }
+
+  /** The next line without its CRLF; null once the session is over. Throws at a line over 8 KB. */
+  async line(): Promise<string | null> {
+    for (;;) {
+      if (this.halted) return null;
       const nl = this.buf.indexOf(0x0a);
       if (nl < 0 ? this.buf.length > MAX_LINE : nl > MAX_LINE) {
         this.buf = EMPTY;
-        this.tooLong();
-        return;
+        throw new LineTooLong();
       }
-      if (nl < 0) return;
-      const end = nl > 0 && this.buf[nl - 1] === 0x0d ? nl - 1 : nl;
-      const line = this.buf.toString('utf8', 0, end);
-      this.buf = this.buf.subarray(nl + 1);
-      this.onLine(line);
+      if (nl >= 0) {
+        const end = nl > 0 && this.buf[nl - 1] === 0x0d ? nl - 1 : nl;
+        const line = this.buf.toString('utf8', 0, end);
+        this.buf = this.buf.subarray(nl + 1);
+        return line;
+      }
+      if (!(await this.more())) return null;
     }
   }
 
-  protected write(s: string): void {
-    const sock = this.sock;
+  /** Exactly n bytes (an IMAP literal), or null once the session is over. */
+  async bytes(n: number): Promise<Buffer | null> {
+    while (this.buf.length < n) if (!(await this.more())) return null;
+    const out = this.buf.subarray(0, n);
+    this.buf = this.buf.subarray(n);
+    return out;
+  }
+
+  /** Waits for the client to send anything at all (a ClientHello, say); false if it left instead. */
+  async anyBytes(): Promise<boolean> {
+    while (this.buf.length === 0) if (!(await this.more())) return false;
+    return true;
+  }
+
+  /** Takes whatever is buffered (raw bytes, e.g. a ClientHello). */
+  drain(): Buffer {
+    const out = this.buf;
+    this.buf = EMPTY;
+    return out;
+  }
+
+  /** Writes, unless the connection is gone; a client that leaves over 1 MB unread is let go. */
+  send(s: string | Buffer): void {
+    const sock = this.current;
     if (sock.destroyed || !sock.writable) return;
     if (sock.writableLength > MAX_QUEUED_OUTPUT) {
-      // A client that sends commands without reading the answers: let it go.
       this.destroy();
       return;
     }
     sock.write(s);
+  }
+
+  /** Writes `total` bytes of `fill` repeated as fast as the client takes them; resolves with the bytes written. */
+  async flood(total: number, fill: string | Buffer = 'A'): Promise<number> {
+    const unit = Buffer.from(fill);
+    const block = Buffer.concat(Array(Math.max(1, Math.floor((64 * 1024) / unit.length))).fill(unit));
+    let sent = 0;
+    while (sent < total && !this.isClosed) {
+      const n = Math.min(block.length, total - sent);
+      const ok = this.current.write(n === block.length ? block : block.subarray(0, n));
+      sent += n;
+      if (!ok) await drained(this.current);
+    }
+    return sent;
+  }
+
+  /** Sends one byte every `everyMs` until the text is out or the client leaves. */
+  async trickle(text: string, everyMs = 1000): Promise<void> {
+    for (const byte of Buffer.from(text)) {
+      if (this.isClosed) return;
+      this.send(Buffer.from([byte]));
+      await sleep(everyMs);
+    }
+  }
+
+  /**
+   * Server-side TLS on this connection (implicit TLS, or after a STARTTLS go-ahead), with the
+   * server's certificate of the moment; false if the handshake failed. Bytes the client sent
+   * before the handshake (pipelined after STARTTLS) are discarded, never read as commands.
+   */
+  async upgrade(): Promise<boolean> {
+    const raw = this.raw;
+    raw.off('data', this.onData);
+    raw.off('timeout', this.onTimeout);
+    raw.setTimeout(0);
+    this.buf = EMPTY;
+    let t: tls.TLSSocket;
+    try {
+      t = new tls.TLSSocket(raw, { isServer: true, secureContext: this.shared.context });
+    } catch {
+      this.destroy();
+      return false;
+    }
+    this.current = t;
+    t.on('error', this.onError);
+    t.on('close', this.onClose);
+    t.on('timeout', this.onTimeout);
+    t.setTimeout(this.shared.idleMs);
+    const ok = await new Promise<boolean>((resolve) => {
+      t.once('secure', () => resolve(true));
+      t.once('close', () => resolve(false));
+    });
+    if (!ok || this.finished) return false;
+    this.secure = true;
+    t.on('data', this.onData);
+    return true;
+  }
+
+  /** Last words, then a polite close (FIN, after TLS's close_notify); the peer's close or a short grace timeout ends the socket. */
+  end(last = ''): void {
+    this.halted = true;
+    this.buf = EMPTY;
+    this.notify();
+    const sock = this.current;
+    if (sock.destroyed) return;
+    sock.setTimeout(CLOSING_GRACE_MS);
+    if (!sock.writable) return;
+    if (sock === this.raw) sock.end(last);
+    else sock.end(last, () => this.raw.end());
+  }
+
+  /** A polite close, after everything already sent. */
+  close(): void {
+    this.end();
+  }
+
+  /** An abrupt close (RST). */
+  reset(): void {
+    this.halted = true;
+    this.raw.resetAndDestroy();
+  }
+
+  destroy(): void {
+    this.halted = true;
+    this.notify();
+    this.current.destroy();
+    if (this.current !== this.raw) this.raw.destroy();
+  }
+
+  /** The next line of a command (or of a SASL exchange); at a line over 8 KB, the farewell and null. */
+  protected async input(farewell: string): Promise<string | null> {
+    try {
+      return await this.line();
+    } catch (err) {
+      if (!(err instanceof LineTooLong)) throw err;
+      this.end(farewell);
+      return null;
+    }
   }
 
   /** Counts a protocol error; true (and the connection closing) once there were too many. */
@@ -250,57 +453,40 @@ abstract class Conn {
     return true;
   }
 
-  /** Last words, then close: the peer's FIN or a short grace timeout ends the socket. */
-  protected end(last: string): void {
-    this.halted = true;
-    this.buf = EMPTY;
-    const sock = this.sock;
-    if (sock.destroyed) return;
-    sock.setTimeout(CLOSING_GRACE_MS);
-    if (sock.writable) sock.end(last);
-  }
-
-  destroy(): void {
-    this.halted = true;
-    this.sock.destroy();
-    if (this.sock !== this.raw) this.raw.destroy();
-  }
-
-  /**
-   * Starts TLS in server mode on this connection. Bytes the client sent before the
-   * handshake (pipelined after STARTTLS) are discarded, never read as commands.
-   */
-  protected startTls(onSecure: () => void): void {
-    this.halted = true;
-    this.buf = EMPTY;
-    this.literalNeed = -1;
-    const raw = this.raw;
-    raw.removeListener('data', this.onData);
-    raw.removeListener('timeout', this.onTimeout);
-    raw.setTimeout(0);
-    let t: tls.TLSSocket;
-    try {
-      t = new tls.TLSSocket(raw, { isServer: true, secureContext: this.shared.context });
-    } catch {
-      this.destroy();
-      return;
-    }
-    this.sock = t;
-    t.on('error', this.onError);
-    t.on('close', this.onClose);
-    t.on('timeout', this.onTimeout);
-    t.setTimeout(this.shared.idleMs);
-    t.once('secure', () => {
-      if (this.finished) return;
-      this.secure = true;
-      this.halted = false;
-      t.on('data', this.onData);
-      onSecure();
-    });
+  /** Runs the command through its hook, if the script has one, else as the normal server does. */
+  protected async dispatch(c: Command, normal: Next): Promise<void> {
+    if (this.secure && this.shared.record) this.shared.commands[this.protocol].push(c.line);
+    const hook = this.script.on?.[c.name];
+    await (hook ? hook(this, c, normal) : normal());
   }
 }
 
+/** Waits until the socket can take more, or is gone. */
+function drained(sock: net.Socket): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = (): void => {
+      sock.off('drain', done);
+      sock.off('close', done);
+      resolve();
+    };
+    sock.once('drain', done);
+    sock.once('close', done);
+  });
+}
+
 // ---------------------------------------------------------------- IMAP
+
+const CAPS_PLAIN = 'IMAP4rev1 ID IDLE LITERAL+ SPECIAL-USE STARTTLS LOGINDISABLED';
+const CAPS_TLS = 'IMAP4rev1 ID IDLE LITERAL+ SPECIAL-USE AUTH=PLAIN';
+const CAPS_AUTHED = 'IMAP4rev1 ID IDLE LITERAL+ SPECIAL-USE NAMESPACE ENABLE UNSELECT';
+const IMAP_FAREWELL = '* BYE Too long command line or literal.\r\n';
+const DELIMITER = '/';
+const FOLDERS: ReadonlyArray<{ name: string; use?: string }> = [
+  { name: 'INBOX' },
+  { name: 'Sent', use: '\\Sent' },
+  { name: 'Drafts', use: '\\Drafts' },
+  { name: 'Trash', use: '\\Trash' },
+];
 
 type Token = { k: 'atom'; v: string } | { k: 'string'; v: string } | { k: '(' } | { k: ')' };
 type Arg = { k: 'atom'; v: string } | { k: 'string'; v: string } | { k: 'list'; v: Arg[] };
@@ -410,37 +596,52 @@ function decodeB64(b64: string): string | null {
   return B64.test(b64) ? Buffer.from(b64, 'base64').toString('utf8') : null;
 }
 
-interface PendingCommand {
-  tag: string;
-  tokens: Token[];
-  size: number;
+const TAG_STOP = new Set([...'(){%*"\\]+']);
+
+/** RFC 3501 tag: ASTRING-CHARs except "+", no CTL, no space. */
+function validTag(tag: string): boolean {
+  if (!tag) return false;
+  for (const c of tag) {
+    const code = c.charCodeAt(0);
+    if (code <= 0x20 || code >= 0x7f || TAG_STOP.has(c)) return false;
+  }
+  return true;
 }
 
-class ImapConn extends Conn {
+const KNOWN_AFTER_LOGIN = new Set([
+  'NAMESPACE',
+  'LIST',
+  'LSUB',
+  'STATUS',
+  'SELECT',
+  'EXAMINE',
+  'ENABLE',
+  'CLOSE',
+  'UNSELECT',
+  'IDLE',
+  'SEARCH',
+  'UID',
+]);
+
+/** A command read off the wire: parsed arguments, or the BAD it earned (null: the session is over). */
+type Read = { c: Command; args: Arg[] } | 'skip' | null;
+
+class ImapSession extends Session {
   private state: 'notauth' | 'auth' | 'selected' = 'notauth';
   private loggedInAs: string | null = null;
-  private pending: PendingCommand | null = null;
-  /** Waiting for the client's answer to a continuation: AUTHENTICATE PLAIN or IDLE. */
-  private awaiting: { tag: string; kind: 'sasl' | 'idle' } | null = null;
+
+  private capabilities(): string {
+    const caps = this.script.capabilities;
+    if (this.state !== 'notauth') return caps?.authed ?? CAPS_AUTHED;
+    return this.secure ? (caps?.tls ?? CAPS_TLS) : (caps?.plain ?? CAPS_PLAIN);
+  }
 
   protected greet(): void {
-    const caps = this.secure ? CAPS_TLS : CAPS_PLAIN;
-    this.write(`* OK [CAPABILITY ${caps}] ${this.shared.greeting}\r\n`);
+    this.send(`* OK [CAPABILITY ${this.capabilities()}] inboxguard mini IMAP ready.\r\n`);
   }
 
   protected timeoutNotice(): string {
     return '* BYE Disconnected for inactivity.\r\n';
-  }
-
-  protected tooLong(): void {
-    this.end(`* BYE Too long command line or literal.\r\n`);
-  }
-
-  protected override keepAlive(): boolean {
-    // A client in IDLE waits for the server by design: tell it we are here (the write re-arms the timer).
-    if (this.awaiting?.kind !== 'idle') return false;
-    this.write('* OK Still here\r\n');
-    return true;
   }
 
   protected override onFinish(): void {
@@ -456,111 +657,103 @@ class ImapConn extends Conn {
     else this.shared.sessionsByUser.delete(user);
   }
 
-  private capabilities(): string {
-    if (this.state !== 'notauth') return CAPS_AUTHED;
-    return this.secure ? CAPS_TLS : CAPS_PLAIN;
-  }
-
   private bad(tag: string, text: string): void {
     if (this.tooManyErrors('* BYE Too many invalid IMAP commands.\r\n')) return;
-    this.write(`${tag} BAD ${text}\r\n`);
+    this.send(`${tag} BAD ${text}\r\n`);
   }
 
-  protected override onLiteral(bytes: Buffer): void {
-    this.pending?.tokens.push({ k: 'string', v: bytes.toString('utf8') });
-  }
-
-  protected onLine(line: string): void {
-    const awaiting = this.awaiting;
-    if (awaiting) {
-      this.awaiting = null;
-      if (awaiting.kind === 'idle') {
-        if (line.toUpperCase() === 'DONE') this.write(`${awaiting.tag} OK Idle completed.\r\n`);
-        else this.bad(awaiting.tag, 'Expected DONE.');
-      } else this.saslResponse(awaiting.tag, line);
-      return;
+  protected async serve(): Promise<void> {
+    for (;;) {
+      const read = await this.read();
+      if (read === null) return;
+      if (read === 'skip') continue;
+      const { c, args } = read;
+      await this.dispatch(c, () => this.command(c.tag, c.name, args.slice(1)));
     }
+  }
 
-    let pending = this.pending;
-    let text = line;
-    if (!pending) {
-      const sp = line.indexOf(' ');
-      const tag = sp < 0 ? line : line.slice(0, sp);
-      if (sp < 0 || !validTag(tag)) {
-        this.bad('*', 'Error in IMAP command received by server.');
-        return;
+  /** One command, its literals included; a malformed one is answered BAD here. */
+  private async read(): Promise<Read> {
+    const first = await this.input(IMAP_FAREWELL);
+    if (first === null) return null;
+    const sp = first.indexOf(' ');
+    const tag = sp < 0 ? first : first.slice(0, sp);
+    if (sp < 0 || !validTag(tag)) {
+      this.bad('*', 'Error in IMAP command received by server.');
+      return 'skip';
+    }
+    const tokens: Token[] = [];
+    let line = first;
+    let text = first.slice(sp + 1);
+    let size = first.length;
+    for (;;) {
+      const literal = /\{(\d{1,10})(\+?)\}$/.exec(text);
+      const nonSync = literal?.[2] === '+';
+      try {
+        tokenize(literal ? text.slice(0, literal.index) : text, tokens);
+      } catch (err) {
+        if (nonSync) this.end(`${tag} BAD ${(err as Error).message}.\r\n`);
+        else this.bad(tag, `Error in IMAP command: ${(err as Error).message}.`);
+        return 'skip';
       }
-      pending = { tag, tokens: [], size: 0 };
-      text = line.slice(sp + 1);
-    }
-    pending.size += line.length;
-
-    const literal = /\{(\d{1,10})(\+?)\}$/.exec(text);
-    try {
-      tokenize(literal ? text.slice(0, literal.index) : text, pending.tokens);
-    } catch (err) {
-      this.pending = null;
-      if (literal?.[2] === '+') this.end(`${pending.tag} BAD ${(err as Error).message}.\r\n`);
-      else this.bad(pending.tag, `Error in IMAP command: ${(err as Error).message}.`);
-      return;
-    }
-
-    if (literal) {
+      if (!literal) break;
       const n = Number(literal[1]);
-      const nonSync = literal[2] === '+';
-      if (n > MAX_LITERAL || pending.size + n > MAX_COMMAND) {
-        this.pending = null;
+      if (n > MAX_LITERAL || size + n > MAX_COMMAND) {
         // After a non-synchronizing literal the client sends the bytes anyway: no way to resync.
-        if (nonSync) this.end(`${pending.tag} BAD Literal too large.\r\n`);
-        else this.bad(pending.tag, 'Literal too large.');
-        return;
+        if (nonSync) this.end(`${tag} BAD Literal too large.\r\n`);
+        else this.bad(tag, 'Literal too large.');
+        return 'skip';
       }
-      pending.size += n;
-      this.pending = pending;
-      this.literalNeed = n;
-      if (!nonSync) this.write('+ OK\r\n');
-      return;
+      if (!nonSync) {
+        let go = false;
+        const goAhead: Next = async () => {
+          go = true;
+          this.send('+ OK\r\n');
+        };
+        await (this.script.continuation ? this.script.continuation(this, line, goAhead) : goAhead());
+        if (!go) return 'skip';
+      }
+      const bytes = await this.bytes(n);
+      const rest = bytes && (await this.input(IMAP_FAREWELL));
+      if (!bytes || rest === null) return null;
+      const value = bytes.toString('utf8');
+      tokens.push({ k: 'string', v: value });
+      line = `${line.slice(0, line.length - literal[0].length)}${JSON.stringify(value)}${rest}`;
+      text = rest;
+      size += n + rest.length;
     }
-
-    this.pending = null;
     let args: Arg[];
     try {
-      args = tree(pending.tokens);
+      args = tree(tokens);
     } catch (err) {
-      this.bad(pending.tag, `Error in IMAP command: ${(err as Error).message}.`);
-      return;
+      this.bad(tag, `Error in IMAP command: ${(err as Error).message}.`);
+      return 'skip';
     }
-    this.command(pending.tag, args);
+    const name = args[0];
+    if (name?.k !== 'atom') {
+      this.bad(tag, 'Error in IMAP command: command name expected.');
+      return 'skip';
+    }
+    return { c: { tag, name: name.v.toUpperCase(), line }, args };
   }
 
-  private command(tag: string, args: Arg[]): void {
-    const first = args[0];
-    if (!first || first.k !== 'atom') {
-      this.bad(tag, 'Error in IMAP command: command name expected.');
-      return;
-    }
-    const name = first.v.toUpperCase();
-    const rest = args.slice(1);
+  private async command(tag: string, name: string, rest: Arg[]): Promise<void> {
     const authed = this.state !== 'notauth';
     switch (name) {
       case 'CAPABILITY':
-        this.write(`* CAPABILITY ${this.capabilities()}\r\n${tag} OK Capability completed.\r\n`);
-        return;
+        return this.send(`* CAPABILITY ${this.capabilities()}\r\n${tag} OK Capability completed.\r\n`);
       case 'NOOP':
-        this.write(`${tag} OK NOOP completed.\r\n`);
-        return;
+        return this.send(`${tag} OK NOOP completed.\r\n`);
       case 'LOGOUT':
         this.releaseSession();
-        this.end(`* BYE Logging out\r\n${tag} OK Logout completed.\r\n`);
-        return;
+        return this.end(`* BYE Logging out\r\n${tag} OK Logout completed.\r\n`);
       case 'ID':
-        this.write(`* ID ("name" "inboxguard-mini")\r\n${tag} OK ID completed.\r\n`);
-        return;
+        return this.send(`* ID ("name" "inboxguard-mini")\r\n${tag} OK ID completed.\r\n`);
       case 'STARTTLS':
         if (this.secure) return this.bad(tag, 'TLS is already active.');
         if (authed) return this.bad(tag, 'STARTTLS is only valid before login.');
-        this.write(`${tag} OK Begin TLS negotiation now.\r\n`);
-        this.startTls(() => undefined);
+        this.send(`${tag} OK Begin TLS negotiation now.\r\n`);
+        if (!(await this.upgrade())) this.destroy();
         return;
       case 'LOGIN': {
         if (authed) return this.bad(tag, 'Already logged in.');
@@ -568,29 +761,11 @@ class ImapConn extends Conn {
         const password = astring(rest[1]);
         if (user === undefined || password === undefined || rest.length !== 2)
           return this.bad(tag, 'Error in IMAP command LOGIN: Invalid arguments.');
-        this.login(tag, user, password);
-        return;
+        return this.login(tag, user, password);
       }
-      case 'AUTHENTICATE': {
+      case 'AUTHENTICATE':
         if (authed) return this.bad(tag, 'Already logged in.');
-        const mech = astring(rest[0])?.toUpperCase();
-        if (mech === undefined || rest.length > 2) return this.bad(tag, 'Error in IMAP command AUTHENTICATE: Invalid arguments.');
-        if (!this.secure) {
-          this.write(`${tag} NO [PRIVACYREQUIRED] Plaintext authentication disallowed on non-secure (SSL/TLS) connections.\r\n`);
-          return;
-        }
-        if (mech !== 'PLAIN') {
-          this.write(`${tag} NO [CANNOT] Unsupported authentication mechanism.\r\n`);
-          return;
-        }
-        const initial = astring(rest[1]);
-        if (initial !== undefined) this.saslResponse(tag, initial === '=' ? '' : initial);
-        else {
-          this.awaiting = { tag, kind: 'sasl' };
-          this.write('+ \r\n');
-        }
-        return;
-      }
+        return this.authenticate(tag, rest);
     }
 
     if (!authed) {
@@ -599,11 +774,9 @@ class ImapConn extends Conn {
     }
     switch (name) {
       case 'NAMESPACE':
-        this.write(`* NAMESPACE (("" "${DELIMITER}")) NIL NIL\r\n${tag} OK Namespace completed.\r\n`);
-        return;
+        return this.send(`* NAMESPACE (("" "${DELIMITER}")) NIL NIL\r\n${tag} OK Namespace completed.\r\n`);
       case 'LIST':
-        this.list(tag, rest);
-        return;
+        return this.list(tag, rest);
       case 'LSUB': {
         const ref = astring(rest[0]);
         const pattern = astring(rest[1]);
@@ -611,62 +784,85 @@ class ImapConn extends Conn {
           return this.bad(tag, 'Error in IMAP command LSUB: Invalid arguments.');
         const match = patternMatcher(ref + pattern);
         const lines = FOLDERS.filter((f) => match(f.name)).map((f) => `* LSUB () "${DELIMITER}" ${quote(f.name)}\r\n`);
-        this.write(`${lines.join('')}${tag} OK Lsub completed.\r\n`);
-        return;
+        return this.send(`${lines.join('')}${tag} OK Lsub completed.\r\n`);
       }
       case 'STATUS':
-        this.status(tag, rest);
-        return;
+        return this.status(tag, rest);
       case 'SELECT':
       case 'EXAMINE':
-        this.select(tag, name, rest);
-        return;
+        return this.select(tag, name, rest);
       case 'ENABLE':
         if (this.state !== 'auth') return this.bad(tag, 'ENABLE is only valid before SELECT.');
         if (!rest.length || rest.some((a) => a.k !== 'atom')) return this.bad(tag, 'Error in IMAP command ENABLE: Invalid arguments.');
-        this.write(`* ENABLED\r\n${tag} OK Enabled.\r\n`);
-        return;
+        return this.send(`* ENABLED\r\n${tag} OK Enabled.\r\n`);
       case 'CLOSE':
       case 'UNSELECT':
         if (this.state !== 'selected') return this.bad(tag, 'No mailbox selected.');
         this.state = 'auth';
-        this.write(`${tag} OK ${name === 'CLOSE' ? 'Close' : 'Unselect'} completed.\r\n`);
-        return;
+        return this.send(`${tag} OK ${name === 'CLOSE' ? 'Close' : 'Unselect'} completed.\r\n`);
       case 'IDLE':
-        this.awaiting = { tag, kind: 'idle' };
-        this.write('+ idling\r\n');
-        return;
+        return this.idle(tag);
+      case 'SEARCH':
+      case 'UID':
+        return this.search(tag, name, rest);
       default:
-        this.bad(tag, `Unknown command ${name.slice(0, 40)}.`);
+        return this.bad(tag, `Unknown command ${name.slice(0, 40)}.`);
     }
   }
 
-  private saslResponse(tag: string, line: string): void {
-    if (line === '*') return this.bad(tag, 'Authentication aborted by client.');
-    const creds = decodePlain(line.trim());
+  private async authenticate(tag: string, rest: Arg[]): Promise<void> {
+    const mech = astring(rest[0])?.toUpperCase();
+    if (mech === undefined || rest.length > 2) return this.bad(tag, 'Error in IMAP command AUTHENTICATE: Invalid arguments.');
+    if (!this.secure) {
+      return this.send(`${tag} NO [PRIVACYREQUIRED] Plaintext authentication disallowed on non-secure (SSL/TLS) connections.\r\n`);
+    }
+    if (mech !== 'PLAIN') return this.send(`${tag} NO [CANNOT] Unsupported authentication mechanism.\r\n`);
+    let response = astring(rest[1]);
+    if (response === undefined) {
+      this.send('+ \r\n');
+      const line = await this.input(IMAP_FAREWELL);
+      if (line === null) return;
+      if (line === '*') return this.bad(tag, 'Authentication aborted by client.');
+      response = line.trim();
+    } else if (response === '=') response = '';
+    const creds = decodePlain(response);
     if (!creds) return this.bad(tag, 'Invalid base64 or SASL PLAIN data.');
     this.login(tag, creds.user, creds.password);
   }
 
   private login(tag: string, user: string, password: string): void {
     if (!this.secure) {
-      this.write(`${tag} NO [PRIVACYREQUIRED] Plaintext authentication disallowed on non-secure (SSL/TLS) connections.\r\n`);
-      return;
+      return this.send(`${tag} NO [PRIVACYREQUIRED] Plaintext authentication disallowed on non-secure (SSL/TLS) connections.\r\n`);
     }
-    if (!this.shared.credentialsMatch(user, password)) {
-      this.write(`${tag} NO [AUTHENTICATIONFAILED] Authentication failed.\r\n`);
-      return;
-    }
+    if (!this.shared.credentialsMatch(user, password)) return this.send(`${tag} NO [AUTHENTICATIONFAILED] Authentication failed.\r\n`);
     const live = this.shared.sessionsByUser.get(user) ?? 0;
     if (live >= this.shared.maxPerUser) {
-      this.write(`${tag} NO [LIMIT] Maximum number of connections from user exceeded (${this.shared.maxPerUser}).\r\n`);
-      return;
+      return this.send(`${tag} NO [LIMIT] Maximum number of connections from user exceeded (${this.shared.maxPerUser}).\r\n`);
     }
     this.shared.sessionsByUser.set(user, live + 1);
     this.loggedInAs = user;
     this.state = 'auth';
     this.shared.logins++;
-    this.write(`${tag} OK [CAPABILITY ${CAPS_AUTHED}] Logged in\r\n`);
+    this.send(`${tag} OK [CAPABILITY ${this.capabilities()}] Logged in\r\n`);
+  }
+
+  /** A client in IDLE waits for the server by design: the idle timeout writes a keep-alive instead of closing. */
+  private async idle(tag: string): Promise<void> {
+    this.send('+ idling\r\n');
+    this.idling = true;
+    const line = await this.input(IMAP_FAREWELL).finally(() => (this.idling = false));
+    if (line === null) return;
+    if (line.toUpperCase() === 'DONE') this.send(`${tag} OK Idle completed.\r\n`);
+    else this.bad(tag, 'Expected DONE.');
+  }
+
+  /** SEARCH and UID SEARCH / UID FETCH: every mailbox is empty, so nothing matches and nothing is fetched. */
+  private search(tag: string, name: string, rest: Arg[]): void {
+    const sub = name === 'UID' ? astring(rest[0])?.toUpperCase() : 'SEARCH';
+    if (sub !== 'SEARCH' && sub !== 'FETCH') return this.bad(tag, `Error in IMAP command ${name}: Unknown command.`);
+    if (this.state !== 'selected') return this.bad(tag, 'No mailbox selected.');
+    const label = name === 'UID' ? `UID ${sub === 'SEARCH' ? 'search' : 'fetch'}` : 'Search';
+    this.send(`${sub === 'SEARCH' ? '* SEARCH\r\n' : ''}${tag} OK ${label} completed.\r\n`);
   }
 
   private list(tag: string, rest: Arg[]): void {
@@ -695,15 +891,12 @@ class ImapConn extends Conn {
         if (v !== 'SPECIAL-USE' && v !== 'CHILDREN') return this.bad(tag, 'Error in IMAP command LIST: Unsupported return option.');
       }
     }
-    if (pattern === '') {
-      this.write(`* LIST (\\Noselect) "${DELIMITER}" ""\r\n${tag} OK List completed.\r\n`);
-      return;
-    }
+    if (pattern === '') return this.send(`* LIST (\\Noselect) "${DELIMITER}" ""\r\n${tag} OK List completed.\r\n`);
     const match = patternMatcher(ref + pattern);
     const lines = FOLDERS.filter((f) => match(f.name) && (!specialOnly || f.use)).map(
       (f) => `* LIST (\\HasNoChildren${f.use ? ` ${f.use}` : ''}) "${DELIMITER}" ${quote(f.name)}\r\n`,
     );
-    this.write(`${lines.join('')}${tag} OK List completed.\r\n`);
+    this.send(`${lines.join('')}${tag} OK List completed.\r\n`);
   }
 
   private status(tag: string, rest: Arg[]): void {
@@ -713,10 +906,7 @@ class ImapConn extends Conn {
       return this.bad(tag, 'Error in IMAP command STATUS: Invalid arguments.');
     }
     const folder = folderNamed(name);
-    if (!folder) {
-      this.write(`${tag} NO [NONEXISTENT] Mailbox doesn't exist: ${name.slice(0, 100)}\r\n`);
-      return;
-    }
+    if (!folder) return this.send(`${tag} NO [NONEXISTENT] Mailbox doesn't exist: ${name.slice(0, 100)}\r\n`);
     const values: Record<string, number> = { MESSAGES: 0, RECENT: 0, UIDNEXT: 1, UIDVALIDITY: this.shared.uidValidity, UNSEEN: 0 };
     const pairs: string[] = [];
     for (const item of items.v) {
@@ -725,10 +915,10 @@ class ImapConn extends Conn {
       if (value === undefined) return this.bad(tag, 'Error in IMAP command STATUS: Unknown status item.');
       pairs.push(`${key} ${value}`);
     }
-    this.write(`* STATUS ${quote(folder.name)} (${pairs.join(' ')})\r\n${tag} OK Status completed.\r\n`);
+    this.send(`* STATUS ${quote(folder.name)} (${pairs.join(' ')})\r\n${tag} OK Status completed.\r\n`);
   }
 
-  private select(tag: string, command: 'SELECT' | 'EXAMINE', rest: Arg[]): void {
+  private select(tag: string, command: string, rest: Arg[]): void {
     const name = astring(rest[0]);
     if (name === undefined || rest.length > 2 || (rest[1] && rest[1].k !== 'list')) {
       return this.bad(tag, `Error in IMAP command ${command}: Invalid arguments.`);
@@ -737,12 +927,11 @@ class ImapConn extends Conn {
     if (!folder) {
       // RFC 3501: a failed SELECT leaves no mailbox selected.
       if (this.state === 'selected') this.state = 'auth';
-      this.write(`${tag} NO [NONEXISTENT] Mailbox doesn't exist: ${name.slice(0, 100)}\r\n`);
-      return;
+      return this.send(`${tag} NO [NONEXISTENT] Mailbox doesn't exist: ${name.slice(0, 100)}\r\n`);
     }
     const readOnly = command === 'EXAMINE';
     this.state = 'selected';
-    this.write(
+    this.send(
       '* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\r\n' +
         `* OK [PERMANENTFLAGS (${readOnly ? '' : '\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*'})] Flags permitted.\r\n` +
         '* 0 EXISTS\r\n' +
@@ -754,138 +943,159 @@ class ImapConn extends Conn {
   }
 }
 
-const TAG_STOP = new Set([...'(){%*"\\]+']);
-
-/** RFC 3501 tag: ASTRING-CHARs except "+", no CTL, no space. */
-function validTag(tag: string): boolean {
-  if (!tag) return false;
-  for (const c of tag) {
-    const code = c.charCodeAt(0);
-    if (code <= 0x20 || code >= 0x7f || TAG_STOP.has(c)) return false;
-  }
-  return true;
-}
-
-const KNOWN_AFTER_LOGIN = new Set(['NAMESPACE', 'LIST', 'LSUB', 'STATUS', 'SELECT', 'EXAMINE', 'ENABLE', 'CLOSE', 'UNSELECT', 'IDLE']);
-
 // ---------------------------------------------------------------- SMTP
 
-const SMTP_NOT_IMPLEMENTED = new Set(['MAIL', 'RCPT', 'DATA', 'BDAT', 'VRFY', 'EXPN', 'HELP', 'ETRN', 'TURN']);
+const SMTP_NAME = 'mini';
+const SMTP_FAREWELL = '500 5.5.0 Error: line too long\r\n';
+const KEYWORDS_PLAIN = ['PIPELINING', '8BITMIME', 'STARTTLS'];
+const KEYWORDS_TLS = ['PIPELINING', '8BITMIME', 'AUTH PLAIN LOGIN'];
+const SMTP_NOT_IMPLEMENTED = new Set(['BDAT', 'VRFY', 'EXPN', 'HELP', 'ETRN', 'TURN']);
 
-class SmtpConn extends Conn {
+class SmtpSession extends Session {
   private greeted = false;
   private authed = false;
-  private sasl: { mech: 'PLAIN' } | { mech: 'LOGIN'; user?: string } | null = null;
+  /** The envelope of the message being submitted: MAIL given, recipients so far. */
+  private envelope: { recipients: number } | null = null;
+  private queued = 0;
 
   protected greet(): void {
-    this.write(`220 ${SMTP_NAME} ESMTP inboxguard-mini\r\n`);
+    this.send(`220 ${SMTP_NAME} ESMTP inboxguard-mini\r\n`);
   }
 
   protected timeoutNotice(): string {
     return `421 4.4.2 ${SMTP_NAME} Error: timeout exceeded\r\n`;
   }
 
-  protected tooLong(): void {
-    this.end('500 5.5.0 Error: line too long\r\n');
-  }
-
   private error(reply: string): void {
     if (this.tooManyErrors(`421 4.7.0 ${SMTP_NAME} Error: too many errors\r\n`)) return;
-    this.write(`${reply}\r\n`);
+    this.send(`${reply}\r\n`);
   }
 
-  protected onLine(line: string): void {
-    if (this.sasl) {
-      this.saslResponse(this.sasl, line.trim());
-      return;
+  protected async serve(): Promise<void> {
+    for (;;) {
+      const line = await this.input(SMTP_FAREWELL);
+      if (line === null) return;
+      const sp = line.indexOf(' ');
+      const name = (sp < 0 ? line : line.slice(0, sp)).toUpperCase();
+      const arg = sp < 0 ? '' : line.slice(sp + 1).trim();
+      await this.dispatch({ tag: '', name, line }, () => this.command(name, arg));
     }
-    const sp = line.indexOf(' ');
-    const verb = (sp < 0 ? line : line.slice(0, sp)).toUpperCase();
-    const arg = sp < 0 ? '' : line.slice(sp + 1).trim();
+  }
+
+  private async command(verb: string, arg: string): Promise<void> {
     switch (verb) {
       case 'EHLO':
       case 'HELO': {
         if (!arg) return this.error(`501 5.5.4 Syntax: ${verb} hostname`);
         this.greeted = true;
-        if (verb === 'HELO') return this.write(`250 ${SMTP_NAME}\r\n`);
-        const keywords = ['PIPELINING', '8BITMIME', this.secure ? 'AUTH PLAIN LOGIN' : 'STARTTLS'];
-        this.write([SMTP_NAME, ...keywords].map((k, i, all) => `250${i === all.length - 1 ? ' ' : '-'}${k}\r\n`).join(''));
-        return;
+        this.envelope = null;
+        if (verb === 'HELO') return this.send(`250 ${SMTP_NAME}\r\n`);
+        const k = this.script.keywords;
+        const keywords = this.secure ? (k?.tls ?? KEYWORDS_TLS) : (k?.plain ?? KEYWORDS_PLAIN);
+        return this.send([SMTP_NAME, ...keywords].map((kw, i, all) => `250${i === all.length - 1 ? ' ' : '-'}${kw}\r\n`).join(''));
       }
       case 'STARTTLS':
         if (this.secure) return this.error('554 5.5.1 Error: TLS already active');
         if (arg) return this.error('501 5.5.4 Syntax: STARTTLS');
-        this.write('220 2.0.0 Ready to start TLS\r\n');
+        this.send('220 2.0.0 Ready to start TLS\r\n');
         // RFC 3207: the session starts over, EHLO again.
-        this.startTls(() => (this.greeted = false));
+        this.greeted = false;
+        if (!(await this.upgrade())) this.destroy();
         return;
-      case 'AUTH': {
-        if (!this.secure) return this.error('530 5.7.0 Must issue a STARTTLS command first');
+      case 'AUTH':
+        return this.auth(arg);
+      case 'MAIL':
         if (!this.greeted) return this.error('503 5.5.1 Error: send HELO/EHLO first');
-        if (this.authed) return this.error('503 5.5.1 Error: already authenticated');
-        const [mechRaw = '', initial, extra] = arg.split(/\s+/);
-        if (extra !== undefined) return this.error('501 5.5.4 Syntax: AUTH mechanism [initial-response]');
-        const mech = mechRaw.toUpperCase();
-        if (mech === 'PLAIN') {
-          if (initial !== undefined) this.saslResponse({ mech: 'PLAIN' }, initial === '=' ? '' : initial);
-          else {
-            this.sasl = { mech: 'PLAIN' };
-            this.write('334 \r\n');
-          }
-          return;
-        }
-        if (mech === 'LOGIN') {
-          if (initial !== undefined) this.saslResponse({ mech: 'LOGIN' }, initial === '=' ? '' : initial);
-          else {
-            this.sasl = { mech: 'LOGIN' };
-            this.write('334 VXNlcm5hbWU6\r\n');
-          }
-          return;
-        }
-        return this.error('504 5.5.4 Unsupported authentication mechanism');
-      }
+        if (!this.authed) return this.error('530 5.7.0 Authentication required');
+        if (this.envelope) return this.error('503 5.5.1 Error: nested MAIL command');
+        if (!/^FROM:\s*<[^<>]*>/i.test(arg)) return this.error('501 5.5.4 Syntax: MAIL FROM:<address>');
+        this.envelope = { recipients: 0 };
+        return this.send('250 2.1.0 Ok\r\n');
+      case 'RCPT':
+        if (!this.envelope) return this.error('503 5.5.1 Error: need MAIL command');
+        if (!/^TO:\s*<[^<>]+>/i.test(arg)) return this.error('501 5.5.4 Syntax: RCPT TO:<address>');
+        this.envelope.recipients++;
+        return this.send('250 2.1.5 Ok\r\n');
+      case 'DATA':
+        if (!this.envelope?.recipients) return this.error('503 5.5.1 Error: need RCPT command');
+        return this.data();
       case 'NOOP':
-        return this.write('250 2.0.0 Ok\r\n');
+        return this.send('250 2.0.0 Ok\r\n');
       case 'RSET':
-        return this.write('250 2.0.0 Ok\r\n');
+        this.envelope = null;
+        return this.send('250 2.0.0 Ok\r\n');
       case 'QUIT':
-        this.end('221 2.0.0 Bye\r\n');
-        return;
+        return this.end('221 2.0.0 Bye\r\n');
       default:
         if (SMTP_NOT_IMPLEMENTED.has(verb)) return this.error('502 5.5.1 Error: command not implemented');
         return this.error('500 5.5.2 Error: command not recognized');
     }
   }
 
-  private saslResponse(state: NonNullable<SmtpConn['sasl']>, line: string): void {
-    this.sasl = null;
-    if (line === '*') return this.error('501 5.7.0 Authentication aborted');
-    if (state.mech === 'PLAIN') {
-      const creds = decodePlain(line);
+  /** The message, up to the lone dot: accepted (or refused as too big), then dropped. */
+  private async data(): Promise<void> {
+    this.send('354 End data with <CR><LF>.<CR><LF>\r\n');
+    let size = 0;
+    for (;;) {
+      const line = await this.input(SMTP_FAREWELL);
+      if (line === null) return;
+      if (line === '.') break;
+      size += line.length + 2;
+    }
+    this.envelope = null;
+    if (size > MAX_MESSAGE) return this.error('552 5.3.4 Error: message file too big');
+    this.send(`250 2.0.0 Ok: queued as MINI${++this.queued}\r\n`);
+  }
+
+  private async auth(arg: string): Promise<void> {
+    if (!this.secure) return this.error('530 5.7.0 Must issue a STARTTLS command first');
+    if (!this.greeted) return this.error('503 5.5.1 Error: send HELO/EHLO first');
+    if (this.authed) return this.error('503 5.5.1 Error: already authenticated');
+    const [mechRaw = '', initial, extra] = arg.split(/\s+/);
+    if (extra !== undefined) return this.error('501 5.5.4 Syntax: AUTH mechanism [initial-response]');
+    const mech = mechRaw.toUpperCase();
+    if (mech !== 'PLAIN' && mech !== 'LOGIN') return this.error('504 5.5.4 Unsupported authentication mechanism');
+    /** The client's next SASL response, after `prompt` unless it came with the command; null: the session is over. */
+    let first: string | undefined = initial === '=' ? '' : initial;
+    const response = async (prompt: string): Promise<string | null> => {
+      if (first !== undefined) {
+        const r = first;
+        first = undefined;
+        return r;
+      }
+      this.send(`334 ${prompt}\r\n`);
+      return this.input(SMTP_FAREWELL).then((l) => l?.trim() ?? null);
+    };
+    const aborted = (r: string): boolean => (r === '*' ? (this.error('501 5.7.0 Authentication aborted'), true) : false);
+    if (mech === 'PLAIN') {
+      const r = await response('');
+      if (r === null || aborted(r)) return;
+      const creds = decodePlain(r);
       if (!creds) return this.error('501 5.5.2 Cannot decode response');
       return this.verify(creds.user, creds.password);
     }
-    const value = decodeB64(line);
-    if (value === null) return this.error('501 5.5.2 Cannot decode response');
-    if (state.user === undefined) {
-      this.sasl = { mech: 'LOGIN', user: value };
-      this.write('334 UGFzc3dvcmQ6\r\n');
-      return;
-    }
-    this.verify(state.user, value);
+    const u = await response('VXNlcm5hbWU6');
+    if (u === null || aborted(u)) return;
+    const user = decodeB64(u);
+    if (user === null) return this.error('501 5.5.2 Cannot decode response');
+    const p = await response('UGFzc3dvcmQ6');
+    if (p === null || aborted(p)) return;
+    const password = decodeB64(p);
+    if (password === null) return this.error('501 5.5.2 Cannot decode response');
+    this.verify(user, password);
   }
 
   private verify(user: string, password: string): void {
     if (!this.shared.credentialsMatch(user, password)) return this.error('535 5.7.8 Error: authentication failed');
     this.authed = true;
     this.shared.logins++;
-    this.write('235 2.7.0 Authentication successful\r\n');
+    this.send('235 2.7.0 Authentication successful\r\n');
   }
 }
 
 // ---------------------------------------------------------------- server pair
 
-type Kind = { proto: 'imap' | 'smtp'; implicitTls: boolean };
+type Kind = { protocol: 'imap' | 'smtp'; implicitTls: boolean };
 
 function listen(server: net.Server, port: number, host: string): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -901,24 +1111,28 @@ function listen(server: net.Server, port: number, host: string): Promise<number>
 /** Starts the four listeners (IMAP STARTTLS and TLS, SMTP submission and smtps). */
 export async function startMiniMail(o: MiniMailOptions): Promise<MiniMail> {
   const host = o.host ?? '127.0.0.1';
-  const shared = new Shared({ ...o.tls }, o.user, o.password, o);
+  const shared = new Shared({ ...o.tls }, o);
 
-  const makeServer = (kind: Kind): net.Server =>
+  const makeServer = ({ protocol, implicitTls }: Kind): net.Server =>
     net.createServer({ noDelay: true }, (socket) => {
       socket.on('error', () => undefined);
       if (!shared.reachable || shared.closing) {
         socket.resetAndDestroy();
         return;
       }
-      const conn = kind.proto === 'imap' ? new ImapConn(shared, socket) : new SmtpConn(shared, socket);
-      conn.start(kind.implicitTls);
+      const script = o[protocol] ?? {};
+      const session =
+        protocol === 'imap'
+          ? new ImapSession(shared, socket, protocol, implicitTls, script)
+          : new SmtpSession(shared, socket, protocol, implicitTls, script);
+      void session.run();
     });
 
   const kinds: Array<[Kind, number]> = [
-    [{ proto: 'imap', implicitTls: false }, o.ports?.imapStarttls ?? 0],
-    [{ proto: 'imap', implicitTls: true }, o.ports?.imapTls ?? 0],
-    [{ proto: 'smtp', implicitTls: false }, o.ports?.submission ?? 0],
-    [{ proto: 'smtp', implicitTls: true }, o.ports?.smtps ?? 0],
+    [{ protocol: 'imap', implicitTls: false }, o.ports?.imapStarttls ?? 0],
+    [{ protocol: 'imap', implicitTls: true }, o.ports?.imapTls ?? 0],
+    [{ protocol: 'smtp', implicitTls: false }, o.ports?.submission ?? 0],
+    [{ protocol: 'smtp', implicitTls: true }, o.ports?.smtps ?? 0],
   ];
   const servers = kinds.map(([kind]) => makeServer(kind));
   const closeServers = (): Promise<void> =>
@@ -948,7 +1162,17 @@ export async function startMiniMail(o: MiniMailOptions): Promise<MiniMail> {
       shared.reachable = on;
     },
     stats() {
-      return { connections: shared.connections, logins: shared.logins, open: shared.conns.size };
+      let bytesSent = shared.bytesSent;
+      for (const c of shared.conns) bytesSent += c.raw.bytesWritten;
+      return { connections: shared.connections, logins: shared.logins, open: shared.conns.size, bytesSent };
+    },
+    transcript() {
+      if (!shared.record) throw new Error('transcript() needs startMiniMail({ record: true })');
+      return {
+        plaintext: shared.recorded.map((s) => Buffer.concat(s.plaintext).toString('latin1')).join('\n'),
+        imap: [...shared.commands.imap],
+        smtp: [...shared.commands.smtp],
+      };
     },
     close() {
       closed ??= (async () => {

@@ -3,7 +3,8 @@
 import { randomBytes } from 'node:crypto';
 import { expect } from 'vitest';
 import type { CheckReport, Status } from '../../lambdas/core/types.js';
-import { drained, endlessCertificate, IMAP_CAPS_TLS, malformedCertificate, type Hook, type Peer, type ScriptOptions } from './scripted.js';
+import type { Hook, Script, Session } from '../../lab/mini-mail.js';
+import { endlessCertificate, malformedCertificate } from './handshakes.js';
 
 export type Finding = [id: string, status: Status | readonly Status[], summary: RegExp];
 
@@ -13,9 +14,12 @@ export interface HostileCase {
   implicitTls?: boolean;
   /** How the monitor registers the port, when not as the server speaks it (implicitTls). */
   registeredAs?: 'tls' | 'starttls';
-  /** The misbehaviour: hooks over the default, compliant-looking script. */
-  /** `context`: a certificate chain of ~130 KB (long, still accepted) or ~440 KB (huge, over OpenSSL's limit). */
-  script: Omit<ScriptOptions, 'implicitTls' | 'context'> & { context?: 'long' | 'huge' };
+  /**
+   * The misbehaviour: hooks and settings over the mini-mail server (user sales@hostile.test,
+   * the canary password). `chain`: a certificate chain of ~130 KB (long, still accepted) or
+   * ~440 KB (huge, over OpenSSL's limit).
+   */
+  script: Script & { chain?: 'long' | 'huge' };
   /** Findings the report must hold. */
   expect: Finding[];
   /** More to check in the report. */
@@ -28,23 +32,23 @@ const MB = 1 << 20;
 /** Extra-session logins seen, by server port. */
 const extraLogins = new Map<number, number>();
 const stall = (): Promise<void> => new Promise(() => undefined); // the connection just hangs
-const silent = async (p: Peer): Promise<void> => {
-  await p.line(); // reads until the client gives up
+const silent = async (s: Session): Promise<void> => {
+  await s.line(); // reads until the client gives up
 };
 /** Closes at this command once TLS is up (the same command before TLS runs normally). */
-const closeAfterTls: Hook = (p) => (p.secure ? p.close() : 'default');
-const close = (p: Peer): void => p.close();
-const midHandshakeReset = async (p: Peer): Promise<void> => {
-  if (await p.anyBytes()) p.reset();
+const closeAfterTls: Hook = (s, _c, next) => (s.secure ? s.close() : next());
+const close = (s: Session): void => s.close();
+const midHandshakeReset = async (s: Session): Promise<void> => {
+  if (await s.anyBytes()) s.reset();
 };
-const midHandshakeClose = async (p: Peer): Promise<void> => {
-  if (await p.anyBytes()) p.close();
+const midHandshakeClose = async (s: Session): Promise<void> => {
+  if (await s.anyBytes()) s.close();
 };
-const tenMegabyteLine = async (p: Peer, prefix: string): Promise<void> => {
-  p.send(prefix);
-  await p.flood(10 * MB, 'A');
-  p.send('\r\n');
-  await silent(p);
+const tenMegabyteLine = async (s: Session, prefix: string): Promise<void> => {
+  s.send(prefix);
+  await s.flood(10 * MB, 'A');
+  s.send('\r\n');
+  await silent(s);
 };
 /** The command line said back a dozen times, each shifted by one more character: wherever a cut falls, it falls inside the password in one of them. */
 const echoed = (line: string): string => Array.from({ length: 12 }, (_, k) => `${'x'.repeat(k)} you sent: ${line}`).join(' ');
@@ -52,10 +56,9 @@ const echoed = (line: string): string => Array.from({ length: 12 }, (_, k) => `$
 const ESCAPE_LEFTOVERS = /\[2J|\]0;|\[1;1H|31m/;
 const manyCaps = (n: number): string => Array.from({ length: n }, (_, i) => `X-CAP-${i}`).join(' ');
 const notUtf8 = Buffer.from([0xff, 0xfe, 0xc3, 0x28, 0xa0, 0xa1, 0xe2, 0x28, 0xa1, 0xf0, 0x28, 0x8c, 0xbc]);
-const endlessLiteral: Hook = async (p, c) => {
-  p.send(`* OK [ALERT] {999999999}\r\n`);
-  await p.flood(4 * 1024 * MB, 'A');
-  void c;
+const endlessLiteral: Hook = async (s) => {
+  s.send(`* OK [ALERT] {999999999}\r\n`);
+  await s.flood(4 * 1024 * MB, 'A');
 };
 
 /** `stage`: IMAP CAPABILITY/ID/LOGIN..., on the measuring session (which logs in) and the extra sessions. */
@@ -80,20 +83,20 @@ export const IMAP_CASES: HostileCase[] = [
   {
     name: 'half a greeting, then stalls',
     protocol: 'imap',
-    script: { greeting: async (p) => (p.send('* OK [CAPABILITY IMAP4rev1 STAR'), stall()) },
+    script: { greeting: async (s) => (s.send('* OK [CAPABILITY IMAP4rev1 STAR'), stall()) },
     expect: [['imap.tls', 'unknown', /no answer in time at the greeting/]],
   },
   {
     name: 'trickles its greeting one byte per second',
     protocol: 'imap',
-    script: { greeting: (p) => p.trickle('* OK [CAPABILITY IMAP4rev1 STARTTLS] slow server ready\r\n') },
+    script: { greeting: (s) => s.trickle('* OK [CAPABILITY IMAP4rev1 STARTTLS] slow server ready\r\n') },
     expect: [['imap.tls', 'unknown', /no answer in time at the greeting/]],
   },
   {
     name: 'a 10 MB greeting line',
     protocol: 'imap',
     big: true,
-    script: { greeting: (p) => tenMegabyteLine(p, '* OK ') },
+    script: { greeting: (s) => tenMegabyteLine(s, '* OK ') },
     expect: [['imap.tls', 'fail', /a line longer than 65536 bytes \(at the greeting\)/]],
   },
   {
@@ -101,7 +104,7 @@ export const IMAP_CASES: HostileCase[] = [
     protocol: 'imap',
     implicitTls: true,
     big: true,
-    script: { greeting: (p) => tenMegabyteLine(p, '* OK ') },
+    script: { greeting: (s) => tenMegabyteLine(s, '* OK ') },
     // The handshake itself succeeded; the session stops at the line, before anything is logged in.
     expect: [
       ['imap.tls', 'pass', /implicit TLS/],
@@ -111,26 +114,26 @@ export const IMAP_CASES: HostileCase[] = [
   {
     name: 'garbage: an HTTP server',
     protocol: 'imap',
-    script: { greeting: (p) => (p.send('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n'), p.close()) },
+    script: { greeting: (s) => (s.send('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n'), s.close()) },
     expect: [['imap.tls', 'fail', /^STARTTLS failed: not an IMAP greeting: HTTP\/1\.1 400 .*\(at the greeting\)$/]],
   },
   {
     name: 'garbage: random bytes',
     protocol: 'imap',
-    script: { greeting: async (p) => (p.send(randomBytes(4096)), p.send('\r\n'), silent(p)) },
+    script: { greeting: async (s) => (s.send(randomBytes(4096)), s.send('\r\n'), silent(s)) },
     expect: [['imap.tls', 'fail', /at the greeting/]],
   },
   {
     name: 'bytes that are not UTF-8 in the greeting and the login answer',
     protocol: 'imap',
     script: {
-      greeting: (p) =>
-        p.send(
+      greeting: (s) =>
+        s.send(
           Buffer.concat([Buffer.from('* OK [CAPABILITY IMAP4rev1 LITERAL+ ID STARTTLS LOGINDISABLED] '), notUtf8, Buffer.from('\r\n')]),
         ),
       on: {
-        LOGIN: (p, c) => p.send(Buffer.concat([Buffer.from(`${c.tag} NO [AUTHENTICATIONFAILED] `), notUtf8, Buffer.from('\r\n')])),
-        AUTHENTICATE: (p, c) => p.send(Buffer.concat([Buffer.from(`${c.tag} NO [AUTHENTICATIONFAILED] `), notUtf8, Buffer.from('\r\n')])),
+        LOGIN: (s, c) => s.send(Buffer.concat([Buffer.from(`${c.tag} NO [AUTHENTICATIONFAILED] `), notUtf8, Buffer.from('\r\n')])),
+        AUTHENTICATE: (s, c) => s.send(Buffer.concat([Buffer.from(`${c.tag} NO [AUTHENTICATIONFAILED] `), notUtf8, Buffer.from('\r\n')])),
       },
     },
     expect: [
@@ -141,7 +144,7 @@ export const IMAP_CASES: HostileCase[] = [
   {
     name: 'advertises STARTTLS, then rejects it',
     protocol: 'imap',
-    script: { on: { STARTTLS: (p, c) => p.send(`${c.tag} NO STARTTLS is not available today\r\n`) } },
+    script: { on: { STARTTLS: (s, c) => s.send(`${c.tag} NO STARTTLS is not available today\r\n`) } },
     expect: [
       ['imap.tls', 'fail', /^STARTTLS failed: STARTTLS answered NO .*\(at STARTTLS\)$/],
       ['imap.login', 'unknown', /no TLS session/],
@@ -152,11 +155,11 @@ export const IMAP_CASES: HostileCase[] = [
     protocol: 'imap',
     script: {
       on: {
-        STARTTLS: async (p, c) => (
-          p.send(`${c.tag} OK go ahead\r\n`),
-          await p.anyBytes(),
-          p.send('* OK still plaintext here\r\n'),
-          silent(p)
+        STARTTLS: async (s, c) => (
+          s.send(`${c.tag} OK go ahead\r\n`),
+          await s.anyBytes(),
+          s.send('* OK still plaintext here\r\n'),
+          silent(s)
         ),
       },
     },
@@ -168,7 +171,7 @@ export const IMAP_CASES: HostileCase[] = [
   {
     name: 'resets in the middle of the STARTTLS handshake',
     protocol: 'imap',
-    script: { on: { STARTTLS: async (p, c) => (p.send(`${c.tag} OK go ahead\r\n`), midHandshakeReset(p)) } },
+    script: { on: { STARTTLS: async (s, c) => (s.send(`${c.tag} OK go ahead\r\n`), midHandshakeReset(s)) } },
     expect: [['imap.tls', 'fail', /at the TLS handshake/]],
   },
   {
@@ -192,7 +195,7 @@ export const IMAP_CASES: HostileCase[] = [
     name: 'a long certificate chain (the CA 120 times, ~130 KB): accepted, kept to 10',
     protocol: 'imap',
     implicitTls: true,
-    script: { context: 'long' },
+    script: { chain: 'long' },
     expect: [
       ['imap.tls', 'pass', /implicit TLS/],
       ['imap.cert-trust', 'pass', /verifies/],
@@ -203,14 +206,14 @@ export const IMAP_CASES: HostileCase[] = [
     name: 'a huge certificate chain (the CA 400 times, ~440 KB)',
     protocol: 'imap',
     implicitTls: true,
-    script: { context: 'huge' },
+    script: { chain: 'huge' },
     expect: [['imap.tls', 'fail', /TLS error at the TLS handshake: ERR_SSL_EXCESSIVE_MESSAGE_SIZE/]],
   },
   {
     name: 'a certificate message without end (STARTTLS)',
     protocol: 'imap',
     big: true,
-    script: { on: { STARTTLS: async (p, c) => (p.send(`${c.tag} OK go ahead\r\n`), endlessCertificate(p)) } },
+    script: { on: { STARTTLS: async (s, c) => (s.send(`${c.tag} OK go ahead\r\n`), endlessCertificate(s)) } },
     expect: [['imap.tls', 'fail', /TLS error at the TLS handshake/]],
   },
   {
@@ -230,7 +233,7 @@ export const IMAP_CASES: HostileCase[] = [
     script: {
       on: {
         // The main session (tag a1) logs in; the extra sessions (tag x1) get the literal.
-        LOGIN: (p, c) => (/^x1 /.test(c.line) ? endlessLiteral(p, c) : 'default'),
+        LOGIN: (s, c, next) => (/^x1 /.test(c.line) ? endlessLiteral(s, c, next) : next()),
       },
     },
     // "* OK [ALERT] {999999999}" is a status response, where IMAP has no literals: the flood after it is one endless line.
@@ -247,14 +250,14 @@ export const IMAP_CASES: HostileCase[] = [
       on: {
         // Extra sessions (tag x1) are held until all have logged in: the first is flooded
         // with unsolicited lines, the fourth is answered only after 0.6 s.
-        LOGIN: async (p, c) => {
-          if (!/^x1 /.test(c.line)) return 'default';
-          const port = p.raw.localPort ?? 0;
+        LOGIN: async (s, c, next) => {
+          if (!/^x1 /.test(c.line)) return next();
+          const port = s.raw.localPort ?? 0;
           const n = (extraLogins.get(port) ?? 0) + 1;
           extraLogins.set(port, n);
           if (n === 4) await new Promise((r) => setTimeout(r, 600));
-          p.send(`${c.tag} OK logged in\r\n`);
-          if (n === 1) await p.flood(4 * 1024 * MB, '* 1 EXISTS\r\n'.repeat(4096));
+          s.send(`${c.tag} OK logged in\r\n`);
+          if (n === 1) await s.flood(4 * 1024 * MB, '* 1 EXISTS\r\n'.repeat(4096));
           return undefined;
         },
       },
@@ -271,12 +274,11 @@ export const IMAP_CASES: HostileCase[] = [
     script: {
       on: {
         // To the measuring session (tag c2) only, the one that logs in.
-        CAPABILITY: async (p, c) => {
-          if (!p.secure || c.tag !== 'c2') return 'default';
-          const line = Buffer.from(`* X-FILLER ${'x'.repeat(60 * 1024)}\r\n`);
-          for (let i = 0; i < 1000 && !p.isClosed; i++) if (!p.sock.write(line)) await drained(p.sock);
-          p.send(`* CAPABILITY ${IMAP_CAPS_TLS}\r\n${c.tag} OK done\r\n`);
-          return undefined;
+        CAPABILITY: async (s, c, next) => {
+          if (!s.secure || c.tag !== 'c2') return next();
+          const line = `* X-FILLER ${'x'.repeat(60 * 1024)}\r\n`;
+          await s.flood(1000 * line.length, line);
+          return next();
         },
       },
     },
@@ -291,13 +293,11 @@ export const IMAP_CASES: HostileCase[] = [
     name: 'thousands of capabilities',
     protocol: 'imap',
     script: {
-      // The ones that matter come last, after 5000 others.
-      greeting: (p) => p.send(`* OK [CAPABILITY IMAP4rev1 ${manyCaps(5000)} LITERAL+ ID STARTTLS LOGINDISABLED] ready\r\n`),
-      on: {
-        CAPABILITY: (p, c) =>
-          p.secure
-            ? p.send(`* CAPABILITY IMAP4rev1 ${manyCaps(5000)} LITERAL+ ID SPECIAL-USE AUTH=PLAIN\r\n${c.tag} OK done\r\n`)
-            : 'default',
+      // The ones that matter come last, after 5000 others: in the greeting, after TLS, after login.
+      capabilities: {
+        plain: `IMAP4rev1 ${manyCaps(5000)} LITERAL+ ID STARTTLS LOGINDISABLED`,
+        tls: `IMAP4rev1 ${manyCaps(5000)} LITERAL+ ID SPECIAL-USE AUTH=PLAIN`,
+        authed: `IMAP4rev1 ${manyCaps(5000)} LITERAL+ ID SPECIAL-USE NAMESPACE`,
       },
     },
     expect: [
@@ -312,9 +312,9 @@ export const IMAP_CASES: HostileCase[] = [
     protocol: 'imap',
     script: {
       on: {
-        LOGIN: (p, c) => p.send(`${c.tag} NO [AUTHENTICATIONFAILED] \x1b[2J\x1b]0;pwned\x07\u009b31m\u202eevil\u202c wrong password\r\n`),
-        AUTHENTICATE: (p, c) =>
-          p.send(`${c.tag} NO [AUTHENTICATIONFAILED] \x1b[2J\x1b]0;pwned\x07\u009b31m\u202eevil\u202c wrong password\r\n`),
+        LOGIN: (s, c) => s.send(`${c.tag} NO [AUTHENTICATIONFAILED] \x1b[2J\x1b]0;pwned\x07\u009b31m\u202eevil\u202c wrong password\r\n`),
+        AUTHENTICATE: (s, c) =>
+          s.send(`${c.tag} NO [AUTHENTICATIONFAILED] \x1b[2J\x1b]0;pwned\x07\u009b31m\u202eevil\u202c wrong password\r\n`),
       },
     },
     expect: [['imap.login', 'fail', /credentials rejected: .*wrong password/]],
@@ -330,15 +330,14 @@ export const IMAP_CASES: HostileCase[] = [
     name: 'Courier-IMAP behind a proxy that greets in its own words: found by what it shows after login',
     protocol: 'imap',
     script: {
-      greeting: (p) => p.send('* OK [CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED] IMAP4 proxy ready\r\n'),
+      greeting: (s) => s.send('* OK [CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED] IMAP4 proxy ready\r\n'),
+      capabilities: {
+        authed: 'IMAP4rev1 UIDPLUS CHILDREN NAMESPACE THREAD=ORDEREDSUBJECT THREAD=REFERENCES SORT QUOTA IDLE ACL ACL2=UNION',
+      },
       on: {
-        LOGIN: (p, c) =>
-          p.send(
-            `${c.tag} OK [CAPABILITY IMAP4rev1 UIDPLUS CHILDREN NAMESPACE THREAD=ORDEREDSUBJECT THREAD=REFERENCES SORT QUOTA IDLE ACL ACL2=UNION] LOGIN Ok.\r\n`,
-          ),
-        NAMESPACE: (p, c) => p.send(`* NAMESPACE (("INBOX." ".")) NIL (("#shared." "."))\r\n${c.tag} OK NAMESPACE completed.\r\n`),
-        LIST: (p, c) =>
-          p.send(`* LIST (\\HasChildren) "." "INBOX"\r\n* LIST (\\HasNoChildren) "." "INBOX.Sent"\r\n${c.tag} OK LIST completed\r\n`),
+        NAMESPACE: (s, c) => s.send(`* NAMESPACE (("INBOX." ".")) NIL (("#shared." "."))\r\n${c.tag} OK NAMESPACE completed.\r\n`),
+        LIST: (s, c) =>
+          s.send(`* LIST (\\HasChildren) "." "INBOX"\r\n* LIST (\\HasNoChildren) "." "INBOX.Sent"\r\n${c.tag} OK LIST completed\r\n`),
       },
     },
     expect: [
@@ -354,11 +353,11 @@ export const IMAP_CASES: HostileCase[] = [
     name: "a proxy greeting and only the INBOX. layout after login: said to be Courier's or Cyrus's",
     protocol: 'imap',
     script: {
-      greeting: (p) => p.send('* OK [CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED] IMAP4 proxy ready\r\n'),
+      greeting: (s) => s.send('* OK [CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED] IMAP4 proxy ready\r\n'),
+      capabilities: { authed: 'IMAP4rev1 NAMESPACE IDLE' },
       on: {
-        LOGIN: (p, c) => p.send(`${c.tag} OK [CAPABILITY IMAP4rev1 NAMESPACE IDLE] Logged in\r\n`),
-        NAMESPACE: (p, c) => p.send(`* NAMESPACE (("INBOX." ".")) NIL NIL\r\n${c.tag} OK done\r\n`),
-        LIST: (p, c) => p.send(`* LIST () "." "INBOX"\r\n* LIST () "." "INBOX.Sent"\r\n${c.tag} OK done\r\n`),
+        NAMESPACE: (s, c) => s.send(`* NAMESPACE (("INBOX." ".")) NIL NIL\r\n${c.tag} OK done\r\n`),
+        LIST: (s, c) => s.send(`* LIST () "." "INBOX"\r\n* LIST () "." "INBOX.Sent"\r\n${c.tag} OK done\r\n`),
       },
     },
     expect: [
@@ -386,19 +385,19 @@ export const IMAP_CASES: HostileCase[] = [
   {
     name: 'echoes the LOGIN line in a long NO reply, the password where the reply is cut',
     protocol: 'imap',
-    script: { on: { LOGIN: (p, c) => p.send(`${c.tag} NO [AUTHENTICATIONFAILED] ${echoed(c.line)}\r\n`) } },
+    script: { on: { LOGIN: (s, c) => s.send(`${c.tag} NO [AUTHENTICATIONFAILED] ${echoed(c.line)}\r\n`) } },
     expect: [['imap.login', 'fail', /credentials rejected: NO \[AUTHENTICATIONFAILED\] .*\[redacted\]/]],
   },
   {
     name: 'echoes the LOGIN line upper-cased',
     protocol: 'imap',
-    script: { on: { LOGIN: (p, c) => p.send(`${c.tag} NO ${c.line.toUpperCase()}\r\n`) } },
+    script: { on: { LOGIN: (s, c) => s.send(`${c.tag} NO ${c.line.toUpperCase()}\r\n`) } },
     expect: [['imap.login', 'fail', /credentials rejected: NO A1 LOGIN "SALES@HOSTILE.TEST" "\[redacted\]"/]],
   },
   {
     name: 'a \\Sent folder whose name carries an OSC escape (sets the terminal title)',
     protocol: 'imap',
-    script: { on: { LIST: (p, c) => p.send(`* LIST () "/" INBOX\r\n* LIST (\\Sent) "/" "Sent\x1b]0;title\x07"\r\n${c.tag} OK done\r\n`) } },
+    script: { on: { LIST: (s, c) => s.send(`* LIST () "/" INBOX\r\n* LIST (\\Sent) "/" "Sent\x1b]0;title\x07"\r\n${c.tag} OK done\r\n`) } },
     expect: [['imap.folders', 'pass', /^INBOX selectable; Sent folder "Sent" marked \\Sent$/]],
   },
   {
@@ -407,8 +406,8 @@ export const IMAP_CASES: HostileCase[] = [
     big: true,
     script: {
       on: {
-        LIST: (p, c) =>
-          p.send(`* LIST () "/" INBOX\r\n* LIST (\\Sent) "/" {30000}\r\n${'S\x01\x1b[1;1H'.repeat(3750)}\r\n${c.tag} OK done\r\n`),
+        LIST: (s, c) =>
+          s.send(`* LIST () "/" INBOX\r\n* LIST (\\Sent) "/" {30000}\r\n${'S\x01\x1b[1;1H'.repeat(3750)}\r\n${c.tag} OK done\r\n`),
       },
     },
     expect: [['imap.folders', 'pass', /^INBOX selectable; Sent folder "S( S)+…" marked \\Sent$/]],
@@ -424,11 +423,11 @@ export const IMAP_CASES: HostileCase[] = [
     protocol: 'imap',
     script: {
       on: {
-        STARTTLS: async (p, c) => {
-          p.send(
+        STARTTLS: async (s, c) => {
+          s.send(
             `${c.tag} OK Begin TLS\r\n* CAPABILITY IMAP4rev1 AUTH=PLAIN INJECTED\r\nc2 OK injected\r\n* ID ("name" "Injected")\r\nc3 OK injected\r\n`,
           );
-          await p.upgrade();
+          await s.upgrade();
         },
       },
     },
@@ -441,7 +440,7 @@ export const IMAP_CASES: HostileCase[] = [
     verify: (r) => {
       expect(r.evidence.imap!.identity?.capabilities).not.toContain('INJECTED');
       expect(r.evidence.imap!.identity?.capabilities).toContain('AUTH=PLAIN');
-      expect(r.evidence.imap!.identity?.id).toEqual({ name: 'hostile' });
+      expect(r.evidence.imap!.identity?.id).toEqual({ name: 'inboxguard-mini' });
     },
   },
   // Accept, then close at each protocol stage.
@@ -455,7 +454,7 @@ export const IMAP_CASES: HostileCase[] = [
   {
     name: 'closes after the greeting',
     protocol: 'imap',
-    script: { greeting: (p) => (p.send(`* OK [CAPABILITY IMAP4rev1 STARTTLS] hi\r\n`), p.close()) },
+    script: { greeting: (s) => (s.send(`* OK [CAPABILITY IMAP4rev1 STARTTLS] hi\r\n`), s.close()) },
     expect: [['imap.tls', 'fail', /the server closed the connection at CAPABILITY/]],
   },
   {
@@ -467,13 +466,13 @@ export const IMAP_CASES: HostileCase[] = [
   {
     name: 'closes after the STARTTLS go-ahead',
     protocol: 'imap',
-    script: { on: { STARTTLS: (p, c) => (p.send(`${c.tag} OK go\r\n`), p.close()) } },
+    script: { on: { STARTTLS: (s, c) => (s.send(`${c.tag} OK go\r\n`), s.close()) } },
     expect: [['imap.tls', 'fail', /at the TLS handshake/]],
   },
   {
     name: 'closes in the middle of the handshake',
     protocol: 'imap',
-    script: { on: { STARTTLS: async (p, c) => (p.send(`${c.tag} OK go\r\n`), midHandshakeClose(p)) } },
+    script: { on: { STARTTLS: async (s, c) => (s.send(`${c.tag} OK go\r\n`), midHandshakeClose(s)) } },
     expect: [['imap.tls', 'fail', /at the TLS handshake/]],
   },
   {
@@ -523,9 +522,10 @@ export const IMAP_CASES: HostileCase[] = [
   },
 ];
 
-const endlessSmtpLine: Hook = async (p) => {
-  p.send('535-');
-  await p.flood(4 * 1024 * MB, 'A');
+const manyKeywords = Array.from({ length: 5000 }, (_, i) => `X-KEYWORD-${i}`);
+const endlessSmtpLine: Hook = async (s) => {
+  s.send('535-');
+  await s.flood(4 * 1024 * MB, 'A');
 };
 
 export const SMTP_CASES: HostileCase[] = [
@@ -538,27 +538,27 @@ export const SMTP_CASES: HostileCase[] = [
   {
     name: 'half a greeting, then stalls',
     protocol: 'smtp',
-    script: { greeting: (p) => (p.send('220 mail.hostile.te'), stall()) },
+    script: { greeting: (s) => (s.send('220 mail.hostile.te'), stall()) },
     expect: [['smtp.tls', 'unknown', /no answer in time at the greeting/]],
   },
   {
     name: 'trickles its greeting one byte per second',
     protocol: 'smtp',
-    script: { greeting: (p) => p.trickle('220 mail.hostile.test ESMTP slow\r\n') },
+    script: { greeting: (s) => s.trickle('220 mail.hostile.test ESMTP slow\r\n') },
     expect: [['smtp.tls', 'unknown', /no answer in time at the greeting/]],
   },
   {
     name: 'a 10 MB greeting line',
     protocol: 'smtp',
     big: true,
-    script: { greeting: (p) => tenMegabyteLine(p, '220 ') },
+    script: { greeting: (s) => tenMegabyteLine(s, '220 ') },
     expect: [['smtp.tls', 'fail', /a line longer than 65536 bytes \(at the greeting\)/]],
   },
   {
     name: 'a 10 MB EHLO line after TLS',
     protocol: 'smtp',
     big: true,
-    script: { on: { EHLO: (p) => (p.secure ? tenMegabyteLine(p, '250-') : 'default') } },
+    script: { on: { EHLO: (s, _c, next) => (s.secure ? tenMegabyteLine(s, '250-') : next()) } },
     expect: [
       ['smtp.tls', 'pass', /STARTTLS/],
       ['smtp.auth', 'fail', /a line longer than 65536 bytes \(at EHLO\)/],
@@ -567,21 +567,21 @@ export const SMTP_CASES: HostileCase[] = [
   {
     name: 'garbage: an HTTP server',
     protocol: 'smtp',
-    script: { greeting: (p) => (p.send('HTTP/1.1 400 Bad Request\r\n\r\n'), p.close()) },
+    script: { greeting: (s) => (s.send('HTTP/1.1 400 Bad Request\r\n\r\n'), s.close()) },
     expect: [['smtp.tls', 'fail', /^STARTTLS failed: not an SMTP reply: HTTP\/1\.1 400 .*\(at the greeting\)$/]],
   },
   {
     name: 'garbage: random bytes',
     protocol: 'smtp',
-    script: { greeting: async (p) => (p.send(randomBytes(4096)), p.send('\r\n'), silent(p)) },
+    script: { greeting: async (s) => (s.send(randomBytes(4096)), s.send('\r\n'), silent(s)) },
     expect: [['smtp.tls', 'fail', /at the greeting/]],
   },
   {
     name: 'bytes that are not UTF-8 in the greeting and the AUTH answer',
     protocol: 'smtp',
     script: {
-      greeting: (p) => p.send(Buffer.concat([Buffer.from('220 '), notUtf8, Buffer.from('\r\n')])),
-      on: { AUTH: (p) => p.send(Buffer.concat([Buffer.from('535 5.7.8 '), notUtf8, Buffer.from('\r\n')])) },
+      greeting: (s) => s.send(Buffer.concat([Buffer.from('220 '), notUtf8, Buffer.from('\r\n')])),
+      on: { AUTH: (s) => s.send(Buffer.concat([Buffer.from('535 5.7.8 '), notUtf8, Buffer.from('\r\n')])) },
     },
     expect: [
       ['smtp.tls', 'pass', /STARTTLS/],
@@ -591,21 +591,21 @@ export const SMTP_CASES: HostileCase[] = [
   {
     name: 'echoes AUTH PLAIN in a long 535 reply, the base64 where the reply is cut',
     protocol: 'smtp',
-    script: { on: { AUTH: (p, c) => p.send(`535 5.7.8 ${echoed(c.line)} ${echoed(c.line.toUpperCase())}\r\n`) } },
+    script: { on: { AUTH: (s, c) => s.send(`535 5.7.8 ${echoed(c.line)} ${echoed(c.line.toUpperCase())}\r\n`) } },
     expect: [['smtp.auth', 'fail', /credentials rejected: 535 5\.7\.8 .*\[redacted\]/]],
   },
   {
     name: 'offers AUTH LOGIN only and echoes the base64 password, also upper-cased',
     protocol: 'smtp',
     script: {
+      keywords: { tls: ['AUTH LOGIN'] },
       on: {
-        EHLO: (p) => (p.secure ? p.send('250-mail.hostile.test\r\n250 AUTH LOGIN\r\n') : 'default'),
-        AUTH: async (p) => {
-          p.send('334 VXNlcm5hbWU6\r\n');
-          const user = await p.line();
-          p.send('334 UGFzc3dvcmQ6\r\n');
-          const password = (await p.line()) ?? '';
-          p.send(`535 5.7.8 ${'x'.repeat(100)} got ${user} ${password} ${password.toUpperCase()} ${password.slice(0, 12)}\r\n`);
+        AUTH: async (s) => {
+          s.send('334 VXNlcm5hbWU6\r\n');
+          const user = await s.line();
+          s.send('334 UGFzc3dvcmQ6\r\n');
+          const password = (await s.line()) ?? '';
+          s.send(`535 5.7.8 ${'x'.repeat(100)} got ${user} ${password} ${password.toUpperCase()} ${password.slice(0, 12)}\r\n`);
         },
       },
     },
@@ -627,7 +627,7 @@ export const SMTP_CASES: HostileCase[] = [
   {
     name: 'advertises STARTTLS, then rejects it',
     protocol: 'smtp',
-    script: { on: { STARTTLS: (p) => p.send('454 4.7.0 TLS not available due to local problem\r\n') } },
+    script: { on: { STARTTLS: (s) => s.send('454 4.7.0 TLS not available due to local problem\r\n') } },
     expect: [
       ['smtp.tls', 'fail', /^STARTTLS failed: STARTTLS answered 454 .*\(at STARTTLS\)$/],
       ['smtp.auth', 'unknown', /no TLS session/],
@@ -637,7 +637,7 @@ export const SMTP_CASES: HostileCase[] = [
     name: 'answers STARTTLS, then carries on in plaintext',
     protocol: 'smtp',
     script: {
-      on: { STARTTLS: async (p) => (p.send('220 go ahead\r\n'), await p.anyBytes(), p.send('250 still plaintext\r\n'), silent(p)) },
+      on: { STARTTLS: async (s) => (s.send('220 go ahead\r\n'), await s.anyBytes(), s.send('250 still plaintext\r\n'), silent(s)) },
     },
     expect: [
       ['smtp.tls', 'fail', /at the TLS handshake/],
@@ -647,20 +647,20 @@ export const SMTP_CASES: HostileCase[] = [
   {
     name: 'resets in the middle of the STARTTLS handshake',
     protocol: 'smtp',
-    script: { on: { STARTTLS: async (p) => (p.send('220 go ahead\r\n'), midHandshakeReset(p)) } },
+    script: { on: { STARTTLS: async (s) => (s.send('220 go ahead\r\n'), midHandshakeReset(s)) } },
     expect: [['smtp.tls', 'fail', /at the TLS handshake/]],
   },
   {
     name: 'a malformed certificate chain (STARTTLS)',
     protocol: 'smtp',
-    script: { on: { STARTTLS: async (p) => (p.send('220 go ahead\r\n'), malformedCertificate(p)) } },
+    script: { on: { STARTTLS: async (s) => (s.send('220 go ahead\r\n'), malformedCertificate(s)) } },
     expect: [['smtp.tls', 'fail', /TLS error at the TLS handshake/]],
   },
   {
     name: 'a huge certificate chain (implicit TLS, the CA 400 times)',
     protocol: 'smtp',
     implicitTls: true,
-    script: { context: 'huge' },
+    script: { chain: 'huge' },
     expect: [['smtp.tls', 'fail', /TLS error at the TLS handshake: ERR_SSL_EXCESSIVE_MESSAGE_SIZE/]],
   },
   {
@@ -678,12 +678,7 @@ export const SMTP_CASES: HostileCase[] = [
     protocol: 'smtp',
     // STARTTLS and AUTH come last, after 5000 others.
     script: {
-      on: {
-        EHLO: (p) =>
-          p.send(
-            `250-mail.hostile.test\r\n${Array.from({ length: 5000 }, (_, i) => `250-X-KEYWORD-${i}\r\n`).join('')}250-AUTH PLAIN LOGIN\r\n250 ${p.secure ? 'PIPELINING' : 'STARTTLS'}\r\n`,
-          ),
-      },
+      keywords: { plain: [...manyKeywords, 'AUTH PLAIN LOGIN', 'STARTTLS'], tls: [...manyKeywords, 'AUTH PLAIN LOGIN', 'PIPELINING'] },
     },
     expect: [
       ['smtp.tls', 'pass', /STARTTLS/],
@@ -696,9 +691,9 @@ export const SMTP_CASES: HostileCase[] = [
     protocol: 'smtp',
     script: {
       on: {
-        STARTTLS: async (p) => {
-          p.send('220 Ready to start TLS\r\n250-mail.injected\r\n250-INJECTED\r\n250 AUTH PLAIN LOGIN\r\n235 2.7.0 injected\r\n');
-          await p.upgrade();
+        STARTTLS: async (s) => {
+          s.send('220 Ready to start TLS\r\n250-mail.injected\r\n250-INJECTED\r\n250 AUTH PLAIN LOGIN\r\n235 2.7.0 injected\r\n');
+          await s.upgrade();
         },
       },
     },
@@ -722,7 +717,7 @@ export const SMTP_CASES: HostileCase[] = [
   {
     name: 'closes after the greeting',
     protocol: 'smtp',
-    script: { greeting: (p) => (p.send('220 hi\r\n'), p.close()) },
+    script: { greeting: (s) => (s.send('220 hi\r\n'), s.close()) },
     expect: [['smtp.tls', 'fail', /the server closed the connection at EHLO/]],
   },
   {
@@ -740,13 +735,13 @@ export const SMTP_CASES: HostileCase[] = [
   {
     name: 'closes after the STARTTLS go-ahead',
     protocol: 'smtp',
-    script: { on: { STARTTLS: (p) => (p.send('220 go\r\n'), p.close()) } },
+    script: { on: { STARTTLS: (s) => (s.send('220 go\r\n'), s.close()) } },
     expect: [['smtp.tls', 'fail', /at the TLS handshake/]],
   },
   {
     name: 'closes in the middle of the handshake',
     protocol: 'smtp',
-    script: { on: { STARTTLS: async (p) => (p.send('220 go\r\n'), midHandshakeClose(p)) } },
+    script: { on: { STARTTLS: async (s) => (s.send('220 go\r\n'), midHandshakeClose(s)) } },
     expect: [['smtp.tls', 'fail', /at the TLS handshake/]],
   },
   {

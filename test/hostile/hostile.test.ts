@@ -7,7 +7,6 @@
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import tls from 'node:tls';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EnvCredentials } from '../../lambdas/adapters/credentials.js';
@@ -18,13 +17,12 @@ import { runCycle, type CycleResult } from '../../lambdas/app/monitor.js';
 import { runCheck } from '../../lambdas/app/runCheck.js';
 import type { Alert, ServerConfig } from '../../lambdas/core/monitor-types.js';
 import type { CheckReport, Endpoint } from '../../lambdas/core/types.js';
-import { freePorts } from '../../lab/process.js';
+import { freePorts, sleep } from '../../lab/process.js';
 import { CANARY_PASSWORD, leaks } from '../../lab/canary.js';
 import { nextCycle } from '../support/clock.js';
 import { makeMiniCerts, type MiniCerts } from '../../lab/mini-certs.js';
-import { startMiniMail, type MiniMail } from '../../lab/mini-mail.js';
+import { startMiniMail, type MiniMail, type MiniTls } from '../../lab/mini-mail.js';
 import { HOSTILE_CASES, type HostileCase } from './cases.js';
-import { imapScript, ScriptedServer, smtpScript, sleep } from './scripted.js';
 
 const TIMEOUT_MS = 3000;
 /** Jobs at once: the monitor's default is 4; 8 keeps every kind of case running beside the compliant servers. */
@@ -36,11 +34,12 @@ const alertsFile = join(dir, 'alerts.jsonl');
 const MB = 2 ** 20;
 
 let certs: MiniCerts;
-const contexts: Record<'normal' | 'long' | 'huge', tls.SecureContext> = {} as never;
+const chains: Record<'normal' | 'long' | 'huge', MiniTls> = {} as never;
 let good: MiniMail;
 let embedded: EmbeddedStore;
 let refusedPort: number;
-const servers: ScriptedServer[] = [];
+/** One mini-mail server per hostile case, in the order of HOSTILE_CASES. */
+const servers: MiniMail[] = [];
 const alerts: Alert[] = [];
 const logs: string[] = [];
 const unhandled: unknown[] = [];
@@ -88,16 +87,18 @@ const compliant = (): ServerConfig[] =>
       }) as ServerConfig,
   );
 
-async function startCase(c: HostileCase, commands?: string[]): Promise<ScriptedServer> {
-  const o = {
-    ...c.script,
-    implicitTls: !!c.implicitTls,
-    context: contexts[c.script.context ?? 'normal'],
-    ...(commands ? { commands } : {}),
-  };
-  const s = await new ScriptedServer(c.protocol === 'imap' ? imapScript(o) : smtpScript(o)).listen();
-  servers.push(s);
-  return s;
+/** The case's server, scripted for its protocol, and the port the case is about. */
+async function startCase(c: HostileCase): Promise<{ mail: MiniMail; port: number }> {
+  const mail = await startMiniMail({
+    tls: chains[c.script.chain ?? 'normal'],
+    user: USER,
+    password: CANARY_PASSWORD,
+    [c.protocol]: c.script,
+    record: true,
+  });
+  servers.push(mail);
+  const port = c.protocol === 'imap' ? mail.imap[c.implicitTls ? 'tls' : 'starttls'] : mail.smtp[c.implicitTls ? 'smtps' : 'submission'];
+  return { mail, port };
 }
 
 beforeAll(async () => {
@@ -105,9 +106,9 @@ beforeAll(async () => {
   process.on('unhandledRejection', onUnhandled);
   certs = await makeMiniCerts();
   const [hostileLeaf, goodLeaf] = await Promise.all([certs.leaf({ cn: HOST }), certs.leaf({ cn: 'mail.good.test' })]);
-  contexts.normal = tls.createSecureContext({ cert: hostileLeaf.cert, key: hostileLeaf.key });
-  contexts.long = tls.createSecureContext({ cert: hostileLeaf.leaf + certs.caPem.repeat(120), key: hostileLeaf.key });
-  contexts.huge = tls.createSecureContext({ cert: hostileLeaf.leaf + certs.caPem.repeat(400), key: hostileLeaf.key });
+  chains.normal = { cert: hostileLeaf.cert, key: hostileLeaf.key };
+  chains.long = { cert: hostileLeaf.leaf + certs.caPem.repeat(120), key: hostileLeaf.key };
+  chains.huge = { cert: hostileLeaf.leaf + certs.caPem.repeat(400), key: hostileLeaf.key };
   good = await startMiniMail({
     tls: { ...goodLeaf, ca: certs.caPem },
     user: 'sales@good.test',
@@ -190,8 +191,12 @@ describe('hostile servers: one monitor cycle over every behaviour, beside compli
   });
 
   it('the client let go of every connection', async () => {
-    for (let i = 0; i < 30 && servers.some((s) => s.open > 0); i++) await sleep(100);
-    expect(servers.map((s, i) => [HOSTILE_CASES[i]?.name, s.open]).filter(([, open]) => open !== 0)).toEqual([]);
+    const open = (): Array<[string | undefined, number]> =>
+      servers.map((s, i) => [HOSTILE_CASES[i]?.name, s.stats().open] as [string | undefined, number]).filter(([, n]) => n !== 0);
+    for (let i = 0; i < 30 && open().length; i++) await sleep(100);
+    expect(open()).toEqual([]);
+    // And every case's server was connected to: the count above is not zero by default.
+    expect(servers.filter((s) => s.stats().connections === 0).length).toBe(0);
   });
 
   it('the canary password appears nowhere: plaintext received, results, stored items, alerts, logs', async () => {
@@ -203,7 +208,7 @@ describe('hostile servers: one monitor cycle over every behaviour, beside compli
       alertsFile: existsSync(alertsFile) ? readFileSync(alertsFile, 'utf8') : '',
       logs: logs.join('\n'),
     };
-    for (const [i, s] of servers.entries()) captured[`plaintext received by "${HOSTILE_CASES[i]?.name}"`] = s.plaintext();
+    for (const [i, s] of servers.entries()) captured[`plaintext received by "${HOSTILE_CASES[i]?.name}"`] = s.transcript().plaintext;
     expect(dump.Items?.length).toBeGreaterThan(HOSTILE_CASES.length);
     expect(alerts.length).toBe(results.length);
     expect(leaks(captured)).toEqual([]);
@@ -243,8 +248,8 @@ async function peakGrowth<T>(fn: () => Promise<T>): Promise<{ value: T; rss: num
 describe('hostile servers that send megabytes, one at a time: memory stays bounded', () => {
   const big = HOSTILE_CASES.filter((c) => c.big);
   it.each(big.map((c) => [`${c.protocol.toUpperCase()} ${c.name}`, c] as const))('%s', async (_name, c) => {
-    const server = await startCase(c);
-    const ep: Endpoint = { host: HOST, port: server.port, security: c.implicitTls ? 'tls' : 'starttls' };
+    const { mail: server, port } = await startCase(c);
+    const ep: Endpoint = { host: HOST, port, security: c.implicitTls ? 'tls' : 'starttls' };
     const started = Date.now();
     const {
       value: report,
@@ -263,12 +268,12 @@ describe('hostile servers that send megabytes, one at a time: memory stays bound
       ),
     );
     console.log(
-      `memory: ${c.protocol} ${c.name}: peak RSS +${(rss / MB).toFixed(1)} MB, heap +${(heap / MB).toFixed(1)} MB; the server got ${(server.bytesSent() / MB).toFixed(1)} MB out`,
+      `memory: ${c.protocol} ${c.name}: peak RSS +${(rss / MB).toFixed(1)} MB, heap +${(heap / MB).toFixed(1)} MB; the server got ${(server.stats().bytesSent / MB).toFixed(1)} MB out`,
     );
     expect(heap / MB, 'JS heap and buffers').toBeLessThan(48);
     expect(rss / MB, 'resident set').toBeLessThan(96);
     // A server offering gigabytes gets rid of a few megabytes (kernel buffers) before the client hangs up.
-    expect(server.bytesSent() / MB, 'what the client took').toBeLessThan(40);
+    expect(server.stats().bytesSent / MB, 'what the client took').toBeLessThan(40);
     expect(Date.now() - started).toBeLessThanOrEqual(TIMEOUT_MS + 1000);
     expectFindings(c, report);
   });

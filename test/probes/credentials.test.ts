@@ -1,36 +1,36 @@
 // Credentials that could inject commands: IMAP-special characters are quoted (or sent as
 // literals) and log in; CR, LF or NUL are refused before anything is sent. Proven against
-// the mini mail server (a real parser of quoted strings and literals) and a scripted
-// server that records every byte it receives.
-import tls from 'node:tls';
+// the mini mail server: a real parser of quoted strings and literals, scripted where a
+// test needs it, recording every byte it receives.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCheck } from '../../lambdas/app/runCheck.js';
 import type { CheckReport } from '../../lambdas/core/types.js';
-import { imapScript, ScriptedServer, smtpScript } from '../hostile/scripted.js';
 import { makeMiniCerts, type MiniCerts } from '../../lab/mini-certs.js';
-import { startMiniMail, type MiniMail } from '../../lab/mini-mail.js';
+import { startMiniMail, type MiniMail, type MiniMailOptions } from '../../lab/mini-mail.js';
 
 let certs: MiniCerts;
 let leaf: { cert: string; key: string };
-let context: tls.SecureContext;
 const mails: MiniMail[] = [];
-const scripted: ScriptedServer[] = [];
 
 beforeAll(async () => {
   certs = await makeMiniCerts();
   leaf = await certs.leaf({ cn: 'mail.acme.test' });
-  context = tls.createSecureContext({ cert: leaf.cert, key: leaf.key });
 }, 60_000);
 afterAll(async () => {
-  await Promise.all([...mails.map((m) => m.close()), ...scripted.map((s) => s.close())]);
+  await Promise.all(mails.map((m) => m.close()));
   await certs?.remove();
 });
 
 const status = (r: CheckReport, id: string) => r.requirements.find((x) => x.id === id)!;
 
-async function checkWith(user: string, password: string, serverPassword = password): Promise<CheckReport> {
-  const mail = await startMiniMail({ tls: { ...leaf, ca: certs.caPem }, user, password: serverPassword });
+async function mini(o: Omit<MiniMailOptions, 'tls'>): Promise<MiniMail> {
+  const mail = await startMiniMail({ tls: { ...leaf, ca: certs.caPem }, ...o });
   mails.push(mail);
+  return mail;
+}
+
+async function checkWith(user: string, password: string, serverPassword = password): Promise<CheckReport> {
+  const mail = await mini({ user, password: serverPassword });
   return runCheck(
     {
       imap: { host: 'mail.acme.test', port: mail.imap.starttls, security: 'starttls' },
@@ -63,46 +63,45 @@ describe('credentials with special characters', () => {
   });
 
   it('the extra sessions send the password quoted with \\" and \\\\ escapes', async () => {
-    const commands: string[] = [];
-    const s = await new ScriptedServer(imapScript({ implicitTls: true, context, commands })).listen();
-    scripted.push(s);
-    await runCheck(
+    const s = await mini({ user: 'u', password: 'a"b\\c', record: true });
+    const r = await runCheck(
       {
-        imap: { host: 'mail.acme.test', port: s.port, security: 'tls' },
+        imap: { host: 'mail.acme.test', port: s.imap.tls, security: 'tls' },
         credentials: { user: 'u', password: 'a"b\\c' },
         resolve: { 'mail.acme.test': '127.0.0.1' },
         caPem: certs.caPem,
       },
       { timeoutMs: 5000 },
     );
-    expect(commands.filter((c) => c.startsWith('x1 LOGIN'))).toEqual(Array(4).fill('x1 LOGIN "u" "a\\"b\\\\c"'));
+    expect(s.transcript().imap.filter((c) => c.startsWith('x1 LOGIN'))).toEqual(Array(4).fill('x1 LOGIN "u" "a\\"b\\\\c"'));
+    // And the server's parser read them back as the password: all five sessions logged in.
+    expect(status(r, 'imap.connections')).toMatchObject({ status: 'pass', summary: '5 simultaneous sessions succeeded' });
   });
 
   it('an untagged line where the go-ahead for a literal belongs is not taken for an answer', async () => {
     // No LITERAL+: a non-ASCII password goes as a synchronizing literal, and this server
     // answers its marker with an untagged OK, then refuses. That session did not log in.
-    const s = await new ScriptedServer(
-      imapScript({
-        implicitTls: true,
-        context,
+    const s = await mini({
+      user: 'u',
+      password: 'pässwörd',
+      imap: {
+        // The greeting leaves out LITERAL+ (CAPABILITY, asked by the main session only, has it).
         greeting: (p) => p.send('* OK [CAPABILITY IMAP4rev1 ID SPECIAL-USE AUTH=PLAIN] ready\r\n'),
         continuation: (p, line) => {
           p.send(`* OK [ALERT] this is not a go-ahead\r\n${line.split(' ')[0]} NO [AUTHENTICATIONFAILED] refused\r\n`);
-          return false;
         },
-      }),
-    ).listen();
-    scripted.push(s);
+      },
+    });
     const r = await runCheck(
       {
-        imap: { host: 'mail.acme.test', port: s.port, security: 'tls' },
+        imap: { host: 'mail.acme.test', port: s.imap.tls, security: 'tls' },
         credentials: { user: 'u', password: 'pässwörd' },
         resolve: { 'mail.acme.test': '127.0.0.1' },
         caPem: certs.caPem,
       },
       { timeoutMs: 5000 },
     );
-    expect(status(r, 'imap.login').status).toBe('pass');
+    expect(status(r, 'imap.login'), status(r, 'imap.login').summary).toMatchObject({ status: 'pass' });
     expect(status(r, 'imap.connections')).toMatchObject({ status: 'fail' });
     expect(status(r, 'imap.connections').summary).toMatch(/only 1 simultaneous session, .*NO \[AUTHENTICATIONFAILED\] refused/);
   });
@@ -113,17 +112,11 @@ describe('credentials with special characters', () => {
     ['NUL in the password', 'sales@acme.test', 'pw\0admin'],
     ['CR LF in the user', 'sales@acme.test\r\nA1 LOGOUT', 'pw'],
   ])('%s: refused before anything is sent', async (_what, user, password) => {
-    const commands: string[] = [];
-    const servers = await Promise.all([
-      new ScriptedServer(imapScript({ implicitTls: false, context, commands })).listen(),
-      new ScriptedServer(smtpScript({ implicitTls: false, context, commands })).listen(),
-    ]);
-    scripted.push(...servers);
-    const [imap, smtp] = servers as [ScriptedServer, ScriptedServer];
+    const s = await mini({ user: 'sales@acme.test', password: 'pw', record: true });
     const r = await runCheck(
       {
-        imap: { host: 'mail.acme.test', port: imap.port, security: 'starttls' },
-        smtp: { host: 'mail.acme.test', port: smtp.port, security: 'starttls' },
+        imap: { host: 'mail.acme.test', port: s.imap.starttls, security: 'starttls' },
+        smtp: { host: 'mail.acme.test', port: s.smtp.submission, security: 'starttls' },
         credentials: { user, password },
         resolve: { 'mail.acme.test': '127.0.0.1' },
         caPem: certs.caPem,
@@ -136,8 +129,11 @@ describe('credentials with special characters', () => {
     // The checks that need no login still ran; no login command reached either server, in plaintext or over TLS.
     expect(status(r, 'imap.tls').status).toBe('pass');
     expect(status(r, 'smtp.tls').status).toBe('pass');
-    expect(commands.length).toBeGreaterThan(0);
-    const received = [...commands, imap.plaintext(), smtp.plaintext()].join('\n');
+    const { imap, smtp, plaintext } = s.transcript();
+    expect(imap.length).toBeGreaterThan(0);
+    expect(smtp.length).toBeGreaterThan(0);
+    expect(s.stats().logins).toBe(0);
+    const received = [...imap, ...smtp, plaintext].join('\n');
     expect(received).not.toMatch(/LOGIN|AUTH|DELETE|RCPT|admin/);
     expect(JSON.stringify(r)).not.toMatch(/DELETE|RCPT|admin/);
   });

@@ -452,7 +452,7 @@ describe('SMTP', () => {
       r.send('AUTH CRAM-MD5\r\nMAIL FROM:<a@b>\r\nXYZZY\r\nNOOP\r\nRSET\r\n');
       expect([await r.line(), await r.line(), await r.line(), await r.line(), await r.line()]).toEqual([
         '504 5.5.4 Unsupported authentication mechanism',
-        '502 5.5.1 Error: command not implemented',
+        '530 5.7.0 Authentication required',
         '500 5.5.2 Error: command not recognized',
         '250 2.0.0 Ok',
         '250 2.0.0 Ok',
@@ -465,6 +465,192 @@ describe('SMTP', () => {
     } finally {
       r.destroy();
     }
+  });
+});
+
+describe('SMTP submission and IMAP SEARCH: a message is accepted, and nothing is ever delivered', () => {
+  it('on the wire: MAIL needs AUTH, RCPT needs MAIL, DATA needs RCPT; the message is queued, INBOX stays empty', async () => {
+    const r = await Raw.connect(shared.smtp.smtps, true);
+    try {
+      await r.line();
+      r.send('EHLO client.mini.test\r\n');
+      await r.until('250 ');
+      r.send('MAIL FROM:<sales@mini.test>\r\n');
+      expect(await r.line()).toBe('530 5.7.0 Authentication required');
+      r.send(`AUTH PLAIN ${plainB64(USER, PASSWORD)}\r\n`);
+      expect(await r.line()).toBe('235 2.7.0 Authentication successful');
+      r.send('RCPT TO:<sales@mini.test>\r\nMAIL FROM:sales\r\nMAIL FROM:<sales@mini.test>\r\nDATA\r\nRCPT TO:<sales@mini.test>\r\n');
+      expect([await r.line(), await r.line(), await r.line(), await r.line(), await r.line()]).toEqual([
+        '503 5.5.1 Error: need MAIL command',
+        '501 5.5.4 Syntax: MAIL FROM:<address>',
+        '250 2.1.0 Ok',
+        '503 5.5.1 Error: need RCPT command',
+        '250 2.1.5 Ok',
+      ]);
+      r.send('DATA\r\n');
+      expect(await r.line()).toBe('354 End data with <CR><LF>.<CR><LF>');
+      r.send('Subject: probe\r\n\r\nhello\r\n..dot-stuffed\r\n.\r\n');
+      expect(await r.line()).toMatch(/^250 2\.0\.0 Ok: queued as MINI\d+$/);
+    } finally {
+      r.destroy();
+    }
+    const i = await Raw.connect(shared.imap.tls, true);
+    try {
+      await i.line();
+      await i.command('a1', `AUTHENTICATE PLAIN ${plainB64(USER, PASSWORD)}`);
+      expect((await i.command('a2', 'UID SEARCH ALL')).at(-1)).toBe('a2 BAD No mailbox selected.');
+      expect(await i.command('a3', 'SELECT INBOX')).toContain('* 0 EXISTS');
+      expect(await i.command('a4', 'UID SEARCH HEADER X-Probe "1"')).toEqual(['* SEARCH', 'a4 OK UID search completed.']);
+      expect(await i.command('a5', 'SEARCH ALL')).toEqual(['* SEARCH', 'a5 OK Search completed.']);
+      expect(await i.command('a6', 'UID FETCH 1:* (FLAGS)')).toEqual(['a6 OK UID fetch completed.']);
+      expect((await i.command('a7', 'UID EXPUNGE 1')).at(-1)).toMatch(/^a7 BAD/);
+    } finally {
+      i.destroy();
+    }
+  });
+
+  it('nodemailer submits a message on submission after STARTTLS', async () => {
+    const conn = smtpClient(shared.smtp.submission, false);
+    try {
+      await smtpConnect(conn);
+      await smtpLogin(conn, { user: USER, pass: PASSWORD });
+      const info = await new Promise<{ accepted: unknown[]; response: string }>((resolve, reject) =>
+        conn.send({ from: USER, to: [USER] }, 'Subject: hi\r\n\r\nhello\r\n', (err, i) => (err ? reject(err) : resolve(i))),
+      );
+      expect(info.accepted).toEqual([USER]);
+      expect(info.response).toMatch(/^250 2\.0\.0 Ok: queued as/);
+    } finally {
+      conn.close();
+    }
+  });
+});
+
+describe('scripts: a step replaced, or wrapped around its normal behaviour (next)', () => {
+  it('a hook answers instead of the command, or around it; commands without a hook run as normal', async () => {
+    const m = await start({
+      imap: {
+        on: {
+          NOOP: (s, c) => s.send(`${c.tag} NO not today\r\n`),
+          ID: async (s, _c, next) => {
+            s.send('* OK before\r\n');
+            await next();
+            s.send('* OK after\r\n');
+          },
+        },
+      },
+    });
+    const r = await Raw.connect(m.imap.tls, true);
+    try {
+      await r.line();
+      expect(await r.command('a1', 'NOOP')).toEqual(['a1 NO not today']);
+      expect(await r.command('a2', 'ID NIL')).toEqual(['* OK before', '* ID ("name" "inboxguard-mini")', 'a2 OK ID completed.']);
+      expect(await r.line()).toBe('* OK after');
+      expect(await r.command('a3', 'CAPABILITY')).toEqual([
+        '* CAPABILITY IMAP4rev1 ID IDLE LITERAL+ SPECIAL-USE AUTH=PLAIN',
+        'a3 OK Capability completed.',
+      ]);
+    } finally {
+      r.destroy();
+    }
+  });
+
+  it('settings: the IMAP capabilities at each stage and the EHLO keywords before and after TLS', async () => {
+    const m = await start({
+      imap: { capabilities: { plain: 'IMAP4rev1 STARTTLS X-PLAIN', tls: 'IMAP4rev1 AUTH=PLAIN X-TLS', authed: 'IMAP4rev1 X-AUTHED' } },
+      smtp: { keywords: { plain: ['STARTTLS', 'X-PLAIN'], tls: ['AUTH PLAIN', 'X-TLS'] } },
+    });
+    const r = await Raw.connect(m.imap.starttls);
+    try {
+      expect(await r.line()).toBe('* OK [CAPABILITY IMAP4rev1 STARTTLS X-PLAIN] inboxguard mini IMAP ready.');
+      await r.command('a1', 'STARTTLS');
+      await r.startTls();
+      expect((await r.command('a2', 'CAPABILITY'))[0]).toBe('* CAPABILITY IMAP4rev1 AUTH=PLAIN X-TLS');
+      expect(await r.command('a3', `LOGIN "${USER}" "${PASSWORD.replace('"', '\\"')}"`)).toEqual([
+        'a3 OK [CAPABILITY IMAP4rev1 X-AUTHED] Logged in',
+      ]);
+    } finally {
+      r.destroy();
+    }
+    const s = await Raw.connect(m.smtp.submission);
+    try {
+      await s.line();
+      s.send('EHLO c\r\n');
+      expect(await s.until('250 ')).toEqual(['250-mini', '250-STARTTLS', '250 X-PLAIN']);
+      s.send('STARTTLS\r\n');
+      await s.line();
+      await s.startTls();
+      s.send('EHLO c\r\n');
+      expect(await s.until('250 ')).toEqual(['250-mini', '250-AUTH PLAIN', '250 X-TLS']);
+    } finally {
+      s.destroy();
+    }
+  });
+
+  it('onConnect and greeting hooks: next runs the rest of the session, or the hook takes it over', async () => {
+    const events: string[] = [];
+    const m = await start({
+      imap: {
+        onConnect: async (s, next) => {
+          events.push(`connect ${s.implicitTls ? 'tls' : 'plain'}`);
+          await next();
+          events.push('session over');
+        },
+        greeting: (s) => s.send('* OK [CAPABILITY IMAP4rev1 STARTTLS] my own words\r\n'),
+      },
+      smtp: { onConnect: (s) => s.send('554 5.3.2 not today\r\n') },
+    });
+    const r = await Raw.connect(m.imap.starttls);
+    expect(await r.line()).toBe('* OK [CAPABILITY IMAP4rev1 STARTTLS] my own words');
+    expect(await r.command('a1', 'LOGOUT')).toEqual(['* BYE Logging out', 'a1 OK Logout completed.']);
+    expect(await r.closed()).toBe(true);
+    await waitFor(() => events.length === 2);
+    expect(events).toEqual(['connect plain', 'session over']);
+    const s = await Raw.connect(m.smtp.submission);
+    expect(await s.line()).toBe('554 5.3.2 not today');
+    s.send('EHLO c\r\n');
+    expect(await s.line(300).catch(() => 'no answer')).toBe('no answer'); // the hook took the session: nothing reads
+    s.destroy();
+  });
+
+  it('a hook that throws closes its own connection only; the server keeps serving', async () => {
+    const m = await start({ imap: { on: { NOOP: () => Promise.reject(new Error('script bug')) } } });
+    const broken = await Raw.connect(m.imap.tls, true);
+    const other = await Raw.connect(m.imap.tls, true);
+    try {
+      await Promise.all([broken.line(), other.line()]);
+      broken.send('a1 NOOP\r\n');
+      expect(await broken.closed()).toBe(true);
+      expect(await other.command('b1', 'CAPABILITY')).toHaveLength(2);
+    } finally {
+      broken.destroy();
+      other.destroy();
+    }
+  });
+
+  it('record: the bytes before TLS and the command lines after it, by protocol; without record, transcript() refuses', async () => {
+    const m = await start({ record: true });
+    const r = await Raw.connect(m.imap.starttls);
+    try {
+      await r.line();
+      await r.command('a1', 'CAPABILITY');
+      await r.command('a2', 'STARTTLS');
+      await r.startTls();
+      await r.command('a3', 'NOOP');
+    } finally {
+      r.destroy();
+    }
+    const s = await Raw.connect(m.smtp.smtps, true);
+    try {
+      await s.line();
+      s.send('EHLO c\r\n');
+      await s.until('250 ');
+    } finally {
+      s.destroy();
+    }
+    await waitFor(() => m.stats().open === 0);
+    expect(m.transcript()).toEqual({ plaintext: 'a1 CAPABILITY\r\na2 STARTTLS\r\n\n', imap: ['a3 NOOP'], smtp: ['EHLO c'] });
+    expect(m.stats().bytesSent).toBeGreaterThan(1000); // two TLS handshakes with certificates
+    expect(() => shared.transcript()).toThrow(/record: true/);
   });
 });
 
