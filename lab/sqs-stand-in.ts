@@ -2,7 +2,15 @@
 // latency, with a share of the entries failed the way SQS reports it (in `Failed`, SenderFault
 // false), and every message taken recorded per queue. Deterministic: its failures come from a
 // seeded generator, so a run can be repeated. No vitest import: the bench uses it too.
-import { SendMessageBatchCommand, type SendMessageBatchCommandOutput, type SQSClient } from '@aws-sdk/client-sqs';
+import {
+  SendMessageBatchCommand,
+  SQSClient,
+  type SQSClientConfig,
+  type SendMessageBatchCommandInput,
+  type SendMessageBatchCommandOutput,
+} from '@aws-sdk/client-sqs';
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
 
 export interface SqsStandInOptions {
   /** Each call's latency in ms. @default 0 */
@@ -13,6 +21,8 @@ export interface SqsStandInOptions {
   alwaysFail?: (body: string) => boolean;
   /** @default 1 */
   seed?: number;
+  /** Receives each message taken instead of `taken` keeping it (the bench counts, so the stand-in's memory is not the sender's). */
+  record?: (queueUrl: string, body: string) => void;
 }
 
 /** mulberry32: a small seeded generator. */
@@ -38,10 +48,34 @@ export class SqsStandIn {
     this.random = generator(options.seed ?? 1);
   }
 
-  /** The client the code under test gets (only SendMessageBatch is served). */
-  get client(): Pick<SQSClient, 'send'> {
-    return { send: (command: unknown) => this.send(command) } as unknown as Pick<SQSClient, 'send'>;
-  }
+  /**
+   * The client the code under test gets: the real SDK client (serializing, signing and parsing as in
+   * AWS) whose HTTP handler is the stand-in. Only SendMessageBatch is served.
+   */
+  readonly client: SQSClient = new SQSClient({
+    region: 'eu-west-1',
+    credentials: { accessKeyId: 'stand-in', secretAccessKey: 'stand-in' },
+    requestHandler: {
+      handle: async (request: { headers: Record<string, string>; body?: string | Uint8Array }) => {
+        const target = request.headers['x-amz-target'] ?? '';
+        if (!target.endsWith('.SendMessageBatch')) throw new Error(`the SQS stand-in serves SendMessageBatch only, not ${target}`);
+        const out = await this.send(
+          new SendMessageBatchCommand(JSON.parse(Buffer.from(request.body ?? '{}').toString('utf8')) as SendMessageBatchCommandInput),
+        );
+        const body = Buffer.from(JSON.stringify(out));
+        return {
+          response: {
+            statusCode: 200,
+            reason: 'OK',
+            headers: { 'content-type': 'application/x-amz-json-1.0', 'content-length': String(body.length) },
+            body: Readable.from([body]),
+          },
+        };
+      },
+      updateHttpClientConfig: () => {},
+      httpHandlerConfigs: () => ({}),
+    },
+  } as unknown as SQSClientConfig);
 
   messages(queueUrl: string): string[] {
     return this.taken.get(queueUrl) ?? [];
@@ -65,8 +99,9 @@ export class SqsStandIn {
         this.failedEntries++;
         Failed.push({ Id: e.Id!, SenderFault: false, Code: 'InternalError' });
       } else {
-        queue.push(body);
-        Successful.push({ Id: e.Id!, MessageId: `m${queue.length}`, MD5OfMessageBody: '' });
+        if (this.options.record) this.options.record(QueueUrl, body);
+        else queue.push(body);
+        Successful.push({ Id: e.Id!, MessageId: `m${this.calls}-${e.Id}`, MD5OfMessageBody: createHash('md5').update(body).digest('hex') });
       }
     }
     return { Successful, Failed };

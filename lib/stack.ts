@@ -60,6 +60,7 @@ export class InboxguardStack extends Stack {
       secretsPrefix: c.secretsPrefix,
       scheduleRate: Duration.minutes(c.scheduleRateMinutes),
       scheduleEnabled: c.scheduleEnabled,
+      dispatchSegments: c.dispatchSegments,
       probeBatchSize: c.probeBatchSize,
       probeMaxConcurrency: c.probeMaxConcurrency,
       probeTimeout: Duration.seconds(c.probeTimeoutSeconds),
@@ -72,6 +73,7 @@ export class InboxguardStack extends Stack {
     });
     this.observability = new Observability(this, 'Observability', {
       dispatchFunction: this.monitor.dispatchFunction,
+      segmentFunction: this.monitor.segmentFunction,
       probeFunction: this.monitor.probeFunction,
       roundTripFunction: this.monitor.roundTripFunction,
       probeLogGroup: this.monitor.probeFunction.logGroup,

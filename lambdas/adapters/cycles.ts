@@ -4,8 +4,9 @@ import type { CycleLog, SegmentTask } from '../app/dispatch.js';
 import { documentClient } from './dynamodb.js';
 import { TABLE_KEYS } from './table-keys.js';
 
-/** The partition key prefix of the cycle log's items (the stack lets the segment worker write these only). */
-export const CYCLE_PK_PREFIX = 'cycle#';
+import { CYCLE_PK_PREFIX } from './cycle-keys.js';
+
+export { CYCLE_PK_PREFIX } from './cycle-keys.js';
 /** How long a segment's record is kept: past any retry of its cycle. */
 const KEEP_SECONDS = 2 * 86_400;
 

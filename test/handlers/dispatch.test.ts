@@ -17,6 +17,8 @@ import { SqsStandIn } from '../../lab/sqs-stand-in.js';
 
 const JOBS = 'https://sqs.eu-west-1.amazonaws.com/123456789012/jobs';
 const SEGMENTS = 'https://sqs.eu-west-1.amazonaws.com/123456789012/segments';
+const ROUND_TRIPS = 'https://sqs.eu-west-1.amazonaws.com/123456789012/round-trips';
+const Q = 'https://sqs.eu-west-1.amazonaws.com/123456789012/q';
 const noWait = { sleep: async () => {} };
 
 let small: EmbeddedStore;
@@ -76,12 +78,12 @@ describe('dispatch, in one invocation (no segment queue)', () => {
 
   it('a round-trip event sends round-trip jobs, for the servers that opt in only, to the round-trip queue', async () => {
     const sqs = new SqsStandIn();
-    const deps = { registry: small.registry, sqs: sqs.client, queueUrl: 'checks', roundTripQueueUrl: 'round-trips' };
+    const deps = { registry: small.registry, sqs: sqs.client, queueUrl: JOBS, roundTripQueueUrl: ROUND_TRIPS };
     const out = await createDispatchHandler(deps)({ kind: 'round-trip', scheduledTime: '2026-12-01T09:00:07Z' });
     expect(out.jobs).toBe(4);
-    expect(sqs.messages('checks')).toEqual([]);
+    expect(sqs.messages(JOBS)).toEqual([]);
     expect(
-      jobsOf(sqs.messages('round-trips'))
+      jobsOf(sqs.messages(ROUND_TRIPS))
         .map((j) => j.jobId)
         .sort(),
     ).toEqual(['0000000', '0000007', '0000014', '0000021'].map((n) => `2026-12-01T09:00:00.000Z/srv-${n}/round-trip`));
@@ -92,7 +94,9 @@ describe('dispatch, in one invocation (no segment queue)', () => {
 });
 
 describe('BatchSender', () => {
-  const sqsMock = mockClient(SQSClient);
+  // One mocked client (not the class: the stand-in's client is an SQSClient too).
+  const client = new SQSClient({ region: 'eu-west-1' });
+  const sqsMock = mockClient(client);
   beforeEach(() => sqsMock.reset());
   afterAll(() => sqsMock.restore());
   const msg = (n: number) => ({ id: `job-${n}`, body: `{"n":${n}}` });
@@ -103,13 +107,13 @@ describe('BatchSender', () => {
       .resolvesOnce({ Failed: [{ Id: '3', SenderFault: false, Code: 'InternalError' }] })
       .resolves({ Failed: [] });
     const waits: number[] = [];
-    const sender = new BatchSender(new SQSClient({}), 'q', { backoffMs: 40, sleep: async (ms) => void waits.push(ms) });
+    const sender = new BatchSender(client, Q, { backoffMs: 40, sleep: async (ms) => void waits.push(ms) });
     for (let n = 0; n < 10; n++) await sender.add(msg(n));
     await sender.flush();
     const calls = sqsMock.commandCalls(SendMessageBatchCommand).map((c) => c.args[0].input);
     expect(calls).toHaveLength(2);
     expect(calls[0]!.Entries!.map((e) => e.MessageBody)).toEqual(Array.from({ length: 10 }, (_, n) => `{"n":${n}}`));
-    expect(calls[1]).toEqual({ QueueUrl: 'q', Entries: [{ Id: '0', MessageBody: '{"n":3}' }] });
+    expect(calls[1]).toEqual({ QueueUrl: Q, Entries: [{ Id: '0', MessageBody: '{"n":3}' }] });
     expect(waits).toHaveLength(1);
     expect(waits[0]).toBeLessThanOrEqual(40);
     expect({ sent: sender.sent, retried: sender.retried }).toEqual({ sent: 10, retried: 1 });
@@ -126,7 +130,7 @@ describe('BatchSender', () => {
           Code: 'InternalError',
         })),
       }));
-    const sender = new BatchSender(new SQSClient({}), 'q', { attempts: 3, ...noWait });
+    const sender = new BatchSender(client, Q, { attempts: 3, ...noWait });
     await sender.add(msg(0));
     await sender.add(msg(1));
     await expect(sender.flush()).rejects.toThrow(/SQS did not take 1 message\(s\) after 3 attempts: job-1 \(InternalError\)/);
@@ -135,7 +139,7 @@ describe('BatchSender', () => {
 
   it('does not retry a sender fault (the message itself is wrong)', async () => {
     sqsMock.on(SendMessageBatchCommand).resolves({ Failed: [{ Id: '0', SenderFault: true, Code: 'InvalidMessageContents' }] });
-    const sender = new BatchSender(new SQSClient({}), 'q', noWait);
+    const sender = new BatchSender(client, Q, noWait);
     await sender.add(msg(7));
     await expect(sender.flush()).rejects.toThrow(/job-7 \(InvalidMessageContents\)/);
     expect(sqsMock.commandCalls(SendMessageBatchCommand)).toHaveLength(1);
@@ -150,7 +154,7 @@ describe('BatchSender', () => {
       inFlight--;
       return { Failed: [] };
     });
-    const sender = new BatchSender(new SQSClient({}), 'q', { concurrency: 3 });
+    const sender = new BatchSender(client, Q, { concurrency: 3 });
     for (let n = 0; n < 200; n++) await sender.add(msg(n));
     await sender.flush();
     expect(most).toBe(3);
