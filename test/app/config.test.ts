@@ -33,7 +33,7 @@ const BAD: Array<[string, unknown, RegExp]> = [
   [
     'both password sources',
     { servers: [{ ...ok, passwordSecretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:x' }] },
-    /passwordSecretArn: give passwordEnv or passwordSecretArn, not both/,
+    /passwordSecretArn: give one of passwordEnv, passwordSecretArn or passwordCiphertext/,
   ],
   ['bad env name', { servers: [{ ...ok, passwordEnv: 'ACME-PW' }] }, /passwordEnv: is not an environment variable name/],
   [

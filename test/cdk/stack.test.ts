@@ -507,6 +507,57 @@ describe('least privilege', () => {
 });
 
 it('has every Output the CLI reads', () => {
-  for (const key of Object.values(STACK_OUTPUTS)) template.hasOutput(key, {});
+  // The key's output exists with credentialStore kms only (tested below).
+  for (const key of Object.values(STACK_OUTPUTS).filter((k) => k !== STACK_OUTPUTS.credentialKeyArn)) template.hasOutput(key, {});
   template.hasOutput(STACK_OUTPUTS.secretsPrefix, { Value: 'inboxguard/' });
+});
+
+describe('credentialStore kms', () => {
+  it('has no key, no decrypt grant and no key output with secretsmanager (the default)', () => {
+    expect(Object.keys(template.findResources('AWS::KMS::Key')).filter((id) => id.startsWith('Credentials'))).toEqual([]);
+    expect(roleStatements('MonitorProbe').filter((s) => s.Sid === 'DecryptServerPasswords')).toEqual([]);
+    expect(Object.keys(template.findOutputs('*'))).not.toContain(STACK_OUTPUTS.credentialKeyArn);
+  });
+
+  it('adds a rotating, retained key; the probes may Decrypt with it only under a serverId encryption context', () => {
+    const { template: t } = synth({ credentialStore: 'kms' });
+    const all = t.toJSON().Resources as Record<string, Resource>;
+    const [keyId, key] = Object.entries(all).find(([id, r]) => r.Type === 'AWS::KMS::Key' && id.startsWith('CredentialsKey'))!;
+    expect(key.Properties).toMatchObject({ EnableKeyRotation: true, PendingWindowInDays: 30 });
+    expect(key.DeletionPolicy).toBe('Retain');
+    t.hasOutput(STACK_OUTPUTS.credentialKeyArn, { Value: { 'Fn::GetAtt': [keyId, 'Arn'] } });
+    const fnId = (prefix: string) => Object.keys(all).find((id) => id.startsWith(prefix) && all[id]!.Type === 'AWS::Lambda::Function')!;
+    for (const prefix of ['MonitorProbe', 'MonitorRoundTrip']) {
+      const fn = all[fnId(prefix)]!;
+      expect((fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables).toMatchObject({
+        CREDENTIAL_KEY_ARN: { 'Fn::GetAtt': [keyId, 'Arn'] },
+      });
+      const role = (fn.Properties.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+      const decrypt = Object.values(all)
+        .filter((r) => r.Type === 'AWS::IAM::Policy' && JSON.stringify(r.Properties.Roles) === JSON.stringify([{ Ref: role }]))
+        .flatMap((p) => (p.Properties.PolicyDocument as { Statement: Statement[] }).Statement)
+        .filter((s) => JSON.stringify(s.Resource).includes(keyId));
+      expect(decrypt).toEqual([
+        {
+          Sid: 'DecryptServerPasswords',
+          Effect: 'Allow',
+          Action: 'kms:Decrypt',
+          Resource: { 'Fn::GetAtt': [keyId, 'Arn'] },
+          Condition: {
+            Null: { 'kms:EncryptionContext:serverId': 'false' },
+            'ForAllValues:StringEquals': { 'kms:EncryptionContextKeys': ['serverId'] },
+          },
+        },
+      ]);
+    }
+    // Neither the dispatch nor its workers may decrypt.
+    for (const prefix of ['MonitorDispatch', 'MonitorSegmentWorker']) {
+      const role = (all[fnId(prefix)]!.Properties.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+      const kmsActions = Object.values(all)
+        .filter((r) => r.Type === 'AWS::IAM::Policy' && JSON.stringify(r.Properties.Roles) === JSON.stringify([{ Ref: role }]))
+        .flatMap((p) => (p.Properties.PolicyDocument as { Statement: Statement[] }).Statement)
+        .filter((s) => JSON.stringify(s.Resource).includes(keyId));
+      expect(kmsActions).toEqual([]);
+    }
+  });
 });
