@@ -42,6 +42,11 @@ const BAD: Array<[string, unknown, RegExp]> = [
     /passwordSecretArn: is not a Secrets Manager secret ARN/,
   ],
   [
+    'bad ciphertext',
+    { servers: [{ ...ok, passwordEnv: undefined, passwordCiphertext: 'not base64!' }] },
+    /passwordCiphertext: is not a base64 KMS ciphertext/,
+  ],
+  [
     'bad resolve address',
     { servers: [{ ...ok, resolve: { 'imap.acme.com': 'ten.0.0.5' } }] },
     /server "acme-sales": resolve\.imap\.acme\.com: /,
