@@ -102,7 +102,13 @@ function readPassword(f: AddFlags, env: NodeJS.ProcessEnv): string | undefined {
 }
 
 /** The password encrypted client-side with the stack's key, bound to the server id (encryption context); base64. */
-async function encryptPassword(aws: AwsClients, region: string | undefined, keyArn: string, serverId: string, value: string): Promise<string> {
+async function encryptPassword(
+  aws: AwsClients,
+  region: string | undefined,
+  keyArn: string,
+  serverId: string,
+  value: string,
+): Promise<string> {
   const { KMSClient, EncryptCommand } = await import('@aws-sdk/client-kms');
   const { encryptionContext } = await import('../lambdas/adapters/kms-credentials.js');
   const kms = aws.kms ?? new KMSClient(region ? { region } : {});
@@ -156,7 +162,7 @@ export function addAwsCommands(program: Command, io: Io & { aws?: (region?: stri
   servers
     .command('add')
     .description(
-      'Register a server, or replace its entry; the password goes to Secrets Manager, or (credentialStore kms) into the entry encrypted with the stack\'s KMS key, never in plain text.',
+      "Register a server, or replace its entry; the password goes to Secrets Manager, or (credentialStore kms) into the entry encrypted with the stack's KMS key, never in plain text.",
     )
     .requiredOption('--stack <name>', 'the CloudFormation stack name')
     .option('--region <region>', 'AWS region')
@@ -218,7 +224,11 @@ export function addAwsCommands(program: Command, io: Io & { aws?: (region?: stri
         entry.passwordSecretArn = await putSecret(aws, `${prefix}${f.id}`, pw);
       }
       await (await registryIn(aws, table)).put(entry);
-      const where = entry.passwordCiphertext ? ` (password encrypted with ${keyArn})` : entry.passwordSecretArn ? ` (password in ${entry.passwordSecretArn})` : '';
+      const where = entry.passwordCiphertext
+        ? ` (password encrypted with ${keyArn})`
+        : entry.passwordSecretArn
+          ? ` (password in ${entry.passwordSecretArn})`
+          : '';
       io.out(`registered ${f.id}${where}\n`);
     });
 

@@ -70,7 +70,8 @@ export class StoredCredentials implements CredentialSource {
 
   async password(server: ServerConfig): Promise<string | undefined> {
     if (server.passwordCiphertext) {
-      if (!this.kms) throw new Error(`server "${server.id}": its password is a KMS ciphertext, but no key is configured (CREDENTIAL_KEY_ARN)`);
+      if (!this.kms)
+        throw new Error(`server "${server.id}": its password is a KMS ciphertext, but no key is configured (CREDENTIAL_KEY_ARN)`);
       return this.kms.password(server);
     }
     return this.secrets.password(server);

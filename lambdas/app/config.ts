@@ -87,8 +87,7 @@ export const serverSchema = z
         message: 'give one of passwordEnv, passwordSecretArn or passwordCiphertext',
       });
     if (s.user && !sources) ctx.addIssue({ code: 'custom', path: ['user'], message: 'needs passwordEnv or passwordSecretArn' });
-    if (!s.user && sources)
-      ctx.addIssue({ code: 'custom', path: ['user'], message: 'is missing (a password source is given)' });
+    if (!s.user && sources) ctx.addIssue({ code: 'custom', path: ['user'], message: 'is missing (a password source is given)' });
     if (s.roundTrip) {
       const needs = [
         !s.smtp && 'smtp',
