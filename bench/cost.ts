@@ -32,6 +32,47 @@ export const PRICES = {
 export const STACK = { memoryMb: 512, batchSize: 5, maxConcurrency: 2, intervalMin: 15, dynamoCallMs: 5 } as const;
 
 const TARGET_PER_1000 = 0.05;
+const KMS_KEY_MONTH = 1;
+/** A cycle should leave this share of the interval free: sizing probeMaxConcurrency for the rest. */
+const CYCLE_SHARE = 0.8;
+const FLEETS = [1_000, 10_000, 100_000] as const;
+/** A registry index entry (id, keys, roundTrip): what a dispatch reads per server. */
+const INDEX_ENTRY_BYTES = 100;
+
+/**
+ * Monthly totals per fleet size, for both credential stores, and the probe concurrency each needs
+ * to finish a cycle within the interval.
+ */
+function fleetTable(
+  i: Inputs,
+  lines: ReadonlyArray<{ item: string; usd: number }>,
+  totalPer1000: number,
+  batchMs: number,
+): { rows: Row[]; data: unknown[] } {
+  const P = PRICES;
+  const probesPerMonth = (30 * 24 * 60) / STACK.intervalMin;
+  const secretsPer1000 = lines.find((l) => l.item.startsWith('Secrets Manager'))?.usd ?? 0;
+  const secretReadsPerJob = i.steady.secretReads / i.steady.jobs;
+  const kmsPer1000 = 1000 * secretReadsPerJob * P.kmsRequest;
+  const fixed = 0.045 * 730 + 0.005 * 730 + i.customMetrics * P.customMetricMonth;
+  const data: unknown[] = [];
+  const rows: Row[] = FLEETS.map((n) => {
+    const probes = n * probesPerMonth;
+    const scan = probesPerMonth * Math.ceil((n * INDEX_ENTRY_BYTES) / 4096) * 0.5 * P.dynamoReadUnit;
+    const variable = (probes / 1000) * totalPer1000 + scan;
+    const sm = variable + n * P.secretMonth + fixed;
+    const kms = variable - (probes / 1000) * (secretsPer1000 - kmsPer1000) + KMS_KEY_MONTH + fixed;
+    const concurrency = Math.max(2, Math.ceil((n * batchMs) / (STACK.batchSize * CYCLE_SHARE * STACK.intervalMin * 60_000)));
+    data.push({ servers: n, secretsmanager: sm, kms, probeMaxConcurrency: concurrency });
+    return {
+      measure: `${num(n)} servers, a month`,
+      value: `${usd(kms)} kms`,
+      versus: `${usd(sm)} secretsmanager`,
+      detail: `probeMaxConcurrency ≥ ${num(concurrency)} (${num(probes)} probes/month; NAT and DynamoDB in; the secrets' fee alone ${usd(n * P.secretMonth)})`,
+    };
+  });
+  return { rows, data };
+}
 const MB_PER_VCPU = 1769;
 
 interface Inputs {
@@ -217,6 +258,8 @@ export function estimateCost(sections: readonly Section[]): Section {
     checkTotal: total,
   });
   if (rtRow) rows.push(rtRow);
+  const fleets = fleetTable(i, lines, total, inv.ms);
+  rows.push(...fleets.rows);
   const sizes = [256, 512, 1024, 1769].map((m) => ({ m, ...invocation(i, m, storeMs) }));
   const memoryTable = sizes.map(
     (x) =>
@@ -240,6 +283,8 @@ export function estimateCost(sections: readonly Section[]): Section {
         ]
       : []),
     'Fixed per month, not per probe: NAT gateway $0.045/h (~$33) and an Elastic IP $0.005/h (~$3.65) per AZ; SQS empty long polls; DynamoDB storage.',
+    `Fleets: every line above per probe at ${STACK.intervalMin}-min cycles, plus the per-server fees, the registry index scans (0.5 RRU per 4 KB), the custom metrics, one NAT gateway and its Elastic IP; kms swaps each GetSecretValue for one KMS Decrypt and the $${P.secretMonth}/secret-month for one key ($${KMS_KEY_MONTH}/month).`,
+    `probeMaxConcurrency: probe invocations at once so a cycle takes at most ${CYCLE_SHARE * 100}% of the interval = ceil(servers × ${ms(inv.ms)} per batch / (${STACK.batchSize} jobs a batch × ${CYCLE_SHARE * 100}% × ${STACK.intervalMin} min)); the backlog alarm fires when the oldest job waits a whole interval.`,
   ];
   return {
     id: 'cost',
@@ -257,6 +302,7 @@ export function estimateCost(sections: readonly Section[]): Section {
       syntheticsPer1000: synthetics,
       invocation: inv,
       cycle5000Ms: cycle5000,
+      fleets: fleets.data,
     },
   };
 }

@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick] [-- --only wall,rtt,scale,bundle,round-trip,cost] [-- --profile]`
+// `npm run bench [-- --quick] [-- --only wall,rtt,scale,bundle,round-trip,cost,dispatch] [-- --profile]`
 // Measures speed and cost (issue 5) and prints one table; the same goes to bench/results/latest.json.
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { labPrerequisites } from '../lab/lab.js';
 import { measureBundles } from './bundle.js';
 import { estimateCost } from './cost.js';
+import { measureDispatch } from './dispatch.js';
 import { ROOT } from './lib/esbuild.js';
 import { startLabTarget, type LabTarget } from './lib/lab-target.js';
 import { describeMachine, machine } from './lib/machine.js';
@@ -17,7 +18,7 @@ import { measureRtt } from './rtt.js';
 import { measureScale } from './scale.js';
 import { measureWall } from './wall.js';
 
-const SECTIONS = ['wall', 'rtt', 'scale', 'bundle', 'round-trip', 'cost'] as const;
+const SECTIONS = ['wall', 'rtt', 'scale', 'bundle', 'round-trip', 'cost', 'dispatch'] as const;
 type SectionId = (typeof SECTIONS)[number];
 
 const { values } = parseArgs({
@@ -110,6 +111,8 @@ if (only.has('round-trip')) {
       data: {},
     });
 }
+if (only.has('dispatch'))
+  await timed('7 dispatch at scale', () => measureDispatch(quick ? { sizes: [2_000, 20_000] } : { sizes: [10_000, 100_000] }));
 if (only.has('cost')) await timed('5 cost', async () => estimateCost(sections));
 
 const header = [

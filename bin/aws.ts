@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { KMSClient } from '@aws-sdk/client-kms';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { Command } from 'commander';
 import type { ServerConfig } from '../lambdas/core/monitor-types.js';
@@ -15,6 +16,8 @@ export interface AwsClients {
   cloudformation: Pick<CloudFormationClient, 'send'>;
   secrets: Pick<SecretsManagerClient, 'send'>;
   dynamo: DynamoDBClient;
+  /** Made on first use when absent (a stack with `credentialStore: kms`). */
+  kms?: Pick<KMSClient, 'send'>;
 }
 
 // The AWS SDK and the adapters load only when an AWS command runs, so `check` starts fast.
@@ -98,6 +101,24 @@ function readPassword(f: AddFlags, env: NodeJS.ProcessEnv): string | undefined {
   return undefined;
 }
 
+/** The password encrypted client-side with the stack's key, bound to the server id (encryption context); base64. */
+async function encryptPassword(
+  aws: AwsClients,
+  region: string | undefined,
+  keyArn: string,
+  serverId: string,
+  value: string,
+): Promise<string> {
+  const { KMSClient, EncryptCommand } = await import('@aws-sdk/client-kms');
+  const { encryptionContext } = await import('../lambdas/adapters/kms-credentials.js');
+  const kms = aws.kms ?? new KMSClient(region ? { region } : {});
+  const r = await kms.send(
+    new EncryptCommand({ KeyId: keyArn, Plaintext: Buffer.from(value, 'utf8'), EncryptionContext: encryptionContext(serverId) }),
+  );
+  if (!r.CiphertextBlob?.length) throw new Error('KMS returned no ciphertext');
+  return Buffer.from(r.CiphertextBlob).toString('base64');
+}
+
 /** Store the password under the stack's prefix, creating or updating the secret; returns its ARN. */
 async function putSecret(aws: AwsClients, name: string, value: string): Promise<string> {
   const { CreateSecretCommand, PutSecretValueCommand } = await sm();
@@ -140,7 +161,9 @@ export function addAwsCommands(program: Command, io: Io & { aws?: (region?: stri
 
   servers
     .command('add')
-    .description('Register a server, or replace its entry; the password goes to Secrets Manager, never into the registry.')
+    .description(
+      "Register a server, or replace its entry; the password goes to Secrets Manager, or (credentialStore kms) into the entry encrypted with the stack's KMS key, never in plain text.",
+    )
     .requiredOption('--stack <name>', 'the CloudFormation stack name')
     .option('--region <region>', 'AWS region')
     .requiredOption('--id <id>', 'server id (letters, digits, ".", "_", "-")')
@@ -191,12 +214,22 @@ export function addAwsCommands(program: Command, io: Io & { aws?: (region?: stri
       const outputs = await stackOutputs(aws, f.stack);
       const table = output(outputs, STACK_OUTPUTS.tableName, f.stack);
       const entry: ServerConfig = { ...(parsed.data as ServerConfig) };
-      if (pw !== undefined) {
+      // credentialStore kms: the stack outputs its key, and the password is stored encrypted in the entry itself.
+      const keyArn = outputs[STACK_OUTPUTS.credentialKeyArn];
+      if (pw !== undefined && keyArn) {
+        delete entry.passwordSecretArn;
+        entry.passwordCiphertext = await encryptPassword(aws, f.region, keyArn, f.id, pw);
+      } else if (pw !== undefined) {
         const prefix = output(outputs, STACK_OUTPUTS.secretsPrefix, f.stack);
         entry.passwordSecretArn = await putSecret(aws, `${prefix}${f.id}`, pw);
       }
       await (await registryIn(aws, table)).put(entry);
-      io.out(`registered ${f.id}${pw !== undefined ? ` (password in ${entry.passwordSecretArn})` : ''}\n`);
+      const where = entry.passwordCiphertext
+        ? ` (password encrypted with ${keyArn})`
+        : entry.passwordSecretArn
+          ? ` (password in ${entry.passwordSecretArn})`
+          : '';
+      io.out(`registered ${f.id}${where}\n`);
     });
 
   servers

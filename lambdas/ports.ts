@@ -6,6 +6,18 @@ export interface Registry {
   get(id: string): Promise<ServerConfig | undefined>;
 }
 
+/** What a cycle's dispatch needs of a registered server. */
+export interface RegistryEntry {
+  id: string;
+  roundTrip?: boolean;
+}
+
+/** The registry read in parallel segments, page by page (DynamoDB: Scan `Segment`/`TotalSegments` of the registry index). */
+export interface RegistrySegments {
+  /** Segment `segment` (0-based) of `segments`: together the segments hold every registered server exactly once. */
+  segment(segment: number, segments: number, pageSize?: number): AsyncIterable<RegistryEntry[]>;
+}
+
 /** Thrown when a conditional write finds that someone else wrote first. */
 export class ConcurrencyError extends Error {
   override readonly name = 'ConcurrencyError';

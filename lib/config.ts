@@ -80,6 +80,8 @@ const schema = z
       .string()
       .regex(/^[A-Za-z0-9_+=.@-]+(\/[A-Za-z0-9_+=.@-]+)*\/$/, 'must be a Secrets Manager name prefix ending in "/", like "inboxguard/"')
       .default('inboxguard/'),
+    credentialStore: z.enum(['secretsmanager', 'kms'], { error: 'must be "secretsmanager" or "kms"' }).default('secretsmanager'),
+    dispatchSegments: int(1, 1000).default(16),
     probeBatchSize: int(1, 10).default(5),
     probeMaxConcurrency: int(2, 1000).default(2),
     probeTimeoutSeconds: int(5, 300).default(20),

@@ -19,9 +19,9 @@ export interface NagAcknowledgement {
 
 /** Every finding the stack accepts, with its reason. Each one is listed here, none is blanket. */
 export function nagAcknowledgements(stack: InboxguardStack): NagAcknowledgement[] {
-  const { dispatchFunction, probeFunction, roundTripFunction } = stack.monitor;
+  const { dispatchFunction, segmentFunction, probeFunction, roundTripFunction } = stack.monitor;
   const managed = (name: string) => `AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/${name}]`;
-  const lambdaRoles = [dispatchFunction.role, probeFunction.role, roundTripFunction.role].filter(
+  const lambdaRoles = [dispatchFunction.role, segmentFunction.role, probeFunction.role, roundTripFunction.role].filter(
     (r): r is NonNullable<typeof r> => r !== undefined,
   );
   const probeRoles = [probeFunction.role, roundTripFunction.role].filter((r): r is NonNullable<typeof r> => r !== undefined);

@@ -10,6 +10,11 @@ import { METRICS, METRICS_NAMESPACE, PROBE_JOB_DONE, SERVICE_DIMENSION, SERVICE_
 
 export interface ObservabilityProps {
   readonly dispatchFunction: lambda.IFunction;
+  /**
+   * The segment workers (each expands a segment of the registry into jobs): an error means a cycle may miss servers.
+   * @default - no alarm
+   */
+  readonly segmentFunction?: lambda.IFunction;
   readonly probeFunction: lambda.IFunction;
   readonly roundTripFunction: lambda.IFunction;
   /** The probe's log group: the dashboard's per-server table is a Logs Insights query over it. */
@@ -40,6 +45,7 @@ export class Observability extends Construct {
   readonly alarms: {
     readonly deadLetters: cloudwatch.Alarm;
     readonly dispatchErrors: cloudwatch.Alarm;
+    readonly segmentErrors?: cloudwatch.Alarm;
     readonly probeErrors: cloudwatch.Alarm;
     readonly roundTripErrors: cloudwatch.Alarm;
     readonly heartbeat: cloudwatch.Alarm;
@@ -90,6 +96,7 @@ export class Observability extends Construct {
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       }),
       dispatchErrors: errors(props.dispatchFunction, 'Dispatch'),
+      ...(props.segmentFunction ? { segmentErrors: errors(props.segmentFunction, 'Segment') } : {}),
       probeErrors: errors(props.probeFunction, 'Probe'),
       roundTripErrors: errors(props.roundTripFunction, 'RoundTrip'),
       heartbeat: alarm(

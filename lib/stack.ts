@@ -3,6 +3,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { Alerts } from './alerts.js';
 import type { InboxguardConfig } from './config.js';
+import { CredentialKey } from './credentials.js';
 import { Monitor } from './monitor.js';
 import { BASE_PORTS, MAIL_PORTS, Network } from './network.js';
 import { acknowledgeFindings } from './nag.js';
@@ -31,6 +32,8 @@ export class InboxguardStack extends Stack {
   readonly observability: Observability;
   /** Secrets Manager name prefix the probe may read. */
   readonly secretsPrefix: string;
+  /** With `credentialStore: kms`: the key server passwords are encrypted with. */
+  readonly credentialKey?: CredentialKey;
 
   constructor(scope: Construct, id: string, props: InboxguardStackProps) {
     super(scope, id, { description: 'inboxguard: scheduled HubSpot mail-server compliance monitor', ...props });
@@ -60,6 +63,7 @@ export class InboxguardStack extends Stack {
       secretsPrefix: c.secretsPrefix,
       scheduleRate: Duration.minutes(c.scheduleRateMinutes),
       scheduleEnabled: c.scheduleEnabled,
+      dispatchSegments: c.dispatchSegments,
       probeBatchSize: c.probeBatchSize,
       probeMaxConcurrency: c.probeMaxConcurrency,
       probeTimeout: Duration.seconds(c.probeTimeoutSeconds),
@@ -70,8 +74,13 @@ export class InboxguardStack extends Stack {
       roundTripDeadline: Duration.seconds(c.roundTripDeadlineSeconds),
       logRetention,
     });
+    if (c.credentialStore === 'kms') {
+      this.credentialKey = new CredentialKey(this, 'Credentials');
+      for (const fn of [this.monitor.probeFunction, this.monitor.roundTripFunction]) this.credentialKey.allowDecrypt(fn);
+    }
     this.observability = new Observability(this, 'Observability', {
       dispatchFunction: this.monitor.dispatchFunction,
+      segmentFunction: this.monitor.segmentFunction,
       probeFunction: this.monitor.probeFunction,
       roundTripFunction: this.monitor.roundTripFunction,
       probeLogGroup: this.monitor.probeFunction.logGroup,
@@ -91,6 +100,8 @@ export class InboxguardStack extends Stack {
     );
     output('tableName', this.store.table.tableName, 'DynamoDB table: registry (pk "registry"), state and history');
     output('secretsPrefix', c.secretsPrefix, 'Secrets Manager name prefix the probe may read server passwords under');
+    if (this.credentialKey)
+      output('credentialKeyArn', this.credentialKey.key.keyArn, 'KMS key that servers add encrypts passwords with (credentialStore kms)');
     output('alertsTopicArn', this.alerts.alertsTopic.topicArn, 'SNS topic of compliance alerts');
     output('opsTopicArn', this.alerts.opsTopic.topicArn, 'SNS topic of alarms about the monitor itself');
     output('jobQueueUrl', this.monitor.queue.queueUrl, 'SQS queue of probe jobs');

@@ -1,7 +1,7 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
-import { TABLE_KEYS } from '../lambdas/adapters/table-keys.js';
+import { REGISTRY_INDEX, TABLE_KEYS } from '../lambdas/adapters/table-keys.js';
 
 export interface StoreProps {
   /**
@@ -19,7 +19,8 @@ export interface StoreProps {
 
 /**
  * One on-demand DynamoDB table for the registry, the latest state per server and the history
- * (expired by TTL on `expiresAt`), with point-in-time recovery and KMS encryption.
+ * (expired by TTL on `expiresAt`), with point-in-time recovery and KMS encryption, and the registry
+ * index the dispatch scans in parallel segments.
  */
 export class Store extends Construct {
   readonly table: dynamodb.Table;
@@ -35,6 +36,13 @@ export class Store extends Construct {
       encryption: dynamodb.TableEncryption.AWS_MANAGED,
       deletionProtection: props.deletionProtection ?? true,
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+    });
+    // Sparse: only the registry items carry `id`, so a cycle's dispatch scans the registry and nothing else.
+    this.table.addGlobalSecondaryIndex({
+      indexName: REGISTRY_INDEX.name,
+      partitionKey: { name: REGISTRY_INDEX.partitionKey, type: dynamodb.AttributeType.STRING },
+      projectionType: dynamodb.ProjectionType.INCLUDE,
+      nonKeyAttributes: [...REGISTRY_INDEX.projected],
     });
   }
 }

@@ -28,15 +28,16 @@ import {
   GetCommand,
   PutCommand,
   QueryCommand,
+  ScanCommand,
   UpdateCommand,
   type QueryCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import type { HistoryEntry, ServerConfig, ServerState } from '../core/monitor-types.js';
 import type { ProtocolEvidence } from '../core/types.js';
-import { ConcurrencyError, type Registry, type StateStore } from '../ports.js';
-import { TABLE_KEYS } from './table-keys.js';
+import { ConcurrencyError, type Registry, type RegistryEntry, type RegistrySegments, type StateStore } from '../ports.js';
+import { REGISTRY_INDEX, TABLE_KEYS } from './table-keys.js';
 
-export { TABLE_KEYS } from './table-keys.js';
+export { REGISTRY_INDEX, TABLE_KEYS } from './table-keys.js';
 
 export const DEFAULT_TABLE_NAME = 'inboxguard';
 /** The TTL attribute of history items: enable TTL on it where the table is deployed. */
@@ -69,10 +70,18 @@ export function tableDefinition(name: string): CreateTableCommandInput {
     AttributeDefinitions: [
       { AttributeName: TABLE_KEYS.partitionKey, AttributeType: 'S' },
       { AttributeName: TABLE_KEYS.sortKey, AttributeType: 'S' },
+      { AttributeName: REGISTRY_INDEX.partitionKey, AttributeType: 'S' },
     ],
     KeySchema: [
       { AttributeName: TABLE_KEYS.partitionKey, KeyType: 'HASH' },
       { AttributeName: TABLE_KEYS.sortKey, KeyType: 'RANGE' },
+    ],
+    GlobalSecondaryIndexes: [
+      {
+        IndexName: REGISTRY_INDEX.name,
+        KeySchema: [{ AttributeName: REGISTRY_INDEX.partitionKey, KeyType: 'HASH' }],
+        Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: [...REGISTRY_INDEX.projected] },
+      },
     ],
     BillingMode: 'PAY_PER_REQUEST',
   };
@@ -136,6 +145,18 @@ class Table {
       if (err instanceof Error && err.name === 'ConditionalCheckFailedException') return false;
       throw err;
     }
+  }
+
+  /** One Scan segment of an index, a page (at most `limit` items) at a time. */
+  async *scanSegment(IndexName: string, Segment: number, TotalSegments: number, Limit: number): AsyncGenerator<Item[]> {
+    let start: Item | undefined;
+    do {
+      const page = await this.doc.send(
+        new ScanCommand({ TableName: this.name, IndexName, Segment, TotalSegments, Limit, ExclusiveStartKey: start }),
+      );
+      if (page.Items?.length) yield page.Items;
+      start = page.LastEvaluatedKey;
+    } while (start);
   }
 
   /** Queries every page (DynamoDB pages at 1 MB), stopping once `max` items are read. */
@@ -246,7 +267,7 @@ export class DynamoStore implements StateStore {
   }
 }
 
-export class DynamoRegistry implements Registry {
+export class DynamoRegistry implements Registry, RegistrySegments {
   private readonly table: Table;
 
   constructor(client: DynamoDBClient, tableName: string) {
@@ -261,6 +282,15 @@ export class DynamoRegistry implements Registry {
   async get(id: string): Promise<ServerConfig | undefined> {
     const item = await this.table.get(registryKey(id));
     return item && attributes<ServerConfig>(item);
+  }
+
+  /**
+   * One of `segments` parallel segments of the registry, page by page from the registry index: memory
+   * holds one page (at most `pageSize` entries), however large the registry.
+   */
+  async *segment(segment: number, segments: number, pageSize = 1000): AsyncGenerator<RegistryEntry[]> {
+    for await (const page of this.table.scanSegment(REGISTRY_INDEX.name, segment, segments, pageSize))
+      yield page.map((item) => ({ id: item.id as string, ...(item.roundTrip === true ? { roundTrip: true } : {}) }));
   }
 
   /** Adds or replaces a server. */

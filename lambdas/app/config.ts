@@ -48,6 +48,10 @@ export const serverSchema = z
       .string()
       .regex(/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/, 'is not a Secrets Manager secret ARN')
       .optional(),
+    passwordCiphertext: z
+      .string()
+      .regex(/^[A-Za-z0-9+/]{20,}={0,2}$/, 'is not a base64 KMS ciphertext')
+      .optional(),
     // Keys checked here rather than by z.record, whose own message ("Invalid key in record") names no reason.
     resolve: z
       .record(z.string(), ipAddress)
@@ -75,12 +79,15 @@ export const serverSchema = z
   })
   .strict()
   .superRefine((s, ctx) => {
-    if (s.passwordEnv && s.passwordSecretArn)
-      ctx.addIssue({ code: 'custom', path: ['passwordSecretArn'], message: 'give passwordEnv or passwordSecretArn, not both' });
-    if (s.user && !s.passwordEnv && !s.passwordSecretArn)
-      ctx.addIssue({ code: 'custom', path: ['user'], message: 'needs passwordEnv or passwordSecretArn' });
-    if (!s.user && (s.passwordEnv || s.passwordSecretArn))
-      ctx.addIssue({ code: 'custom', path: ['user'], message: 'is missing (a password source is given)' });
+    const sources = [s.passwordEnv, s.passwordSecretArn, s.passwordCiphertext].filter(Boolean).length;
+    if (sources > 1)
+      ctx.addIssue({
+        code: 'custom',
+        path: [s.passwordCiphertext ? 'passwordCiphertext' : 'passwordSecretArn'],
+        message: 'give one of passwordEnv, passwordSecretArn or passwordCiphertext',
+      });
+    if (s.user && !sources) ctx.addIssue({ code: 'custom', path: ['user'], message: 'needs passwordEnv or passwordSecretArn' });
+    if (!s.user && sources) ctx.addIssue({ code: 'custom', path: ['user'], message: 'is missing (a password source is given)' });
     if (s.roundTrip) {
       const needs = [
         !s.smtp && 'smtp',

@@ -8,6 +8,8 @@ export const STACK_OUTPUTS = {
   egressIps: 'EgressIps',
   tableName: 'TableName',
   secretsPrefix: 'SecretsPrefix',
+  /** Only with `credentialStore: kms`: the key `servers add` encrypts passwords with. */
+  credentialKeyArn: 'CredentialKeyArn',
   alertsTopicArn: 'AlertsTopicArn',
   opsTopicArn: 'OpsTopicArn',
   jobQueueUrl: 'JobQueueUrl',

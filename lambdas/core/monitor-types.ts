@@ -12,6 +12,11 @@ export interface ServerConfig {
   passwordEnv?: string;
   /** AWS mode: the Secrets Manager secret holding the password. */
   passwordSecretArn?: string;
+  /**
+   * AWS mode with `credentialStore: kms`: the password encrypted with the stack's KMS key under the
+   * encryption context `{ serverId: id }` (base64), so it decrypts for this server's entry only.
+   */
+  passwordCiphertext?: string;
   resolve?: Record<string, string>;
   caFile?: string;
   allowInsecureCertificate?: boolean;

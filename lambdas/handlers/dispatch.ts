@@ -1,19 +1,21 @@
-import { SendMessageBatchCommand, SQSClient, type SendMessageBatchRequestEntry } from '@aws-sdk/client-sqs';
-import { jobFor, type Job, type JobKind } from '../app/jobs.js';
-import { systemClock, type Clock, type Registry } from '../ports.js';
-import type { Metrics } from '@aws-lambda-powertools/metrics';
-import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { METRICS } from '../contracts/metrics.js';
-import { awsRegistry, log, newMetrics, requireEnv } from './wiring.js';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { BatchSender } from '../adapters/sqs.js';
+import { segmentTasks, type SegmentTask } from '../app/dispatch.js';
+import type { JobKind } from '../app/jobs.js';
+import { mapLimit } from '../app/monitor.js';
+import { systemClock, type Clock } from '../ports.js';
+import { log, newMetrics, requireEnv } from './wiring.js';
+import { runSegment, segmentDepsFromEnv, type SegmentDeps } from './segment.js';
 
-export interface DispatchDeps {
-  registry: Registry;
-  sqs: Pick<SQSClient, 'send'>;
-  queueUrl: string;
-  /** Where round-trip jobs go (the round-trip function's queue); a round-trip event without it fails. */
-  roundTripQueueUrl?: string;
-  /** Receives JobsDispatched once per cycle (shown on the dashboard). */
-  metrics?: Metrics;
+export interface DispatchDeps extends SegmentDeps {
+  /**
+   * The segment workers' queue: the cycle goes there as one task per segment. Without it this
+   * invocation expands the segments itself (`segments` at once): enough for a small registry.
+   */
+  segmentQueueUrl?: string;
+  /** The registry is read in this many parallel segments. @default 16 */
+  segments?: number;
   /** The time of a cycle whose event carries none; the system clock by default. */
   clock?: Clock;
 }
@@ -32,48 +34,55 @@ export function kindOf(event: unknown): JobKind {
   return (event as { kind?: unknown } | null)?.kind === 'round-trip' ? 'round-trip' : 'check';
 }
 
+export interface Dispatched {
+  cycle: string;
+  kind: JobKind;
+  segments: number;
+  /** Jobs sent by this invocation (absent when the segment workers send them). */
+  jobs?: number;
+}
+
 /**
- * A schedule event becomes one SQS message per registered server, sent 10 to a batch: a check
- * for every server, or (from the round-trip schedule) a round trip for those that opt in.
+ * A schedule event starts a cycle: a check for every server, or (from the round-trip schedule) a
+ * round trip for those that opt in. The registry is cut into segments; with a segment queue each
+ * segment becomes one task for the segment workers, else this invocation expands them all.
  */
 export function createDispatchHandler(deps: DispatchDeps) {
-  return async (event: unknown): Promise<{ cycle: string; jobs: number }> => {
+  return async (event: unknown): Promise<Dispatched> => {
     const at = cycleTime(event, (deps.clock ?? systemClock).now());
     const kind = kindOf(event);
-    const queueUrl = kind === 'round-trip' ? deps.roundTripQueueUrl : deps.queueUrl;
-    if (!queueUrl) throw new Error('a round-trip cycle, but no round-trip queue is configured (ROUND_TRIP_QUEUE_URL)');
-    const servers = (await deps.registry.list()).filter((s) => kind === 'check' || s.roundTrip === true);
-    const jobs: Job[] = servers.map((s) => jobFor(s.id, at, kind));
-    for (let i = 0; i < jobs.length; i += 10) {
-      let entries: SendMessageBatchRequestEntry[] = jobs
-        .slice(i, i + 10)
-        .map((j, k) => ({ Id: String(i + k), MessageBody: JSON.stringify(j) }));
-      // Entries SQS failed to take are sent again once; then the invocation fails and is retried whole
-      // (the jobs are idempotent, so a message sent twice is harmless).
-      for (let attempt = 0; entries.length && attempt < 2; attempt++) {
-        const r = await deps.sqs.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }));
-        const failed = new Set((r.Failed ?? []).map((f) => f.Id));
-        entries = entries.filter((e) => failed.has(e.Id));
-      }
-      if (entries.length) throw new Error(`SQS did not take ${entries.length} job(s): ${entries.map((e) => e.Id).join(', ')}`);
+    if (kind === 'round-trip' && !deps.roundTripQueueUrl)
+      throw new Error('a round-trip cycle, but no round-trip queue is configured (ROUND_TRIP_QUEUE_URL)');
+    const tasks = segmentTasks(at, kind, deps.segments ?? 16);
+    const cycle = at.toISOString();
+    if (deps.segmentQueueUrl) {
+      await queueTasks(tasks, deps, deps.segmentQueueUrl);
+      log({ event: 'dispatched', cycle, kind, segments: tasks.length });
+      return { cycle, kind, segments: tasks.length };
     }
-    log({ event: 'dispatched', cycle: at.toISOString(), kind, jobs: jobs.length });
-    if (deps.metrics && kind === 'check') {
-      deps.metrics.addMetric(METRICS.jobsDispatched, MetricUnit.Count, jobs.length);
-      deps.metrics.publishStoredMetrics();
-    }
-    return { cycle: at.toISOString(), jobs: jobs.length };
+    const settled = await mapLimit(tasks, tasks.length, (t) => runSegment(t, deps));
+    const failed = settled.filter((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (failed.length) throw failed[0]!.reason;
+    const jobs = settled.reduce((n, s) => n + (s.status === 'fulfilled' ? s.value.jobs : 0), 0);
+    log({ event: 'dispatched', cycle, kind, segments: tasks.length, jobs });
+    return { cycle, kind, segments: tasks.length, jobs };
   };
+}
+
+async function queueTasks(tasks: SegmentTask[], deps: DispatchDeps, queueUrl: string): Promise<void> {
+  const sender = new BatchSender(deps.sqs, queueUrl, deps.sender);
+  for (const t of tasks) await sender.add({ id: `${t.kind} ${t.at} segment ${t.segment}/${t.segments}`, body: JSON.stringify(t) });
+  await sender.flush();
 }
 
 let handlerInstance: ReturnType<typeof createDispatchHandler> | undefined;
 
 export const handler = async (event: unknown) => {
   handlerInstance ??= createDispatchHandler({
-    registry: awsRegistry(process.env),
+    ...segmentDepsFromEnv(process.env, new DynamoDBClient({})),
     sqs: new SQSClient({}),
-    queueUrl: requireEnv(process.env, 'QUEUE_URL'),
-    ...(process.env.ROUND_TRIP_QUEUE_URL ? { roundTripQueueUrl: process.env.ROUND_TRIP_QUEUE_URL } : {}),
+    segmentQueueUrl: requireEnv(process.env, 'SEGMENT_QUEUE_URL'),
+    segments: Number(process.env.DISPATCH_SEGMENTS ?? '16'),
     metrics: newMetrics(),
   });
   return handlerInstance(event);

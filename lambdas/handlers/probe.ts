@@ -2,7 +2,9 @@ import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SNSClient } from '@aws-sdk/client-sns';
+import { KMSClient } from '@aws-sdk/client-kms';
 import { SecretsCredentials } from '../adapters/credentials.js';
+import { KmsCredentials, StoredCredentials } from '../adapters/kms-credentials.js';
 import { DynamoStore } from '../adapters/dynamodb.js';
 import { SnsNotifier } from '../adapters/sns.js';
 import { parseJob, type JobKind } from '../app/jobs.js';
@@ -102,7 +104,10 @@ export function monitorFromEnv(env: NodeJS.ProcessEnv, dynamo = new DynamoDBClie
   return {
     store: new DynamoStore(dynamo, requireEnv(env, 'TABLE_NAME')),
     notifier: new SnsNotifier(new SNSClient({}), requireEnv(env, 'TOPIC_ARN')),
-    credentials: new SecretsCredentials(new SecretsManagerClient({})),
+    credentials: new StoredCredentials(
+      new SecretsCredentials(new SecretsManagerClient({})),
+      env.CREDENTIAL_KEY_ARN ? new KmsCredentials(new KMSClient({}), env.CREDENTIAL_KEY_ARN) : undefined,
+    ),
     clock: systemClock,
     probe: { timeoutMs: Number(env.PROBE_TIMEOUT_MS ?? '20000'), ...(egress[0] ? { egressAddress: egress.join(', ') } : {}) },
     diff: { ...DEFAULT_DIFF, egressAddresses: egress },

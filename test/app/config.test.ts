@@ -33,13 +33,18 @@ const BAD: Array<[string, unknown, RegExp]> = [
   [
     'both password sources',
     { servers: [{ ...ok, passwordSecretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:x' }] },
-    /passwordSecretArn: give passwordEnv or passwordSecretArn, not both/,
+    /passwordSecretArn: give one of passwordEnv, passwordSecretArn or passwordCiphertext/,
   ],
   ['bad env name', { servers: [{ ...ok, passwordEnv: 'ACME-PW' }] }, /passwordEnv: is not an environment variable name/],
   [
     'bad secret arn',
     { servers: [{ ...ok, passwordEnv: undefined, passwordSecretArn: 'acme' }] },
     /passwordSecretArn: is not a Secrets Manager secret ARN/,
+  ],
+  [
+    'bad ciphertext',
+    { servers: [{ ...ok, passwordEnv: undefined, passwordCiphertext: 'not base64!' }] },
+    /passwordCiphertext: is not a base64 KMS ciphertext/,
   ],
   [
     'bad resolve address',

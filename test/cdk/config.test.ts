@@ -21,6 +21,8 @@ describe('parseConfig', () => {
       alertEmails: [],
       opsEmails: [],
       secretsPrefix: 'inboxguard/',
+      credentialStore: 'secretsmanager',
+      dispatchSegments: 16,
       probeBatchSize: 5,
       probeMaxConcurrency: 2,
       probeTimeoutSeconds: 20,
@@ -31,7 +33,7 @@ describe('parseConfig', () => {
       roundTripDeadlineSeconds: 180,
       logRetentionDays: 30,
     });
-    expect(CONFIG_SETTINGS).toHaveLength(18);
+    expect(CONFIG_SETTINGS).toHaveLength(20);
   });
 
   it.each([

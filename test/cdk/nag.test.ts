@@ -10,7 +10,7 @@ import { CDK_CONTEXT, testApp } from './synth.js';
 const config = (settings: Record<string, unknown> = {}) => parseConfig({ ...(CDK_CONTEXT.inboxguard as object), ...settings });
 
 describe('cdk-nag AwsSolutions', () => {
-  it.each([[{}], [{ natPerAz: true, alertEmails: ['a@example.com'], opsEmails: ['o@example.com'] }]])(
+  it.each([[{}], [{ natPerAz: true, alertEmails: ['a@example.com'], opsEmails: ['o@example.com'], credentialStore: 'kms' as const }]])(
     'finds nothing unacknowledged (%j)',
     (settings) => {
       const app = testApp();

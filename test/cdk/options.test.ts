@@ -102,7 +102,7 @@ describe('other settings', () => {
       Environment: { Variables: Match.objectLike({ PROBE_TIMEOUT_MS: '30000', PROBE_CONCURRENCY: '8' }) },
     });
     template.hasResourceProperties('AWS::SQS::Queue', { VisibilityTimeout: 420, RedrivePolicy: Match.objectLike({ maxReceiveCount: 5 }) });
-    template.resourcePropertiesCountIs('AWS::Logs::LogGroup', { RetentionInDays: 90 }, 4);
+    template.resourcePropertiesCountIs('AWS::Logs::LogGroup', { RetentionInDays: 90 }, 5);
   });
 });
 

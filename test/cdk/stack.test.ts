@@ -99,6 +99,7 @@ describe('functions', () => {
     expect(privateSubnets).toHaveLength(2);
     for (const [prefix, sg] of [
       ['MonitorDispatch', 'NetworkDispatchSecurityGroup'],
+      ['MonitorSegmentWorker', 'NetworkDispatchSecurityGroup'],
       ['MonitorProbe', 'NetworkProbeSecurityGroup'],
       ['MonitorRoundTrip', 'NetworkProbeSecurityGroup'],
     ] as const) {
@@ -119,7 +120,7 @@ describe('functions', () => {
         NODE_OPTIONS: '--enable-source-maps',
       });
     }
-    template.resourcePropertiesCountIs('AWS::Logs::LogGroup', { RetentionInDays: 30 }, 4);
+    template.resourcePropertiesCountIs('AWS::Logs::LogGroup', { RetentionInDays: 30 }, 5);
   });
 
   it('give the handlers the environment they read', () => {
@@ -212,7 +213,7 @@ describe('round trip', () => {
     expect((dispatch.Properties.Environment as { Variables: Record<string, unknown> }).Variables).toMatchObject({
       ROUND_TRIP_QUEUE_URL: { Ref: queue },
     });
-    const sends = roleStatements('MonitorDispatch')
+    const sends = roleStatements('MonitorSegmentWorker')
       .filter((s) => actions(s).includes('sqs:SendMessage'))
       .flatMap(resourcesOf);
     expect(sends).toEqual(
@@ -310,8 +311,8 @@ describe('alerts', () => {
 describe('observability', () => {
   const ops = () => [{ Ref: logicalId('AWS::SNS::Topic', 'AlertsOpsTopic') }];
 
-  it('has six alarms, each notifying the ops topic on ALARM and OK', () => {
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 6);
+  it('has seven alarms, each notifying the ops topic on ALARM and OK', () => {
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 7);
     for (const alarm of Object.values(template.findResources('AWS::CloudWatch::Alarm'))) {
       expect(alarm.Properties).toMatchObject({ AlarmActions: ops(), OKActions: ops() });
     }
@@ -328,7 +329,7 @@ describe('observability', () => {
   });
 
   it('alarms on errors of any function', () => {
-    for (const fn of ['MonitorDispatch', 'MonitorProbe', 'MonitorRoundTrip']) {
+    for (const fn of ['MonitorDispatch', 'MonitorSegmentWorker', 'MonitorProbe', 'MonitorRoundTrip']) {
       template.hasResourceProperties('AWS::CloudWatch::Alarm', {
         Namespace: 'AWS/Lambda',
         MetricName: 'Errors',
@@ -369,6 +370,78 @@ describe('observability', () => {
   });
 });
 
+describe('dispatch fan-out', () => {
+  it('reads the registry through a sparse index on id that projects roundTrip only', () => {
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: 'registry',
+          KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
+          Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: ['roundTrip'] },
+        },
+      ],
+    });
+  });
+
+  it('queues one task per segment for segment workers that run all at once, dead-lettered beside the jobs', () => {
+    const queue = logicalId('AWS::SQS::Queue', 'MonitorSegmentQueue');
+    expect(resources[queue]!.Properties).toMatchObject({
+      SqsManagedSseEnabled: true,
+      VisibilityTimeout: 6 * 180,
+      RedrivePolicy: {
+        deadLetterTargetArn: { 'Fn::GetAtt': [logicalId('AWS::SQS::Queue', 'MonitorDeadLetterQueue'), 'Arn'] },
+        maxReceiveCount: 3,
+      },
+    });
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionName: { Ref: logicalId('AWS::Lambda::Function', 'MonitorSegmentWorker') },
+      EventSourceArn: { 'Fn::GetAtt': [queue, 'Arn'] },
+      BatchSize: 1,
+      ScalingConfig: { MaximumConcurrency: 16 },
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+    });
+    expect(resources[logicalId('AWS::Lambda::Function', 'MonitorSegmentWorker')]!.Properties).toMatchObject({
+      MemorySize: 1024,
+      Timeout: 180,
+    });
+    const env = (fn: string) =>
+      (resources[logicalId('AWS::Lambda::Function', fn)]!.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+    expect(env('MonitorDispatch')).toMatchObject({ SEGMENT_QUEUE_URL: { Ref: queue }, DISPATCH_SEGMENTS: '16' });
+    expect(env('MonitorSegmentWorker')).toMatchObject({
+      QUEUE_URL: { Ref: logicalId('AWS::SQS::Queue', 'MonitorJobQueue') },
+      ROUND_TRIP_QUEUE_URL: { Ref: logicalId('AWS::SQS::Queue', 'MonitorRoundTripQueue') },
+      SEND_CONCURRENCY: '16',
+    });
+    // The dispatch sends to the segment queue only.
+    expect(
+      roleStatements('MonitorDispatch')
+        .filter((s) => actions(s).some((a) => a.startsWith('sqs:')))
+        .flatMap(resourcesOf),
+    ).toEqual([{ 'Fn::GetAtt': [queue, 'Arn'] }]);
+  });
+
+  it('sizes the segments from dispatchSegments', () => {
+    const t = synth({ dispatchSegments: 200 }).template;
+    t.hasResourceProperties('AWS::Lambda::EventSourceMapping', { BatchSize: 1, ScalingConfig: { MaximumConcurrency: 200 } });
+    t.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ DISPATCH_SEGMENTS: '200' }) } });
+  });
+
+  it('alarms when the oldest job has waited a whole interval: the cycle did not finish in time', () => {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/SQS',
+      MetricName: 'ApproximateAgeOfOldestMessage',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [logicalId('AWS::SQS::Queue', 'MonitorJobQueue'), 'QueueName'] } }],
+      Statistic: 'Maximum',
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      Threshold: 15 * 60,
+    });
+    synth({ scheduleRateMinutes: 5 }).template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'ApproximateAgeOfOldestMessage',
+      Threshold: 5 * 60,
+    });
+  });
+});
+
 describe('least privilege', () => {
   it('lets the probe read secrets under the prefix only, and nothing else read secrets', () => {
     const probe = roleStatements('MonitorProbe').filter((s) => actions(s).some((a) => a.startsWith('secretsmanager:')));
@@ -382,10 +455,25 @@ describe('least privilege', () => {
     ).toEqual([]);
   });
 
-  it('grants table actions on the table only: Query to dispatch; Get/Put/Update/Query to probe', () => {
+  it('grants table actions on the table only: none to dispatch; a Scan of the registry index and the cycle log to the segment worker; Get/Put/Update/Query to probe', () => {
     const table = { 'Fn::GetAtt': [logicalId('AWS::DynamoDB::Table', 'StoreTable'), 'Arn'] };
     const dynamo = (fn: string) => roleStatements(fn).filter((s) => actions(s).some((a) => a.startsWith('dynamodb:')));
-    expect(dynamo('MonitorDispatch')).toEqual([{ Effect: 'Allow', Action: 'dynamodb:Query', Resource: table }]);
+    expect(dynamo('MonitorDispatch')).toEqual([]);
+    expect(dynamo('MonitorSegmentWorker')).toEqual([
+      {
+        Sid: 'ScanRegistryIndex',
+        Effect: 'Allow',
+        Action: 'dynamodb:Scan',
+        Resource: { 'Fn::Join': ['', [table, '/index/registry']] },
+      },
+      {
+        Sid: 'CycleLog',
+        Effect: 'Allow',
+        Action: ['dynamodb:GetItem', 'dynamodb:PutItem'],
+        Resource: table,
+        Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['cycle#*'] } },
+      },
+    ]);
     expect(dynamo('MonitorProbe')).toEqual([
       { Effect: 'Allow', Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'], Resource: table },
     ]);
@@ -396,7 +484,7 @@ describe('least privilege', () => {
     expect(probe.filter((s) => actions(s).includes('sns:Publish')).flatMap(resourcesOf)).toEqual([
       { Ref: logicalId('AWS::SNS::Topic', 'AlertsAlertsTopic') },
     ]);
-    for (const fn of ['MonitorDispatch', 'MonitorProbe']) {
+    for (const fn of ['MonitorDispatch', 'MonitorSegmentWorker', 'MonitorProbe']) {
       for (const s of roleStatements(fn)) {
         expect(s.Effect).toBe('Allow');
         expect(resourcesOf(s)).not.toContain('*');
@@ -419,6 +507,57 @@ describe('least privilege', () => {
 });
 
 it('has every Output the CLI reads', () => {
-  for (const key of Object.values(STACK_OUTPUTS)) template.hasOutput(key, {});
+  // The key's output exists with credentialStore kms only (tested below).
+  for (const key of Object.values(STACK_OUTPUTS).filter((k) => k !== STACK_OUTPUTS.credentialKeyArn)) template.hasOutput(key, {});
   template.hasOutput(STACK_OUTPUTS.secretsPrefix, { Value: 'inboxguard/' });
+});
+
+describe('credentialStore kms', () => {
+  it('has no key, no decrypt grant and no key output with secretsmanager (the default)', () => {
+    expect(Object.keys(template.findResources('AWS::KMS::Key')).filter((id) => id.startsWith('Credentials'))).toEqual([]);
+    expect(roleStatements('MonitorProbe').filter((s) => s.Sid === 'DecryptServerPasswords')).toEqual([]);
+    expect(Object.keys(template.findOutputs('*'))).not.toContain(STACK_OUTPUTS.credentialKeyArn);
+  });
+
+  it('adds a rotating, retained key; the probes may Decrypt with it only under a serverId encryption context', () => {
+    const { template: t } = synth({ credentialStore: 'kms' });
+    const all = t.toJSON().Resources as Record<string, Resource>;
+    const [keyId, key] = Object.entries(all).find(([id, r]) => r.Type === 'AWS::KMS::Key' && id.startsWith('CredentialsKey'))!;
+    expect(key.Properties).toMatchObject({ EnableKeyRotation: true, PendingWindowInDays: 30 });
+    expect(key.DeletionPolicy).toBe('Retain');
+    t.hasOutput(STACK_OUTPUTS.credentialKeyArn, { Value: { 'Fn::GetAtt': [keyId, 'Arn'] } });
+    const fnId = (prefix: string) => Object.keys(all).find((id) => id.startsWith(prefix) && all[id]!.Type === 'AWS::Lambda::Function')!;
+    for (const prefix of ['MonitorProbe', 'MonitorRoundTrip']) {
+      const fn = all[fnId(prefix)]!;
+      expect((fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables).toMatchObject({
+        CREDENTIAL_KEY_ARN: { 'Fn::GetAtt': [keyId, 'Arn'] },
+      });
+      const role = (fn.Properties.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+      const decrypt = Object.values(all)
+        .filter((r) => r.Type === 'AWS::IAM::Policy' && JSON.stringify(r.Properties.Roles) === JSON.stringify([{ Ref: role }]))
+        .flatMap((p) => (p.Properties.PolicyDocument as { Statement: Statement[] }).Statement)
+        .filter((s) => JSON.stringify(s.Resource).includes(keyId));
+      expect(decrypt).toEqual([
+        {
+          Sid: 'DecryptServerPasswords',
+          Effect: 'Allow',
+          Action: 'kms:Decrypt',
+          Resource: { 'Fn::GetAtt': [keyId, 'Arn'] },
+          Condition: {
+            Null: { 'kms:EncryptionContext:serverId': 'false' },
+            'ForAllValues:StringEquals': { 'kms:EncryptionContextKeys': ['serverId'] },
+          },
+        },
+      ]);
+    }
+    // Neither the dispatch nor its workers may decrypt.
+    for (const prefix of ['MonitorDispatch', 'MonitorSegmentWorker']) {
+      const role = (all[fnId(prefix)]!.Properties.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+      const kmsActions = Object.values(all)
+        .filter((r) => r.Type === 'AWS::IAM::Policy' && JSON.stringify(r.Properties.Roles) === JSON.stringify([{ Ref: role }]))
+        .flatMap((p) => (p.Properties.PolicyDocument as { Statement: Statement[] }).Statement)
+        .filter((s) => JSON.stringify(s.Resource).includes(keyId));
+      expect(kmsActions).toEqual([]);
+    }
+  });
 });

@@ -1,18 +1,15 @@
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
-import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi, type MockInstance } from 'vitest';
 import { startEmbeddedStore, type EmbeddedStore } from '../../lambdas/adapters/embedded.js';
 import { SnsNotifier } from '../../lambdas/adapters/sns.js';
-import { createDispatchHandler, cycleTime } from '../../lambdas/handlers/dispatch.js';
 import { createProbeHandler } from '../../lambdas/handlers/probe.js';
 import { roundTripMonitorFromEnv } from '../../lambdas/handlers/round-trip.js';
 import { buildReport } from '../../lambdas/core/evaluate.js';
 import { cannedCheck } from '../support/canned.js';
 
-const sqs = mockClient(SQSClient);
 const sns = mockClient(SNSClient);
 let embedded: EmbeddedStore;
 
@@ -30,7 +27,6 @@ afterAll(async () => embedded.close());
 // Powertools writes logs and EMF straight to stdout: capture them there.
 let stdout: MockInstance<typeof process.stdout.write>;
 beforeEach(() => {
-  sqs.reset();
   sns.reset();
   stdout = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
   vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
@@ -49,92 +45,6 @@ function emf(): Array<
     .map((l) => JSON.parse(l));
 }
 const metrics = () => new Metrics({ namespace: 'Inboxguard', serviceName: 'inboxguard' });
-
-describe('dispatch', () => {
-  it('one SQS message per registered server, in batches of 10, with the cycle time to the minute', async () => {
-    sqs.on(SendMessageBatchCommand).resolves({ Successful: [], Failed: [] });
-    const handler = createDispatchHandler({
-      registry: embedded.registry,
-      sqs: new SQSClient({}),
-      queueUrl: 'https://sqs.eu-west-1.amazonaws.com/123456789012/jobs',
-      metrics: metrics(),
-    });
-    const out = await handler({ time: '2026-12-01T08:15:42Z' });
-    expect(out).toEqual({ cycle: '2026-12-01T08:15:00.000Z', jobs: 23 });
-    const [beat] = emf();
-    expect(beat).toMatchObject({ JobsDispatched: 23, service: 'inboxguard' });
-    expect(beat!._aws.CloudWatchMetrics[0]).toMatchObject({
-      Namespace: 'Inboxguard',
-      Dimensions: [['service']],
-      Metrics: [{ Name: 'JobsDispatched', Unit: 'Count' }],
-    });
-    const calls = sqs.commandCalls(SendMessageBatchCommand);
-    expect(calls.map((c) => c.args[0].input.Entries?.length)).toEqual([10, 10, 3]);
-    expect(calls[0]!.args[0].input.QueueUrl).toBe('https://sqs.eu-west-1.amazonaws.com/123456789012/jobs');
-    expect(calls[0]!.args[0].input.Entries![0]).toEqual({
-      Id: '0',
-      MessageBody: JSON.stringify({ serverId: 'srv-00', jobId: '2026-12-01T08:15:00.000Z/srv-00', at: '2026-12-01T08:15:00.000Z' }),
-    });
-    const ids = calls.flatMap((c) => c.args[0].input.Entries!.map((e) => (JSON.parse(e.MessageBody!) as { serverId: string }).serverId));
-    expect(new Set(ids).size).toBe(23);
-  });
-
-  it('entries SQS failed to take are resent once; still failing fails the invocation', async () => {
-    sqs
-      .on(SendMessageBatchCommand)
-      .resolvesOnce({ Failed: [{ Id: '3', SenderFault: false, Code: 'InternalError' }] })
-      .resolves({ Failed: [] });
-    const handler = createDispatchHandler({ registry: embedded.registry, sqs: new SQSClient({}), queueUrl: 'q' });
-    await handler({});
-    const calls = sqs.commandCalls(SendMessageBatchCommand);
-    expect(calls[1]!.args[0].input.Entries!.map((e) => e.Id)).toEqual(['3']);
-    expect(calls).toHaveLength(4);
-
-    sqs.reset();
-    sqs.on(SendMessageBatchCommand).resolves({ Failed: [{ Id: '0', SenderFault: false, Code: 'InternalError' }] });
-    await expect(createDispatchHandler({ registry: embedded.registry, sqs: new SQSClient({}), queueUrl: 'q' })({})).rejects.toThrow(
-      /did not take 1 job/,
-    );
-  });
-
-  it('cycleTime falls back to now when the event carries no time', () => {
-    const now = new Date('2026-12-01T09:00:30Z');
-    expect(cycleTime({ scheduledTime: '2026-12-01T08:15:42.123Z' }, now).toISOString()).toBe('2026-12-01T08:15:00.000Z');
-    expect(cycleTime(null, now).toISOString()).toBe('2026-12-01T09:00:00.000Z');
-  });
-
-  it('an event without a time takes the cycle from the injected clock, not the wall clock', async () => {
-    sqs.on(SendMessageBatchCommand).resolves({ Failed: [] });
-    const clock = { now: () => new Date('2031-03-04T05:06:07Z') };
-    const out = await createDispatchHandler({ registry: embedded.registry, sqs: new SQSClient({}), queueUrl: 'q', clock })({});
-    expect(out).toEqual({ cycle: '2031-03-04T05:06:00.000Z', jobs: 23 });
-  });
-
-  it('a round-trip event sends round-trip jobs, for the servers that opt in only, to the round-trip queue', async () => {
-    sqs.on(SendMessageBatchCommand).resolves({ Failed: [] });
-    const deps = {
-      registry: embedded.registry,
-      sqs: new SQSClient({}),
-      queueUrl: 'checks',
-      roundTripQueueUrl: 'round-trips',
-      metrics: metrics(),
-    };
-    const out = await createDispatchHandler(deps)({ kind: 'round-trip', scheduledTime: '2026-12-01T09:00:07Z' });
-    expect(out).toEqual({ cycle: '2026-12-01T09:00:00.000Z', jobs: 2 });
-    const calls = sqs.commandCalls(SendMessageBatchCommand);
-    expect(calls).toHaveLength(1);
-    expect(calls[0]!.args[0].input.QueueUrl).toBe('round-trips');
-    expect(calls[0]!.args[0].input.Entries!.map((e) => JSON.parse(e.MessageBody!))).toEqual([
-      { serverId: 'srv-03', jobId: '2026-12-01T09:00:00.000Z/srv-03/round-trip', at: '2026-12-01T09:00:00.000Z', kind: 'round-trip' },
-      { serverId: 'srv-07', jobId: '2026-12-01T09:00:00.000Z/srv-07/round-trip', at: '2026-12-01T09:00:00.000Z', kind: 'round-trip' },
-    ]);
-    // JobsDispatched counts check cycles only (the heartbeat alarm reads it).
-    expect(emf()).toEqual([]);
-    await expect(createDispatchHandler({ ...deps, roundTripQueueUrl: undefined })({ kind: 'round-trip' })).rejects.toThrow(
-      /no round-trip queue is configured/,
-    );
-  });
-});
 
 describe('probe', () => {
   const record = (messageId: string, body: unknown) =>
