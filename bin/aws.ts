@@ -116,7 +116,7 @@ async function putSecret(aws: AwsClients, name: string, value: string): Promise<
 
 export function addAwsCommands(program: Command, io: Io & { aws?: (region?: string) => AwsClients }): void {
   const clients = async (f: StackFlags): Promise<AwsClients> => {
-    suppressSdkNodeVersionWarning(io.env);
+    suppressSdkNodeVersionWarning();
     return io.aws ? io.aws(f.region) : defaultAwsClients(f.region);
   };
 
