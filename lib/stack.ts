@@ -44,6 +44,7 @@ export class InboxguardStack extends Stack {
       natPerAz: c.natPerAz,
       elasticIps: c.elasticIps,
       flowLogRetention: logRetention,
+      ...(c.existingVpc ? { existingVpc: c.existingVpc } : {}),
     });
     this.store = new Store(this, 'Store');
     this.alerts = new Alerts(this, 'Alerts', { alertEmails: c.alertEmails, opsEmails: c.opsEmails });

@@ -30,8 +30,10 @@ describe('parseConfig', () => {
       roundTripWindowSeconds: 60,
       roundTripDeadlineSeconds: 180,
       logRetentionDays: 30,
+      slackChannels: [],
+      teamsChannels: [],
     });
-    expect(CONFIG_SETTINGS).toHaveLength(18);
+    expect(CONFIG_SETTINGS).toHaveLength(22);
   });
 
   it.each([
