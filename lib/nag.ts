@@ -21,9 +21,12 @@ export interface NagAcknowledgement {
 export function nagAcknowledgements(stack: InboxguardStack): NagAcknowledgement[] {
   const { dispatchFunction, probeFunction, roundTripFunction } = stack.monitor;
   const managed = (name: string) => `AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/${name}]`;
-  const lambdaRoles = [dispatchFunction.role, probeFunction.role, roundTripFunction.role].filter(
+  const vpcRoles = [dispatchFunction.role, probeFunction.role, roundTripFunction.role].filter(
     (r): r is NonNullable<typeof r> => r !== undefined,
   );
+  // The registry's custom-resource function runs outside the VPC: it talks to DynamoDB and CloudFormation only.
+  const registryRole = stack.registrySync?.function.role;
+  const lambdaRoles = registryRole ? [...vpcRoles, registryRole] : vpcRoles;
   const probeRoles = [probeFunction.role, roundTripFunction.role].filter((r): r is NonNullable<typeof r> => r !== undefined);
   return [
     ...lambdaRoles.flatMap((role) => [
@@ -32,6 +35,8 @@ export function nagAcknowledgements(stack: InboxguardStack): NagAcknowledgement[
         id: managed('AWSLambdaBasicExecutionRole'),
         reason: 'The AWS-maintained Lambda execution policy: writing the function logs (CloudWatch Logs CreateLogStream/PutLogEvents).',
       },
+    ]),
+    ...vpcRoles.flatMap((role) => [
       {
         scope: role,
         id: managed('AWSLambdaVPCAccessExecutionRole'),

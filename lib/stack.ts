@@ -7,6 +7,7 @@ import { Monitor } from './monitor.js';
 import { BASE_PORTS, MAIL_PORTS, Network } from './network.js';
 import { acknowledgeFindings } from './nag.js';
 import { Observability } from './observability.js';
+import { RegistrySync, readServersFile } from './registry-sync.js';
 import { STACK_OUTPUTS } from '../lambdas/contracts/outputs.js';
 import { Store } from './store.js';
 
@@ -29,6 +30,8 @@ export class InboxguardStack extends Stack {
   readonly alerts: Alerts;
   readonly monitor: Monitor;
   readonly observability: Observability;
+  /** Reconciles the registry to the servers file on deploy (the `serversFile` setting). */
+  readonly registrySync?: RegistrySync;
   /** Secrets Manager name prefix the probe may read. */
   readonly secretsPrefix: string;
 
@@ -38,6 +41,8 @@ export class InboxguardStack extends Stack {
     this.secretsPrefix = c.secretsPrefix;
     const logRetention = c.logRetentionDays as logs.RetentionDays;
     Tags.of(this).add('app', 'inboxguard');
+    // Validated before anything is built: a bad file is named and nothing is synthesized (or bundled).
+    const serversFile = c.serversFile ? readServersFile(c.serversFile, c.secretsPrefix) : undefined;
 
     this.network = new Network(this, 'Network', {
       cidr: c.vpcCidr,
@@ -71,6 +76,13 @@ export class InboxguardStack extends Stack {
       roundTripDeadline: Duration.seconds(c.roundTripDeadlineSeconds),
       logRetention,
     });
+    if (serversFile)
+      this.registrySync = new RegistrySync(this, 'RegistrySync', {
+        table: this.store.table,
+        serversFile,
+        secretsPrefix: c.secretsPrefix,
+        logRetention,
+      });
     this.observability = new Observability(this, 'Observability', {
       dispatchFunction: this.monitor.dispatchFunction,
       probeFunction: this.monitor.probeFunction,

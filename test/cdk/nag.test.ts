@@ -10,16 +10,29 @@ import { CDK_CONTEXT, testApp } from './synth.js';
 const config = (settings: Record<string, unknown> = {}) => parseConfig({ ...(CDK_CONTEXT.inboxguard as object), ...settings });
 
 describe('cdk-nag AwsSolutions', () => {
-  it.each([[{}], [{ natPerAz: true, alertEmails: ['a@example.com'], opsEmails: ['o@example.com'] }]])(
-    'finds nothing unacknowledged (%j)',
-    (settings) => {
-      const app = testApp();
-      const stack = new InboxguardStack(app, 'Test', { config: config(settings) });
-      const report = new AwsSolutionsChecks().validateScope(stack);
-      expect(report.violations.map((v) => `${v.ruleName} at ${v.violatingResources.map((r) => r.constructPath).join(', ')}`)).toEqual([]);
-      expect(report.success).toBe(true);
-    },
-  );
+  it.each([
+    [{}],
+    [{ natPerAz: true, alertEmails: ['a@example.com'], opsEmails: ['o@example.com'] }],
+    [
+      {
+        existingVpc: {
+          vpcId: 'vpc-0a1b2c3d4e5f60718',
+          privateSubnetIds: ['subnet-0123456789abcdef0', 'subnet-0123456789abcdef1'],
+          availabilityZones: ['eu-west-1a', 'eu-west-1b'],
+          egressIps: ['203.0.113.10', '203.0.113.11'],
+          addDynamoDbEndpoint: true,
+          privateRouteTableIds: ['rtb-0123456789abcdef0', 'rtb-0123456789abcdef1'],
+        },
+      },
+    ],
+    [{ serversFile: 'test/cdk/fixtures/servers.json' }],
+  ])('finds nothing unacknowledged (%j)', (settings) => {
+    const app = testApp();
+    const stack = new InboxguardStack(app, 'Test', { config: config(settings) });
+    const report = new AwsSolutionsChecks().validateScope(stack);
+    expect(report.violations.map((v) => `${v.ruleName} at ${v.violatingResources.map((r) => r.constructPath).join(', ')}`)).toEqual([]);
+    expect(report.success).toBe(true);
+  });
 
   it('runs on synth and fails it on a finding', () => {
     const clean = testApp();
