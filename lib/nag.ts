@@ -61,6 +61,16 @@ export function nagAcknowledgements(stack: InboxguardStack): NagAcknowledgement[
           'Server passwords are secrets added at run time (inboxguard servers add) under one name prefix; GetSecretValue only, on that prefix only (Secrets Manager suffixes every ARN with random characters).',
       },
     ]),
+    ...(stack.chat
+      ? [
+          {
+            scope: stack.chat.role,
+            id: 'AwsSolutions-IAM5[Resource::*]',
+            reason:
+              "The AWS Chatbot channels' role: CloudWatch reads only (DescribeAlarms, DescribeAlarmHistory, GetMetricData, GetMetricStatistics, GetMetricWidgetImage, ListMetrics), which render alarms in the channel; most of them take no resource-level scope, and a ReadOnlyAccess guardrail caps the channel.",
+          },
+        ]
+      : []),
     {
       scope: stack.monitor.schedulerRole,
       id: 'AwsSolutions-IAM5[Resource::<' + stack.getLogicalId(dispatchFunction.node.defaultChild as CfnElement) + '.Arn>:*]',

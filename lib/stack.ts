@@ -2,6 +2,7 @@ import { CfnOutput, Duration, Stack, Tags, type StackProps } from 'aws-cdk-lib';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { Alerts } from './alerts.js';
+import { Chat } from './chat.js';
 import type { InboxguardConfig } from './config.js';
 import { Monitor } from './monitor.js';
 import { BASE_PORTS, MAIL_PORTS, Network } from './network.js';
@@ -30,6 +31,8 @@ export class InboxguardStack extends Stack {
   readonly alerts: Alerts;
   readonly monitor: Monitor;
   readonly observability: Observability;
+  /** Alerts in Slack and Teams (the `slackChannels` and `teamsChannels` settings). */
+  readonly chat?: Chat;
   /** Reconciles the registry to the servers file on deploy (the `serversFile` setting). */
   readonly registrySync?: RegistrySync;
   /** Secrets Manager name prefix the probe may read. */
@@ -76,6 +79,13 @@ export class InboxguardStack extends Stack {
       roundTripDeadline: Duration.seconds(c.roundTripDeadlineSeconds),
       logRetention,
     });
+    if (c.slackChannels.length || c.teamsChannels.length)
+      this.chat = new Chat(this, 'Chat', {
+        slackChannels: c.slackChannels,
+        teamsChannels: c.teamsChannels,
+        key: this.alerts.key,
+        publishers: [this.monitor.probeFunction, this.monitor.roundTripFunction],
+      });
     if (serversFile)
       this.registrySync = new RegistrySync(this, 'RegistrySync', {
         table: this.store.table,

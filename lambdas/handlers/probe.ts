@@ -101,7 +101,7 @@ export function monitorFromEnv(env: NodeJS.ProcessEnv, dynamo = new DynamoDBClie
     .filter(Boolean);
   return {
     store: new DynamoStore(dynamo, requireEnv(env, 'TABLE_NAME')),
-    notifier: new SnsNotifier(new SNSClient({}), requireEnv(env, 'TOPIC_ARN')),
+    notifier: new SnsNotifier(new SNSClient({}), requireEnv(env, 'TOPIC_ARN'), env.CHAT_TOPIC_ARN),
     credentials: new SecretsCredentials(new SecretsManagerClient({})),
     clock: systemClock,
     probe: { timeoutMs: Number(env.PROBE_TIMEOUT_MS ?? '20000'), ...(egress[0] ? { egressAddress: egress.join(', ') } : {}) },
