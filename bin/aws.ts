@@ -135,9 +135,16 @@ async function putSecret(aws: AwsClients, name: string, value: string): Promise<
   }
 }
 
+/** How `servers list` names who registered a server. */
+const ORIGINS = { file: 'from the servers file', cli: 'from servers add' } as const;
+
+/** The servers file owns its servers: the deploy would undo a change made here. */
+const fileOwned = (id: string, stack: string): string =>
+  `server "${id}" comes from the servers file of ${stack} (the serversFile setting): change or remove it there and deploy`;
+
 export function addAwsCommands(program: Command, io: Io & { aws?: (region?: string) => AwsClients }): void {
   const clients = async (f: StackFlags): Promise<AwsClients> => {
-    suppressSdkNodeVersionWarning(io.env);
+    suppressSdkNodeVersionWarning();
     return io.aws ? io.aws(f.region) : defaultAwsClients(f.region);
   };
 
@@ -213,6 +220,8 @@ export function addAwsCommands(program: Command, io: Io & { aws?: (region?: stri
       const aws = await clients(f);
       const outputs = await stackOutputs(aws, f.stack);
       const table = output(outputs, STACK_OUTPUTS.tableName, f.stack);
+      const registry = await registryIn(aws, table);
+      if ((await registry.entry(f.id))?.origin === 'file') throw new UsageError(fileOwned(f.id, f.stack));
       const entry: ServerConfig = { ...(parsed.data as ServerConfig) };
       // credentialStore kms: the stack outputs its key, and the password is stored encrypted in the entry itself.
       const keyArn = outputs[STACK_OUTPUTS.credentialKeyArn];
@@ -223,7 +232,7 @@ export function addAwsCommands(program: Command, io: Io & { aws?: (region?: stri
         const prefix = output(outputs, STACK_OUTPUTS.secretsPrefix, f.stack);
         entry.passwordSecretArn = await putSecret(aws, `${prefix}${f.id}`, pw);
       }
-      await (await registryIn(aws, table)).put(entry);
+      await registry.put(entry, 'cli');
       const where = entry.passwordCiphertext
         ? ` (password encrypted with ${keyArn})`
         : entry.passwordSecretArn
@@ -241,12 +250,19 @@ export function addAwsCommands(program: Command, io: Io & { aws?: (region?: stri
     .action(async (f: StackFlags & { format: string }) => {
       const aws = await clients(f);
       const table = output(await stackOutputs(aws, f.stack), STACK_OUTPUTS.tableName, f.stack);
-      const list = await (await registryIn(aws, table)).list();
-      if (f.format === 'json') return void io.out(`${JSON.stringify(list, null, 2)}\n`);
+      const list = await (await registryIn(aws, table)).entries(false);
+      if (f.format === 'json')
+        return void io.out(
+          `${JSON.stringify(
+            list.map((e) => ({ ...e.server, origin: e.origin })),
+            null,
+            2,
+          )}\n`,
+        );
       if (!list.length) return void io.out('no servers registered\n');
-      for (const s of list)
+      for (const { server: s, origin } of list)
         io.out(
-          `${s.id.padEnd(24)} IMAP ${s.imap}${s.smtp ? `  SMTP ${s.smtp}` : ''}${s.user ? `  user ${s.user}` : ''}${s.roundTrip ? '  round trip' : ''}\n`,
+          `${s.id.padEnd(24)} IMAP ${s.imap}${s.smtp ? `  SMTP ${s.smtp}` : ''}${s.user ? `  user ${s.user}` : ''}${s.roundTrip ? '  round trip' : ''}  ${ORIGINS[origin]}\n`,
         );
     });
 
@@ -260,8 +276,10 @@ export function addAwsCommands(program: Command, io: Io & { aws?: (region?: stri
       const aws = await clients(f);
       const outputs = await stackOutputs(aws, f.stack);
       const registry = await registryIn(aws, output(outputs, STACK_OUTPUTS.tableName, f.stack));
-      const existing = await registry.get(id);
-      if (!existing) throw new UsageError(`<id>: no server "${id}" is registered in ${f.stack}`);
+      const found = await registry.entry(id);
+      if (!found) throw new UsageError(`<id>: no server "${id}" is registered in ${f.stack}`);
+      if (found.origin === 'file') throw new UsageError(fileOwned(id, f.stack));
+      const existing = found.server;
       await registry.remove(id);
       if (existing.passwordSecretArn) {
         const { DeleteSecretCommand } = await sm();

@@ -159,7 +159,7 @@ export function addMonitorCommands(program: Command, io: Io): void {
       const problems = passwordProblems(servers, io.env);
       if (problems.length) throw new ConfigError(problems.join('\n'));
 
-      suppressSdkNodeVersionWarning(io.env);
+      suppressSdkNodeVersionWarning();
       const embedded = await startEmbeddedStore({ dataDir: resolvePath(f.dataDir) });
       const targets: Notifier[] = [
         new ConsoleNotifier(io.out),
@@ -227,7 +227,7 @@ export function addMonitorCommands(program: Command, io: Io): void {
         return n;
       });
       const { startEmbeddedStore, suppressSdkNodeVersionWarning } = await import('../lambdas/adapters/embedded.js');
-      suppressSdkNodeVersionWarning(io.env);
+      suppressSdkNodeVersionWarning();
       const embedded = await startEmbeddedStore({ dataDir: resolvePath(f.dataDir) });
       try {
         const [entries, state] = await Promise.all([embedded.store.listHistory(serverId, limit), embedded.store.getState(serverId)]);

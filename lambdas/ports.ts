@@ -7,7 +7,7 @@ export interface Registry {
 }
 
 /** What a cycle's dispatch needs of a registered server. */
-export interface RegistryEntry {
+export interface DispatchEntry {
   id: string;
   roundTrip?: boolean;
 }
@@ -15,7 +15,7 @@ export interface RegistryEntry {
 /** The registry read in parallel segments, page by page (DynamoDB: Scan `Segment`/`TotalSegments` of the registry index). */
 export interface RegistrySegments {
   /** Segment `segment` (0-based) of `segments`: together the segments hold every registered server exactly once. */
-  segment(segment: number, segments: number, pageSize?: number): AsyncIterable<RegistryEntry[]>;
+  segment(segment: number, segments: number, pageSize?: number): AsyncIterable<DispatchEntry[]>;
 }
 
 /** Thrown when a conditional write finds that someone else wrote first. */

@@ -52,6 +52,64 @@ const elasticIp = z
   })
   .strict();
 
+/** AWS resource ids are the prefix and 8 or 17 hexadecimal digits. */
+const awsId = (prefix: string) =>
+  z
+    .string({ error: `must be an id like ${prefix}-0123456789abcdef0` })
+    .regex(new RegExp(`^${prefix}-([0-9a-f]{8}|[0-9a-f]{17})$`), `must be an id like ${prefix}-0123456789abcdef0`);
+
+/** A team's own VPC (issue 14): nothing is looked up at synth, so every fact the stack needs is given. */
+const existingVpc = z
+  .object(
+    {
+      vpcId: awsId('vpc'),
+      privateSubnetIds: z.array(awsId('subnet'), { error: 'must be a list of subnet ids' }).min(1, 'must list at least one subnet'),
+      availabilityZones: z
+        .array(z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d[a-z]$/, 'must be zone names like eu-west-1a'), {
+          error: 'must be a list of zone names',
+        })
+        .min(1, 'must list at least one zone'),
+      egressIps: z
+        .array(ipv4, {
+          error: (i) =>
+            i.input === undefined
+              ? "is missing: list the NAT gateways' public IPv4 addresses, the ones mail admins allow-list"
+              : 'must be a list of IPv4 addresses',
+        })
+        .min(1, "must list the NAT gateways' public IPv4 addresses"),
+      addDynamoDbEndpoint: z.boolean({ error: 'must be true or false' }).default(false),
+      privateRouteTableIds: z.array(awsId('rtb'), { error: 'must be a list of route table ids' }).optional(),
+    },
+    { error: 'must be an object { vpcId, privateSubnetIds, availabilityZones, egressIps }' },
+  )
+  .strict();
+
+/** A chat channel's configuration name, as AWS Chatbot takes it. */
+const chatName = z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, 'must be 1-128 letters, digits, "-" or "_"');
+const uuid = (what: string) => z.string().regex(/^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$/i, `must be the ${what} (a UUID)`);
+
+const slackChannel = z
+  .object({
+    name: chatName,
+    workspaceId: z.string().regex(/^[0-9A-Z]{1,255}$/, 'must be the Slack workspace id, like T0123ABCD (from the Chatbot console)'),
+    channelId: z.string().regex(/^[A-Za-z0-9]{1,255}$/, 'must be the Slack channel id, like C0123ABCD'),
+  })
+  .strict();
+
+const teamsChannel = z
+  .object({
+    name: chatName,
+    teamId: uuid('Microsoft Teams team id'),
+    tenantId: uuid('Microsoft Teams tenant id'),
+    channelId: z
+      .string()
+      .regex(
+        /^[A-Za-z0-9_=+/.,-]*%3[aA][A-Za-z0-9_=+/.,-]*%40[A-Za-z0-9_=+/.,-]*$/,
+        'must be the URL-encoded Teams channel id from the channel link, like 19%3ab6ef...%40thread.tacv2',
+      ),
+  })
+  .strict();
+
 const schema = z
   .object({
     stackName: z
@@ -94,6 +152,17 @@ const schema = z
       .number({ error: 'must be a number' })
       .refine((n) => (LOG_RETENTION_DAYS as readonly number[]).includes(n), `must be one of ${LOG_RETENTION_DAYS.join(', ')}`)
       .default(30),
+    existingVpc: existingVpc.optional(),
+    serversFile: z
+      .string({ error: 'must be a file name' })
+      .min(1, 'must be a file name')
+      .refine(
+        (f) => !f.startsWith('/') && !f.split(/[\\/]/).includes('..'),
+        'must be a file in the CDK app\'s folder (a relative path without "..")',
+      )
+      .optional(),
+    slackChannels: z.array(slackChannel, { error: 'must be a list of { "name", "workspaceId", "channelId" }' }).default([]),
+    teamsChannels: z.array(teamsChannel, { error: 'must be a list of { "name", "teamId", "tenantId", "channelId" }' }).default([]),
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -112,6 +181,47 @@ const schema = z
         message: `must exceed roundTripWindowSeconds (${c.roundTripWindowSeconds}) by at least 20 seconds, for the logins, the submission and the clean-up`,
       });
     }
+    const vpc = c.existingVpc;
+    if (vpc) {
+      if (vpc.privateSubnetIds.length !== vpc.availabilityZones.length)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['existingVpc', 'privateSubnetIds'],
+          message: `must list one subnet per zone of availabilityZones, in the same order: ${vpc.privateSubnetIds.length} subnet(s) for ${vpc.availabilityZones.length} zone(s)`,
+        });
+      for (const [key, values] of [
+        ['privateSubnetIds', vpc.privateSubnetIds],
+        ['availabilityZones', vpc.availabilityZones],
+        ['egressIps', vpc.egressIps],
+      ] as const)
+        if (new Set(values).size !== values.length)
+          ctx.addIssue({ code: 'custom', path: ['existingVpc', key], message: 'lists the same value twice' });
+      if (vpc.addDynamoDbEndpoint && !vpc.privateRouteTableIds)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['existingVpc', 'privateRouteTableIds'],
+          message: "is needed with addDynamoDbEndpoint: a gateway endpoint is attached to the private subnets' route tables",
+        });
+      if (vpc.privateRouteTableIds && vpc.privateRouteTableIds.length !== vpc.privateSubnetIds.length)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['existingVpc', 'privateRouteTableIds'],
+          message: `must list one route table per subnet of privateSubnetIds, in the same order: ${vpc.privateRouteTableIds.length} for ${vpc.privateSubnetIds.length}`,
+        });
+      if (c.natPerAz || c.elasticIps.length)
+        ctx.addIssue({
+          code: 'custom',
+          path: [c.natPerAz ? 'natPerAz' : 'elasticIps'],
+          message: 'does not apply with existingVpc (its NAT gateways are yours; give their addresses in existingVpc.egressIps)',
+        });
+    }
+    const names = [...c.slackChannels, ...c.teamsChannels].map((ch) => ch.name);
+    for (const name of new Set(names.filter((n, i) => names.indexOf(n) !== i)))
+      ctx.addIssue({
+        code: 'custom',
+        path: [c.teamsChannels.some((ch) => ch.name === name) ? 'teamsChannels' : 'slackChannels'],
+        message: `uses the channel name "${name}" twice (Chatbot configuration names are unique in an account)`,
+      });
     for (const key of ['allocationId', 'publicIp'] as const) {
       const values = c.elasticIps.map((e) => e[key]);
       if (new Set(values).size !== values.length)
@@ -128,6 +238,9 @@ export type InboxguardConfigInput = z.input<typeof schema>;
 export const CONFIG_SETTINGS = Object.keys(schema.shape) as ReadonlyArray<keyof InboxguardConfig>;
 
 function describe(issue: z.core.$ZodIssue): string {
+  if (issue.code === 'unrecognized_keys' && issue.path.length) {
+    return `setting "${issue.path.map(String).join('.')}" has unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+  }
   if (issue.code === 'unrecognized_keys') {
     return issue.keys.map((k) => `unknown setting "${k}" (known: ${CONFIG_SETTINGS.join(', ')})`).join('; ');
   }
@@ -137,7 +250,8 @@ function describe(issue: z.core.$ZodIssue): string {
         .join('')
         .replace(/^\./, '')
     : '(settings)';
-  return `setting "${name}" ${issue.message}`;
+  const missing = issue.code === 'invalid_type' && / received undefined$/.test(issue.message);
+  return `setting "${name}" ${missing ? 'is missing' : issue.message}`;
 }
 
 /** Validates a settings object; throws a SettingsError naming every bad setting. */

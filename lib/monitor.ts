@@ -17,8 +17,8 @@ import { CYCLE_PK_PREFIX } from '../lambdas/adapters/cycle-keys.js';
 import { REGISTRY_INDEX } from '../lambdas/adapters/table-keys.js';
 
 /** The repository root: entries and the lock file are found from here. */
-const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
-const handlerEntry = (name: string): string => `${PROJECT_ROOT}lambdas/handlers/${name}.ts`;
+export const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
+export const handlerEntry = (name: string): string => `${PROJECT_ROOT}lambdas/handlers/${name}.ts`;
 
 /**
  * ESM bundles still meet CommonJS dependencies (nodemailer, imapflow) that call `require` for Node
@@ -26,6 +26,19 @@ const handlerEntry = (name: string): string => `${PROJECT_ROOT}lambdas/handlers/
  */
 const ESM_REQUIRE_SHIM =
   "import { createRequire as __igCreateRequire } from 'node:module'; const require = __igCreateRequire(import.meta.url);";
+
+/** How every function is bundled: ESM for Node.js 24, minified, with source maps, the SDK from the runtime. */
+export const FUNCTION_BUNDLING: nodejs.BundlingOptions = {
+  format: nodejs.OutputFormat.ESM,
+  target: 'node24',
+  mainFields: ['module', 'main'],
+  banner: ESM_REQUIRE_SHIM,
+  minify: true,
+  sourceMap: true,
+  sourcesContent: false,
+  externalModules: ['@aws-sdk/*'],
+  forceDockerBundling: false,
+};
 
 export interface MonitorProps {
   readonly vpc: ec2.IVpc;
@@ -394,17 +407,7 @@ export class Monitor extends Construct {
         // Stack traces in the logs point into lambdas/*.ts through the bundled source maps.
         NODE_OPTIONS: '--enable-source-maps',
       },
-      bundling: {
-        format: nodejs.OutputFormat.ESM,
-        target: 'node24',
-        mainFields: ['module', 'main'],
-        banner: ESM_REQUIRE_SHIM,
-        minify: true,
-        sourceMap: true,
-        sourcesContent: false,
-        externalModules: ['@aws-sdk/*'],
-        forceDockerBundling: false,
-      },
+      bundling: FUNCTION_BUNDLING,
     });
   }
 }

@@ -21,9 +21,12 @@ export interface NagAcknowledgement {
 export function nagAcknowledgements(stack: InboxguardStack): NagAcknowledgement[] {
   const { dispatchFunction, segmentFunction, probeFunction, roundTripFunction } = stack.monitor;
   const managed = (name: string) => `AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/${name}]`;
-  const lambdaRoles = [dispatchFunction.role, segmentFunction.role, probeFunction.role, roundTripFunction.role].filter(
+  const vpcRoles = [dispatchFunction.role, segmentFunction.role, probeFunction.role, roundTripFunction.role].filter(
     (r): r is NonNullable<typeof r> => r !== undefined,
   );
+  // The registry's custom-resource function runs outside the VPC: it talks to DynamoDB and CloudFormation only.
+  const registryRole = stack.registrySync?.function.role;
+  const lambdaRoles = registryRole ? [...vpcRoles, registryRole] : vpcRoles;
   const probeRoles = [probeFunction.role, roundTripFunction.role].filter((r): r is NonNullable<typeof r> => r !== undefined);
   return [
     ...lambdaRoles.flatMap((role) => [
@@ -32,6 +35,8 @@ export function nagAcknowledgements(stack: InboxguardStack): NagAcknowledgement[
         id: managed('AWSLambdaBasicExecutionRole'),
         reason: 'The AWS-maintained Lambda execution policy: writing the function logs (CloudWatch Logs CreateLogStream/PutLogEvents).',
       },
+    ]),
+    ...vpcRoles.flatMap((role) => [
       {
         scope: role,
         id: managed('AWSLambdaVPCAccessExecutionRole'),
@@ -56,6 +61,16 @@ export function nagAcknowledgements(stack: InboxguardStack): NagAcknowledgement[
           'Server passwords are secrets added at run time (inboxguard servers add) under one name prefix; GetSecretValue only, on that prefix only (Secrets Manager suffixes every ARN with random characters).',
       },
     ]),
+    ...(stack.chat
+      ? [
+          {
+            scope: stack.chat.role,
+            id: 'AwsSolutions-IAM5[Resource::*]',
+            reason:
+              "The AWS Chatbot channels' role: CloudWatch reads only (DescribeAlarms, DescribeAlarmHistory, GetMetricData, GetMetricStatistics, GetMetricWidgetImage, ListMetrics), which render alarms in the channel; most of them take no resource-level scope, and a ReadOnlyAccess guardrail caps the channel.",
+          },
+        ]
+      : []),
     {
       scope: stack.monitor.schedulerRole,
       id: 'AwsSolutions-IAM5[Resource::<' + stack.getLogicalId(dispatchFunction.node.defaultChild as CfnElement) + '.Arn>:*]',

@@ -1,4 +1,4 @@
-import { Fn, RemovalPolicy, Tags } from 'aws-cdk-lib';
+import { Annotations, Fn, RemovalPolicy, Tags } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
@@ -34,7 +34,31 @@ export const BASE_PORTS: readonly EgressPort[] = [
   { port: 443, protocol: 'tcp', description: 'HTTPS to AWS APIs' },
 ];
 
+/** A VPC the team already runs (issue 14): imported from these facts, nothing looked up at synth. */
+export interface ExistingVpc {
+  /** `vpc-…` */
+  readonly vpcId: string;
+  /** The private subnets the functions run in, one per zone of `availabilityZones`, in the same order. */
+  readonly privateSubnetIds: readonly string[];
+  readonly availabilityZones: readonly string[];
+  /** The public addresses of the VPC's NAT gateways, as the team knows them: the egress mail admins allow-list. */
+  readonly egressIps: readonly string[];
+  /**
+   * Add a DynamoDB gateway endpoint (free) to the private subnets' route tables. Off by default: the VPC may have one.
+   * @default false
+   */
+  readonly addDynamoDbEndpoint?: boolean;
+  /** The private subnets' route tables, in the order of `privateSubnetIds`: needed for `addDynamoDbEndpoint`. */
+  readonly privateRouteTableIds?: readonly string[];
+}
+
 export interface NetworkProps {
+  /**
+   * Run in this existing VPC instead of creating one: no VPC, NAT gateway, Elastic IP or flow log is created,
+   * and `cidr`, `natPerAz` and `elasticIps` do not apply.
+   * @default - a VPC of the stack's own
+   */
+  readonly existingVpc?: ExistingVpc;
   /**
    * IPv4 range of the VPC; two public and two private /24 subnets are cut from it.
    * @default '10.42.0.0/16'
@@ -64,7 +88,7 @@ export interface NetworkProps {
  * rejected traffic.
  */
 export class Network extends Construct {
-  readonly vpc: ec2.Vpc;
+  readonly vpc: ec2.IVpc;
   /** The egress addresses, in NAT order (tokens when the stack allocates them). */
   readonly egressIps: readonly string[];
   /** The egress addresses joined with "," (a token): for Outputs and environment variables. */
@@ -72,6 +96,13 @@ export class Network extends Construct {
 
   constructor(scope: Construct, id: string, props: NetworkProps = {}) {
     super(scope, id);
+    if (props.existingVpc) {
+      const e = props.existingVpc;
+      this.vpc = existingVpc(this, e);
+      this.egressIps = [...e.egressIps];
+      this.egressIpList = this.egressIps.join(',');
+      return;
+    }
     const natGateways = props.natPerAz ? 2 : 1;
     const existing = props.elasticIps ?? [];
     if (existing.length > 0 && existing.length !== natGateways) {
@@ -117,4 +148,32 @@ export class Network extends Construct {
     }
     return sg;
   }
+}
+
+/** The team's VPC, from its attributes (no lookup), with a DynamoDB gateway endpoint only when asked for. */
+function existingVpc(scope: Construct, e: ExistingVpc): ec2.IVpc {
+  if (e.privateSubnetIds.length !== e.availabilityZones.length)
+    throw new Error(
+      `Network: existingVpc.privateSubnetIds must list one subnet per zone: ${e.privateSubnetIds.length} for ${e.availabilityZones.length}`,
+    );
+  if (e.egressIps.length === 0) throw new Error("Network: existingVpc.egressIps must list the NAT gateways' public addresses");
+  const vpc = ec2.Vpc.fromVpcAttributes(scope, 'Vpc', {
+    vpcId: e.vpcId,
+    availabilityZones: [...e.availabilityZones],
+    privateSubnetIds: [...e.privateSubnetIds],
+    ...(e.privateRouteTableIds ? { privateSubnetRouteTableIds: [...e.privateRouteTableIds] } : {}),
+  });
+  if (!e.privateRouteTableIds)
+    Annotations.of(scope).acknowledgeWarning(
+      '@aws-cdk/aws-ec2:noSubnetRouteTableId',
+      'Nothing in the stack routes through the imported subnets: route tables are needed only for addDynamoDbEndpoint',
+    );
+  if (e.addDynamoDbEndpoint) {
+    if (!e.privateRouteTableIds) throw new Error('Network: existingVpc.addDynamoDbEndpoint needs privateRouteTableIds');
+    vpc.addGatewayEndpoint('DynamoDb', {
+      service: ec2.GatewayVpcEndpointAwsService.DYNAMODB,
+      subnets: [{ subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS }],
+    });
+  }
+  return vpc;
 }

@@ -2,12 +2,14 @@ import { CfnOutput, Duration, Stack, Tags, type StackProps } from 'aws-cdk-lib';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { Alerts } from './alerts.js';
+import { Chat } from './chat.js';
 import type { InboxguardConfig } from './config.js';
 import { CredentialKey } from './credentials.js';
 import { Monitor } from './monitor.js';
 import { BASE_PORTS, MAIL_PORTS, Network } from './network.js';
 import { acknowledgeFindings } from './nag.js';
 import { Observability } from './observability.js';
+import { RegistrySync, readServersFile } from './registry-sync.js';
 import { STACK_OUTPUTS } from '../lambdas/contracts/outputs.js';
 import { Store } from './store.js';
 
@@ -30,6 +32,10 @@ export class InboxguardStack extends Stack {
   readonly alerts: Alerts;
   readonly monitor: Monitor;
   readonly observability: Observability;
+  /** Alerts in Slack and Teams (the `slackChannels` and `teamsChannels` settings). */
+  readonly chat?: Chat;
+  /** Reconciles the registry to the servers file on deploy (the `serversFile` setting). */
+  readonly registrySync?: RegistrySync;
   /** Secrets Manager name prefix the probe may read. */
   readonly secretsPrefix: string;
   /** With `credentialStore: kms`: the key server passwords are encrypted with. */
@@ -41,12 +47,15 @@ export class InboxguardStack extends Stack {
     this.secretsPrefix = c.secretsPrefix;
     const logRetention = c.logRetentionDays as logs.RetentionDays;
     Tags.of(this).add('app', 'inboxguard');
+    // Validated before anything is built: a bad file is named and nothing is synthesized (or bundled).
+    const serversFile = c.serversFile ? readServersFile(c.serversFile, c.secretsPrefix) : undefined;
 
     this.network = new Network(this, 'Network', {
       cidr: c.vpcCidr,
       natPerAz: c.natPerAz,
       elasticIps: c.elasticIps,
       flowLogRetention: logRetention,
+      ...(c.existingVpc ? { existingVpc: c.existingVpc } : {}),
     });
     this.store = new Store(this, 'Store');
     this.alerts = new Alerts(this, 'Alerts', { alertEmails: c.alertEmails, opsEmails: c.opsEmails });
@@ -78,6 +87,20 @@ export class InboxguardStack extends Stack {
       this.credentialKey = new CredentialKey(this, 'Credentials');
       for (const fn of [this.monitor.probeFunction, this.monitor.roundTripFunction]) this.credentialKey.allowDecrypt(fn);
     }
+    if (c.slackChannels.length || c.teamsChannels.length)
+      this.chat = new Chat(this, 'Chat', {
+        slackChannels: c.slackChannels,
+        teamsChannels: c.teamsChannels,
+        key: this.alerts.key,
+        publishers: [this.monitor.probeFunction, this.monitor.roundTripFunction],
+      });
+    if (serversFile)
+      this.registrySync = new RegistrySync(this, 'RegistrySync', {
+        table: this.store.table,
+        serversFile,
+        secretsPrefix: c.secretsPrefix,
+        logRetention,
+      });
     this.observability = new Observability(this, 'Observability', {
       dispatchFunction: this.monitor.dispatchFunction,
       segmentFunction: this.monitor.segmentFunction,

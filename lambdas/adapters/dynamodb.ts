@@ -5,7 +5,7 @@
  * |-----------------|-----------------|---------------------|--------------------------------------------------|
  * | latest state    | `server#<id>`   | `state`             | the ServerState, incl. `version` and the outbox  |
  * | history         | `server#<id>`   | `hist#<at>#<jobId>` | the HistoryEntry + `expiresAt` (TTL, epoch s)    |
- * | registered host | `registry`      | `server#<id>`       | the ServerConfig (never a password)              |
+ * | registered host | `registry`      | `server#<id>`       | the ServerConfig (never a password), `origin`    |
  *
  * - Optimistic concurrency: putState is a conditional PutItem on `version` (`attribute_not_exists(pk)` for 0).
  * - Outbox: the pending alert lives inside the state item as `pendingAlert`, so the state and its alert are
@@ -34,7 +34,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import type { HistoryEntry, ServerConfig, ServerState } from '../core/monitor-types.js';
 import type { ProtocolEvidence } from '../core/types.js';
-import { ConcurrencyError, type Registry, type RegistryEntry, type RegistrySegments, type StateStore } from '../ports.js';
+import { ConcurrencyError, type Registry, type DispatchEntry, type RegistrySegments, type StateStore } from '../ports.js';
 import { REGISTRY_INDEX, TABLE_KEYS } from './table-keys.js';
 
 export { REGISTRY_INDEX, TABLE_KEYS } from './table-keys.js';
@@ -267,6 +267,24 @@ export class DynamoStore implements StateStore {
   }
 }
 
+/**
+ * Who registered a server: `file`, the servers file reconciled on deploy (the `serversFile` setting), or
+ * `cli`, `inboxguard servers add --stack`. Items written before origins existed are `cli`'s.
+ */
+export type RegistryOrigin = 'file' | 'cli';
+const ORIGIN_ATTRIBUTE = 'origin';
+
+/** A registry item: the server and who registered it. */
+export interface RegistryEntry {
+  server: ServerConfig;
+  origin: RegistryOrigin;
+}
+
+const entryOf = (item: Item): RegistryEntry => ({
+  server: attributes<ServerConfig>(item, ORIGIN_ATTRIBUTE),
+  origin: item[ORIGIN_ATTRIBUTE] === 'file' ? 'file' : 'cli',
+});
+
 export class DynamoRegistry implements Registry, RegistrySegments {
   private readonly table: Table;
 
@@ -275,30 +293,43 @@ export class DynamoRegistry implements Registry, RegistrySegments {
   }
 
   async list(): Promise<ServerConfig[]> {
-    const items = await this.table.query({ KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': REGISTRY_PK } });
-    return items.map((item) => attributes<ServerConfig>(item));
+    return (await this.entries(false)).map((e) => e.server);
   }
 
   async get(id: string): Promise<ServerConfig | undefined> {
-    const item = await this.table.get(registryKey(id));
-    return item && attributes<ServerConfig>(item);
+    return (await this.entry(id, false))?.server;
   }
 
   /**
    * One of `segments` parallel segments of the registry, page by page from the registry index: memory
    * holds one page (at most `pageSize` entries), however large the registry.
    */
-  async *segment(segment: number, segments: number, pageSize = 1000): AsyncGenerator<RegistryEntry[]> {
+  async *segment(segment: number, segments: number, pageSize = 1000): AsyncGenerator<DispatchEntry[]> {
     for await (const page of this.table.scanSegment(REGISTRY_INDEX.name, segment, segments, pageSize))
       yield page.map((item) => ({ id: item.id as string, ...(item.roundTrip === true ? { roundTrip: true } : {}) }));
   }
 
-  /** Adds or replaces a server. */
-  async put(server: ServerConfig): Promise<void> {
+  /** Every server with its origin; strongly consistent by default, as the reconcile compares against it. */
+  async entries(ConsistentRead = true): Promise<RegistryEntry[]> {
+    const items = await this.table.query({
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': REGISTRY_PK },
+      ConsistentRead,
+    });
+    return items.map(entryOf);
+  }
+
+  async entry(id: string, consistent = true): Promise<RegistryEntry | undefined> {
+    const item = await this.table.get(registryKey(id), consistent);
+    return item && entryOf(item);
+  }
+
+  /** Adds or replaces a server, recording who registered it. */
+  async put(server: ServerConfig, origin: RegistryOrigin = 'cli'): Promise<void> {
     if (Object.keys(server).some((key) => key.toLowerCase() === 'password')) {
       throw new PasswordInRegistryError(`server ${server.id}: register passwordEnv or passwordSecretArn, not a password`);
     }
-    await this.table.put({ ...server, ...registryKey(server.id) });
+    await this.table.put({ ...server, ...registryKey(server.id), [ORIGIN_ATTRIBUTE]: origin });
   }
 
   /** Removes a server; removing an unknown id is a no-op. */

@@ -132,6 +132,17 @@ export function parseServers(json: unknown): ServerConfig[] {
   return servers;
 }
 
+/** Parses and validates the text of a servers.json; `label` names the file when it is not JSON. */
+export function parseServersText(text: string, label: string): ServerConfig[] {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(`${label}: not JSON (${(err as Error).message})`);
+  }
+  return parseServers(json);
+}
+
 /**
  * Reads and validates a servers.json; relative caFile paths are taken from the file's folder.
  * `label` names the file in errors about the file as a whole (the CLI: "--config FILE").
@@ -143,13 +154,7 @@ export async function loadServers(file: string, label = file): Promise<ServerCon
   } catch (err) {
     throw new ConfigError(`${label}: cannot read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
   }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (err) {
-    throw new ConfigError(`${label}: not JSON (${(err as Error).message})`);
-  }
-  const servers = parseServers(json);
+  const servers = parseServersText(text, label);
   const base = dirname(resolvePath(file));
   const missing: string[] = [];
   const pems = new Map<ServerConfig, string>();

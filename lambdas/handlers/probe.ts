@@ -103,7 +103,7 @@ export function monitorFromEnv(env: NodeJS.ProcessEnv, dynamo = new DynamoDBClie
     .filter(Boolean);
   return {
     store: new DynamoStore(dynamo, requireEnv(env, 'TABLE_NAME')),
-    notifier: new SnsNotifier(new SNSClient({}), requireEnv(env, 'TOPIC_ARN')),
+    notifier: new SnsNotifier(new SNSClient({}), requireEnv(env, 'TOPIC_ARN'), env.CHAT_TOPIC_ARN),
     credentials: new StoredCredentials(
       new SecretsCredentials(new SecretsManagerClient({})),
       env.CREDENTIAL_KEY_ARN ? new KmsCredentials(new KMSClient({}), env.CREDENTIAL_KEY_ARN) : undefined,

@@ -14,8 +14,8 @@ async function packagesIn(name: string): Promise<{ bytes: number; packages: Set<
 }
 
 describe('function bundles', () => {
-  it('keep imapflow and nodemailer out of the probe and dispatch functions', async () => {
-    for (const name of ['probe', 'dispatch']) {
+  it('keep imapflow and nodemailer out of the probe, dispatch and registry-sync functions', async () => {
+    for (const name of ['probe', 'dispatch', 'registry-sync']) {
       const { packages, bytes } = await packagesIn(name);
       expect(
         [...packages].filter((p) => p === 'imapflow' || p === 'nodemailer'),

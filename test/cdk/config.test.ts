@@ -32,8 +32,10 @@ describe('parseConfig', () => {
       roundTripWindowSeconds: 60,
       roundTripDeadlineSeconds: 180,
       logRetentionDays: 30,
+      slackChannels: [],
+      teamsChannels: [],
     });
-    expect(CONFIG_SETTINGS).toHaveLength(20);
+    expect(CONFIG_SETTINGS).toHaveLength(24);
   });
 
   it.each([

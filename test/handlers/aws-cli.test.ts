@@ -132,9 +132,40 @@ describe('inboxguard egress / servers (AWS)', () => {
     });
   });
 
-  it('servers list shows the registry', async () => {
+  it('servers list shows the registry and who registered each server', async () => {
     const r = await run(['servers', 'list', '--stack', 'Inboxguard']);
-    expect(r.out).toMatch(/^acme +IMAP imap\.acme\.com {2}user sales@acme\.com\n$/);
+    expect(r.out).toMatch(/^acme +IMAP imap\.acme\.com {2}user sales@acme\.com {2}from servers add\n$/);
+    await embedded.registry.put({ id: 'globex', imap: 'mail.globex.com', roundTrip: false }, 'file');
+    try {
+      const text = await run(['servers', 'list', '--stack', 'Inboxguard']);
+      expect(text.out.split('\n')).toEqual([
+        expect.stringMatching(/^acme +IMAP imap\.acme\.com {2}user sales@acme\.com {2}from servers add$/),
+        expect.stringMatching(/^globex +IMAP mail\.globex\.com {2}from the servers file$/),
+        '',
+      ]);
+      const json = JSON.parse((await run(['servers', 'list', '--stack', 'Inboxguard', '--format', 'json'])).out) as object[];
+      expect(json).toEqual([
+        { id: 'acme', imap: 'imap.acme.com', user: 'sales@acme.com', passwordSecretArn: ARN, origin: 'cli' },
+        { id: 'globex', imap: 'mail.globex.com', roundTrip: false, origin: 'file' },
+      ]);
+
+      // The file owns its servers: servers add and remove refuse them, before any secret is written.
+      const add = await run(['servers', 'add', '--stack', 'Inboxguard', '--id', 'globex', '--imap', 'imap.globex.com']);
+      const remove = await run(['servers', 'remove', '--stack', 'Inboxguard', 'globex']);
+      for (const r of [add, remove]) {
+        expect(r.code).toBe(3);
+        expect(r.err).toBe(
+          'inboxguard: server "globex" comes from the servers file of Inboxguard (the serversFile setting): change or remove it there and deploy\n',
+        );
+      }
+      expect(sm.calls()).toHaveLength(0);
+      expect(await embedded.registry.entry('globex')).toEqual({
+        server: { id: 'globex', imap: 'mail.globex.com', roundTrip: false },
+        origin: 'file',
+      });
+    } finally {
+      await embedded.registry.remove('globex');
+    }
   });
 
   it('servers remove deletes the entry and schedules the secret for deletion', async () => {

@@ -1,0 +1,108 @@
+import { Match } from 'aws-cdk-lib/assertions';
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { SettingsError } from '../../lib/config.js';
+import { synth } from './synth.js';
+
+const FILE = 'test/cdk/fixtures/servers.json';
+const text = readFileSync(FILE, 'utf8');
+
+describe('serversFile', () => {
+  const { template, stack } = synth({ serversFile: FILE });
+  const resources = template.toJSON().Resources as Record<string, { Type: string; Properties: Record<string, unknown> }>;
+  const fnId = stack.getLogicalId(stack.registrySync!.function.node.defaultChild as never);
+
+  it('passes the file and its hash to a custom resource served by its own function', () => {
+    template.resourceCountIs('Custom::InboxguardRegistry', 1);
+    template.hasResourceProperties('Custom::InboxguardRegistry', {
+      ServiceToken: { 'Fn::GetAtt': [fnId, 'Arn'] },
+      Servers: text,
+      Hash: createHash('sha256').update(text).digest('hex'),
+      SecretsPrefix: 'inboxguard/',
+      ServiceTimeout: '300',
+    });
+  });
+
+  it('runs the handler on Node.js 24 ARM outside the VPC, with the table and no more than its item actions', () => {
+    const fn = resources[fnId]!;
+    template.hasResource('AWS::Lambda::Function', {
+      Properties: Match.objectLike({
+        Runtime: 'nodejs24.x',
+        Architectures: ['arm64'],
+        Handler: 'index.handler',
+        Environment: { Variables: Match.objectLike({ TABLE_NAME: { Ref: Match.stringLikeRegexp('^StoreTable') } }) },
+        Description: Match.stringLikeRegexp('reconciles the registry'),
+      }),
+    });
+    expect(fn.Properties.VpcConfig).toBeUndefined();
+    const role = (fn.Properties.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+    const statements = Object.values(template.findResources('AWS::IAM::Policy'))
+      .filter((p) => JSON.stringify(p.Properties.Roles) === JSON.stringify([{ Ref: role }]))
+      .flatMap((p) => p.Properties.PolicyDocument.Statement as { Action: string[]; Resource: unknown }[]);
+    expect(statements).toEqual([
+      {
+        Effect: 'Allow',
+        Action: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'],
+        Resource: { 'Fn::GetAtt': [expect.stringMatching(/^StoreTable/), 'Arn'] },
+      },
+    ]);
+  });
+
+  it('is not there without the setting (removing it sends the custom resource a Delete, which keeps the registry)', () => {
+    synth().template.resourceCountIs('Custom::InboxguardRegistry', 0);
+  });
+
+  it('a changed file changes the hash, so CloudFormation sends an Update', () => {
+    const v2 = readFileSync('test/cdk/fixtures/servers-v2.json', 'utf8');
+    const other = synth({ serversFile: 'test/cdk/fixtures/servers-v2.json' }).template;
+    const hash = (t: typeof template) => Object.values(t.findResources('Custom::InboxguardRegistry'))[0]!.Properties.Hash as string;
+    expect(hash(other)).toBe(createHash('sha256').update(v2).digest('hex'));
+    expect(hash(other)).not.toBe(hash(template));
+  });
+});
+
+describe('serversFile validation at synth', () => {
+  it('names every bad server with the CLI messages', () => {
+    expect(() => synth({ serversFile: 'test/cdk/fixtures/servers-local.json' })).toThrow(SettingsError);
+    expect(() => synth({ serversFile: 'test/cdk/fixtures/servers-local.json' })).toThrow(
+      'invalid inboxguard configuration: setting "serversFile" (test/cdk/fixtures/servers-local.json):\n  - server "globex": imap: port "99999" must be 1 to 65535',
+    );
+  });
+
+  it('refuses passwordEnv with the way to store the password', () => {
+    const local = JSON.parse(readFileSync('test/cdk/fixtures/servers-local.json', 'utf8')) as { servers: object[] };
+    expect(local.servers).toHaveLength(2);
+    expect(() => synth({ serversFile: 'test/cdk/fixtures/servers-password-env.json' })).toThrow(
+      /setting "serversFile" \(test\/cdk\/fixtures\/servers-password-env.json\):\n {2}- server "acme-sales": passwordEnv: not available in AWS, .*store the password in Secrets Manager under "inboxguard\/"/,
+    );
+  });
+
+  it('names a missing file and a path outside the app folder', () => {
+    expect(() => synth({ serversFile: 'nope.json' })).toThrow(/setting "serversFile" cannot read nope.json \(ENOENT/);
+    expect(() => synth({ serversFile: '../servers.json' })).toThrow(/setting "serversFile" must be a file in the CDK app's folder/);
+  });
+
+  it('stops the CDK app before anything is synthesized', async () => {
+    const root = fileURLToPath(new URL('../../', import.meta.url));
+    const outdir = mkdtempSync(join(tmpdir(), 'inboxguard-cdk-'));
+    const run = promisify(execFile)(process.execPath, ['--import', 'tsx', 'bin/app.ts'], {
+      cwd: root,
+      env: {
+        ...process.env,
+        CDK_CONTEXT_JSON: JSON.stringify({ 'inboxguard:serversFile': 'test/cdk/fixtures/servers-local.json' }),
+        CDK_OUTDIR: outdir,
+      },
+    });
+    await expect(run).rejects.toMatchObject({
+      code: 1,
+      stderr: expect.stringMatching(/server "globex": imap: port "99999" must be 1 to 65535/),
+    });
+    expect(readdirSync(outdir)).toEqual([]);
+  });
+});
