@@ -1,4 +1,12 @@
-import { CHECKS, CONNECT_ID, ROUND_TRIP_CHECKS, isRoundTripId, type RequirementId } from './checks/index.js';
+import {
+  CHECKS,
+  CONNECT_ID,
+  ROUND_TRIP_CHECKS,
+  isRoundTripId,
+  type RequirementEvidence,
+  type RequirementId,
+  type ResultCode,
+} from './checks/index.js';
 import { chainExpiry } from './checks/cert-expiry.js';
 import type { Outcome } from './checks/common.js';
 import { PROFILES } from './profile.js';
@@ -34,7 +42,11 @@ function entriesOf(profile: string) {
 /** The software that answered each protocol: the remedy names its settings. */
 export type SoftwareByProtocol = Partial<Record<'imap' | 'smtp', Software>>;
 
-function withRemedy(id: RequirementId, { remedyKey, ...result }: Outcome, software: SoftwareByProtocol): RequirementResult {
+function withRemedy(
+  id: RequirementId,
+  { remedyKey, ...result }: Outcome<RequirementEvidence, ResultCode>,
+  software: SoftwareByProtocol,
+): RequirementResult {
   if (!remedyKey) return { id, ...result };
   // The round trip passes the submission server, then the mailbox server: the remedy names both.
   const which = isRoundTripId(id) ? [software.smtp, software.imap] : software[id.startsWith('smtp.') ? 'smtp' : 'imap'];
