@@ -9,7 +9,7 @@ import {
 } from './checks/index.js';
 import { chainExpiry } from './checks/cert-expiry.js';
 import type { Outcome } from './checks/common.js';
-import { PROFILES } from './profile.js';
+import { profileOf, type ProfileRef } from './profile.js';
 import { remedyFor } from './remedies.js';
 import type {
   CheckReport,
@@ -33,10 +33,8 @@ export function verdictOf(results: readonly { status: Status }[]): Verdict {
   return 'compliant';
 }
 
-function entriesOf(profile: string) {
-  const entries = PROFILES[profile];
-  if (!entries) throw new Error(`unknown profile "${profile}"`);
-  return entries;
+function entriesOf(profile: ProfileRef) {
+  return profileOf(profile).requirements;
 }
 
 /** The software that answered each protocol: the remedy names its settings. */
@@ -54,7 +52,7 @@ function withRemedy(
 }
 
 /** Judges observations against a profile's ordinary requirements. Pure: same observation, same report. */
-export function evaluate(obs: Observation, profile = 'hubspot'): RequirementResult[] {
+export function evaluate(obs: Observation, profile: ProfileRef = 'hubspot'): RequirementResult[] {
   const software: SoftwareByProtocol = { imap: obs.imap.identity?.software, smtp: obs.smtp?.identity?.software };
   return entriesOf(profile).flatMap(({ id, params }) =>
     isRoundTripId(id) ? [] : [withRemedy(id, CHECKS[id](obs, params ?? {}), software)],
@@ -62,7 +60,11 @@ export function evaluate(obs: Observation, profile = 'hubspot'): RequirementResu
 }
 
 /** Judges a round trip against the profile's round-trip requirements (smtp.send, imap.delivery). */
-export function evaluateRoundTrip(rt: RoundTripObservation, profile = 'hubspot', software: SoftwareByProtocol = {}): RequirementResult[] {
+export function evaluateRoundTrip(
+  rt: RoundTripObservation,
+  profile: ProfileRef = 'hubspot',
+  software: SoftwareByProtocol = {},
+): RequirementResult[] {
   return entriesOf(profile).flatMap(({ id, params }) =>
     isRoundTripId(id) ? [withRemedy(id, ROUND_TRIP_CHECKS[id](rt, params ?? {}), software)] : [],
   );
@@ -109,7 +111,8 @@ function roundTripEvidence(rt: RoundTripObservation): RoundTripEvidence {
 }
 
 export interface ReportInput {
-  profile: string;
+  /** The profile, or a shipped profile's name; the report names it. */
+  profile: ProfileRef;
   durationMs: number;
   /** The ordinary check's observation (absent from a round-trip-only run). */
   obs?: Observation;
@@ -124,7 +127,8 @@ export interface ReportInput {
 
 /** One report from a check, a round trip, or both (`check --round-trip`). */
 export function buildReport(input: ReportInput): CheckReport {
-  const { obs, roundTrip: rt, profile } = input;
+  const { obs, roundTrip: rt } = input;
+  const profile = profileOf(input.profile);
   const software: SoftwareByProtocol = {
     ...input.software,
     ...(obs ? { imap: obs.imap.identity?.software, smtp: obs.smtp?.identity?.software } : {}),
@@ -135,7 +139,7 @@ export function buildReport(input: ReportInput): CheckReport {
   const egressAddress = obs?.egressAddress ?? input.egressAddress;
   return {
     verdict: verdictOf(requirements),
-    profile,
+    profile: profile.name,
     target,
     requirements,
     ...(egressAddress !== undefined ? { egressAddress } : {}),

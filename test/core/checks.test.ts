@@ -8,20 +8,35 @@ import {
   type RequirementId,
   type ResultCode,
 } from '../../lambdas/core/checks/index.js';
-import { evaluate, verdictOf } from '../../lambdas/core/evaluate.js';
+import { buildReport, evaluate, verdictOf } from '../../lambdas/core/evaluate.js';
 import { fingerprint } from '../../lambdas/core/fingerprint.js';
-import { PROFILES } from '../../lambdas/core/profile.js';
+import { PROFILES, type Profile } from '../../lambdas/core/profile.js';
+import type { Params } from '../../lambdas/core/checks/common.js';
 import { remedyFor, type RemedyKey } from '../../lambdas/core/remedies.js';
 import type { Observation, Status } from '../../lambdas/core/types.js';
 import { cert, compliant } from './fixtures.js';
 
-type Case = [name: string, id: CheckId, mutate: (o: Observation) => void, status: Status, summary?: RegExp];
+type Case = [name: string, id: CheckId, mutate: (o: Observation) => void, status: Status, summary?: RegExp, profile?: Profile];
 
 /** One requirement's result as the report carries it (its remedy worded for the server's software). */
-const run = (id: RequirementId, o: Observation) => {
-  const r = evaluate(o).find((x) => x.id === id);
-  if (!r) throw new Error(`${id} is not in the hubspot profile`);
+const run = (id: RequirementId, o: Observation, profile: Profile | string = 'hubspot') => {
+  const r = evaluate(o, profile).find((x) => x.id === id);
+  if (!r) throw new Error(`${id} is not in the profile`);
   return r;
+};
+
+/** hubspot with one requirement's parameters changed, as a company's own profile file would. */
+const hubspotWith = (params: Partial<Record<RequirementId, Params>>): Profile => ({
+  name: 'own',
+  requirements: PROFILES.hubspot!.requirements.map((e) => (params[e.id] ? { id: e.id, params: params[e.id] } : e)),
+});
+
+const legacyOnly = (o: Observation) => {
+  const v = o.smtp!.versions!;
+  v.TLSv1 = { result: 'accepted' };
+  v['TLSv1.1'] = { result: 'accepted' };
+  v['TLSv1.2'] = { result: 'refused', detail: 'protocol_version alert' };
+  v['TLSv1.3'] = { result: 'refused', detail: 'protocol_version alert' };
 };
 
 const cases: Case[] = [
@@ -656,6 +671,54 @@ const cases: Case[] = [
   ['AUTH withheld', 'smtp.auth', (o) => (o.smtp!.auth = { attempt: 'blocked', ok: false }), 'unknown', /^credentials were not sent$/],
   ['AUTH without an SMTP host', 'smtp.auth', (o) => delete o.smtp, 'unknown', /^no SMTP host given$/],
   [
+    'only 1.0/1.1, allowed by the profile',
+    'smtp.tls-version',
+    legacyOnly,
+    'pass',
+    /^accepted: TLSv1, TLSv1\.1 \(no TLS 1\.2; the profile allows that\)$/,
+    hubspotWith({ 'smtp.tls-version': { legacyOnly: 'pass' } }),
+  ],
+  [
+    'only 1.0/1.1, refused by a "TLS 1.2 or newer" profile',
+    'smtp.tls-version',
+    legacyOnly,
+    'fail',
+    /^only TLSv1, TLSv1\.1 below TLS 1\.2 \(accepted: TLSv1, TLSv1\.1\): the profile requires TLS 1\.2 or newer$/,
+    hubspotWith({ 'smtp.tls-version': { legacyOnly: 'fail' } }),
+  ],
+  [
+    '1.2 passes a "TLS 1.2 or newer" profile',
+    'imap.tls-version',
+    () => {},
+    'pass',
+    /^accepted: TLSv1\.2, TLSv1\.3$/,
+    hubspotWith({ 'imap.tls-version': { legacyOnly: 'fail' } }),
+  ],
+  [
+    'expiry warning window from the profile',
+    'imap.cert-expiry',
+    () => {},
+    'warn',
+    /^certificate expires in 214 days/,
+    hubspotWith({ 'imap.cert-expiry': { warnDays: 365 } }),
+  ],
+  [
+    '3 sessions against a profile that needs exactly 3',
+    'imap.connections',
+    (o) => (o.imap.connections = { attempted: 5, succeeded: 3, failures: [{ stage: 'login', kind: 'rejected', message: 'NO [LIMIT]' }] }),
+    'pass',
+    /^3 simultaneous sessions succeeded$/,
+    hubspotWith({ 'imap.connections': { required: 3, minimum: 3 } }),
+  ],
+  [
+    '2 sessions against a profile that needs exactly 3: one number, not "3 to 3"',
+    'imap.connections',
+    (o) => (o.imap.connections = { attempted: 5, succeeded: 2, failures: [{ stage: 'login', kind: 'rejected', message: 'NO [LIMIT]' }] }),
+    'fail',
+    /^only 2 simultaneous sessions, HubSpot needs 3 \(NO \[LIMIT\]\)$/,
+    hubspotWith({ 'imap.connections': { required: 3, minimum: 3 } }),
+  ],
+  [
     'AUTH after a failed connect',
     'smtp.auth',
     (o) => (o.smtp!.connect = { ok: false, failure: { stage: 'connect', kind: 'refused', message: 'x' } }),
@@ -711,6 +774,9 @@ const REMEDY: Record<string, RemedyKey> = {
   "Courier's layout behind a proxy": 'server.layout',
   'AUTH failed for another reason': 'auth.other',
   'session ended before AUTH': 'auth.other',
+  'only 1.0/1.1, refused by a "TLS 1.2 or newer" profile': 'tls-version.policy',
+  'expiry warning window from the profile': 'cert-expiry.soon',
+  '2 sessions against a profile that needs exactly 3: one number, not "3 to 3"': 'connections.too-few',
 };
 
 /** The result code each case must carry, by case name. */
@@ -814,13 +880,19 @@ const CODE: Record<string, ResultCode> = {
   'AUTH withheld': 'auth.withheld',
   'AUTH without an SMTP host': 'auth.no-host',
   'AUTH after a failed connect': 'auth.skipped',
+  'only 1.0/1.1, allowed by the profile': 'tls-version.legacy-allowed',
+  'only 1.0/1.1, refused by a "TLS 1.2 or newer" profile': 'tls-version.legacy-refused',
+  '1.2 passes a "TLS 1.2 or newer" profile': 'tls-version.accepted-tls12',
+  'expiry warning window from the profile': 'cert-expiry.soon',
+  '3 sessions against a profile that needs exactly 3': 'connections.enough',
+  '2 sessions against a profile that needs exactly 3: one number, not "3 to 3"': 'connections.too-few',
 };
 
 describe('requirement checks', () => {
-  it.each(cases)('%s: %s', (name, id, mutate, status, summary) => {
+  it.each(cases)('%s: %s', (name, id, mutate, status, summary, profile) => {
     const o = compliant();
     mutate(o);
-    const r = run(id, o);
+    const r = run(id, o, profile);
     expect(r.status).toBe(status);
     expect(r.code).toBe(CODE[name]);
     expect(CHECKS[id].codes[r.code]?.status, 'the code is declared by its check, with this status').toBe(status);
@@ -888,7 +960,7 @@ describe('evaluate', () => {
   it('a compliant observation passes every requirement of the hubspot profile', () => {
     const results = evaluate(compliant());
     // The round trip's requirements are judged only when a round trip ran (evaluateRoundTrip).
-    expect(results.map((r) => r.id)).toEqual(PROFILES.hubspot!.map((e) => e.id).filter((id) => !isRoundTripId(id)));
+    expect(results.map((r) => r.id)).toEqual(PROFILES.hubspot!.requirements.map((e) => e.id).filter((id) => !isRoundTripId(id)));
     expect(results.filter((r) => r.status !== 'pass')).toEqual([]);
     expect(verdictOf(results)).toBe('compliant');
   });
@@ -912,6 +984,72 @@ describe('evaluate', () => {
 
   it('refuses an unknown profile', () => {
     expect(() => evaluate(compliant(), 'nope')).toThrow(/unknown profile "nope"/);
+  });
+});
+
+/** The hubspot profile as code had it before profiles were files (lambdas/core/profile.ts at 089d8e5). */
+const HUBSPOT_AS_CODE: Profile = {
+  name: 'hubspot',
+  requirements: [
+    { id: 'imap.connect' },
+    { id: 'imap.tls' },
+    { id: 'imap.tls-version' },
+    { id: 'imap.cert-name' },
+    { id: 'imap.cert-trust' },
+    { id: 'imap.cert-expiry', params: { warnDays: 30 } },
+    { id: 'imap.login' },
+    { id: 'imap.folders' },
+    { id: 'imap.connections', params: { required: 5, minimum: 4 } },
+    { id: 'imap.server' },
+    { id: 'smtp.connect' },
+    { id: 'smtp.tls' },
+    { id: 'smtp.tls-version' },
+    { id: 'smtp.cert-name' },
+    { id: 'smtp.cert-trust' },
+    { id: 'smtp.cert-expiry', params: { warnDays: 30 } },
+    { id: 'smtp.auth' },
+    { id: 'smtp.send' },
+    { id: 'imap.delivery', params: { windowSeconds: 60, warnSeconds: 15 } },
+  ],
+};
+
+describe('shipped profiles (profiles/*.json)', () => {
+  const observations = cases
+    .filter((c) => !c[5])
+    .map(([name, , mutate]) => {
+      const o = compliant();
+      mutate(o);
+      return [name, o] as const;
+    });
+
+  it('hubspot gives exactly the results the profile in code gave, on every fixture', () => {
+    expect(PROFILES.hubspot!.requirements.map((e) => e.id)).toEqual(HUBSPOT_AS_CODE.requirements.map((e) => e.id));
+    for (const [name, o] of observations) expect(evaluate(o, 'hubspot'), name).toEqual(evaluate(o, HUBSPOT_AS_CODE));
+  });
+
+  it('hubspot-2020 passes 4 sessions and fails 3; everything else is judged as hubspot judges it', () => {
+    const sessions = (n: number) => {
+      const o = compliant();
+      const failures = Array.from({ length: 5 - n }, () => ({ stage: 'login' as const, kind: 'rejected' as const, message: 'NO [LIMIT]' }));
+      o.imap.connections = { attempted: 5, succeeded: n, failures };
+      return run('imap.connections', o, 'hubspot-2020');
+    };
+    expect(sessions(4)).toMatchObject({ status: 'pass', code: 'connections.enough', summary: '4 simultaneous sessions succeeded' });
+    expect(sessions(5)).toMatchObject({ status: 'pass', code: 'connections.enough' });
+    expect(sessions(3)).toMatchObject({
+      status: 'fail',
+      code: 'connections.too-few',
+      summary: 'only 3 simultaneous sessions, HubSpot needs 4 (NO [LIMIT])',
+    });
+    const o = compliant();
+    o.imap.connections = { attempted: 5, succeeded: 4, failures: [{ stage: 'login', kind: 'rejected', message: 'NO [LIMIT]' }] };
+    expect(run('imap.connections', o, 'hubspot')).toMatchObject({ status: 'warn', code: 'connections.below-required' });
+    const report = buildReport({ obs: o, profile: 'hubspot-2020', durationMs: 1 });
+    expect(report).toMatchObject({ profile: 'hubspot-2020', verdict: 'compliant' });
+    for (const [name, obs] of observations) {
+      const other = (p: string) => evaluate(obs, p).filter((r) => r.id !== 'imap.connections');
+      expect(other('hubspot-2020'), name).toEqual(other('hubspot'));
+    }
   });
 });
 

@@ -43,5 +43,6 @@ export const connectionsCheck = CONNECTIONS.check<ConnectionsEvidence>((obs, par
   }
   const sessions = `${c.succeeded} simultaneous session${c.succeeded === 1 ? '' : 's'}`;
   if (c.succeeded >= minimum) return CONNECTIONS.warn('connections.below-required', `only ${sessions}${why}`, evidence);
-  return CONNECTIONS.fail('connections.too-few', `only ${sessions}, HubSpot needs ${minimum} to ${required}${why}`, evidence);
+  const needs = minimum === required ? `${required}` : `${minimum} to ${required}`;
+  return CONNECTIONS.fail('connections.too-few', `only ${sessions}, HubSpot needs ${needs}${why}`, evidence);
 });
