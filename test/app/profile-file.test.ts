@@ -145,6 +145,25 @@ describe('profile files: validation', () => {
   });
 });
 
+describe("the README's own-policy example", () => {
+  it('is a valid profile, and "TLS 1.2 or newer only" fails a TLS-1.0/1.1-only server that hubspot only warns about', () => {
+    const readme = readFileSync(join(import.meta.dirname, '../../README.md'), 'utf8');
+    const example = /## Profiles[\s\S]*?```json\n([\s\S]*?)```/.exec(readme)?.[1];
+    const p = parseProfile(JSON.parse(example ?? 'null'), 'README');
+    const o = compliant();
+    o.smtp!.versions = {
+      TLSv1: { result: 'accepted' },
+      'TLSv1.1': { result: 'accepted' },
+      'TLSv1.2': { result: 'refused' },
+      'TLSv1.3': { result: 'refused' },
+    };
+    const judged = (profile: Profile | string) => evaluate(o, profile).find((r) => r.id === 'smtp.tls-version');
+    expect(judged(p)).toMatchObject({ status: 'fail', code: 'tls-version.legacy-refused', remedyKey: 'tls-version.policy' });
+    expect(judged('hubspot')).toMatchObject({ status: 'warn', code: 'tls-version.legacy-only' });
+    expect(evaluate(compliant(), p).find((r) => r.id === 'imap.tls-version')?.status).toBe('pass');
+  });
+});
+
 describe('profile files: reading', () => {
   const dir = mkdtempSync(join(tmpdir(), 'inboxguard-profile-'));
   const write = (name: string, json: unknown) => {
