@@ -14,6 +14,7 @@ import { loadProfile, parseProfile, resolveProfile } from '../../lambdas/app/pro
 import { buildReport, evaluate } from '../../lambdas/core/evaluate.js';
 import { PROFILES, type Profile } from '../../lambdas/core/profile.js';
 import type { Observation } from '../../lambdas/core/types.js';
+import { freePorts } from '../../lab/process.js';
 import { nextCycle } from '../support/clock.js';
 import { compliant } from '../core/fixtures.js';
 
@@ -198,15 +199,28 @@ describe('profile files: reading', () => {
     return { code, out, err };
   };
 
+  /** A loopback port listened on, then closed: a check of it is refused at once. */
+  const refused = async () => `127.0.0.1:${(await freePorts(1))[0]}`;
+
   it('check --profile FILE: a bad file is named with its id and parameter, exit 3, nothing checked', async () => {
     const bad = write('bad.json', edited({ 'imap.connections': { required: 4, minimum: 5 } }));
-    // A port nothing listens on: had the check run, it would have reported a refused connection.
-    const r = await run(['check', '--imap', '127.0.0.1:1', '--profile', bad, '--format', 'json']);
+    // Had the check run, it would have reported a refused connection.
+    const r = await run(['check', '--imap', await refused(), '--profile', bad, '--format', 'json']);
     expect(r).toEqual({ code: 3, out: '', err: 'inboxguard: --profile: imap.connections: minimum: must be at most required (4)\n' });
   });
 
   it('check --profile FILE judges by the file and names it in the report', async () => {
-    const r = await run(['check', '--imap', '127.0.0.1:1', '--profile', write('tls12.json', tls12), '--format', 'json', '--timeout', '2s']);
+    const r = await run([
+      'check',
+      '--imap',
+      await refused(),
+      '--profile',
+      write('tls12.json', tls12),
+      '--format',
+      'json',
+      '--timeout',
+      '2s',
+    ]);
     const report = JSON.parse(r.out) as { profile: string; requirements: Array<{ id: string; code: string }> };
     expect(report.profile).toBe('acme-tls12');
     expect(report.requirements.find((x) => x.id === 'imap.connect')?.code).toBe('connect.refused');
