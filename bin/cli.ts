@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { runCheck } from '../lambdas/app/runCheck.js';
 import { inboxAddress, parseAddress, parseDuration, parseEndpoint, parseIp, parseResolve } from '../lambdas/app/input.js';
-import { profileNames } from '../lambdas/core/profile.js';
+import { PROFILES, type Profile } from '../lambdas/core/profile.js';
 import { sendable, UNSENDABLE } from '../lambdas/core/sendable.js';
 import { exitCodeOf, formatJson, formatNagios, formatText } from '../lambdas/core/report.js';
 import type { CheckReport, Security } from '../lambdas/core/types.js';
@@ -28,7 +28,7 @@ interface CheckFlags {
   format: 'text' | 'json' | 'nagios';
   roundTrip?: boolean;
   address?: string;
-  deliveryWindow: string;
+  deliveryWindow?: string;
 }
 
 function readPassword(f: CheckFlags, env: NodeJS.ProcessEnv): string | undefined {
@@ -84,8 +84,6 @@ export function targetFromFlags(f: CheckFlags, env: NodeJS.ProcessEnv): { target
           if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new Error(`${f.caFile} holds no PEM certificate`);
           return pem;
         });
-  if (!profileNames().includes(f.profile))
-    throw new UsageError(`--profile: unknown profile "${f.profile}" (known: ${profileNames().join(', ')})`);
   return {
     timeoutMs,
     target: {
@@ -100,18 +98,31 @@ export function targetFromFlags(f: CheckFlags, env: NodeJS.ProcessEnv): { target
   };
 }
 
+/** `--profile`: a shipped profile by name, or a profile file (read and validated only then: zod loads with it). */
+async function profileFromFlag(ref: string): Promise<Profile> {
+  const shipped = PROFILES[ref];
+  if (shipped) return shipped;
+  const { resolveProfile } = await import('../lambdas/app/profile-file.js');
+  return resolveProfile(ref, process.cwd(), '--profile');
+}
+
 /** `check --round-trip`: the check, then the round trip (its modules load only here), as one report. */
-async function checkWithRoundTrip(f: CheckFlags, target: CheckTarget, timeoutMs: number): Promise<CheckReport> {
+async function checkWithRoundTrip(f: CheckFlags, target: CheckTarget, timeoutMs: number, profile: Profile): Promise<CheckReport> {
   const given = f.address === undefined ? undefined : flag('--address', () => parseAddress(f.address!));
   const address = inboxAddress(given, target.credentials?.user);
-  const windowMs = flag('--delivery-window', () => parseWindow(f.deliveryWindow));
+  // Without the flag, the profile's imap.delivery windowSeconds (60 s in hubspot).
+  const windowMs = f.deliveryWindow === undefined ? undefined : flag('--delivery-window', () => parseWindow(f.deliveryWindow!));
   if (!target.smtp) throw new UsageError('--round-trip: needs --smtp');
   if (!target.credentials) throw new UsageError('--round-trip: needs --user and a password');
   if (!address) throw new UsageError('--round-trip: give --address (the user is not a mail address)');
   const started = Date.now();
   const [{ probe }, { runRoundTrip }] = await Promise.all([import('../lambdas/probes/probe.js'), import('../lambdas/app/roundTrip.js')]);
   const obs = await probe(target, { timeoutMs });
-  const report = await runRoundTrip({ ...target, address }, { profile: f.profile, stepTimeoutMs: timeoutMs, windowMs }, obs);
+  const report = await runRoundTrip(
+    { ...target, address },
+    { profile, stepTimeoutMs: timeoutMs, ...(windowMs !== undefined ? { windowMs } : {}) },
+    obs,
+  );
   return { ...report, durationMs: Date.now() - started };
 }
 
@@ -144,23 +155,22 @@ export function buildProgram(io: Io & { aws?: (region?: string) => AwsClients })
     .option('--allow-insecure-cert', 'the inbox is connected with "allow non-secure certificate": an untrusted certificate only warns')
     .option('--source-address <ip>', 'connect from this local address')
     .option('--timeout <ms>', 'deadline for the whole check, in ms (or 20s, 1m)', '20000')
-    .option('--profile <name>', 'requirement profile', 'hubspot')
+    .option('--profile <name|file>', 'requirement profile: hubspot, hubspot-2020, or a profile file (FILE.json)', 'hubspot')
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json', 'nagios']).default('text'))
     .option(
       '--round-trip',
       'also send a test message from the inbox to itself and watch INBOX for it (writes into the mailbox, then removes its message)',
     )
     .option('--address <addr>', "the inbox's address for --round-trip (default: --user, when it is an address)")
-    .option('--delivery-window <duration>', 'how long the --round-trip message may take to arrive', '60s')
+    .option('--delivery-window <duration>', "how long the --round-trip message may take to arrive (default: the profile's, 60s)")
     .addHelpText(
       'after',
       '\nChecks run from your own machine, so private, loopback and link-local addresses are allowed here\n(the monitor refuses them unless a server sets allowPrivateAddress).\n\nExample:\n  LAB_PW=secret inboxguard check --imap imap.example.com --smtp smtp.example.com --user sales@example.com --password-env LAB_PW',
     )
     .action(async (f: CheckFlags) => {
       const { target, timeoutMs } = targetFromFlags(f, io.env);
-      const report = f.roundTrip
-        ? await checkWithRoundTrip(f, target, timeoutMs)
-        : await runCheck(target, { timeoutMs, profile: f.profile });
+      const profile = await profileFromFlag(f.profile);
+      const report = f.roundTrip ? await checkWithRoundTrip(f, target, timeoutMs, profile) : await runCheck(target, { timeoutMs, profile });
       io.out(f.format === 'json' ? formatJson(report) : f.format === 'nagios' ? formatNagios(report) : formatText(report));
       io.setExit(exitCodeOf(report));
     });

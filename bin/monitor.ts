@@ -30,7 +30,7 @@ interface MonitorFlags {
   concurrency: string;
   sourceAddress?: string;
   roundTripInterval: string;
-  deliveryWindow: string;
+  deliveryWindow?: string;
 }
 
 /** The store, notifiers and monitor are loaded only by the commands that use them, so `check` starts fast. */
@@ -121,7 +121,7 @@ export function addMonitorCommands(program: Command, io: Io): void {
     .option('--concurrency <n>', 'servers checked at once', '4')
     .option('--source-address <ip>', 'connect from this local address')
     .option('--round-trip-interval <duration>', 'time between round trips of the servers with "roundTrip": true', '1h')
-    .option('--delivery-window <duration>', "how long a round trip's message may take to arrive", '60s')
+    .option('--delivery-window <duration>', "how long a round trip's message may take to arrive (default: each server's profile's, 60s)")
     .action(async (f: MonitorFlags) => {
       const intervalMs = flag('--interval', () => {
         const ms = parseDuration(f.interval, 'm');
@@ -139,7 +139,7 @@ export function addMonitorCommands(program: Command, io: Io): void {
         if (ms < 60_000) throw new Error(`${f.roundTripInterval} is shorter than 1 minute`);
         return ms;
       });
-      const windowMs = flag('--delivery-window', () => parseWindow(f.deliveryWindow));
+      const windowMs = f.deliveryWindow === undefined ? undefined : flag('--delivery-window', () => parseWindow(f.deliveryWindow!));
       const sourceAddress = f.sourceAddress === undefined ? undefined : flag('--source-address', () => parseIp(f.sourceAddress!));
       if (f.alertSmtp && f.alertTo.length === 0) throw new UsageError('--alert-to: give at least one recipient for --alert-smtp');
       if (f.alertSmtp !== undefined) flag('--alert-smtp', () => checkSmtpUrl(f.alertSmtp!));
@@ -178,7 +178,7 @@ export function addMonitorCommands(program: Command, io: Io): void {
       // imapflow and nodemailer load only when a server opts in to the round trip.
       if (servers.some((s) => s.roundTrip)) {
         const { runRoundTrip } = await import('../lambdas/app/roundTrip.js');
-        deps.roundTrip = { run: runRoundTrip, options: { stepTimeoutMs: timeoutMs, windowMs } };
+        deps.roundTrip = { run: runRoundTrip, options: { stepTimeoutMs: timeoutMs, ...(windowMs !== undefined ? { windowMs } : {}) } };
       }
       const stopSignal =
         io.stopSignal ??

@@ -2,15 +2,15 @@ import { readFile } from 'node:fs/promises';
 import { dirname, resolve as resolvePath } from 'node:path';
 import { z } from 'zod';
 import type { ServerConfig } from '../core/monitor-types.js';
-import { profileNames } from '../core/profile.js';
 import { sendable, UNSENDABLE } from '../core/sendable.js';
 import { isAddress, parseAddress, parseEndpoint, parseHostname, parseIp } from './input.js';
+import { ConfigError } from './config-error.js';
+import { isProfileFile, resolveProfile } from './profile-file.js';
 import { rememberPrepared } from './prepared.js';
+import { profileNames } from '../core/profile.js';
+import type { Profile } from '../core/profile.js';
 
-/** Thrown for a config that cannot be used; the message names the server id and the field. */
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-}
+export { ConfigError } from './config-error.js';
 
 /** A zod schema from one of input.ts's parsers: its error message becomes the issue. */
 const parsed = <T>(parse: (v: string) => T) =>
@@ -70,9 +70,13 @@ export const serverSchema = z
     caFile: z.string().min(1).optional(),
     allowInsecureCertificate: z.boolean().optional(),
     allowPrivateAddress: z.boolean().optional(),
+    // A shipped profile's name, or a profile file relative to the servers file (read at load).
     profile: z
       .string()
-      .refine((p) => profileNames().includes(p), `must be one of: ${profileNames().join(', ')}`)
+      .refine(
+        (p) => profileNames().includes(p) || isProfileFile(p),
+        `must be one of: ${profileNames().join(', ')}, or a profile file (FILE.json)`,
+      )
       .optional(),
     address: parsed(parseAddress).optional(),
     roundTrip: z.boolean().optional(),
@@ -169,8 +173,23 @@ export async function loadServers(file: string, label = file): Promise<ServerCon
       missing.push(`server "${s.id}": caFile: cannot read ${s.caFile}`);
     }
   }
+  // Each profile file once, however many servers name it; relative to the servers file.
+  const profiles = new Map<string, Promise<Profile>>();
+  const chosen = new Map<ServerConfig, Profile>();
+  for (const s of servers) {
+    if (!s.profile) continue;
+    const key = isProfileFile(s.profile) ? resolvePath(base, s.profile) : s.profile;
+    if (!profiles.has(key)) profiles.set(key, resolveProfile(s.profile, base, `server "${s.id}": profile`));
+    try {
+      chosen.set(s, await profiles.get(key)!);
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      // A file several servers share is reported once, under the first of them.
+      if (!missing.includes(err.message)) missing.push(err.message);
+    }
+  }
   if (missing.length) throw new ConfigError(missing.join('\n'));
   // Parsed and read once here: every job of the run uses these (app/prepared.ts).
-  for (const s of servers) rememberPrepared(s, pems.get(s));
+  for (const s of servers) rememberPrepared(s, pems.get(s), chosen.get(s));
   return servers;
 }

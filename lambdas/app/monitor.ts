@@ -54,7 +54,7 @@ export interface JobOutcome {
 
 /** The check target for a registered server, with its password from the credential source. */
 export async function targetFor(server: ServerConfig, password: string | undefined): Promise<CheckTarget & { address?: string }> {
-  const { caPem, ...endpoints } = await preparedServer(server);
+  const { caPem, profile: _profile, ...endpoints } = await preparedServer(server);
   return {
     ...endpoints,
     ...(server.user && password !== undefined ? { credentials: { user: server.user, password } } : {}),
@@ -79,10 +79,11 @@ async function deliver(alert: Alert, job: Job, deps: MonitorDeps): Promise<void>
 async function measure(server: ServerConfig, job: Job, prev: ServerState | undefined, deps: MonitorDeps): Promise<CheckReport> {
   const password = await deps.credentials.password(server);
   const target = { ...(await targetFor(server, password)), ...(deps.sourceAddress ? { sourceAddress: deps.sourceAddress } : {}) };
+  const { profile } = await preparedServer(server);
   const common = {
     denyPrivateAddresses: server.allowPrivateAddress !== true,
     now: () => deps.clock.now(),
-    ...(server.profile ? { profile: server.profile } : {}),
+    ...(profile ? { profile } : {}),
   };
   if (job.kind !== 'round-trip') return (deps.check ?? runCheck)(target, { ...deps.probe, ...common });
   if (!deps.roundTrip) throw new Error('this process does not run round trips (no round-trip runner wired)');

@@ -1,14 +1,15 @@
 // The round trip's use case: behind `inboxguard check --round-trip` and every round-trip job.
 // Loaded only where a round trip runs: it brings imapflow and nodemailer with it.
 import { buildReport, type SoftwareByProtocol } from '../core/evaluate.js';
-import { deliveryWindowMs } from '../core/profile.js';
+import { deliveryWindowMs, type ProfileRef } from '../core/profile.js';
 import type { CheckReport, Observation, RoundTripObservation } from '../core/types.js';
 import type { CheckTarget } from '../probes/probe.js';
 import type { Resolver } from '../probes/resolve.js';
 import { roundTrip } from '../probes/round-trip.js';
 
 export interface RoundTripRunOptions {
-  profile?: string;
+  /** The profile, or a shipped profile's name (default hubspot). */
+  profile?: ProfileRef;
   /** The bound for each network step; the whole round trip takes at most the window plus four of these. */
   stepTimeoutMs: number;
   /** The delivery window (default: the profile's imap.delivery windowSeconds, 60 s). */

@@ -311,6 +311,7 @@ export function diff(input: DiffInput, opts: DiffOptions = DEFAULT_DIFF): { stat
     const lastPassAt = r.status === 'pass' ? at : before?.lastPassAt;
     requirements[r.id] = {
       status: r.status,
+      code: r.code,
       summary: r.summary,
       since: before?.status === r.status ? before.since : at,
       ...(lastPassAt ? { lastPassAt } : {}),

@@ -1,7 +1,15 @@
-import { CHECKS, CONNECT_ID, ROUND_TRIP_CHECKS, isRoundTripId, type RequirementId } from './checks/index.js';
+import {
+  CHECKS,
+  CONNECT_ID,
+  ROUND_TRIP_CHECKS,
+  isRoundTripId,
+  type RequirementEvidence,
+  type RequirementId,
+  type ResultCode,
+} from './checks/index.js';
 import { chainExpiry } from './checks/cert-expiry.js';
 import type { Outcome } from './checks/common.js';
-import { PROFILES } from './profile.js';
+import { profileOf, type ProfileRef } from './profile.js';
 import { remedyFor } from './remedies.js';
 import type {
   CheckReport,
@@ -25,16 +33,18 @@ export function verdictOf(results: readonly { status: Status }[]): Verdict {
   return 'compliant';
 }
 
-function entriesOf(profile: string) {
-  const entries = PROFILES[profile];
-  if (!entries) throw new Error(`unknown profile "${profile}"`);
-  return entries;
+function entriesOf(profile: ProfileRef) {
+  return profileOf(profile).requirements;
 }
 
 /** The software that answered each protocol: the remedy names its settings. */
 export type SoftwareByProtocol = Partial<Record<'imap' | 'smtp', Software>>;
 
-function withRemedy(id: RequirementId, { remedyKey, ...result }: Outcome, software: SoftwareByProtocol): RequirementResult {
+function withRemedy(
+  id: RequirementId,
+  { remedyKey, ...result }: Outcome<RequirementEvidence, ResultCode>,
+  software: SoftwareByProtocol,
+): RequirementResult {
   if (!remedyKey) return { id, ...result };
   // The round trip passes the submission server, then the mailbox server: the remedy names both.
   const which = isRoundTripId(id) ? [software.smtp, software.imap] : software[id.startsWith('smtp.') ? 'smtp' : 'imap'];
@@ -42,7 +52,7 @@ function withRemedy(id: RequirementId, { remedyKey, ...result }: Outcome, softwa
 }
 
 /** Judges observations against a profile's ordinary requirements. Pure: same observation, same report. */
-export function evaluate(obs: Observation, profile = 'hubspot'): RequirementResult[] {
+export function evaluate(obs: Observation, profile: ProfileRef = 'hubspot'): RequirementResult[] {
   const software: SoftwareByProtocol = { imap: obs.imap.identity?.software, smtp: obs.smtp?.identity?.software };
   return entriesOf(profile).flatMap(({ id, params }) =>
     isRoundTripId(id) ? [] : [withRemedy(id, CHECKS[id](obs, params ?? {}), software)],
@@ -50,7 +60,11 @@ export function evaluate(obs: Observation, profile = 'hubspot'): RequirementResu
 }
 
 /** Judges a round trip against the profile's round-trip requirements (smtp.send, imap.delivery). */
-export function evaluateRoundTrip(rt: RoundTripObservation, profile = 'hubspot', software: SoftwareByProtocol = {}): RequirementResult[] {
+export function evaluateRoundTrip(
+  rt: RoundTripObservation,
+  profile: ProfileRef = 'hubspot',
+  software: SoftwareByProtocol = {},
+): RequirementResult[] {
   return entriesOf(profile).flatMap(({ id, params }) =>
     isRoundTripId(id) ? [withRemedy(id, ROUND_TRIP_CHECKS[id](rt, params ?? {}), software)] : [],
   );
@@ -97,7 +111,8 @@ function roundTripEvidence(rt: RoundTripObservation): RoundTripEvidence {
 }
 
 export interface ReportInput {
-  profile: string;
+  /** The profile, or a shipped profile's name; the report names it. */
+  profile: ProfileRef;
   durationMs: number;
   /** The ordinary check's observation (absent from a round-trip-only run). */
   obs?: Observation;
@@ -112,7 +127,8 @@ export interface ReportInput {
 
 /** One report from a check, a round trip, or both (`check --round-trip`). */
 export function buildReport(input: ReportInput): CheckReport {
-  const { obs, roundTrip: rt, profile } = input;
+  const { obs, roundTrip: rt } = input;
+  const profile = profileOf(input.profile);
   const software: SoftwareByProtocol = {
     ...input.software,
     ...(obs ? { imap: obs.imap.identity?.software, smtp: obs.smtp?.identity?.software } : {}),
@@ -123,7 +139,7 @@ export function buildReport(input: ReportInput): CheckReport {
   const egressAddress = obs?.egressAddress ?? input.egressAddress;
   return {
     verdict: verdictOf(requirements),
-    profile,
+    profile: profile.name,
     target,
     requirements,
     ...(egressAddress !== undefined ? { egressAddress } : {}),

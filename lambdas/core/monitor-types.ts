@@ -1,4 +1,5 @@
-import type { CheckReport, Status, Verdict } from './types.js';
+import type { RequirementEvidence, ResultCode } from './checks/index.js';
+import type { CheckReport, RequirementResult, Status, Verdict } from './types.js';
 
 /** One registered server, as in servers.json (validated at load). */
 export interface ServerConfig {
@@ -30,6 +31,8 @@ export interface ServerConfig {
 
 export interface RequirementState {
   status: Status;
+  /** The result code. Absent from states stored before results had codes: nothing may depend on it being there. */
+  code?: ResultCode;
   summary: string;
   /** When the requirement entered this status. */
   since: string;
@@ -101,5 +104,18 @@ export interface HistoryEntry {
   summaries: Record<string, string>;
   alertId?: string;
   alertKind?: AlertKind;
-  report: CheckReport;
+  report: StoredReport;
 }
+
+/**
+ * A result as history keeps it. Results stored before results had codes carry none, and an
+ * oversized entry keeps `{ trimmed: true }` for evidence (adapters/dynamodb.ts): readers of
+ * stored history take both as they are.
+ */
+export type StoredResult = Omit<RequirementResult, 'code' | 'evidence'> & {
+  code?: ResultCode;
+  evidence: RequirementEvidence | { trimmed: true };
+};
+
+/** A report as history keeps it. */
+export type StoredReport = Omit<CheckReport, 'requirements'> & { requirements: StoredResult[] };

@@ -119,6 +119,11 @@ export const REMEDIES = {
     by: TLS12,
     generic: 'enable TLS 1.2 on the service (a current OpenSSL or GnuTLS is needed)',
   },
+  'tls-version.policy': {
+    text: 'Only TLS 1.0/1.1 are accepted, and this profile requires TLS 1.2 or newer (HubSpot itself would still connect). Enable TLS 1.2 (with a current TLS library).',
+    by: TLS12,
+    generic: 'enable TLS 1.2 on the service (a current OpenSSL or GnuTLS is needed)',
+  },
   'cert-name.mismatch': {
     text: 'Install a certificate whose subject Common Name (CN) is exactly the host name HubSpot connects to (or a wildcard for its domain). HubSpot checks the CN, not only the subjectAltName: when requesting the certificate, set CN to this host name and list it as a SAN too.',
     by: CERTIFICATE,

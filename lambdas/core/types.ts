@@ -1,4 +1,4 @@
-import type { RequirementId } from './checks/index.js';
+import type { RequirementEvidence, RequirementId, ResultCode } from './checks/index.js';
 import type { RemedyKey } from './remedies.js';
 
 /**
@@ -287,8 +287,10 @@ export interface CleanupObservation {
 export interface RequirementResult {
   id: RequirementId;
   status: Status;
+  /** What the check found, as a stable code bound to the status (`tls-version.tls13-only`); see checks/*.ts. */
+  code: ResultCode;
   summary: string;
-  evidence: Record<string, unknown>;
+  evidence: RequirementEvidence;
   remedy?: string;
   /** Which remedy (lambdas/core/remedies.ts): a stable key for tools that map findings to their own advice. */
   remedyKey?: RemedyKey;

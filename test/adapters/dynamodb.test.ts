@@ -264,7 +264,12 @@ describe('DynamoDB adapters on an in-memory dynalite', () => {
       const e = entry('big', T0, 'job-1');
       const first = e.report.requirements[0];
       if (!first) throw new Error('no requirements');
-      first.evidence = { folders: Array.from({ length: 5000 }, (_, i) => `Folder ${i} ${'x'.repeat(80)}`) };
+      first.evidence = {
+        inboxSelectable: true,
+        sent: null,
+        failure: undefined,
+        folders: Array.from({ length: 5000 }, (_, i) => `Folder ${i} ${'x'.repeat(80)}`),
+      };
       expect(Buffer.byteLength(JSON.stringify(e))).toBeGreaterThan(400 * 1024);
 
       await db.store.putHistory(e);

@@ -52,7 +52,11 @@ const BAD: Array<[string, unknown, RegExp]> = [
     /server "acme-sales": resolve\.imap\.acme\.com: /,
   ],
   ['bad flag type', { servers: [{ ...ok, allowInsecureCertificate: 'yes' }] }, /allowInsecureCertificate: /],
-  ['unknown profile', { servers: [{ ...ok, profile: 'gmail' }] }, /profile: must be one of: hubspot/],
+  [
+    'unknown profile',
+    { servers: [{ ...ok, profile: 'gmail' }] },
+    /server "acme-sales": profile: must be one of: hubspot, hubspot-2020, or a profile file \(FILE\.json\)/,
+  ],
   ['unknown server field', { servers: [{ ...ok, pasword: 'x' }] }, /server "acme-sales": unknown field pasword/],
   ['duplicate id', { servers: [ok, ok] }, /server "acme-sales": id: duplicate id/],
   ['entry without id', { servers: [{ imap: 'imap.acme.com' }] }, /server #1: id: /],

@@ -64,7 +64,10 @@ const BAD: Array<[args: string[], message: RegExp, env?: NodeJS.ProcessEnv]> = [
   [['check', '--imap', 'mail.example.com', '--user', 'u', '--password-env', 'PW'], /password: contains CR, LF or NUL/, { PW: 'a\r\nb' }],
   [['check', '--imap', 'mail.example.com', '--ca-file', '/nonexistent/ca.pem'], /--ca-file: cannot read \/nonexistent\/ca\.pem \(ENOENT\)/],
   [['check', '--imap', 'mail.example.com', '--ca-file', notPem], /--ca-file: .* holds no PEM certificate/],
-  [['check', '--imap', 'mail.example.com', '--profile', 'gmail'], /--profile: unknown profile "gmail" \(known: hubspot\)/],
+  [
+    ['check', '--imap', 'mail.example.com', '--profile', 'gmail'],
+    /--profile: unknown profile "gmail" \(known: hubspot, hubspot-2020; or a profile file, FILE\.json\)/,
+  ],
   [['frobnicate'], /unknown command 'frobnicate'/],
   // Issue 6: hosts (IDN), ports, durations, addresses.
   [['check', '--imap', ''], /--imap: is empty/],

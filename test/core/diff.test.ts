@@ -181,3 +181,61 @@ describe('diff: alerts from state changes', () => {
     }
   });
 });
+
+describe('diff: state stored before results had codes', () => {
+  const at = (h: number) => new Date(Date.parse('2026-06-01T00:00:00Z') + h * 3_600_000).toISOString();
+  const report = (h: number, mutate: (o: Observation) => void) => {
+    const o = compliant();
+    o.at = at(h);
+    mutate(o);
+    return buildReport({ obs: o, profile: 'hubspot', durationMs: 10 });
+  };
+  /** The state as a version before result codes stored it: the same, without `code`. */
+  const withoutCodes = (s: ServerState): ServerState => ({
+    ...s,
+    requirements: Object.fromEntries(Object.entries(s.requirements).map(([id, { code: _code, ...r }]) => [id, r])),
+  });
+
+  it('judges a run against it exactly as against the same state with codes, and stores the codes from then on', () => {
+    const first = diff({ report: report(0, same), server, jobId: 'job-0', at: at(0) });
+    expect(first.state.requirements['imap.tls-version']).toMatchObject({ status: 'pass', code: 'tls-version.accepted-tls12' });
+    const old = withoutCodes(first.state);
+    expect(Object.values(old.requirements).some((r) => 'code' in r)).toBe(false);
+
+    for (const mutate of [same, tls13only]) {
+      const input = { report: report(1, mutate), server, jobId: 'job-1', at: at(1) };
+      expect(diff({ ...input, prev: old })).toEqual(diff({ ...input, prev: first.state }));
+    }
+    // One unreachable run keeps the last known requirements as they were stored.
+    const blip = diff({ report: report(1, unreachable), server, jobId: 'job-1', at: at(1), prev: old });
+    expect(blip.alert).toBeUndefined();
+    expect(blip.state.requirements).toEqual(old.requirements);
+    const regressed = diff({ report: report(1, tls13only), server, jobId: 'job-1', at: at(1), prev: old });
+    expect(regressed.alert?.kind).toBe('regression');
+    expect(regressed.state.requirements['imap.tls-version']).toEqual({
+      status: 'fail',
+      code: 'tls-version.tls13-only',
+      summary: 'only TLS 1.3 is accepted: HubSpot cannot connect',
+      since: at(1),
+      lastPassAt: at(0),
+    });
+  });
+
+  it("keeps the round trip's requirements stored without codes as they were, until a round trip judges them again", () => {
+    const first = diff({ report: report(0, same), server: { ...server, roundTrip: true }, jobId: 'job-0', at: at(0) });
+    const stored = {
+      status: 'pass' as const,
+      summary: 'in INBOX 0.6 s after it was accepted (seen by IDLE)',
+      since: at(0),
+      lastPassAt: at(0),
+    };
+    const old: ServerState = {
+      ...withoutCodes(first.state),
+      requirements: { ...withoutCodes(first.state).requirements, 'imap.delivery': stored },
+    };
+    const next = diff({ report: report(1, same), server: { ...server, roundTrip: true }, jobId: 'job-1', at: at(1), prev: old });
+    expect(next.alert).toBeUndefined();
+    expect(next.state.requirements['imap.delivery']).toEqual(stored);
+    expect(next.state.requirements['imap.login']?.code).toBe('login.ok');
+  });
+});

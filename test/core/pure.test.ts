@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { fingerprint } from '../../lambdas/core/fingerprint.js';
 import { nameMatches } from '../../lambdas/core/hostname.js';
 import { buildReport } from '../../lambdas/core/evaluate.js';
-import { exitCodeOf, formatNagios, formatText } from '../../lambdas/core/report.js';
+import { exitCodeOf, formatJson, formatNagios, formatText } from '../../lambdas/core/report.js';
 import { cert, compliant } from './fixtures.js';
 
 describe('nameMatches (RFC 6125, as HubSpot applies it to the CN)', () => {
@@ -69,6 +69,25 @@ describe('report formats', () => {
     expect(text).toMatch(/\nsmtp\.auth +PASS +AUTH succeeded/);
     expect(text).toMatch(/What to do:\n {2}imap\.tls-version \(fail\)\n {4}HubSpot connects with TLS 1\.0/);
     expect(text.split('\n').filter((l) => / (PASS|FAIL|WARN|\?\?\?\?) /.test(l))).toHaveLength(17);
+  });
+
+  it('json: every result carries its code beside the fields it always had', () => {
+    const json = JSON.parse(formatJson(tls13only())) as { requirements: Array<Record<string, unknown>> };
+    expect(Object.keys(json)).toEqual([
+      'verdict',
+      'profile',
+      'target',
+      'requirements',
+      'egressAddress',
+      'startedAt',
+      'durationMs',
+      'facts',
+      'evidence',
+    ]);
+    const r = json.requirements.find((x) => x.id === 'imap.tls-version')!;
+    expect(Object.keys(r)).toEqual(['id', 'status', 'code', 'summary', 'evidence', 'remedy', 'remedyKey']);
+    expect(r).toMatchObject({ status: 'fail', code: 'tls-version.tls13-only', remedyKey: 'tls-version.tls13only' });
+    expect(json.requirements.find((x) => x.id === 'smtp.auth')).toMatchObject({ status: 'pass', code: 'auth.ok' });
   });
 
   it('nagios: one status line with perfdata, CRITICAL for non-compliant', () => {

@@ -2,6 +2,7 @@
 // field at a time, the report built from it, and the state machine with check and round-trip
 // jobs that each keep the other's requirements.
 import { describe, expect, it } from 'vitest';
+import { ROUND_TRIP_CHECKS, type ResultCode } from '../../lambdas/core/checks/index.js';
 import { diff, DEFAULT_DIFF, type JobScope } from '../../lambdas/core/diff.js';
 import { buildReport, evaluateRoundTrip } from '../../lambdas/core/evaluate.js';
 import type { ServerState } from '../../lambdas/core/monitor-types.js';
@@ -232,20 +233,69 @@ const cases: Case[] = [
     'unknown',
     /broke off before the message arrived \(the server closed the connection at watching the mailbox\)/,
   ],
+  [
+    'unknown when the submission stopped before its envelope',
+    'smtp.send',
+    (rt) => (rt.submit = { attempt: 'answered', ok: false, failure: { stage: 'connect', kind: 'refused', message: 'ECONNREFUSED' } }),
+    'unknown',
+    /^the test message could not be submitted: /,
+  ],
+  [
+    'unknown when INBOX could not be selected',
+    'imap.delivery',
+    (rt) => (rt.watch = { ok: false, windowMs: 60_000, failure: { stage: 'select', kind: 'rejected', message: 'NO [SERVERBUG]' } }),
+    'unknown',
+    /^skipped: INBOX could not be watched \(/,
+  ],
 ];
 
+/** The result code each case must carry, by case name. */
+const CODE: Record<string, ResultCode> = {
+  accepted: 'send.accepted',
+  'sender not owned (Postfix, at RCPT TO with smtpd_delay_reject)': 'send.sender-refused',
+  'sender refused at MAIL FROM (Exchange)': 'send.sender-refused',
+  'relay denied': 'send.relay-denied',
+  'over quota': 'send.over-quota',
+  'message rejected at DATA': 'send.refused',
+  'temporary refusal': 'send.refused',
+  'generic advice, said to be generic, for unnamed software': 'send.sender-refused',
+  'AUTH refused: smtp.auth says why': 'send.no-auth',
+  'certificate does not verify: not sent': 'send.not-sent',
+  'no answer after DATA': 'send.no-answer',
+  'not sent because INBOX could not be watched': 'send.not-sent',
+  'unknown when the submission stopped before its envelope': 'send.not-submitted',
+  'in INBOX within the threshold': 'delivery.in-inbox',
+  'seen by polling without IDLE': 'delivery.in-inbox',
+  'slower than the threshold': 'delivery.slow',
+  'filed into Junk': 'delivery.junk',
+  'never arrived': 'delivery.missing',
+  'never arrived, no Junk folder': 'delivery.missing',
+  'unknown when the submission failed': 'delivery.not-sent',
+  'unknown when the IMAP login was refused': 'delivery.no-login',
+  'unknown when the watching session broke off': 'delivery.watch-broke',
+  'unknown when INBOX could not be selected': 'delivery.not-watched',
+};
+
 describe('round-trip requirements', () => {
-  it.each(cases)('%s', (_name, id, mutate, status, summary, remedy, software) => {
+  it.each(cases)('%s', (name, id, mutate, status, summary, remedy, software) => {
     const rt = delivered();
     mutate(rt);
     const sw = software ? { imap: software, smtp: software } : {};
     const r = evaluateRoundTrip(rt, 'hubspot', sw).find((x) => x.id === id)!;
     expect(r.status).toBe(status);
+    expect(r.code).toBe(CODE[name]);
+    expect(ROUND_TRIP_CHECKS[id].codes[r.code]?.status, 'the code is declared by its check, with this status').toBe(status);
     expect(r.summary).toMatch(summary);
     if (status === 'fail' || status === 'warn')
       expect(r.remedy?.startsWith(REMEDIES[r.remedyKey!].text), `a finding carries its remedy (${r.remedyKey})`).toBe(true);
     else expect(r.remedy ?? r.remedyKey).toBeUndefined();
     if (remedy) expect(r.remedy).toMatch(remedy);
+  });
+
+  it('reaches every code the round-trip checks declare', () => {
+    const reached = new Set(cases.map(([name]) => CODE[name]));
+    const declared = Object.values(ROUND_TRIP_CHECKS).flatMap((c) => Object.keys(c.codes));
+    expect(declared.filter((c) => !reached.has(c as ResultCode))).toEqual([]);
   });
 
   it('takes its window from the observation and its threshold from the profile', () => {

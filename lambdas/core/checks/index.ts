@@ -1,15 +1,15 @@
-import type { Check } from './common.js';
-import { connectCheck } from './connect.js';
-import { tlsCheck } from './tls.js';
-import { tlsVersionCheck } from './tls-version.js';
-import { certNameCheck } from './cert-name.js';
-import { certTrustCheck } from './cert-trust.js';
-import { certExpiryCheck } from './cert-expiry.js';
-import { imapLoginCheck, smtpAuthCheck } from './auth.js';
-import { foldersCheck } from './folders.js';
-import { connectionsCheck } from './connections.js';
-import { serverCheck } from './server.js';
-import { imapDeliveryCheck, smtpSendCheck, type RoundTripCheck } from './round-trip.js';
+import type { Check, Judge, NoEvidence, RoundTripCheck } from './common.js';
+import { CONNECT, connectCheck, type ConnectEvidence } from './connect.js';
+import { TLS, tlsCheck, type TlsEvidence } from './tls.js';
+import { TLS_VERSION, tlsVersionCheck, type TlsVersionEvidence } from './tls-version.js';
+import { CERT_NAME, certNameCheck, type CertNameEvidence } from './cert-name.js';
+import { CERT_TRUST, certTrustCheck, type CertTrustEvidence } from './cert-trust.js';
+import { CERT_EXPIRY, certExpiryCheck, type CertExpiryEvidence } from './cert-expiry.js';
+import { AUTH, imapLoginCheck, LOGIN, smtpAuthCheck, type LoginEvidence } from './auth.js';
+import { FOLDERS, foldersCheck, type FoldersEvidence } from './folders.js';
+import { CONNECTIONS, connectionsCheck, type ConnectionsEvidence } from './connections.js';
+import { SERVER, serverCheck, type ServerEvidence } from './server.js';
+import { DELIVERY, imapDeliveryCheck, SEND, smtpSendCheck, type DeliveryEvidence, type SendEvidence } from './round-trip.js';
 
 /** Every requirement id the engine knows, and the pure check that judges it. */
 export const CHECKS = {
@@ -37,6 +37,43 @@ export const ROUND_TRIP_CHECKS = {
   'smtp.send': smtpSendCheck,
   'imap.delivery': imapDeliveryCheck,
 } satisfies Record<string, RoundTripCheck>;
+
+/** Every check's code table: a result's code is one of these (the imap and smtp checks of one kind share theirs). */
+export const CODE_TABLES = [
+  CONNECT,
+  TLS,
+  TLS_VERSION,
+  CERT_NAME,
+  CERT_TRUST,
+  CERT_EXPIRY,
+  LOGIN,
+  AUTH,
+  FOLDERS,
+  CONNECTIONS,
+  SERVER,
+  SEND,
+  DELIVERY,
+] as const;
+
+type CodesOf<J> = J extends Judge<infer T> ? keyof T & string : never;
+/** A result code: `<check>.<case>`, bound to one status by its check's table. */
+export type ResultCode = CodesOf<(typeof CODE_TABLES)[number]>;
+
+/** What a result records, by check; nothing when a step before it did not pass. */
+export type RequirementEvidence =
+  | ConnectEvidence
+  | TlsEvidence
+  | TlsVersionEvidence
+  | CertNameEvidence
+  | CertTrustEvidence
+  | CertExpiryEvidence
+  | LoginEvidence
+  | FoldersEvidence
+  | ConnectionsEvidence
+  | ServerEvidence
+  | SendEvidence
+  | DeliveryEvidence
+  | NoEvidence;
 
 export type CheckId = keyof typeof CHECKS;
 export type RoundTripId = keyof typeof ROUND_TRIP_CHECKS;
