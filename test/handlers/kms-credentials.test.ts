@@ -286,18 +286,19 @@ describe('credentialStore kms, end to end from the servers file: servers encrypt
       SecretsPrefix: 'inboxguard/',
       CredentialStore: 'kms',
     };
+    const ServiceToken = 'arn:aws:lambda:eu-west-1:123456789012:function:sync';
     return onEvent(
       {
         RequestType: 'Update',
         PhysicalResourceId: 'inboxguard-registry-sync',
-        OldResourceProperties: {},
-        ServiceToken: 'arn:aws:lambda:eu-west-1:123456789012:function:sync',
+        OldResourceProperties: { ServiceToken },
+        ServiceToken,
         ResponseURL: 'http://127.0.0.1:9/unused',
         StackId: 'arn:aws:cloudformation:eu-west-1:123456789012:stack/Inboxguard/1',
         RequestId: 'r',
         LogicalResourceId: 'RegistrySync',
         ResourceType: 'Custom::InboxguardRegistry',
-        ResourceProperties: { ServiceToken: 'arn:aws:lambda:eu-west-1:123456789012:function:sync', ...props },
+        ResourceProperties: { ServiceToken, ...props },
       } satisfies CloudFormationCustomResourceEvent,
       embedded.registry,
     );
