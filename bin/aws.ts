@@ -166,7 +166,9 @@ export function addAwsCommands(program: Command, io: Io & { aws?: (region?: stri
 
   const servers = program
     .command('servers')
-    .description('Manage the servers the deployed monitor checks (the registry in DynamoDB, passwords in Secrets Manager).');
+    .description(
+      "Manage the servers the deployed monitor checks (the registry in DynamoDB, passwords in Secrets Manager or encrypted with the stack's KMS key).",
+    );
 
   servers
     .command('add')
