@@ -75,13 +75,15 @@ interface AddFlags extends StackFlags {
   address?: string;
 }
 
-function password(f: AddFlags, env: NodeJS.ProcessEnv): string | undefined {
+type PasswordFlags = Pick<AddFlags, 'passwordEnv' | 'passwordFile'>;
+
+function password(f: PasswordFlags, env: NodeJS.ProcessEnv): string | undefined {
   const v = readPassword(f, env);
   if (v !== undefined && !sendable(v)) throw new UsageError(`password: ${UNSENDABLE}`);
   return v;
 }
 
-function readPassword(f: AddFlags, env: NodeJS.ProcessEnv): string | undefined {
+function readPassword(f: PasswordFlags, env: NodeJS.ProcessEnv): string | undefined {
   if (f.passwordEnv) {
     const v = env[f.passwordEnv];
     if (!v) throw new UsageError(`--password-env: environment variable ${f.passwordEnv} is not set`);
@@ -164,7 +166,9 @@ export function addAwsCommands(program: Command, io: Io & { aws?: (region?: stri
 
   const servers = program
     .command('servers')
-    .description('Manage the servers the deployed monitor checks (the registry in DynamoDB, passwords in Secrets Manager).');
+    .description(
+      "Manage the servers the deployed monitor checks (the registry in DynamoDB, passwords in Secrets Manager or encrypted with the stack's KMS key).",
+    );
 
   servers
     .command('add')
@@ -239,6 +243,33 @@ export function addAwsCommands(program: Command, io: Io & { aws?: (region?: stri
           ? ` (password in ${entry.passwordSecretArn})`
           : '';
       io.out(`registered ${f.id}${where}\n`);
+    });
+
+  servers
+    .command('encrypt')
+    .description(
+      'Print the password encrypted with the stack\'s KMS key for server ID alone (credentialStore kms), base64: paste it into the servers file as "passwordCiphertext". Only the probe can decrypt it, and only for that id, so it may live in git.',
+    )
+    .requiredOption('--stack <name>', 'the CloudFormation stack name')
+    .option('--region <region>', 'AWS region')
+    .requiredOption('--id <id>', 'the server id of the servers file entry: the ciphertext decrypts for that id only')
+    .option('--password-env <var>', 'read the password from this environment variable')
+    .option('--password-file <file>', 'read the password from this file')
+    .action(async (f: StackFlags & PasswordFlags & { id: string }) => {
+      const { serverSchema } = await import('../lambdas/app/config.js');
+      const id = serverSchema.shape.id.safeParse(f.id);
+      if (!id.success) throw new UsageError(`--id: ${id.error.issues[0]!.message}`);
+      if (f.passwordEnv && f.passwordFile) throw new UsageError('--password-file: give --password-env or --password-file, not both');
+      const pw = password(f, io.env);
+      if (pw === undefined) throw new UsageError('--password-env: give the password with --password-env VAR or --password-file FILE');
+      const aws = await clients(f);
+      const outputs = await stackOutputs(aws, f.stack);
+      const keyArn = outputs[STACK_OUTPUTS.credentialKeyArn];
+      if (!keyArn)
+        throw new UsageError(
+          `--stack: stack "${f.stack}" has no ${STACK_OUTPUTS.credentialKeyArn} output: its credentialStore is not kms. Deploy it with credentialStore kms, or store the password in Secrets Manager and give passwordSecretArn in the servers file`,
+        );
+      io.out(`${await encryptPassword(aws, f.region, keyArn, f.id, pw)}\n`);
     });
 
   servers

@@ -51,7 +51,13 @@ function passwordProblems(servers: readonly ServerConfig[], env: NodeJS.ProcessE
   const aws = servers
     .filter((s) => s.passwordSecretArn)
     .map((s) => `server "${s.id}": passwordSecretArn: Secrets Manager is only read in AWS; use passwordEnv locally`);
-  return [...missing, ...aws];
+  const kms = servers
+    .filter((s) => s.passwordCiphertext)
+    .map(
+      (s) =>
+        `server "${s.id}": passwordCiphertext: only the deployed probe can decrypt it (credentialStore kms), there is no KMS key locally; use passwordEnv locally`,
+    );
+  return [...missing, ...aws, ...kms];
 }
 
 function outcomeLine(name: string, o: JobOutcome): string {

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import { ConfigError } from '../lambdas/app/config.js';
-import { parseDeployedServers } from '../lambdas/app/servers-file.js';
+import { parseDeployedServers, type CredentialStore } from '../lambdas/app/servers-file.js';
 import type { ServerConfig } from '../lambdas/core/monitor-types.js';
 import type { RegistrySyncProperties } from '../lambdas/handlers/registry-sync.js';
 import { METRICS_NAMESPACE, SERVICE_NAME } from '../lambdas/contracts/metrics.js';
@@ -24,6 +24,8 @@ export interface ServersFile {
   /** The setting's value, as written: errors name it. */
   readonly name: string;
   readonly text: string;
+  /** The credentialStore it was validated for: the handler checks the file against it again. */
+  readonly credentialStore: CredentialStore;
   readonly servers: readonly ServerConfig[];
 }
 
@@ -34,7 +36,12 @@ export interface ServersFile {
  *
  * @param baseDir the CDK app's folder (where `cdk synth` runs the app)
  */
-export function readServersFile(name: string, secretsPrefix: string, baseDir = process.cwd()): ServersFile {
+export function readServersFile(
+  name: string,
+  secretsPrefix: string,
+  credentialStore: CredentialStore,
+  baseDir = process.cwd(),
+): ServersFile {
   const path = resolvePath(baseDir, name);
   let text: string;
   try {
@@ -50,7 +57,7 @@ export function readServersFile(name: string, secretsPrefix: string, baseDir = p
     );
   const label = `setting "serversFile" (${name})`;
   try {
-    return { name, text, servers: parseDeployedServers(text, label, secretsPrefix) };
+    return { name, text, credentialStore, servers: parseDeployedServers(text, label, secretsPrefix, credentialStore) };
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     throw new SettingsError(`invalid inboxguard configuration: ${label}:\n  - ${err.message.split('\n').join('\n  - ')}`);
@@ -114,6 +121,7 @@ export class RegistrySync extends Construct {
       Servers: text,
       Hash: createHash('sha256').update(text).digest('hex'),
       SecretsPrefix: props.secretsPrefix,
+      CredentialStore: props.serversFile.credentialStore,
     };
     this.resource = new CustomResource(this, 'Resource', {
       serviceToken: this.function.functionArn,

@@ -48,7 +48,7 @@ export class InboxguardStack extends Stack {
     const logRetention = c.logRetentionDays as logs.RetentionDays;
     Tags.of(this).add('app', 'inboxguard');
     // Validated before anything is built: a bad file is named and nothing is synthesized (or bundled).
-    const serversFile = c.serversFile ? readServersFile(c.serversFile, c.secretsPrefix) : undefined;
+    const serversFile = c.serversFile ? readServersFile(c.serversFile, c.secretsPrefix, c.credentialStore) : undefined;
 
     this.network = new Network(this, 'Network', {
       cidr: c.vpcCidr,

@@ -32,6 +32,13 @@ const endpoint = (defaultPort: number) =>
     return v;
   });
 
+/**
+ * The bounds of a KMS ciphertext blob: Encrypt and Decrypt take at most 6,144 bytes; none is shorter than 32 (the
+ * AES-GCM nonce and tag alone are 28). Outside them the value is a truncated paste, or not a ciphertext at all.
+ */
+const MIN_CIPHERTEXT_BYTES = 32;
+const MAX_CIPHERTEXT_BYTES = 6144;
+
 export const serverSchema = z
   .object({
     id: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/i, 'must be 1-63 letters, digits, ".", "_" or "-"'),
@@ -50,7 +57,11 @@ export const serverSchema = z
       .optional(),
     passwordCiphertext: z
       .string()
-      .regex(/^[A-Za-z0-9+/]{20,}={0,2}$/, 'is not a base64 KMS ciphertext')
+      .regex(/^(?:[A-Za-z0-9+/]{4})+(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/, 'is not a base64 KMS ciphertext')
+      .refine(
+        (v) => Buffer.byteLength(v, 'base64') >= MIN_CIPHERTEXT_BYTES && Buffer.byteLength(v, 'base64') <= MAX_CIPHERTEXT_BYTES,
+        `is not a KMS ciphertext: one is ${MIN_CIPHERTEXT_BYTES} to ${MAX_CIPHERTEXT_BYTES} bytes (paste the whole output of inboxguard servers encrypt)`,
+      )
       .optional(),
     // Keys checked here rather than by z.record, whose own message ("Invalid key in record") names no reason.
     resolve: z

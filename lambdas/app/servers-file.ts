@@ -7,19 +7,27 @@ import type { RegistryEntry, RegistryOrigin } from '../adapters/dynamodb.js';
 import type { ServerConfig } from '../core/monitor-types.js';
 import { ConfigError, parseServersText } from './config.js';
 
+/** Where the stack keeps server passwords (the `credentialStore` setting). */
+export type CredentialStore = 'secretsmanager' | 'kms';
+
 /**
  * The servers of a deployment's servers file: `parseServersText` (the CLI's validation), then AWS's rules.
  * Passwords are Secrets Manager secrets under the stack's prefix, named by `passwordSecretArn` (a complete
- * ARN, or a partial one without the random suffix: `arn:aws:secretsmanager:REGION:ACCOUNT:secret:PREFIX...`).
+ * ARN, or a partial one without the random suffix: `arn:aws:secretsmanager:REGION:ACCOUNT:secret:PREFIX...`),
+ * or, on a stack with `credentialStore: kms`, a `passwordCiphertext` made by `inboxguard servers encrypt`.
  */
-export function parseDeployedServers(text: string, label: string, secretsPrefix: string): ServerConfig[] {
+export function parseDeployedServers(text: string, label: string, secretsPrefix: string, credentialStore: CredentialStore): ServerConfig[] {
   const servers = parseServersText(text, label);
   const errors: string[] = [];
   for (const s of servers) {
     const where = `server "${s.id}": `;
     if (s.passwordEnv)
       errors.push(
-        `${where}passwordEnv: not available in AWS, where the probe has no environment to read it from: store the password in Secrets Manager under "${secretsPrefix}" (as inboxguard servers add --stack does) and give the secret's ARN as passwordSecretArn`,
+        `${where}passwordEnv: not available in AWS, where the probe has no environment to read it from: store the password in Secrets Manager under "${secretsPrefix}" (as inboxguard servers add --stack does) and give the secret's ARN as passwordSecretArn${credentialStore === 'kms' ? ', or give the output of inboxguard servers encrypt as passwordCiphertext' : ''}`,
+      );
+    if (s.passwordCiphertext && credentialStore !== 'kms')
+      errors.push(
+        `${where}passwordCiphertext: the stack's credentialStore is ${credentialStore}, so it has no KMS key to decrypt it with: set credentialStore to kms, or store the password in Secrets Manager under "${secretsPrefix}" and give the secret's ARN as passwordSecretArn`,
       );
     if (s.caFile) errors.push(`${where}caFile: not available in AWS (the functions cannot read files of the CDK app's folder)`);
     const name = s.passwordSecretArn?.slice(s.passwordSecretArn.indexOf(':secret:') + ':secret:'.length);

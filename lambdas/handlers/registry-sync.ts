@@ -7,7 +7,13 @@
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { CloudFormationCustomResourceEvent, CloudFormationCustomResourceResponse } from 'aws-lambda';
-import { parseDeployedServers, reconcileRegistry, type OwnedRegistry, type ReconcileResult } from '../app/servers-file.js';
+import {
+  parseDeployedServers,
+  reconcileRegistry,
+  type CredentialStore,
+  type OwnedRegistry,
+  type ReconcileResult,
+} from '../app/servers-file.js';
 import { awsRegistry, log } from './wiring.js';
 
 /** The resource's properties (strings, as CloudFormation passes them). */
@@ -17,6 +23,8 @@ export interface RegistrySyncProperties {
   /** Its SHA-256: a changed file changes a property, so CloudFormation sends an Update. */
   Hash: string;
   SecretsPrefix: string;
+  /** The stack's credentialStore; absent in the properties of a stack deployed before it was passed. */
+  CredentialStore?: CredentialStore;
 }
 
 /** One physical id for the life of the resource: an Update never replaces it (which would send a Delete). */
@@ -31,7 +39,7 @@ export async function onEvent(event: CloudFormationCustomResourceEvent, registry
     return undefined;
   }
   const p = event.ResourceProperties as unknown as RegistrySyncProperties;
-  const servers = parseDeployedServers(p.Servers, 'serversFile', p.SecretsPrefix);
+  const servers = parseDeployedServers(p.Servers, 'serversFile', p.SecretsPrefix, p.CredentialStore ?? 'secretsmanager');
   const result = await reconcileRegistry(registry, servers);
   log({ event: 'registry-sync', request: event.RequestType, hash: p.Hash, ...result });
   return result;

@@ -244,3 +244,40 @@ describe('inboxguard monitor: bad input runs nothing', () => {
     expect(existsSync(dataDir)).toBe(false);
   });
 });
+
+describe('passwordCiphertext (a KMS-encrypted password, for AWS with credentialStore kms)', () => {
+  const ciphertext = (bytes: number) => Buffer.alloc(bytes, 0x5a).toString('base64');
+  const sealed = (c: string) => ({ ...ok, passwordEnv: undefined, passwordCiphertext: c });
+
+  it('takes base64 of 32 to 6,144 bytes, the bounds of a KMS ciphertext, and nothing else', () => {
+    for (const bytes of [32, 184, 6144])
+      expect(parseServers({ servers: [sealed(ciphertext(bytes))] })[0]!.passwordCiphertext).toBe(ciphertext(bytes));
+    for (const [c, message] of [
+      [ciphertext(31), /passwordCiphertext: is not a KMS ciphertext: one is 32 to 6144 bytes/],
+      [ciphertext(6145), /passwordCiphertext: is not a KMS ciphertext: one is 32 to 6144 bytes/],
+      [ciphertext(184).slice(0, -1), /passwordCiphertext: is not a base64 KMS ciphertext/],
+      [`${ciphertext(183)}\n`, /passwordCiphertext: is not a base64 KMS ciphertext/],
+      [ciphertext(184).replace(/^./, '-'), /passwordCiphertext: is not a base64 KMS ciphertext/],
+    ] as const)
+      expect(() => parseServers({ servers: [sealed(c)] })).toThrow(message);
+  });
+
+  it('is refused by the local monitor, which has no KMS key, naming the server and the field; nothing runs', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'inboxguard-cfg-'));
+    writeFileSync(join(dir, 'servers.json'), JSON.stringify({ servers: [sealed(ciphertext(184))] }));
+    const dataDir = join(dir, 'data');
+    let out = '';
+    let err = '';
+    const code = await main(['monitor', '--config', join(dir, 'servers.json'), '--once', '--data-dir', dataDir], {
+      out: (s) => void (out += s),
+      err: (s) => void (err += s),
+      env: {},
+    });
+    expect(code).toBe(3);
+    expect(err).toMatch(
+      /server "acme-sales": passwordCiphertext: only the deployed probe can decrypt it \(credentialStore kms\), there is no KMS key locally; use passwordEnv locally/,
+    );
+    expect(out).toBe('');
+    expect(existsSync(dataDir)).toBe(false);
+  });
+});

@@ -25,6 +25,7 @@ describe('serversFile', () => {
       Servers: text,
       Hash: createHash('sha256').update(text).digest('hex'),
       SecretsPrefix: 'inboxguard/',
+      CredentialStore: 'secretsmanager',
       ServiceTimeout: '300',
     });
   });
@@ -104,5 +105,51 @@ describe('serversFile validation at synth', () => {
       stderr: expect.stringMatching(/server "globex": imap: port "99999" must be 1 to 65535/),
     });
     expect(readdirSync(outdir)).toEqual([]);
+  });
+});
+
+describe('serversFile with KMS-encrypted passwords (passwordCiphertext)', () => {
+  const KMS_FILE = 'test/cdk/fixtures/servers-kms.json';
+  const BAD_FILE = 'test/cdk/fixtures/servers-kms-bad.json';
+
+  it('with credentialStore kms, passes the ciphertext to the custom resource, and the store for the handler to check again', () => {
+    const { template } = synth({ serversFile: KMS_FILE, credentialStore: 'kms' });
+    const kmsText = readFileSync(KMS_FILE, 'utf8');
+    expect(kmsText).toMatch(/"passwordCiphertext": "[A-Za-z0-9+/]{200,}={0,2}"/);
+    template.hasResourceProperties('Custom::InboxguardRegistry', {
+      Servers: kmsText,
+      Hash: createHash('sha256').update(kmsText).digest('hex'),
+      SecretsPrefix: 'inboxguard/',
+      CredentialStore: 'kms',
+    });
+  });
+
+  it('with credentialStore secretsmanager, is refused at synth naming the server and the field, and the way out', () => {
+    expect(() => synth({ serversFile: KMS_FILE })).toThrow(SettingsError);
+    expect(() => synth({ serversFile: KMS_FILE, credentialStore: 'secretsmanager' })).toThrow(
+      `invalid inboxguard configuration: setting "serversFile" (${KMS_FILE}):\n  - server "acme-sales": passwordCiphertext: the stack's credentialStore is secretsmanager, so it has no KMS key to decrypt it with: set credentialStore to kms, or store the password in Secrets Manager under "inboxguard/" and give the secret's ARN as passwordSecretArn`,
+    );
+  });
+
+  it('refuses a ciphertext beside passwordSecretArn, and one that is truncated, too short or too long, naming each server', () => {
+    let message = '';
+    try {
+      synth({ serversFile: BAD_FILE, credentialStore: 'kms' });
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message.split('\n')).toEqual([
+      `invalid inboxguard configuration: setting "serversFile" (${BAD_FILE}):`,
+      '  - server "both": passwordCiphertext: give one of passwordEnv, passwordSecretArn or passwordCiphertext',
+      '  - server "short": passwordCiphertext: is not a KMS ciphertext: one is 32 to 6144 bytes (paste the whole output of inboxguard servers encrypt)',
+      '  - server "long": passwordCiphertext: is not a KMS ciphertext: one is 32 to 6144 bytes (paste the whole output of inboxguard servers encrypt)',
+      '  - server "mangled": passwordCiphertext: is not a base64 KMS ciphertext',
+    ]);
+  });
+
+  it('names passwordCiphertext as the way out of passwordEnv on a kms stack', () => {
+    expect(() => synth({ serversFile: 'test/cdk/fixtures/servers-password-env.json', credentialStore: 'kms' })).toThrow(
+      /server "acme-sales": passwordEnv: not available in AWS, .*passwordSecretArn, or give the output of inboxguard servers encrypt as passwordCiphertext$/,
+    );
   });
 });

@@ -34,12 +34,18 @@ async function rawRegistry(): Promise<Record<string, unknown>[]> {
   return r.Items ?? [];
 }
 
-function event(type: 'Create' | 'Update' | 'Delete', servers: string, old?: string): CloudFormationCustomResourceEvent {
+function event(
+  type: 'Create' | 'Update' | 'Delete',
+  servers: string,
+  old?: string,
+  credentialStore?: 'secretsmanager' | 'kms',
+): CloudFormationCustomResourceEvent {
   const props = {
     ServiceToken: 'arn:aws:lambda:eu-west-1:123456789012:function:sync',
     Servers: servers,
     Hash: 'h',
     SecretsPrefix: 'inboxguard/',
+    ...(credentialStore ? { CredentialStore: credentialStore } : {}),
   };
   const common = {
     ServiceToken: props.ServiceToken,
@@ -130,7 +136,7 @@ describe('registry-sync custom resource', () => {
     await handler()(update, context);
     const before = await rawRegistry();
     const reordered = Object.fromEntries(Object.entries(acme).reverse());
-    expect(await reconcileRegistry(registry, parseDeployedServers(file(globex, reordered), 'f', 'inboxguard/'))).toEqual({
+    expect(await reconcileRegistry(registry, parseDeployedServers(file(globex, reordered), 'f', 'inboxguard/', 'secretsmanager'))).toEqual({
       added: [],
       changed: [],
       removed: [],
@@ -193,9 +199,48 @@ describe('registry-sync custom resource', () => {
     expect(responses[0]!.body.Reason).toMatch(/^Requested resource not found \(log stream /);
   });
 
+  describe('a KMS ciphertext in the file (credentialStore kms)', () => {
+    // The shape of `servers encrypt`'s output: base64 of a KMS ciphertext blob (here 184 bytes of noise).
+    const ciphertext = Buffer.from(Array.from({ length: 184 }, (_, i) => (i * 37 + 11) % 256)).toString('base64');
+    const sealed = { id: 'initech', imap: 'imap.initech.com', user: 'sales@initech.com', passwordCiphertext: ciphertext };
+
+    it('is written into the item as it is, with origin "file", beside a secret entry; a replay writes nothing', async () => {
+      await handler()(event('Create', file(acme, sealed), undefined, 'kms'), context);
+      expect(responses[0]!.body).toMatchObject({ Status: 'SUCCESS', Data: { Added: 2, Changed: 0, Removed: 0 } });
+      expect((await registry.entries()).find((e) => e.server.id === 'initech')).toEqual({ server: sealed, origin: 'file' });
+      const item = (await rawRegistry()).find((i) => i.id === 'initech');
+      expect(item).toMatchObject({ passwordCiphertext: ciphertext });
+      expect(item).not.toHaveProperty('passwordSecretArn');
+      const before = await rawRegistry();
+      await handler()(event('Update', file(acme, sealed), file(acme, sealed), 'kms'), context);
+      expect(responses[1]!.body).toMatchObject({ Status: 'SUCCESS', Data: { Added: 0, Changed: 0, Removed: 0 } });
+      expect(await rawRegistry()).toEqual(before);
+    });
+
+    it('a new ciphertext (the password changed) changes the item', async () => {
+      await onEvent(event('Create', file(sealed), undefined, 'kms'), registry);
+      const again = { ...sealed, passwordCiphertext: Buffer.from(ciphertext, 'base64').reverse().toString('base64') };
+      await handler()(event('Update', file(again), file(sealed), 'kms'), context);
+      expect(responses[0]!.body).toMatchObject({ Status: 'SUCCESS', Data: { Added: 0, Changed: 1, Removed: 0 } });
+      expect(await registry.get('initech')).toEqual(again);
+    });
+
+    it('is refused on a secretsmanager stack (and without the property, as a stack deployed before it sent), writing nothing', async () => {
+      for (const store of ['secretsmanager', undefined] as const) {
+        responses.length = 0;
+        await handler()(event('Create', file(acme, sealed), undefined, store), context);
+        expect(responses[0]!.body.Status).toBe('FAILED');
+        expect(responses[0]!.body.Reason).toMatch(
+          /^server "initech": passwordCiphertext: the stack's credentialStore is secretsmanager, so it has no KMS key to decrypt it with: set credentialStore to kms, or .* passwordSecretArn/,
+        );
+      }
+      expect((await registry.list()).map((s) => s.id)).toEqual(['by-hand']);
+    });
+  });
+
   it('refuses a secret outside the prefix the probe may read', () => {
     expect(() =>
-      parseDeployedServers(file({ ...acme, passwordSecretArn: ARN('x').replace('inboxguard/', 'other/') }), 'f', 'inboxguard/'),
+      parseDeployedServers(file({ ...acme, passwordSecretArn: ARN('x').replace('inboxguard/', 'other/') }), 'f', 'inboxguard/', 'kms'),
     ).toThrow(/server "acme-sales": passwordSecretArn: the secret "other\/x-AbCdEf" is not under "inboxguard\/" \(secretsPrefix\)/);
   });
 });
