@@ -5,6 +5,7 @@
  */
 import type { RegistryEntry, RegistryOrigin } from '../adapters/dynamodb.js';
 import type { ServerConfig } from '../core/monitor-types.js';
+import { profileNames } from '../core/profile.js';
 import { ConfigError, parseServersText } from './config.js';
 
 /** Where the stack keeps server passwords (the `credentialStore` setting). */
@@ -30,6 +31,9 @@ export function parseDeployedServers(text: string, label: string, secretsPrefix:
         `${where}passwordCiphertext: the stack's credentialStore is ${credentialStore}, so it has no KMS key to decrypt it with: set credentialStore to kms, or store the password in Secrets Manager under "${secretsPrefix}" and give the secret's ARN as passwordSecretArn`,
       );
     if (s.caFile) errors.push(`${where}caFile: not available in AWS (the functions cannot read files of the CDK app's folder)`);
+    // A profile file is read by the local CLI; in AWS a job names one of the profiles every bundle carries.
+    if (s.profile !== undefined && !profileNames().includes(s.profile))
+      errors.push(`${where}profile: "${s.profile}" is a file, and in AWS a server names a shipped profile (${profileNames().join(', ')})`);
     const name = s.passwordSecretArn?.slice(s.passwordSecretArn.indexOf(':secret:') + ':secret:'.length);
     if (name !== undefined && !name.startsWith(secretsPrefix))
       errors.push(

@@ -238,6 +238,13 @@ describe('registry-sync custom resource', () => {
     });
   });
 
+  it('takes a shipped profile by name and refuses a profile file, which only the local CLI reads', () => {
+    expect(parseDeployedServers(file({ ...acme, profile: 'hubspot-2020' }), 'f', 'inboxguard/', 'kms')[0]!.profile).toBe('hubspot-2020');
+    expect(() => parseDeployedServers(file({ ...acme, profile: 'policy/strict.json' }), 'f', 'inboxguard/', 'kms')).toThrow(
+      /server "acme-sales": profile: "policy\/strict\.json" is a file, and in AWS a server names a shipped profile \(hubspot, hubspot-2020\)/,
+    );
+  });
+
   it('refuses a secret outside the prefix the probe may read', () => {
     expect(() =>
       parseDeployedServers(file({ ...acme, passwordSecretArn: ARN('x').replace('inboxguard/', 'other/') }), 'f', 'inboxguard/', 'kms'),
