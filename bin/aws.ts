@@ -37,7 +37,13 @@ async function defaultAwsClients(region: string | undefined): Promise<AwsClients
   };
 }
 
-async function stackOutputs(aws: AwsClients, stack: string): Promise<Record<string, string>> {
+/** The AWS clients of a command: the injected ones (tests), else the SDK's for the region. */
+export async function awsClients(io: Io & { aws?: (region?: string) => AwsClients }, region: string | undefined): Promise<AwsClients> {
+  suppressSdkNodeVersionWarning(io.env);
+  return io.aws ? io.aws(region) : defaultAwsClients(region);
+}
+
+export async function stackOutputs(aws: AwsClients, stack: string): Promise<Record<string, string>> {
   const { DescribeStacksCommand } = await cfn();
   const r = await aws.cloudformation.send(new DescribeStacksCommand({ StackName: stack }));
   const s = r.Stacks?.[0];
@@ -45,7 +51,7 @@ async function stackOutputs(aws: AwsClients, stack: string): Promise<Record<stri
   return Object.fromEntries((s.Outputs ?? []).filter((o) => o.OutputKey && o.OutputValue).map((o) => [o.OutputKey!, o.OutputValue!]));
 }
 
-function output(outputs: Record<string, string>, key: string, stack: string): string {
+export function output(outputs: Record<string, string>, key: string, stack: string): string {
   const v = outputs[key];
   if (!v) throw new UsageError(`--stack: stack "${stack}" has no output ${key} (is it an inboxguard stack?)`);
   return v;
@@ -115,10 +121,7 @@ async function putSecret(aws: AwsClients, name: string, value: string): Promise<
 }
 
 export function addAwsCommands(program: Command, io: Io & { aws?: (region?: string) => AwsClients }): void {
-  const clients = async (f: StackFlags): Promise<AwsClients> => {
-    suppressSdkNodeVersionWarning(io.env);
-    return io.aws ? io.aws(f.region) : defaultAwsClients(f.region);
-  };
+  const clients = (f: StackFlags): Promise<AwsClients> => awsClients(io, f.region);
 
   program
     .command('egress')
