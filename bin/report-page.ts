@@ -75,7 +75,10 @@ export function esc(value: unknown): string {
 }
 
 /** JSON inside a script element: no "<" survives, so neither "</script>" nor "<!--" can end it. */
-const scriptJson = (value: unknown): string => JSON.stringify(value).replace(/</g, '\\u003c').replace(/\u2028|\u2029/g, ' ');
+const scriptJson = (value: unknown): string =>
+  JSON.stringify(value)
+    .replace(/</g, '\\u003c')
+    .replace(/\u2028|\u2029/g, ' ');
 
 const minute = (iso: string): string => iso.slice(0, 16).replace('T', ' ');
 
@@ -139,7 +142,8 @@ function timeline(server: ReportServer): string {
   const ids = requirementIds(server.history);
   if (!ids.length) return '<p class="muted">No cycles stored in this period.</p>';
   const groups = buckets(columnsOf(server.history), MAX_COLUMNS);
-  const span = (g: Column[]): string => (g.length === 1 ? minute(g[0]!.at) : `${minute(g[0]!.at)} to ${minute(g.at(-1)!.at)} (${g.length} cycles)`);
+  const span = (g: Column[]): string =>
+    g.length === 1 ? minute(g[0]!.at) : `${minute(g[0]!.at)} to ${minute(g.at(-1)!.at)} (${g.length} cycles)`;
   const alertCells = groups.map((g) => {
     const alerts = g.flatMap((c) => c.entries).filter((e) => e.alertId);
     if (!alerts.length) return `<td title="${esc(span(g))}">`;
@@ -182,7 +186,9 @@ function thin(x: number[], y: Array<Array<number | null>>, pick: (values: number
   );
   return {
     x: index.map((g) => x[g.at(-1)!]!),
-    y: y.map((s) => index.map((g) => (g.some((i) => s[i] != null) ? pick(g.map((i) => s[i]).filter((v): v is number => v != null)) : null))),
+    y: y.map((s) =>
+      index.map((g) => (g.some((i) => s[i] != null) ? pick(g.map((i) => s[i]).filter((v): v is number => v != null)) : null)),
+    ),
   };
 }
 
@@ -292,9 +298,10 @@ function alertList(server: ReportServer): string {
 }
 
 function serverSection(s: ReportServer, i: number, hasDelivery: boolean): string {
-  const last = s.history.filter((e) => !e.report.evidence?.roundTrip).at(-1);
-  const t = last?.report.target;
-  const imap = last?.report.evidence?.imap?.identity;
+  const checks = s.history.filter((e) => !e.report.evidence?.roundTrip);
+  const t = checks.at(-1)?.report.target;
+  // The last identity seen: a check that could not connect saw none.
+  const imap = checks.findLast((e) => e.report.evidence?.imap?.identity)?.report.evidence.imap?.identity;
   const endpoint = (e: { host: string; port: number; security: string } | undefined): string =>
     e ? `${esc(e.host)}:${esc(e.port)} (${esc(e.security)})` : '-';
   const facts = [
@@ -305,7 +312,9 @@ function serverSection(s: ReportServer, i: number, hasDelivery: boolean): string
   const charts = [
     `<figure><figcaption>Certificate days left (IMAP, SMTP; the alert thresholds ${EXPIRY_THRESHOLDS.join('/')} d dashed)</figcaption><div class=chart id="chart-${i}-cert"></div></figure>`,
     `<figure><figcaption>Handshake and login times (ms)</figcaption><div class=chart id="chart-${i}-times"></div></figure>`,
-    hasDelivery ? `<figure><figcaption>Round trip: delivery time (s)</figcaption><div class=chart id="chart-${i}-delivery"></div></figure>` : '',
+    hasDelivery
+      ? `<figure><figcaption>Round trip: delivery time (s)</figcaption><div class=chart id="chart-${i}-delivery"></div></figure>`
+      : '',
   ].join('');
   return `<section class=server id="server-${i}" data-server="${esc(s.id)}">
 <h2>${esc(s.id)} ${verdictBadge(s.state?.verdict)}</h2>
@@ -313,7 +322,7 @@ function serverSection(s: ReportServer, i: number, hasDelivery: boolean): string
 ${imap?.greeting !== undefined ? `<p class=meta>IMAP greeting: <q class=mono>${esc(imap.greeting)}</q></p>` : ''}
 ${timeline(s)}
 ${alertList(s)}
-<div class=charts>${charts}<noscript><p class=muted>The charts need JavaScript; the table above holds every cycle.</p></noscript></div>
+<div class=charts>${charts}</div><p class="muted nojs">The charts need JavaScript; the table above holds every cycle.</p>
 </section>`;
 }
 
@@ -337,11 +346,13 @@ td.pass{background:var(--pass)}td.warn{background:var(--warn)}td.fail{background
 .legend span{display:inline-block;margin-right:10px}.legend i{display:inline-block;width:10px;height:10px;margin-right:4px;vertical-align:-1px}
 ul.alerts{padding-left:1.2em;font-size:.85rem}.kind{font-weight:600}.kind.regression{color:var(--fail)}.kind.recovery{color:var(--pass)}
 .charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(300px,1fr));gap:12px}figure{margin:0;min-width:0}figcaption{font-size:.85rem;color:var(--muted)}.chart{min-height:10px}
+html.js .nojs{display:none}
 footer{margin-top:2em;font-size:.8rem;color:var(--muted)}
 `;
 
 /** The page's own script: draws each server's charts with uPlot from the data element; the charts are kept on window for inspection. */
 const CHART_SCRIPT = `(function(){
+document.documentElement.className='js';
 var data=JSON.parse(document.getElementById('report-data').textContent);
 var C=['#2f6fdb','#d2691e','#2e9d4f','#8e44ad'];
 function line(label,i,dash){return {label:label,stroke:dash?'#b0b6c0':C[i%C.length],width:dash?1:2,dash:dash?[4,4]:undefined,points:{show:!dash}}}

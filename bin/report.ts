@@ -76,7 +76,7 @@ async function writeAtomically(path: string, content: string): Promise<void> {
     await writeFile(temp, content, { mode: 0o644 });
     await rename(temp, path);
   } catch (err) {
-    await rm(temp, { force: true });
+    await rm(temp, { force: true }).catch(() => undefined);
     throw err;
   }
 }
@@ -85,7 +85,7 @@ export function addReportCommand(program: Command, io: Io & { aws?: (region?: st
   program
     .command('report')
     .description('Write the fleet over a period as one self-contained HTML file: verdicts, timelines, charts, egress addresses.')
-    .option('--data-dir <dir>', 'read the local monitor\'s store (default .inboxguard)')
+    .option('--data-dir <dir>', "read the local monitor's store (default .inboxguard)")
     .option('--stack <name>', "read a deployed stack's table instead")
     .option('--region <region>', 'AWS region, with --stack')
     .option('--since <period>', 'the period: a length back from now (90d, 12h, 2w) or a date (2026-09-01)', '90d')
