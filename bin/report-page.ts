@@ -156,7 +156,7 @@ function timeline(server: ReportServer): string {
       const found = g.flatMap((c) => c.entries).filter((e) => e.statuses[id] !== undefined);
       const status = worst(found.map((e) => e.statuses[id]!));
       if (status === 'none') return '<td class=none>';
-      if (status === 'pass') return '<td class=pass>';
+      if (status === 'pass') return '<td>'; // the strip's default colour: most cells, kept small
       const one = found.length === 1 ? found[0]! : undefined;
       const counts = (['fail', 'warn', 'unknown', 'pass'] as const)
         .map((s) => [s, found.filter((e) => e.statuses[id] === s).length] as const)
@@ -168,8 +168,8 @@ function timeline(server: ReportServer): string {
     });
     return `<tr data-req="${esc(id)}"><th scope=row>${esc(id)}</th><td class=avail>${percent(availability(server.history, id))}</td>${cells.join('')}</tr>`;
   });
-  return `<div class=scroll><table class=strip>
-<caption>${groups.length < columnsOf(server.history).length ? `${columnsOf(server.history).length} cycles in ${groups.length} columns (each its worst status), ` : ''}${esc(minute(server.history[0]!.at))} &rarr; ${esc(minute(server.history.at(-1)!.at))} UTC</caption>
+  return `<p class=period>${groups.length < columnsOf(server.history).length ? `${columnsOf(server.history).length} cycles in ${groups.length} columns (each its worst status), ` : ''}${esc(minute(server.history[0]!.at))} &rarr; ${esc(minute(server.history.at(-1)!.at))} UTC</p>
+<div class=scroll><table class=strip>
 <thead><tr class=alerts><th scope=row>alerts</th><td class=avail>passed</td>${alertCells.join('')}</tr></thead>
 <tbody>${rows.join('\n')}</tbody></table></div>`;
 }
@@ -338,11 +338,11 @@ table{border-collapse:collapse;font-size:.9rem}th,td{text-align:left;padding:4px
 .verdict.compliant{background:var(--pass)}.verdict.non-compliant{background:var(--fail)}.verdict.none{background:var(--none);color:var(--muted)}
 .id{font-family:ui-monospace,Menlo,monospace;font-size:.8rem;padding:0 4px;border-radius:3px;white-space:nowrap}.id.fail{background:#fde4e1;color:#9b1c13}.id.warn{background:#fdf1cc;color:#7a5800}
 .strip{border-collapse:separate;border-spacing:1px;font-size:.75rem}.strip th,.strip td{border:0;padding:0 4px;white-space:nowrap}
-.strip td.pass,.strip td.warn,.strip td.fail,.strip td.unknown,.strip td.none,.strip .alerts td{min-width:6px;width:12px;padding:0;height:14px}
-.strip tbody th{font-family:ui-monospace,Menlo,monospace;font-weight:400}.strip .avail{text-align:right;padding-right:6px;color:var(--muted)}
+.strip tbody td,.strip .alerts td{min-width:6px;width:12px;padding:0;height:14px}.strip tbody td{background:var(--pass)}.strip td.avail{background:none;width:auto;padding:0 6px 0 0}
+.strip tbody th{font-family:ui-monospace,Menlo,monospace;font-weight:400}.strip .avail{text-align:right;color:var(--muted)}
 td.pass{background:var(--pass)}td.warn{background:var(--warn)}td.fail{background:var(--fail)}td.unknown{background:var(--unknown)}td.none{background:var(--none)}
 .strip .alerts td{font-size:9px;text-align:center;color:#2f6fdb;line-height:14px}.strip .alerts td.regression{color:var(--fail)}.strip .alerts td.recovery{color:var(--pass)}
-.strip caption{text-align:left;color:var(--muted);font-size:.8rem;padding:2px 0}
+.period{color:var(--muted);font-size:.8rem;margin:.4em 0 .2em}
 .legend span{display:inline-block;margin-right:10px}.legend i{display:inline-block;width:10px;height:10px;margin-right:4px;vertical-align:-1px}
 ul.alerts{padding-left:1.2em;font-size:.85rem}.kind{font-weight:600}.kind.regression{color:var(--fail)}.kind.recovery{color:var(--pass)}
 .charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(300px,1fr));gap:12px}figure{margin:0;min-width:0}figcaption{font-size:.85rem;color:var(--muted)}.chart{min-height:10px}

@@ -108,9 +108,7 @@ describe('inboxguard report --stack', () => {
     expect(html).toMatch(/<tr data-server="acme">.*<span class="verdict compliant">compliant<\/span>/);
     // Registered, never checked: listed all the same.
     expect(html).toMatch(/<tr data-server="newbie">.*<span class="verdict none">not checked yet<\/span>/);
-    expect(html.match(/<tr data-req="imap\.tls-version">[\s\S]*?<\/tr>/)![0]).toMatch(
-      /<td class=pass><td class=fail title="[^"]*"><td class=pass>/,
-    );
+    expect(html.match(/<tr data-req="imap\.tls-version">[\s\S]*?<\/tr>/)![0]).toMatch(/<td><td class=fail title="[^"]*"><td><\/tr>/);
     // The stack's own addresses beside the one the checks came from, which is not among them.
     expect(html).toContain('<code>198.51.100.7</code>, <code>198.51.100.8</code>');
     expect(html).toMatch(/127\.0\.0\.1 <span class="id fail">not in the stack's EgressIps<\/span>/);
