@@ -338,9 +338,9 @@ table{border-collapse:collapse;font-size:.9rem}th,td{text-align:left;padding:4px
 .verdict.compliant{background:var(--pass)}.verdict.non-compliant{background:var(--fail)}.verdict.none{background:var(--none);color:var(--muted)}
 .id{font-family:ui-monospace,Menlo,monospace;font-size:.8rem;padding:0 4px;border-radius:3px;white-space:nowrap}.id.fail{background:#fde4e1;color:#9b1c13}.id.warn{background:#fdf1cc;color:#7a5800}
 .strip{border-collapse:separate;border-spacing:1px;font-size:.75rem}.strip th,.strip td{border:0;padding:0 4px;white-space:nowrap}
-.strip tbody td,.strip .alerts td{min-width:6px;width:12px;padding:0;height:14px}.strip tbody td{background:var(--pass)}.strip td.avail{background:none;width:auto;padding:0 6px 0 0}
+.strip tbody td,.strip .alerts td{min-width:6px;width:12px;padding:0;height:14px}.strip tbody td{background:var(--pass)}.strip tbody td.avail{background:none;width:auto;padding:0 6px 0 0}
 .strip tbody th{font-family:ui-monospace,Menlo,monospace;font-weight:400}.strip .avail{text-align:right;color:var(--muted)}
-td.pass{background:var(--pass)}td.warn{background:var(--warn)}td.fail{background:var(--fail)}td.unknown{background:var(--unknown)}td.none{background:var(--none)}
+.strip tbody td.warn{background:var(--warn)}.strip tbody td.fail{background:var(--fail)}.strip tbody td.unknown{background:var(--unknown)}.strip tbody td.none{background:var(--none)}
 .strip .alerts td{font-size:9px;text-align:center;color:#2f6fdb;line-height:14px}.strip .alerts td.regression{color:var(--fail)}.strip .alerts td.recovery{color:var(--pass)}
 .period{color:var(--muted);font-size:.8rem;margin:.4em 0 .2em}
 .legend span{display:inline-block;margin-right:10px}.legend i{display:inline-block;width:10px;height:10px;margin-right:4px;vertical-align:-1px}

@@ -44,3 +44,10 @@ export async function openReport(browser: Browser, file: string, options: Browse
   await opened.page.goto(url, { waitUntil: 'load' });
   return opened;
 }
+
+/** The computed background colour of the first element the selector finds, as rgb(r, g, b). */
+export async function backgroundOf(page: Page, selector: string): Promise<string> {
+  return (await page.evaluate(
+    `getComputedStyle(document.querySelector(${JSON.stringify(`section${selector}`)})).backgroundColor`,
+  )) as string;
+}

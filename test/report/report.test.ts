@@ -16,7 +16,7 @@ import { makeMiniCerts, type MiniCerts } from '../../lab/mini-certs.js';
 import { startMiniMail, type MiniMail } from '../../lab/mini-mail.js';
 import { cliBuildOptions } from '../../scripts/build.js';
 import { nextCycle } from '../support/clock.js';
-import { CHROMIUM, openReport, type Opened } from './browser.js';
+import { CHROMIUM, backgroundOf, openReport, type Opened } from './browser.js';
 
 // The report end to end: two mini mail servers checked by real monitor cycles on dynalite, a fake
 // clock from the real time moving 2 days a cycle over the last month, the report written by the
@@ -166,6 +166,12 @@ describe('inboxguard report, in Chromium', () => {
       .evaluateAll((tds) => tds.map((td) => td.className || 'pass'));
     expect(strip).toEqual(stored.map((e) => e.statuses['imap.tls-version']));
     expect(await page.locator('section[data-server="acme"] tr[data-req="imap.tls-version"] td.avail').textContent()).toBe('81.2 %');
+    // The colours a person sees: red, amber, green, grey.
+    const colour = (selector: string) => backgroundOf(page, selector);
+    expect(await colour('[data-server="acme"] tr[data-req="imap.tls-version"] td.fail')).toBe('rgb(214, 59, 48)');
+    expect(await colour('[data-server="acme"] tr[data-req="imap.cert-expiry"] td.warn')).toBe('rgb(224, 161, 0)');
+    expect(await colour('[data-server="acme"] tr[data-req="imap.tls-version"] td:not([class])')).toBe('rgb(46, 157, 79)');
+    expect(await colour('[data-server="globex"] tr[data-req="imap.tls"] td.unknown')).toBe('rgb(138, 143, 152)');
   });
 
   it("each alert sent is marked in its server's timeline with its subject on hover", async () => {
