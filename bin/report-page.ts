@@ -195,7 +195,7 @@ function thin(x: number[], y: Array<Array<number | null>>, pick: (values: number
 function chartsOf(history: readonly HistoryEntry[]): { cert: Series; times: Series; delivery?: Series } {
   const checks = history.filter((e) => !e.report.evidence?.roundTrip);
   const trips = history.filter((e) => e.report.evidence?.roundTrip);
-  const x = checks.map((e) => Date.parse(e.at) / 1000);
+  const x = checks.map((e) => Math.round(Date.parse(e.at) / 1000));
   const v = (n: number | undefined): number | null => (n === undefined ? null : n);
   const cert = thin(
     x,
@@ -220,7 +220,7 @@ function chartsOf(history: readonly HistoryEntry[]): { cert: Series; times: Seri
     ...(trips.length
       ? {
           delivery: thin(
-            trips.map((e) => Date.parse(e.at) / 1000),
+            trips.map((e) => Math.round(Date.parse(e.at) / 1000)),
             [delivered.map((ms) => (ms === null ? null : ms / 1000))],
             (vs) => Math.max(...vs),
           ),
