@@ -119,7 +119,12 @@ export function addReportCommand(program: Command, io: Io & { aws?: (region?: st
       } else {
         const { startEmbeddedStore, suppressSdkNodeVersionWarning } = await import('../lambdas/adapters/embedded.js');
         suppressSdkNodeVersionWarning(io.env);
-        const embedded = await startEmbeddedStore({ dataDir: resolvePath(dataDir) });
+        const embedded = await startEmbeddedStore({ dataDir: resolvePath(dataDir) }).catch((err: Error) => {
+          if (err.name !== 'DataDirLockedError') throw err;
+          throw new UsageError(
+            `--data-dir: ${dataDir} is in use (is inboxguard monitor running on it?): stop it, or copy the directory and report from the copy`,
+          );
+        });
         try {
           servers = await readFleet(embedded.store, since, REPORT_FIELDS);
         } finally {

@@ -319,6 +319,20 @@ describe('inboxguard report: bad flags are named, nothing is written', () => {
     expect(() => statSync(target)).toThrow();
   });
 
+  it('a data directory held by a running monitor is named, with what to do', async () => {
+    const running = await startEmbeddedStore({ dataDir });
+    try {
+      const r = await run(['report', '--data-dir', dataDir, '--out', join(dir, 'locked.html')]);
+      expect(r.err).toMatch(
+        /^inboxguard: --data-dir: .* is in use \(is inboxguard monitor running on it\?\): stop it, or copy the directory/,
+      );
+      expect(r.code).toBe(3);
+      expect(() => statSync(join(dir, 'locked.html'))).toThrow();
+    } finally {
+      await running.close();
+    }
+  });
+
   it('a failed write leaves neither the file nor a temporary one', async () => {
     const target = join(dir, 'ro', 'r.html');
     mkdirSync(join(dir, 'ro'));
