@@ -2,9 +2,17 @@
 import { pathToFileURL } from 'node:url';
 import type { Browser, BrowserContext, BrowserContextOptions, LaunchOptions, Page } from 'playwright-core';
 
-/** Headless, and quiet: no background requests of its own that could be taken for the page's. */
+/**
+ * Headless, and quiet: no background requests of its own that could be taken for the page's. Chromium
+ * runs without libfaketime (.ci/run moves the unit tests' clock with it, and Chromium's processes then
+ * stall): the page reads no clock, everything it shows was computed when the report was written.
+ */
 export const CHROMIUM: LaunchOptions = {
   executablePath: '/usr/bin/chromium',
+  env: Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'LD_PRELOAD' && !k.startsWith('FAKETIME'))) as Record<
+    string,
+    string
+  >,
   args: [
     '--headless',
     '--no-sandbox',
