@@ -3,10 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { main } from '../../bin/cli.js';
 import { EnvCredentials } from '../../lambdas/adapters/credentials.js';
 import { startEmbeddedStore, type EmbeddedStore } from '../../lambdas/adapters/embedded.js';
 import { runCycle } from '../../lambdas/app/monitor.js';
@@ -14,6 +12,7 @@ import type { ServerConfig } from '../../lambdas/core/monitor-types.js';
 import { makeMiniCerts, type MiniCerts } from '../../lab/mini-certs.js';
 import { startMiniMail, type MiniMail } from '../../lab/mini-mail.js';
 import { nextCycle } from '../support/clock.js';
+import { describedStack, runWithAws } from '../support/stack.js';
 
 // `report --stack`: CloudFormation cannot run here (mocked, its request checked); the stack's table is
 // dynalite under the name the stack's output gives, filled by real monitor cycles through the same
@@ -66,35 +65,13 @@ afterAll(async () => {
 });
 beforeEach(() => {
   cfn.reset();
-  cfn.on(DescribeStacksCommand, { StackName: 'Inboxguard' }).resolves({
-    Stacks: [
-      {
-        StackName: 'Inboxguard',
-        CreationTime: new Date(),
-        StackStatus: 'CREATE_COMPLETE',
-        Outputs: [
-          { OutputKey: 'EgressIps', OutputValue: '198.51.100.7,198.51.100.8' },
-          { OutputKey: 'TableName', OutputValue: TABLE },
-        ],
-      },
-    ],
-  });
   cfn
-    .on(DescribeStacksCommand, { StackName: 'Other' })
-    .resolves({ Stacks: [{ StackName: 'Other', CreationTime: new Date(), StackStatus: 'CREATE_COMPLETE', Outputs: [] }] });
+    .on(DescribeStacksCommand, { StackName: 'Inboxguard' })
+    .resolves(describedStack('Inboxguard', { EgressIps: '198.51.100.7,198.51.100.8', TableName: TABLE }));
+  cfn.on(DescribeStacksCommand, { StackName: 'Other' }).resolves(describedStack('Other'));
 });
 
-async function run(args: string[]) {
-  let out = '';
-  let err = '';
-  const aws = () => ({
-    cloudformation: new CloudFormationClient({ region: 'eu-west-1' }),
-    secrets: new SecretsManagerClient({ region: 'eu-west-1' }),
-    dynamo,
-  });
-  const code = await main(args, { out: (s) => void (out += s), err: (s) => void (err += s), env: {}, aws });
-  return { code, out, err };
-}
+const run = (args: string[]) => runWithAws(args, dynamo);
 
 describe('inboxguard report --stack', () => {
   it("reads the table named by the stack's output: states, history and the registered servers", async () => {
