@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { CHECKS, ROUND_TRIP_CHECKS } from '../lambdas/core/checks/index.js';
 import type { HistoryEntry, RequirementState, ServerState } from '../lambdas/core/monitor-types.js';
-import type { Status } from '../lambdas/core/types.js';
+import type { Status, Verdict } from '../lambdas/core/types.js';
 
 /** Columns of a server's timeline at most: more cycles than this share a column (its worst status). */
 export const MAX_COLUMNS = 96;
@@ -58,6 +58,26 @@ export interface ReportInput {
   allowList?: string[];
   /** uPlot's minified script and stylesheet, inlined. */
   assets: { script: string; css: string };
+}
+
+/** One server, reduced to what the page shows: its history can go once this is made. */
+export interface ServerSummary {
+  id: string;
+  /** Its number in the page: its section is #server-n, its charts #chart-n-*. */
+  n: number;
+  verdict?: Verdict;
+  /** Its row in the fleet table, and its section. */
+  row: string;
+  section: string;
+  charts: Charts;
+  egress: EgressUse[];
+}
+
+interface EgressUse {
+  address: string;
+  servers: string[];
+  first: string;
+  last: string;
 }
 
 type Cell = Status | 'none';
@@ -176,6 +196,7 @@ function timeline(server: ReportServer): string {
 
 /** A chart's data: x in epoch seconds, then one array per series (null where the cycle did not measure it). */
 type Series = { x: number[]; y: Array<Array<number | null>> };
+type Charts = { cert: Series; times: Series; delivery?: Series };
 
 /** At most MAX_POINTS points: consecutive cycles share one, keeping each series' worst value. */
 function thin(x: number[], y: Array<Array<number | null>>, pick: (values: number[]) => number): Series {
@@ -192,7 +213,7 @@ function thin(x: number[], y: Array<Array<number | null>>, pick: (values: number
   };
 }
 
-function chartsOf(history: readonly HistoryEntry[]): { cert: Series; times: Series; delivery?: Series } {
+function chartsOf(history: readonly HistoryEntry[]): Charts {
   const checks = history.filter((e) => !e.report.evidence?.roundTrip);
   const trips = history.filter((e) => e.report.evidence?.roundTrip);
   const x = checks.map((e) => Math.round(Date.parse(e.at) / 1000));
@@ -245,40 +266,54 @@ const idsWith = (state: ReportServer['state'], status: Status): string[] =>
 const verdictBadge = (verdict: string | undefined): string =>
   verdict ? `<span class="verdict ${esc(verdict)}">${esc(verdict)}</span>` : '<span class="verdict none">not checked yet</span>';
 
-function fleetTable(servers: readonly ReportServer[], now: Date): string {
-  const rows = servers.map((s, i) => {
-    const changed = s.state && lastChange(s.state.requirements);
-    const failing = idsWith(s.state, 'fail');
-    const warning = idsWith(s.state, 'warn');
-    const compliant = s.history.filter((e) => !e.report.evidence?.roundTrip);
-    return `<tr data-server="${esc(s.id)}"><th scope=row><a href="#server-${i}">${esc(s.id)}</a></th><td>${verdictBadge(s.state?.verdict)}</td>
+function fleetRow(s: ReportServer, n: number, now: Date): string {
+  const changed = s.state && lastChange(s.state.requirements);
+  const failing = idsWith(s.state, 'fail');
+  const warning = idsWith(s.state, 'warn');
+  const checks = s.history.filter((e) => !e.report.evidence?.roundTrip);
+  return `<tr data-server="${esc(s.id)}"><th scope=row><a href="#server-${n}">${esc(s.id)}</a></th><td>${verdictBadge(s.state?.verdict)}</td>
 <td>${changed ? `<span title="${esc(changed)}">${esc(ago(changed, now))}</span>` : '-'}</td>
 <td class=ids>${failing.map((id) => `<span class="id fail">${esc(id)}</span>`).join(' ') || '-'}${warning.length ? ` ${warning.map((id) => `<span class="id warn">${esc(id)}</span>`).join(' ')}` : ''}</td>
 <td>${s.state ? `<span title="${esc(s.state.lastRunAt)}">${esc(ago(s.state.lastRunAt, now))} ago</span>` : '-'}</td>
-<td class=num>${compliant.length ? percent({ passed: compliant.filter((e) => e.verdict === 'compliant').length, judged: compliant.length }) : '-'}</td></tr>`;
-  });
-  return `<div class=scroll><table class=fleet><thead><tr><th scope=col>server</th><th scope=col>verdict</th><th scope=col>since</th><th scope=col>failing / warnings</th><th scope=col>last check</th><th scope=col title="checks in the period whose verdict was compliant">compliant</th></tr></thead>
-<tbody>${rows.join('\n')}</tbody></table></div>`;
+<td class=num>${checks.length ? percent({ passed: checks.filter((e) => e.verdict === 'compliant').length, judged: checks.length }) : '-'}</td></tr>`;
 }
 
-function egressTable(servers: readonly ReportServer[], allowList: readonly string[] | undefined): string {
-  const seen = new Map<string, { servers: Set<string>; first: string; last: string }>();
-  for (const s of servers)
-    for (const e of s.history) {
-      const address = e.report.egressAddress;
-      if (!address) continue;
-      const row = seen.get(address) ?? { servers: new Set<string>(), first: e.at, last: e.at };
-      row.servers.add(s.id);
-      if (e.at < row.first) row.first = e.at;
-      if (e.at > row.last) row.last = e.at;
-      seen.set(address, row);
+function fleetTable(servers: readonly ServerSummary[]): string {
+  return `<div class=scroll><table class=fleet><thead><tr><th scope=col>server</th><th scope=col>verdict</th><th scope=col>since</th><th scope=col>failing / warnings</th><th scope=col>last check</th><th scope=col title="checks in the period whose verdict was compliant">compliant</th></tr></thead>
+<tbody>${servers.map((s) => s.row).join('\n')}</tbody></table></div>`;
+}
+
+/** Where one server's checks came from, with first and last use. */
+function egressOf(s: ReportServer): EgressUse[] {
+  const seen = new Map<string, EgressUse>();
+  for (const e of s.history) {
+    const address = e.report.egressAddress;
+    if (!address) continue;
+    const use = seen.get(address) ?? { address, servers: [s.id], first: e.at, last: e.at };
+    if (e.at < use.first) use.first = e.at;
+    if (e.at > use.last) use.last = e.at;
+    seen.set(address, use);
+  }
+  return [...seen.values()];
+}
+
+function egressTable(servers: readonly ServerSummary[], allowList: readonly string[] | undefined): string {
+  const seen = new Map<string, EgressUse>();
+  for (const use of servers.flatMap((s) => s.egress)) {
+    const row = seen.get(use.address);
+    if (!row) seen.set(use.address, { ...use, servers: [...use.servers] });
+    else {
+      row.servers.push(...use.servers);
+      if (use.first < row.first) row.first = use.first;
+      if (use.last > row.last) row.last = use.last;
     }
+  }
   const allowed = allowList ? new Set(allowList) : undefined;
   const rows = [...seen]
     .sort(([a], [b]) => a.localeCompare(b))
     .map(
       ([address, r]) =>
-        `<tr><td class=mono>${esc(address)}${allowed && !allowed.has(address) ? ' <span class="id fail">not in the stack\'s EgressIps</span>' : ''}</td><td>${esc([...r.servers].join(', '))}</td><td>${esc(minute(r.first))}</td><td>${esc(minute(r.last))}</td></tr>`,
+        `<tr><td class=mono>${esc(address)}${allowed && !allowed.has(address) ? ' <span class="id fail">not in the stack\'s EgressIps</span>' : ''}</td><td>${esc(r.servers.join(', '))}</td><td>${esc(minute(r.first))}</td><td>${esc(minute(r.last))}</td></tr>`,
     );
   const stack = allowList
     ? `<p>The stack's fixed egress addresses (its <code>EgressIps</code> output), to allow-list on every mail server: ${allowList.map((a) => `<code>${esc(a)}</code>`).join(', ') || 'none'}.</p>`
@@ -359,7 +394,7 @@ function line(label,i,dash){return {label:label,stroke:dash?'#b0b6c0':C[i%C.leng
 function chart(el,series,d){if(!el)return null;var w=Math.max(260,el.clientWidth);
 var u=new uPlot({width:w,height:200,series:[{}].concat(series),scales:{x:{time:true}},axes:[{},{size:50}],legend:{live:false}},[d.x].concat(d.y),el);
 window.addEventListener('resize',function(){u.setSize({width:Math.max(260,el.clientWidth),height:200})});return u}
-window.inboxguardCharts=data.servers.map(function(s,i){var c=s.charts,t=data.thresholds;
+window.inboxguardCharts=data.servers.map(function(s){var c=s.charts,t=data.thresholds,i=s.n;
 var cert=chart(document.getElementById('chart-'+i+'-cert'),[line('IMAP',0),line('SMTP',1)].concat(t.map(function(d){return line(d+' d',0,true)})),
 {x:c.cert.x,y:c.cert.y.concat(t.map(function(d){return c.cert.x.map(function(){return d})}))});
 var times=chart(document.getElementById('chart-'+i+'-times'),[line('IMAP handshake',0),line('IMAP login',1),line('SMTP handshake',2),line('SMTP login',3)],c.times);
@@ -369,16 +404,38 @@ return {server:s.id,cert:cert,times:times,delivery:delivery}});
 
 const sha256 = (text: string): string => `'sha256-${createHash('sha256').update(text).digest('base64')}'`;
 
-/** The report as one HTML document. */
+/** One server's part of the page, made as soon as its history is read (the fleet's histories are never all held at once). */
+export function summarizeServer(server: ReportServer, n: number, now: Date): ServerSummary {
+  const charts = chartsOf(server.history);
+  return {
+    id: server.id,
+    n,
+    ...(server.state ? { verdict: server.state.verdict } : {}),
+    row: fleetRow(server, n, now),
+    section: serverSection(server, n, charts.delivery !== undefined),
+    charts,
+    egress: egressOf(server),
+  };
+}
+
+/** The report as one HTML document, from servers' histories. */
 export function renderReport(input: ReportInput): string {
+  return renderSummaries({ ...input, servers: input.servers.map((s, n) => summarizeServer(s, n, input.generatedAt)) });
+}
+
+/** The report as one HTML document, from summaries (summarizeServer). */
+export function renderSummaries(input: Omit<ReportInput, 'servers'> & { servers: ServerSummary[] }): string {
   const servers = [...input.servers].sort(
-    (a, b) => (VERDICT_ORDER[a.state?.verdict ?? ''] ?? 3) - (VERDICT_ORDER[b.state?.verdict ?? ''] ?? 3) || a.id.localeCompare(b.id),
+    (a, b) => (VERDICT_ORDER[a.verdict ?? ''] ?? 3) - (VERDICT_ORDER[b.verdict ?? ''] ?? 3) || a.id.localeCompare(b.id),
   );
-  const charted = servers.map((s) => ({ id: s.id, charts: chartsOf(s.history) }));
-  const data = { thresholds: EXPIRY_THRESHOLDS, servers: charted };
+  // The chart script finds each server's charts by the number its section was made with.
+  const data = {
+    thresholds: EXPIRY_THRESHOLDS,
+    servers: servers.map((s) => ({ id: s.id, n: s.n, charts: s.charts })),
+  };
   const uplot = input.assets.script;
   const csp = `default-src 'none'; script-src ${sha256(uplot)} ${sha256(CHART_SCRIPT)}; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'`;
-  const count = (v: string): number => servers.filter((s) => s.state?.verdict === v).length;
+  const count = (v: string): number => servers.filter((s) => s.verdict === v).length;
   const legend = (['pass', 'warn', 'fail', 'unknown', 'none'] as const)
     .map((s) => `<span><i class=${s} style="background:var(--${s})"></i>${s === 'none' ? 'not measured' : s}</span>`)
     .join('');
@@ -393,13 +450,13 @@ export function renderReport(input: ReportInput): string {
 <p class=meta>${servers.length} server${servers.length === 1 ? '' : 's'}: ${count('compliant')} compliant, ${count('non-compliant')} non-compliant, ${count('unknown')} unknown &middot; from ${esc(minute(input.since.toISOString()))} to ${esc(minute(input.generatedAt.toISOString()))} UTC &middot; ${esc(input.source)}</p></header>
 <main>
 <h2>Fleet</h2>
-${fleetTable(servers, input.generatedAt)}
+${fleetTable(servers)}
 <p class=muted>"since": time since a requirement last changed status. "compliant": share of the period's checks with that verdict.</p>
 <h2>Egress addresses</h2>
 ${egressTable(servers, input.allowList)}
 <h2>Servers</h2>
 <p class="muted legend">${legend} &middot; &#9650; an alert (its subject on hover) &middot; "passed": share of the cycles that judged a requirement in which it passed (a warning passes: HubSpot still connects)</p>
-${servers.map((s, i) => serverSection(s, i, charted[i]!.charts.delivery !== undefined)).join('\n')}
+${servers.map((s) => s.section).join('\n')}
 </main>
 <footer>Generated by inboxguard at ${esc(input.generatedAt.toISOString())}. Self-contained: nothing is loaded from the network.</footer>
 <script type="application/json" id="report-data">${scriptJson(data)}</script>

@@ -9,7 +9,7 @@ import type { DynamoStore } from '../lambdas/adapters/dynamodb.js';
 import { STACK_OUTPUTS } from '../lambdas/contracts/outputs.js';
 import { awsClients, output, stackOutputs, type AwsClients } from './aws.js';
 import type { Io } from './monitor.js';
-import type { ReportServer } from './report-page.js';
+import type { ServerSummary } from './report-page.js';
 import { UsageError, flag } from './usage.js';
 
 interface ReportFlags {
@@ -55,18 +55,27 @@ function uplotAssets(): { script: string; css: string } {
   return { script: read('uPlot.iife.min.js'), css: read('uPlot.min.css') };
 }
 
-/** Every server the store knows, with its period's history. */
-async function readFleet(store: DynamoStore, since: Date, fields: readonly string[]): Promise<ReportServer[]> {
+/** A server's summary, and how many stored results it came from. */
+type Counted = ServerSummary & { cycles: number };
+
+/** Histories read at once: each is summarized and let go before the next ones, so memory stays per server. */
+const READ_AT_ONCE = 4;
+
+/** Every server the store knows, each summarized from its period's history. */
+async function readFleet(store: DynamoStore, since: Date, now: Date, page: typeof import('./report-page.js')): Promise<Counted[]> {
   const { states, registered } = await store.fleet();
-  const ids = [...new Set([...states.map((s) => s.serverId), ...registered.map((r) => r.id)])];
   const byId = new Map(states.map((s) => [s.serverId, s]));
-  return Promise.all(
-    ids.map(async (id) => {
+  const ids = [...new Set([...byId.keys(), ...registered.map((r) => r.id)])];
+  const summaries: Counted[] = [];
+  for (let i = 0; i < ids.length; i += READ_AT_ONCE) {
+    const batch = ids.slice(i, i + READ_AT_ONCE).map(async (id, k) => {
       const state = byId.get(id);
-      const history = await store.historySince(id, since.toISOString(), fields);
-      return { id, ...(state ? { state } : {}), history };
-    }),
-  );
+      const history = await store.historySince(id, since.toISOString(), page.REPORT_FIELDS);
+      return { ...page.summarizeServer({ id, ...(state ? { state } : {}), history }, i + k, now), cycles: history.length };
+    });
+    summaries.push(...(await Promise.all(batch)));
+  }
+  return summaries;
 }
 
 /** Writes next to the target, then renames: a reader never sees half a report, a failure leaves none. */
@@ -102,9 +111,9 @@ export function addReportCommand(program: Command, io: Io & { aws?: (region?: st
         throw new UsageError(`--data-dir: ${dataDir} holds no monitor data (run inboxguard monitor --data-dir ${dataDir} first)`);
       const assets = uplotAssets();
       // The page's code loads only here, so `check` starts as fast as before.
-      const { REPORT_FIELDS, renderReport } = await import('./report-page.js');
+      const page = await import('./report-page.js');
 
-      let servers: ReportServer[];
+      let servers: Counted[];
       let allowList: string[] | undefined;
       if (f.stack !== undefined) {
         const aws = await awsClients(io, f.region);
@@ -115,7 +124,7 @@ export function addReportCommand(program: Command, io: Io & { aws?: (region?: st
           .map((s) => s.trim())
           .filter(Boolean);
         const { DynamoStore } = await import('../lambdas/adapters/dynamodb.js');
-        servers = await readFleet(new DynamoStore(aws.dynamo, table), since, REPORT_FIELDS);
+        servers = await readFleet(new DynamoStore(aws.dynamo, table), since, now, page);
       } else {
         const { startEmbeddedStore, suppressSdkNodeVersionWarning } = await import('../lambdas/adapters/embedded.js');
         suppressSdkNodeVersionWarning(io.env);
@@ -126,12 +135,12 @@ export function addReportCommand(program: Command, io: Io & { aws?: (region?: st
           );
         });
         try {
-          servers = await readFleet(embedded.store, since, REPORT_FIELDS);
+          servers = await readFleet(embedded.store, since, now, page);
         } finally {
           await embedded.close();
         }
       }
-      const html = renderReport({
+      const html = page.renderSummaries({
         generatedAt: now,
         since,
         source: f.stack !== undefined ? `stack ${f.stack}` : `data directory ${dataDir}`,
@@ -140,7 +149,7 @@ export function addReportCommand(program: Command, io: Io & { aws?: (region?: st
         assets,
       });
       await writeAtomically(out, html);
-      const cycles = servers.reduce((n, s) => n + s.history.length, 0);
+      const cycles = servers.reduce((n, s) => n + s.cycles, 0);
       io.out(
         `wrote ${f.out} (${Math.round(Buffer.byteLength(html) / 1024)} KB): ${servers.length} server${servers.length === 1 ? '' : 's'}, ${cycles} stored result${cycles === 1 ? '' : 's'} since ${since.toISOString()}\n`,
       );
