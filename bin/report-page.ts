@@ -161,7 +161,8 @@ const percent = ({ passed, judged }: { passed: number; judged: number }): string
 function timeline(server: ReportServer): string {
   const ids = requirementIds(server.history);
   if (!ids.length) return '<p class="muted">No cycles stored in this period.</p>';
-  const groups = buckets(columnsOf(server.history), MAX_COLUMNS);
+  const columns = columnsOf(server.history);
+  const groups = buckets(columns, MAX_COLUMNS);
   const span = (g: Column[]): string =>
     g.length === 1 ? minute(g[0]!.at) : `${minute(g[0]!.at)} to ${minute(g.at(-1)!.at)} (${g.length} cycles)`;
   const alertCells = groups.map((g) => {
@@ -188,7 +189,7 @@ function timeline(server: ReportServer): string {
     });
     return `<tr data-req="${esc(id)}"><th scope=row>${esc(id)}</th><td class=avail>${percent(availability(server.history, id))}</td>${cells.join('')}</tr>`;
   });
-  return `<p class=period>${groups.length < columnsOf(server.history).length ? `${columnsOf(server.history).length} cycles in ${groups.length} columns (each its worst status), ` : ''}${esc(minute(server.history[0]!.at))} &rarr; ${esc(minute(server.history.at(-1)!.at))} UTC</p>
+  return `<p class=period>${groups.length < columns.length ? `${columns.length} cycles in ${groups.length} columns (each its worst status), ` : ''}${esc(minute(server.history[0]!.at))} &rarr; ${esc(minute(server.history.at(-1)!.at))} UTC</p>
 <div class=scroll><table class=strip>
 <thead><tr class=alerts><th scope=row>alerts</th><td class=avail>passed</td>${alertCells.join('')}</tr></thead>
 <tbody>${rows.join('\n')}</tbody></table></div>`;

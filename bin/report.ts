@@ -90,7 +90,7 @@ async function writeAtomically(path: string, content: string): Promise<void> {
   }
 }
 
-export function addReportCommand(program: Command, io: Io & { aws?: (region?: string) => AwsClients; now?: () => Date }): void {
+export function addReportCommand(program: Command, io: Io & { aws?: (region?: string) => AwsClients }): void {
   program
     .command('report')
     .description('Write the fleet over a period as one self-contained HTML file: verdicts, timelines, charts, egress addresses.')
@@ -100,7 +100,7 @@ export function addReportCommand(program: Command, io: Io & { aws?: (region?: st
     .option('--since <period>', 'the period: a length back from now (90d, 12h, 2w) or a date (2026-09-01)', '90d')
     .option('--out <file>', 'the HTML file to write', 'report.html')
     .action(async (f: ReportFlags) => {
-      const now = io.now?.() ?? new Date();
+      const now = new Date();
       if (f.dataDir !== undefined && f.stack !== undefined) throw new UsageError('--stack: give --data-dir or --stack, not both');
       if (f.region !== undefined && f.stack === undefined) throw new UsageError('--region: only with --stack');
       const since = flag('--since', () => parseSince(f.since, now));
