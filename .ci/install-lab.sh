@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what lab/lab.ts needs: Dovecot (IMAP, LMTP, Sieve), Postfix, Courier authdaemon from apt, and
+# Installs what lab/lab.ts needs: Dovecot (IMAP, LMTP, Sieve), Postfix, Courier authdaemon from apt, Chromium (the report's tests), and
 # private extractions of courier-imap, Cyrus IMAP and Exim (they conflict with dovecot-imapd
 # and postfix in apt).
 # Idempotent; on Debian 12, as root (or through sudo, which it calls itself when needed).
@@ -14,6 +14,7 @@ PACKAGES=(
   courier-authlib libcourier-unicode4 libgamin0 libgdbm6 libidn12 gamin  # courier-imap's dependencies
   openssl util-linux mount bsdutils    # openssl CLI; unshare; mount; script
   faketime                             # .ci/run moves the clock of a whole test run
+  chromium                             # the fleet report is tested in a real browser (playwright-core drives it)
   # the libraries of the privately unpacked Cyrus IMAP, Exim and saslpasswd2 (found with ldd)
   libclamav12 libical3 libzephyr4 libxapian30 libsasl2-2 libsasl2-modules libsasl2-modules-db
   libwrap0 libjansson4 libicu72 libpq5 libgnutls-dane0 libdb5.3

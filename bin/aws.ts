@@ -40,7 +40,14 @@ async function defaultAwsClients(region: string | undefined): Promise<AwsClients
   };
 }
 
-async function stackOutputs(aws: AwsClients, stack: string): Promise<Record<string, string>> {
+/** The AWS clients of a command: the injected ones (tests), else the SDK's for the region. */
+export async function awsClients(io: Io & { aws?: (region?: string) => AwsClients }, region: string | undefined): Promise<AwsClients> {
+  // On process.env, where the SDK reads it: never on the command's copy (io.env).
+  suppressSdkNodeVersionWarning();
+  return io.aws ? io.aws(region) : defaultAwsClients(region);
+}
+
+export async function stackOutputs(aws: AwsClients, stack: string): Promise<Record<string, string>> {
   const { DescribeStacksCommand } = await cfn();
   const r = await aws.cloudformation.send(new DescribeStacksCommand({ StackName: stack }));
   const s = r.Stacks?.[0];
@@ -48,7 +55,7 @@ async function stackOutputs(aws: AwsClients, stack: string): Promise<Record<stri
   return Object.fromEntries((s.Outputs ?? []).filter((o) => o.OutputKey && o.OutputValue).map((o) => [o.OutputKey!, o.OutputValue!]));
 }
 
-function output(outputs: Record<string, string>, key: string, stack: string): string {
+export function output(outputs: Record<string, string>, key: string, stack: string): string {
   const v = outputs[key];
   if (!v) throw new UsageError(`--stack: stack "${stack}" has no output ${key} (is it an inboxguard stack?)`);
   return v;
@@ -145,10 +152,7 @@ const fileOwned = (id: string, stack: string): string =>
   `server "${id}" comes from the servers file of ${stack} (the serversFile setting): change or remove it there and deploy`;
 
 export function addAwsCommands(program: Command, io: Io & { aws?: (region?: string) => AwsClients }): void {
-  const clients = async (f: StackFlags): Promise<AwsClients> => {
-    suppressSdkNodeVersionWarning();
-    return io.aws ? io.aws(f.region) : defaultAwsClients(f.region);
-  };
+  const clients = (f: StackFlags): Promise<AwsClients> => awsClients(io, f.region);
 
   program
     .command('egress')

@@ -9,6 +9,7 @@ import type { CheckReport, Security } from '../lambdas/core/types.js';
 import type { CheckTarget } from '../lambdas/probes/probe.js';
 import { addAwsCommands, type AwsClients } from './aws.js';
 import { addMonitorCommands, parseWindow, type Io } from './monitor.js';
+import { addReportCommand } from './report.js';
 import { collect, flag, UsageError } from './usage.js';
 
 interface CheckFlags {
@@ -177,6 +178,7 @@ export function buildProgram(io: Io & { aws?: (region?: string) => AwsClients })
 
   addMonitorCommands(program, io);
   addAwsCommands(program, io);
+  addReportCommand(program, io);
   return program;
 }
 

@@ -91,6 +91,8 @@ export const FLOW_USERS = {
   spoof: 'rt-spoof@lab.test',
   /** INBOX pre-filled with "Busy mailbox message 1" to 6: 2 \Deleted, 1 \Flagged, 4 \Seen, 1 with no flag. Delivery lands in INBOX. */
   busy: 'rt-busy@lab.test',
+  /** Delivery lands in INBOX: the fleet report's round trips (test/e2e/report.lab.test.ts), apart from the others'. */
+  report: 'rt-report@lab.test',
   /** Its mailbox is on Dovecot 'flowLegacy' (no UIDPLUS, no IDLE); Dovecot 'flow' only authenticates it. */
   legacy: 'rt-legacy@lab.test',
 } as const;

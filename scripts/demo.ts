@@ -4,7 +4,8 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { main } from '../bin/cli.js';
 import { makeMiniCerts } from '../lab/mini-certs.js';
 import { startMiniMail } from '../lab/mini-mail.js';
@@ -85,6 +86,10 @@ try {
   await main(['history', 'acme-sales', '--data-dir', dataDir], io);
   const lines = (await readFile(alerts, 'utf8')).trim().split('\n');
   out(`\nEvery alert above is also a JSON line in ${alerts} (${lines.length} lines), as an SNS message would carry it.\n`);
+  step(6, 'The fleet report: one self-contained HTML file, to open in a browser or attach to an audit');
+  const report = resolve('inboxguard-demo-report.html');
+  if ((await main(['report', '--data-dir', dataDir, '--out', report], io)) !== 0) throw new Error('report failed');
+  out(`Open it: ${pathToFileURL(report).href}\n`);
 } finally {
   await Promise.all([acme.close(), globex.close()]);
   await certs.remove();

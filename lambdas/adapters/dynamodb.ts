@@ -31,6 +31,7 @@ import {
   ScanCommand,
   UpdateCommand,
   type QueryCommandInput,
+  type ScanCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import type { HistoryEntry, ServerConfig, ServerState } from '../core/monitor-types.js';
 import type { ProtocolEvidence } from '../core/types.js';
@@ -171,6 +172,35 @@ class Table {
     } while (start && items.length < max);
     return items;
   }
+
+  /** Scans every page. */
+  async scan(input: Omit<ScanCommandInput, 'TableName' | 'ExclusiveStartKey'>): Promise<Item[]> {
+    const items: Item[] = [];
+    let start: Item | undefined;
+    do {
+      const page = await this.doc.send(new ScanCommand({ ...input, TableName: this.name, ExclusiveStartKey: start }));
+      items.push(...(page.Items ?? []));
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return items;
+  }
+}
+
+/** A ProjectionExpression over dotted attribute paths, every name through a placeholder (no reserved-word surprises). */
+function projection(paths: readonly string[]): Pick<QueryCommandInput, 'ProjectionExpression' | 'ExpressionAttributeNames'> {
+  const keys = new Map<string, string>();
+  const placeholder = (name: string): string => {
+    if (!keys.has(name)) keys.set(name, `#p${keys.size}`);
+    return keys.get(name)!;
+  };
+  const expression = paths.map((path) => path.split('.').map(placeholder).join('.')).join(', ');
+  return { ProjectionExpression: expression, ExpressionAttributeNames: Object.fromEntries([...keys].map(([name, key]) => [key, name])) };
+}
+
+/** What the fleet report reads of the table besides history: every state item, and the registry (AWS). */
+export interface FleetItems {
+  states: ServerState[];
+  registered: ServerConfig[];
 }
 
 type ConditionalWrite = { ConditionExpression: string; ExpressionAttributeValues?: Item } & (
@@ -264,6 +294,37 @@ export class DynamoStore implements StateStore {
       limit,
     );
     return items.map((item) => attributes<HistoryEntry>(item, TTL_ATTRIBUTE));
+  }
+
+  /**
+   * One server's history from `since` on, oldest first. `fields` (dotted attribute paths) reads only
+   * those: a report over 90 days skips the certificate chains and version matrices it does not show.
+   */
+  async historySince(serverId: string, since: string, fields?: readonly string[]): Promise<HistoryEntry[]> {
+    const items = await this.table.query({
+      KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
+      ExpressionAttributeValues: {
+        ':pk': serverKey(serverId),
+        ':from': `${HISTORY_PREFIX}${instant(since).toISOString()}`,
+        ':to': `${HISTORY_PREFIX}~`,
+      },
+      ...(fields ? projection(fields) : {}),
+    });
+    return items.map((item) => attributes<HistoryEntry>(item, TTL_ATTRIBUTE));
+  }
+
+  /**
+   * Every server state, and the registered servers (AWS) that may have none yet: one Scan filtered to
+   * those items (a report reads the whole period's history after it anyway).
+   */
+  async fleet(): Promise<FleetItems> {
+    const items = await this.table.scan({
+      FilterExpression: 'sk = :state OR pk = :registry',
+      ExpressionAttributeValues: { ':state': 'state', ':registry': REGISTRY_PK },
+    });
+    const states = items.filter((i) => i.sk === 'state').map((i) => attributes<ServerState>(i));
+    const registered = items.filter((i) => i.pk === REGISTRY_PK).map((i) => attributes<ServerConfig>(i));
+    return { states, registered };
   }
 }
 

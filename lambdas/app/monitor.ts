@@ -132,7 +132,7 @@ export async function runJob(server: ServerConfig, job: Job, deps: MonitorDeps):
       verdict: report.verdict,
       statuses: Object.fromEntries(report.requirements.map((r) => [r.id, r.status])),
       summaries: Object.fromEntries(report.requirements.map((r) => [r.id, r.summary])),
-      ...(alert ? { alertId: alert.id, alertKind: alert.kind } : {}),
+      ...(alert ? { alertId: alert.id, alertKind: alert.kind, alertSubject: alert.subject } : {}),
       report,
     };
     await deps.store.putHistory(entry);

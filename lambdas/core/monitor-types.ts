@@ -104,6 +104,8 @@ export interface HistoryEntry {
   summaries: Record<string, string>;
   alertId?: string;
   alertKind?: AlertKind;
+  /** The alert's subject, so that a report can show what was sent from the history alone. */
+  alertSubject?: string;
   report: StoredReport;
 }
 

@@ -279,6 +279,41 @@ describe('DynamoDB adapters on an in-memory dynalite', () => {
     });
   });
 
+  describe('for the report', () => {
+    it('historySince: the entries from a time on, oldest first, read through a projection', async () => {
+      for (const [i, at] of [minutes(-30), T0, minutes(30), minutes(15)].entries())
+        await db.store.putHistory(entry('since', at, `job-${i}`));
+      await db.store.putHistory(entry('since-other', T0, 'job-x'));
+      const full = await db.store.historySince('since', T0);
+      expect(full.map((e) => e.at)).toEqual([T0, minutes(15), minutes(30)]);
+      expect(full[0]).toEqual(entry('since', T0, 'job-1'));
+      // Nested paths and reserved words ("at", "report") go through placeholders.
+      const [slim] = await db.store.historySince('since', minutes(16), [
+        'at',
+        'statuses',
+        'report.facts',
+        'report.evidence.imap.handshakeMs',
+      ]);
+      const e = entry('since', minutes(30), 'job-2');
+      expect(slim).toStrictEqual({
+        at: e.at,
+        statuses: e.statuses,
+        report: { facts: e.report.facts, evidence: { imap: { handshakeMs: e.report.evidence.imap!.handshakeMs } } },
+      });
+    });
+
+    it('fleet: every state and every registered server, in one scan past the history items', async () => {
+      await db.store.putState(state('fleet-a', 1), 0);
+      await db.store.putHistory(entry('fleet-a', T0, 'job-1'));
+      await db.registry.put(server('fleet-b'));
+      const { states, registered } = await db.store.fleet();
+      expect(states.find((s) => s.serverId === 'fleet-a')).toEqual(state('fleet-a', 1));
+      expect(states.every((s) => 'version' in s && !('pk' in s))).toBe(true);
+      expect(registered.map((r) => r.id)).toContain('fleet-b');
+      expect(registered.find((r) => r.id === 'fleet-b')).toEqual(server('fleet-b'));
+    });
+  });
+
   describe('fitHistory', () => {
     const manyCerts = (): CertificateFacts[] =>
       Array.from({ length: 2000 }, (_, i) => cert({ subject: `CN=intermediate ${i}`, serialNumber: String(i) }));

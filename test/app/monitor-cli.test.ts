@@ -82,7 +82,11 @@ describe('inboxguard monitor --once and history', () => {
     expect(history.out.split('\n').filter((l) => /^\d{4}-/.test(l))).toHaveLength(4);
     expect(history.out).toMatch(/non-compliant +imap\.tls-version, smtp\.tls-version +\[regression sent\]/);
     const json = await run(['history', 'acme', '--data-dir', dataDir, '--format', 'json']);
-    expect((JSON.parse(json.out) as { history: unknown[] }).history).toHaveLength(4);
+    const stored = (JSON.parse(json.out) as { history: Array<{ alertSubject?: string }> }).history;
+    expect(stored).toHaveLength(4);
+    // Each entry that alerted keeps the subject sent, for the report's timeline (newest first).
+    const [baseline, regression, recovery] = alertLines().map((a) => a.subject);
+    expect(stored.map((e) => e.alertSubject)).toEqual([recovery, regression, undefined, baseline]);
     // The password appears nowhere: not in any output, the alerts file or a stored item.
     const embedded = await startEmbeddedStore({ dataDir });
     const items = await embedded.client.send(new ScanCommand({ TableName: DEFAULT_TABLE_NAME }));

@@ -9,8 +9,8 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { main } from '../../bin/cli.js';
 import { startEmbeddedStore, type EmbeddedStore } from '../../lambdas/adapters/embedded.js';
+import { describedStack, runWithAws } from '../support/stack.js';
 
 // CloudFormation and Secrets Manager cannot run here: mocked, with the exact requests checked.
 // The registry is the real DynamoDB adapter on dynalite.
@@ -31,33 +31,14 @@ afterAll(async () => {
 beforeEach(() => {
   cfn.reset();
   sm.reset();
-  cfn.on(DescribeStacksCommand, { StackName: 'Inboxguard' }).resolves({
-    Stacks: [
-      {
-        StackName: 'Inboxguard',
-        CreationTime: new Date(),
-        StackStatus: 'CREATE_COMPLETE',
-        Outputs: [
-          { OutputKey: 'EgressIps', OutputValue: '198.51.100.7,198.51.100.8' },
-          { OutputKey: 'TableName', OutputValue: 'inboxguard' },
-          { OutputKey: 'SecretsPrefix', OutputValue: 'inboxguard/' },
-        ],
-      },
-    ],
-  });
+  cfn
+    .on(DescribeStacksCommand, { StackName: 'Inboxguard' })
+    .resolves(
+      describedStack('Inboxguard', { EgressIps: '198.51.100.7,198.51.100.8', TableName: 'inboxguard', SecretsPrefix: 'inboxguard/' }),
+    );
 });
 
-async function run(args: string[], env: NodeJS.ProcessEnv = {}) {
-  let out = '';
-  let err = '';
-  const aws = () => ({
-    cloudformation: new CloudFormationClient({ region: 'eu-west-1' }),
-    secrets: new SecretsManagerClient({ region: 'eu-west-1' }),
-    dynamo,
-  });
-  const code = await main(args, { out: (s) => void (out += s), err: (s) => void (err += s), env, aws });
-  return { code, out, err };
-}
+const run = (args: string[], env: NodeJS.ProcessEnv = {}) => runWithAws(args, dynamo, env);
 
 describe('inboxguard egress / servers (AWS)', () => {
   it('egress prints the addresses to allow-list, one per line', async () => {
@@ -188,9 +169,7 @@ describe('inboxguard egress / servers (AWS)', () => {
   });
 
   it('a stack without the outputs is named', async () => {
-    cfn
-      .on(DescribeStacksCommand, { StackName: 'Other' })
-      .resolves({ Stacks: [{ StackName: 'Other', CreationTime: new Date(), StackStatus: 'CREATE_COMPLETE', Outputs: [] }] });
+    cfn.on(DescribeStacksCommand, { StackName: 'Other' }).resolves(describedStack('Other'));
     const r = await run(['egress', '--stack', 'Other']);
     expect(r.code).toBe(3);
     expect(r.err).toMatch(/stack "Other" has no output EgressIps/);
