@@ -323,7 +323,7 @@ export class DynamoStore implements StateStore {
       ExpressionAttributeValues: { ':state': 'state', ':registry': REGISTRY_PK },
     });
     const states = items.filter((i) => i.sk === 'state').map((i) => attributes<ServerState>(i));
-    const registered = items.filter((i) => i.pk === REGISTRY_PK).map((i) => attributes<ServerConfig>(i));
+    const registered = items.filter((i) => i.pk === REGISTRY_PK).map((i) => entryOf(i).server);
     return { states, registered };
   }
 }
