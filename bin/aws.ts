@@ -144,6 +144,13 @@ const ORIGINS = { file: 'from the servers file', cli: 'from servers add' } as co
 const fileOwned = (id: string, stack: string): string =>
   `server "${id}" comes from the servers file of ${stack} (the serversFile setting): change or remove it there and deploy`;
 
+/**
+ * Whether the stack's servers file owns this entry. Only while the stack has the setting (its output): once it is
+ * removed, the file's servers stay in the registry and are the CLI's to change or remove, else nothing could.
+ */
+const ownedByFile = (entry: { origin: string } | undefined, outputs: Record<string, string>): boolean =>
+  entry?.origin === 'file' && outputs[STACK_OUTPUTS.serversFile] !== undefined;
+
 export function addAwsCommands(program: Command, io: Io & { aws?: (region?: string) => AwsClients }): void {
   const clients = async (f: StackFlags): Promise<AwsClients> => {
     suppressSdkNodeVersionWarning();
@@ -225,7 +232,7 @@ export function addAwsCommands(program: Command, io: Io & { aws?: (region?: stri
       const outputs = await stackOutputs(aws, f.stack);
       const table = output(outputs, STACK_OUTPUTS.tableName, f.stack);
       const registry = await registryIn(aws, table);
-      if ((await registry.entry(f.id))?.origin === 'file') throw new UsageError(fileOwned(f.id, f.stack));
+      if (ownedByFile(await registry.entry(f.id), outputs)) throw new UsageError(fileOwned(f.id, f.stack));
       const entry: ServerConfig = { ...(parsed.data as ServerConfig) };
       // credentialStore kms: the stack outputs its key, and the password is stored encrypted in the entry itself.
       const keyArn = outputs[STACK_OUTPUTS.credentialKeyArn];
@@ -309,7 +316,7 @@ export function addAwsCommands(program: Command, io: Io & { aws?: (region?: stri
       const registry = await registryIn(aws, output(outputs, STACK_OUTPUTS.tableName, f.stack));
       const found = await registry.entry(id);
       if (!found) throw new UsageError(`<id>: no server "${id}" is registered in ${f.stack}`);
-      if (found.origin === 'file') throw new UsageError(fileOwned(id, f.stack));
+      if (ownedByFile(found, outputs)) throw new UsageError(fileOwned(id, f.stack));
       const existing = found.server;
       await registry.remove(id);
       if (existing.passwordSecretArn) {

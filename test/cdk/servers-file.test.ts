@@ -30,6 +30,11 @@ describe('serversFile', () => {
     });
   });
 
+  it('names the file in an output, which the CLI reads to refuse changes to its servers (none without the setting)', () => {
+    template.hasOutput('ServersFile', { Value: FILE });
+    expect(Object.keys(synth().template.findOutputs('*'))).not.toContain('ServersFile');
+  });
+
   it('runs the handler on Node.js 24 ARM outside the VPC, with the table and no more than its item actions', () => {
     const fn = resources[fnId]!;
     template.hasResource('AWS::Lambda::Function', {

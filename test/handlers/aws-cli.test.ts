@@ -47,6 +47,24 @@ beforeEach(() => {
   });
 });
 
+/** The stack as deployed with the serversFile setting: its output names the file. */
+function withServersFile(): void {
+  cfn.on(DescribeStacksCommand, { StackName: 'Inboxguard' }).resolves({
+    Stacks: [
+      {
+        StackName: 'Inboxguard',
+        CreationTime: new Date(),
+        StackStatus: 'CREATE_COMPLETE',
+        Outputs: [
+          { OutputKey: 'TableName', OutputValue: 'inboxguard' },
+          { OutputKey: 'SecretsPrefix', OutputValue: 'inboxguard/' },
+          { OutputKey: 'ServersFile', OutputValue: 'servers.json' },
+        ],
+      },
+    ],
+  });
+}
+
 async function run(args: string[], env: NodeJS.ProcessEnv = {}) {
   let out = '';
   let err = '';
@@ -149,7 +167,9 @@ describe('inboxguard egress / servers (AWS)', () => {
         { id: 'globex', imap: 'mail.globex.com', roundTrip: false, origin: 'file' },
       ]);
 
-      // The file owns its servers: servers add and remove refuse them, before any secret is written.
+      // While the stack has a servers file, it owns its servers: servers add and remove refuse them, before any
+      // secret is written.
+      withServersFile();
       const add = await run(['servers', 'add', '--stack', 'Inboxguard', '--id', 'globex', '--imap', 'imap.globex.com']);
       const remove = await run(['servers', 'remove', '--stack', 'Inboxguard', 'globex']);
       for (const r of [add, remove]) {
@@ -165,6 +185,23 @@ describe('inboxguard egress / servers (AWS)', () => {
       });
     } finally {
       await embedded.registry.remove('globex');
+    }
+  });
+
+  it("once the serversFile setting is removed, the servers it left are the CLI's to replace and remove", async () => {
+    await embedded.registry.put({ id: 'globex', imap: 'mail.globex.com' }, 'file');
+    await embedded.registry.put({ id: 'initech', imap: 'mail.initech.com' }, 'file');
+    try {
+      // The stack has no ServersFile output: nothing would reconcile these servers again.
+      const add = await run(['servers', 'add', '--stack', 'Inboxguard', '--id', 'globex', '--imap', 'imap.globex.com']);
+      expect(add).toMatchObject({ code: 0, err: '', out: 'registered globex\n' });
+      expect(await embedded.registry.entry('globex')).toEqual({ server: { id: 'globex', imap: 'imap.globex.com' }, origin: 'cli' });
+      const remove = await run(['servers', 'remove', '--stack', 'Inboxguard', 'initech']);
+      expect(remove).toMatchObject({ code: 0, err: '', out: 'removed initech\n' });
+      expect(await embedded.registry.entry('initech')).toBeUndefined();
+    } finally {
+      await embedded.registry.remove('globex');
+      await embedded.registry.remove('initech');
     }
   });
 
