@@ -232,7 +232,8 @@ export function addAwsCommands(program: Command, io: Io & { aws?: (region?: stri
       const outputs = await stackOutputs(aws, f.stack);
       const table = output(outputs, STACK_OUTPUTS.tableName, f.stack);
       const registry = await registryIn(aws, table);
-      if (ownedByFile(await registry.entry(f.id), outputs)) throw new UsageError(fileOwned(f.id, f.stack));
+      const before = await registry.entry(f.id);
+      if (ownedByFile(before, outputs)) throw new UsageError(fileOwned(f.id, f.stack));
       const entry: ServerConfig = { ...(parsed.data as ServerConfig) };
       // credentialStore kms: the stack outputs its key, and the password is stored encrypted in the entry itself.
       const keyArn = outputs[STACK_OUTPUTS.credentialKeyArn];
@@ -244,6 +245,14 @@ export function addAwsCommands(program: Command, io: Io & { aws?: (region?: stri
         entry.passwordSecretArn = await putSecret(aws, `${prefix}${f.id}`, pw);
       }
       await registry.put(entry, 'cli');
+      // The secret the entry named before (a kms stack now keeps the password in the entry): no entry names it any
+      // more, so servers remove would never delete it, and it would keep the old password and its monthly fee.
+      // Only a secret servers add made: a servers file's entry names a secret of the team's, perhaps shared.
+      const orphan = before?.origin === 'cli' ? before.server.passwordSecretArn : undefined;
+      if (orphan && orphan !== entry.passwordSecretArn) {
+        const { DeleteSecretCommand } = await sm();
+        await aws.secrets.send(new DeleteSecretCommand({ SecretId: orphan, RecoveryWindowInDays: 7 }));
+      }
       const where = entry.passwordCiphertext
         ? ` (password encrypted with ${keyArn})`
         : entry.passwordSecretArn
@@ -319,7 +328,8 @@ export function addAwsCommands(program: Command, io: Io & { aws?: (region?: stri
       if (ownedByFile(found, outputs)) throw new UsageError(fileOwned(id, f.stack));
       const existing = found.server;
       await registry.remove(id);
-      if (existing.passwordSecretArn) {
+      // Only a secret servers add made: a servers file's entry names a secret of the team's, perhaps shared.
+      if (found.origin === 'cli' && existing.passwordSecretArn) {
         const { DeleteSecretCommand } = await sm();
         await aws.secrets.send(new DeleteSecretCommand({ SecretId: existing.passwordSecretArn, RecoveryWindowInDays: 7 }));
       }

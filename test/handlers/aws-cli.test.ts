@@ -7,6 +7,7 @@ import {
   ResourceExistsException,
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
+import { EncryptCommand, KMSClient } from '@aws-sdk/client-kms';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { main } from '../../bin/cli.js';
@@ -16,6 +17,7 @@ import { startEmbeddedStore, type EmbeddedStore } from '../../lambdas/adapters/e
 // The registry is the real DynamoDB adapter on dynalite.
 const cfn = mockClient(CloudFormationClient);
 const sm = mockClient(SecretsManagerClient);
+const kms = mockClient(KMSClient);
 let embedded: EmbeddedStore;
 let dynamo: DynamoDBClient;
 const ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:inboxguard/acme-AbCdEf';
@@ -31,6 +33,7 @@ afterAll(async () => {
 beforeEach(() => {
   cfn.reset();
   sm.reset();
+  kms.reset();
   cfn.on(DescribeStacksCommand, { StackName: 'Inboxguard' }).resolves({
     Stacks: [
       {
@@ -150,6 +153,42 @@ describe('inboxguard egress / servers (AWS)', () => {
     });
   });
 
+  it('servers add on a kms stack moves the password into the entry and schedules the secret it replaces for deletion', async () => {
+    await embedded.registry.put({ id: 'kms-move', imap: 'imap.acme.com', user: 'sales@acme.com', passwordSecretArn: ARN });
+    const KEY = 'arn:aws:kms:eu-west-1:123456789012:key/0b5e3c1a-1111-4222-8333-944455556666';
+    cfn.on(DescribeStacksCommand, { StackName: 'Inboxguard' }).resolves({
+      Stacks: [
+        {
+          StackName: 'Inboxguard',
+          CreationTime: new Date(),
+          StackStatus: 'CREATE_COMPLETE',
+          Outputs: [
+            { OutputKey: 'TableName', OutputValue: 'inboxguard' },
+            { OutputKey: 'SecretsPrefix', OutputValue: 'inboxguard/' },
+            { OutputKey: 'CredentialKeyArn', OutputValue: KEY },
+          ],
+        },
+      ],
+    });
+    kms.on(EncryptCommand).resolves({ CiphertextBlob: new Uint8Array(64).fill(7), KeyId: KEY });
+    sm.on(DeleteSecretCommand).resolves({});
+    try {
+      const args = ['servers', 'add', '--stack', 'Inboxguard', '--id', 'kms-move', '--imap', 'imap.acme.com'];
+      const r = await run([...args, '--user', 'sales@acme.com', '--password-env', 'PW'], { PW: 'Canary-Kms-Move-5' });
+      expect(r).toMatchObject({ code: 0, err: '' });
+      expect(await embedded.registry.get('kms-move')).toEqual({
+        id: 'kms-move',
+        imap: 'imap.acme.com',
+        user: 'sales@acme.com',
+        passwordCiphertext: Buffer.alloc(64, 7).toString('base64'),
+      });
+      expect(sm.commandCalls(CreateSecretCommand)).toHaveLength(0);
+      expect(sm.commandCalls(DeleteSecretCommand).map((c) => c.args[0].input)).toEqual([{ SecretId: ARN, RecoveryWindowInDays: 7 }]);
+    } finally {
+      await embedded.registry.remove('kms-move');
+    }
+  });
+
   it('servers list shows the registry and who registered each server', async () => {
     const r = await run(['servers', 'list', '--stack', 'Inboxguard']);
     expect(r.out).toMatch(/^acme +IMAP imap\.acme\.com {2}user sales@acme\.com {2}from servers add\n$/);
@@ -190,7 +229,11 @@ describe('inboxguard egress / servers (AWS)', () => {
 
   it("once the serversFile setting is removed, the servers it left are the CLI's to replace and remove", async () => {
     await embedded.registry.put({ id: 'globex', imap: 'mail.globex.com' }, 'file');
-    await embedded.registry.put({ id: 'initech', imap: 'mail.initech.com' }, 'file');
+    const teamSecret = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:inboxguard/shared-mailboxes';
+    await embedded.registry.put(
+      { id: 'initech', imap: 'mail.initech.com', user: 'ops@initech.com', passwordSecretArn: teamSecret },
+      'file',
+    );
     try {
       // The stack has no ServersFile output: nothing would reconcile these servers again.
       const add = await run(['servers', 'add', '--stack', 'Inboxguard', '--id', 'globex', '--imap', 'imap.globex.com']);
@@ -199,6 +242,8 @@ describe('inboxguard egress / servers (AWS)', () => {
       const remove = await run(['servers', 'remove', '--stack', 'Inboxguard', 'initech']);
       expect(remove).toMatchObject({ code: 0, err: '', out: 'removed initech\n' });
       expect(await embedded.registry.entry('initech')).toBeUndefined();
+      // The file named a secret of the team's (perhaps shared): not the CLI's to delete.
+      expect(sm.calls()).toHaveLength(0);
     } finally {
       await embedded.registry.remove('globex');
       await embedded.registry.remove('initech');
