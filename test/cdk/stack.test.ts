@@ -551,6 +551,18 @@ describe('credentialStore kms', () => {
         },
       ]);
     }
+    // The key refuses Decrypt to every other principal, whatever their IAM policies allow.
+    const roleArn = (prefix: string) => ({
+      'Fn::GetAtt': [(all[fnId(prefix)]!.Properties.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0], 'Arn'],
+    });
+    expect((key.Properties.KeyPolicy as { Statement: Statement[] }).Statement).toContainEqual({
+      Sid: 'DecryptByTheProbesOnly',
+      Effect: 'Deny',
+      Principal: { AWS: '*' },
+      Action: 'kms:Decrypt',
+      Resource: '*',
+      Condition: { ArnNotEquals: { 'aws:PrincipalArn': [roleArn('MonitorProbe'), roleArn('MonitorRoundTrip')] } },
+    });
     // Neither the dispatch nor its workers may decrypt.
     for (const prefix of ['MonitorDispatch', 'MonitorSegmentWorker']) {
       const role = (all[fnId(prefix)]!.Properties.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
