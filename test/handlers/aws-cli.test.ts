@@ -34,35 +34,19 @@ beforeEach(() => {
   cfn.reset();
   sm.reset();
   kms.reset();
-  cfn.on(DescribeStacksCommand, { StackName: 'Inboxguard' }).resolves({
-    Stacks: [
-      {
-        StackName: 'Inboxguard',
-        CreationTime: new Date(),
-        StackStatus: 'CREATE_COMPLETE',
-        Outputs: [
-          { OutputKey: 'EgressIps', OutputValue: '198.51.100.7,198.51.100.8' },
-          { OutputKey: 'TableName', OutputValue: 'inboxguard' },
-          { OutputKey: 'SecretsPrefix', OutputValue: 'inboxguard/' },
-        ],
-      },
-    ],
-  });
+  deployed();
 });
 
-/** The stack as deployed with the serversFile setting: its output names the file. */
-function withServersFile(): void {
+/** The stack Inboxguard with its outputs, and `extra` ones (a setting's: ServersFile, CredentialKeyArn). */
+function deployed(extra: Record<string, string> = {}): void {
+  const outputs = { EgressIps: '198.51.100.7,198.51.100.8', TableName: 'inboxguard', SecretsPrefix: 'inboxguard/', ...extra };
   cfn.on(DescribeStacksCommand, { StackName: 'Inboxguard' }).resolves({
     Stacks: [
       {
         StackName: 'Inboxguard',
         CreationTime: new Date(),
         StackStatus: 'CREATE_COMPLETE',
-        Outputs: [
-          { OutputKey: 'TableName', OutputValue: 'inboxguard' },
-          { OutputKey: 'SecretsPrefix', OutputValue: 'inboxguard/' },
-          { OutputKey: 'ServersFile', OutputValue: 'servers.json' },
-        ],
+        Outputs: Object.entries(outputs).map(([OutputKey, OutputValue]) => ({ OutputKey, OutputValue })),
       },
     ],
   });
@@ -156,20 +140,7 @@ describe('inboxguard egress / servers (AWS)', () => {
   it('servers add on a kms stack moves the password into the entry and schedules the secret it replaces for deletion', async () => {
     await embedded.registry.put({ id: 'kms-move', imap: 'imap.acme.com', user: 'sales@acme.com', passwordSecretArn: ARN });
     const KEY = 'arn:aws:kms:eu-west-1:123456789012:key/0b5e3c1a-1111-4222-8333-944455556666';
-    cfn.on(DescribeStacksCommand, { StackName: 'Inboxguard' }).resolves({
-      Stacks: [
-        {
-          StackName: 'Inboxguard',
-          CreationTime: new Date(),
-          StackStatus: 'CREATE_COMPLETE',
-          Outputs: [
-            { OutputKey: 'TableName', OutputValue: 'inboxguard' },
-            { OutputKey: 'SecretsPrefix', OutputValue: 'inboxguard/' },
-            { OutputKey: 'CredentialKeyArn', OutputValue: KEY },
-          ],
-        },
-      ],
-    });
+    deployed({ CredentialKeyArn: KEY });
     kms.on(EncryptCommand).resolves({ CiphertextBlob: new Uint8Array(64).fill(7), KeyId: KEY });
     sm.on(DeleteSecretCommand).resolves({});
     try {
@@ -208,7 +179,7 @@ describe('inboxguard egress / servers (AWS)', () => {
 
       // While the stack has a servers file, it owns its servers: servers add and remove refuse them, before any
       // secret is written.
-      withServersFile();
+      deployed({ ServersFile: 'servers.json' });
       const add = await run(['servers', 'add', '--stack', 'Inboxguard', '--id', 'globex', '--imap', 'imap.globex.com']);
       const remove = await run(['servers', 'remove', '--stack', 'Inboxguard', 'globex']);
       for (const r of [add, remove]) {
