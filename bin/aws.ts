@@ -151,6 +151,13 @@ const ORIGINS = { file: 'from the servers file', cli: 'from servers add' } as co
 const fileOwned = (id: string, stack: string): string =>
   `server "${id}" comes from the servers file of ${stack} (the serversFile setting): change or remove it there and deploy`;
 
+/**
+ * Whether the stack's servers file owns this entry. Only while the stack has the setting (its output): once it is
+ * removed, the file's servers stay in the registry and are the CLI's to change or remove, else nothing could.
+ */
+const ownedByFile = (entry: { origin: string } | undefined, outputs: Record<string, string>): boolean =>
+  entry?.origin === 'file' && outputs[STACK_OUTPUTS.serversFile] !== undefined;
+
 export function addAwsCommands(program: Command, io: Io & { aws?: (region?: string) => AwsClients }): void {
   const clients = (f: StackFlags): Promise<AwsClients> => awsClients(io, f.region);
 
@@ -229,7 +236,8 @@ export function addAwsCommands(program: Command, io: Io & { aws?: (region?: stri
       const outputs = await stackOutputs(aws, f.stack);
       const table = output(outputs, STACK_OUTPUTS.tableName, f.stack);
       const registry = await registryIn(aws, table);
-      if ((await registry.entry(f.id))?.origin === 'file') throw new UsageError(fileOwned(f.id, f.stack));
+      const before = await registry.entry(f.id);
+      if (ownedByFile(before, outputs)) throw new UsageError(fileOwned(f.id, f.stack));
       const entry: ServerConfig = { ...(parsed.data as ServerConfig) };
       // credentialStore kms: the stack outputs its key, and the password is stored encrypted in the entry itself.
       const keyArn = outputs[STACK_OUTPUTS.credentialKeyArn];
@@ -241,6 +249,14 @@ export function addAwsCommands(program: Command, io: Io & { aws?: (region?: stri
         entry.passwordSecretArn = await putSecret(aws, `${prefix}${f.id}`, pw);
       }
       await registry.put(entry, 'cli');
+      // The secret the entry named before (a kms stack now keeps the password in the entry): no entry names it any
+      // more, so servers remove would never delete it, and it would keep the old password and its monthly fee.
+      // Only a secret servers add made: a servers file's entry names a secret of the team's, perhaps shared.
+      const orphan = before?.origin === 'cli' ? before.server.passwordSecretArn : undefined;
+      if (orphan && orphan !== entry.passwordSecretArn) {
+        const { DeleteSecretCommand } = await sm();
+        await aws.secrets.send(new DeleteSecretCommand({ SecretId: orphan, RecoveryWindowInDays: 7 }));
+      }
       const where = entry.passwordCiphertext
         ? ` (password encrypted with ${keyArn})`
         : entry.passwordSecretArn
@@ -313,10 +329,11 @@ export function addAwsCommands(program: Command, io: Io & { aws?: (region?: stri
       const registry = await registryIn(aws, output(outputs, STACK_OUTPUTS.tableName, f.stack));
       const found = await registry.entry(id);
       if (!found) throw new UsageError(`<id>: no server "${id}" is registered in ${f.stack}`);
-      if (found.origin === 'file') throw new UsageError(fileOwned(id, f.stack));
+      if (ownedByFile(found, outputs)) throw new UsageError(fileOwned(id, f.stack));
       const existing = found.server;
       await registry.remove(id);
-      if (existing.passwordSecretArn) {
+      // Only a secret servers add made: a servers file's entry names a secret of the team's, perhaps shared.
+      if (found.origin === 'cli' && existing.passwordSecretArn) {
         const { DeleteSecretCommand } = await sm();
         await aws.secrets.send(new DeleteSecretCommand({ SecretId: existing.passwordSecretArn, RecoveryWindowInDays: 7 }));
       }

@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, Lazy, RemovalPolicy } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -11,6 +11,8 @@ import { Construct } from 'constructs';
  */
 export class CredentialKey extends Construct {
   readonly key: kms.Key;
+  /** The roles allowDecrypt was given: the only ones the key lets decrypt. */
+  private readonly decrypters: string[] = [];
 
   constructor(scope: Construct, id: string) {
     super(scope, id);
@@ -21,6 +23,18 @@ export class CredentialKey extends Construct {
       removalPolicy: RemovalPolicy.RETAIN,
       pendingWindow: Duration.days(30),
     });
+    // The default key policy lets IAM decide, so any principal with kms:Decrypt on "*" (PowerUserAccess, say) and
+    // a read of the table would have every password: the key itself refuses Decrypt to all but the probe roles.
+    this.key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'DecryptByTheProbesOnly',
+        effect: iam.Effect.DENY,
+        principals: [new iam.AnyPrincipal()],
+        actions: ['kms:Decrypt'],
+        resources: ['*'],
+        conditions: { ArnNotEquals: { 'aws:PrincipalArn': Lazy.list({ produce: () => this.decrypters }) } },
+      }),
+    );
   }
 
   /**
@@ -29,6 +43,7 @@ export class CredentialKey extends Construct {
    * copied into another server's entry. IAM cannot compare the context with the item, KMS does.
    */
   allowDecrypt(fn: lambda.Function): void {
+    if (fn.role) this.decrypters.push(fn.role.roleArn);
     fn.addToRolePolicy(
       new iam.PolicyStatement({
         sid: 'DecryptServerPasswords',

@@ -16,8 +16,14 @@ import { METRICS_NAMESPACE, SERVICE_NAME } from '../lambdas/contracts/metrics.js
 import { SettingsError } from './config.js';
 import { FUNCTION_BUNDLING, PROJECT_ROOT, handlerEntry } from './monitor.js';
 
-/** A custom resource's event reaches its function asynchronously: 256 KB at most, the rest of the event included. */
-const MAX_FILE_BYTES = 200 * 1024;
+/**
+ * A custom resource's event reaches its function asynchronously, 256 KB at most, and an Update's event carries the
+ * file twice (ResourceProperties and OldResourceProperties), each JSON-escaped: half of that, less the rest of the
+ * event, is what the file may take as CloudFormation sends it.
+ */
+const MAX_EVENT_BYTES = 256 * 1024;
+const EVENT_ENVELOPE_BYTES = 8 * 1024;
+export const MAX_SERVERS_PROPERTY_BYTES = (MAX_EVENT_BYTES - EVENT_ENVELOPE_BYTES) / 2;
 
 /** A servers file read and validated at synth. */
 export interface ServersFile {
@@ -51,9 +57,10 @@ export function readServersFile(
       `invalid inboxguard configuration: setting "serversFile" cannot read ${name} (${(err as NodeJS.ErrnoException).code ?? 'error'}, looked at ${path})`,
     );
   }
-  if (Buffer.byteLength(text) > MAX_FILE_BYTES)
+  const sent = Buffer.byteLength(JSON.stringify(text));
+  if (sent > MAX_SERVERS_PROPERTY_BYTES)
     throw new SettingsError(
-      `invalid inboxguard configuration: setting "serversFile" ${name} is larger than ${MAX_FILE_BYTES / 1024} KB, what a custom resource event can carry`,
+      `invalid inboxguard configuration: setting "serversFile" ${name} takes ${Math.ceil(sent / 1024)} KB as CloudFormation sends it (JSON-escaped), over the ${MAX_SERVERS_PROPERTY_BYTES / 1024} KB a custom resource event can carry twice (an Update carries the old file and the new one): drop its indentation, or register some servers with servers add`,
     );
   const label = `setting "serversFile" (${name})`;
   try {

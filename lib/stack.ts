@@ -125,6 +125,12 @@ export class InboxguardStack extends Stack {
     output('secretsPrefix', c.secretsPrefix, 'Secrets Manager name prefix the probe may read server passwords under');
     if (this.credentialKey)
       output('credentialKeyArn', this.credentialKey.key.keyArn, 'KMS key that servers add encrypts passwords with (credentialStore kms)');
+    if (c.serversFile)
+      output(
+        'serversFile',
+        c.serversFile,
+        'Servers file the registry is reconciled to on deploy: its servers are changed there, not with servers add/remove',
+      );
     output('alertsTopicArn', this.alerts.alertsTopic.topicArn, 'SNS topic of compliance alerts');
     output('opsTopicArn', this.alerts.opsTopic.topicArn, 'SNS topic of alarms about the monitor itself');
     output('jobQueueUrl', this.monitor.queue.queueUrl, 'SQS queue of probe jobs');

@@ -10,6 +10,11 @@ export const STACK_OUTPUTS = {
   secretsPrefix: 'SecretsPrefix',
   /** Only with `credentialStore: kms`: the key `servers add` encrypts passwords with. */
   credentialKeyArn: 'CredentialKeyArn',
+  /**
+   * Only with the `serversFile` setting: its name. While it is there the file owns its servers (origin `file`) and
+   * `servers add`/`remove` refuse them; once the setting is removed they are the CLI's to change or remove.
+   */
+  serversFile: 'ServersFile',
   alertsTopicArn: 'AlertsTopicArn',
   opsTopicArn: 'OpsTopicArn',
   jobQueueUrl: 'JobQueueUrl',

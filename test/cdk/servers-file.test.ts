@@ -1,13 +1,14 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { SettingsError } from '../../lib/config.js';
+import { readServersFile } from '../../lib/registry-sync.js';
 import { synth } from './synth.js';
 
 const FILE = 'test/cdk/fixtures/servers.json';
@@ -28,6 +29,11 @@ describe('serversFile', () => {
       CredentialStore: 'secretsmanager',
       ServiceTimeout: '300',
     });
+  });
+
+  it('names the file in an output, which the CLI reads to refuse changes to its servers (none without the setting)', () => {
+    template.hasOutput('ServersFile', { Value: FILE });
+    expect(Object.keys(synth().template.findOutputs('*'))).not.toContain('ServersFile');
   });
 
   it('runs the handler on Node.js 24 ARM outside the VPC, with the table and no more than its item actions', () => {
@@ -82,6 +88,22 @@ describe('serversFile validation at synth', () => {
     expect(() => synth({ serversFile: 'test/cdk/fixtures/servers-password-env.json' })).toThrow(
       /setting "serversFile" \(test\/cdk\/fixtures\/servers-password-env.json\):\n {2}- server "acme-sales": passwordEnv: not available in AWS, .*store the password in Secrets Manager under "inboxguard\/"/,
     );
+  });
+
+  it('refuses a file an Update event could not carry twice, measured JSON-escaped as CloudFormation sends it', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'inboxguard-servers-'));
+    const server = (i: number) => ({ id: `s${i}`, imap: `imap${i}.example.com:993`, smtp: `smtp${i}.example.com:587`, roundTrip: false });
+    // About 150 KB on disk, indented: under the 256 KB an event carries once, not twice once escaped.
+    const big = JSON.stringify({ servers: Array.from({ length: 900 }, (_, i) => server(i)) }, null, 4);
+    expect(Buffer.byteLength(big)).toBeGreaterThan(130 * 1024);
+    expect(Buffer.byteLength(big)).toBeLessThan(200 * 1024);
+    writeFileSync(join(dir, 'servers.json'), big);
+    expect(() => readServersFile('servers.json', 'inboxguard/', 'secretsmanager', dir)).toThrow(
+      /setting "serversFile" servers\.json takes \d+ KB as CloudFormation sends it \(JSON-escaped\), over the 124 KB/,
+    );
+    // The same servers, not indented, fit.
+    writeFileSync(join(dir, 'servers.json'), JSON.stringify({ servers: Array.from({ length: 600 }, (_, i) => server(i)) }));
+    expect(readServersFile('servers.json', 'inboxguard/', 'secretsmanager', dir).servers).toHaveLength(600);
   });
 
   it('names a missing file and a path outside the app folder', () => {

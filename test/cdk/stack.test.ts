@@ -507,8 +507,9 @@ describe('least privilege', () => {
 });
 
 it('has every Output the CLI reads', () => {
-  // The key's output exists with credentialStore kms only (tested below).
-  for (const key of Object.values(STACK_OUTPUTS).filter((k) => k !== STACK_OUTPUTS.credentialKeyArn)) template.hasOutput(key, {});
+  // The key's output exists with credentialStore kms only, the servers file's with serversFile only (tested elsewhere).
+  const optional: string[] = [STACK_OUTPUTS.credentialKeyArn, STACK_OUTPUTS.serversFile];
+  for (const key of Object.values(STACK_OUTPUTS).filter((k) => !optional.includes(k))) template.hasOutput(key, {});
   template.hasOutput(STACK_OUTPUTS.secretsPrefix, { Value: 'inboxguard/' });
 });
 
@@ -550,6 +551,18 @@ describe('credentialStore kms', () => {
         },
       ]);
     }
+    // The key refuses Decrypt to every other principal, whatever their IAM policies allow.
+    const roleArn = (prefix: string) => ({
+      'Fn::GetAtt': [(all[fnId(prefix)]!.Properties.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0], 'Arn'],
+    });
+    expect((key.Properties.KeyPolicy as { Statement: Statement[] }).Statement).toContainEqual({
+      Sid: 'DecryptByTheProbesOnly',
+      Effect: 'Deny',
+      Principal: { AWS: '*' },
+      Action: 'kms:Decrypt',
+      Resource: '*',
+      Condition: { ArnNotEquals: { 'aws:PrincipalArn': [roleArn('MonitorProbe'), roleArn('MonitorRoundTrip')] } },
+    });
     // Neither the dispatch nor its workers may decrypt.
     for (const prefix of ['MonitorDispatch', 'MonitorSegmentWorker']) {
       const role = (all[fnId(prefix)]!.Properties.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];

@@ -7,6 +7,7 @@ import {
   ResourceExistsException,
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
+import { EncryptCommand, KMSClient } from '@aws-sdk/client-kms';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startEmbeddedStore, type EmbeddedStore } from '../../lambdas/adapters/embedded.js';
@@ -16,6 +17,7 @@ import { describedStack, runWithAws } from '../support/stack.js';
 // The registry is the real DynamoDB adapter on dynalite.
 const cfn = mockClient(CloudFormationClient);
 const sm = mockClient(SecretsManagerClient);
+const kms = mockClient(KMSClient);
 let embedded: EmbeddedStore;
 let dynamo: DynamoDBClient;
 const ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:inboxguard/acme-AbCdEf';
@@ -31,12 +33,15 @@ afterAll(async () => {
 beforeEach(() => {
   cfn.reset();
   sm.reset();
-  cfn
-    .on(DescribeStacksCommand, { StackName: 'Inboxguard' })
-    .resolves(
-      describedStack('Inboxguard', { EgressIps: '198.51.100.7,198.51.100.8', TableName: 'inboxguard', SecretsPrefix: 'inboxguard/' }),
-    );
+  kms.reset();
+  deployed();
 });
+
+/** The stack Inboxguard with its outputs, and `extra` ones (a setting's: ServersFile, CredentialKeyArn). */
+function deployed(extra: Record<string, string> = {}): void {
+  const outputs = { EgressIps: '198.51.100.7,198.51.100.8', TableName: 'inboxguard', SecretsPrefix: 'inboxguard/', ...extra };
+  cfn.on(DescribeStacksCommand, { StackName: 'Inboxguard' }).resolves(describedStack('Inboxguard', outputs));
+}
 
 const run = (args: string[], env: NodeJS.ProcessEnv = {}) => runWithAws(args, dynamo, env);
 
@@ -113,6 +118,29 @@ describe('inboxguard egress / servers (AWS)', () => {
     });
   });
 
+  it('servers add on a kms stack moves the password into the entry and schedules the secret it replaces for deletion', async () => {
+    await embedded.registry.put({ id: 'kms-move', imap: 'imap.acme.com', user: 'sales@acme.com', passwordSecretArn: ARN });
+    const KEY = 'arn:aws:kms:eu-west-1:123456789012:key/0b5e3c1a-1111-4222-8333-944455556666';
+    deployed({ CredentialKeyArn: KEY });
+    kms.on(EncryptCommand).resolves({ CiphertextBlob: new Uint8Array(64).fill(7), KeyId: KEY });
+    sm.on(DeleteSecretCommand).resolves({});
+    try {
+      const args = ['servers', 'add', '--stack', 'Inboxguard', '--id', 'kms-move', '--imap', 'imap.acme.com'];
+      const r = await run([...args, '--user', 'sales@acme.com', '--password-env', 'PW'], { PW: 'Canary-Kms-Move-5' });
+      expect(r).toMatchObject({ code: 0, err: '' });
+      expect(await embedded.registry.get('kms-move')).toEqual({
+        id: 'kms-move',
+        imap: 'imap.acme.com',
+        user: 'sales@acme.com',
+        passwordCiphertext: Buffer.alloc(64, 7).toString('base64'),
+      });
+      expect(sm.commandCalls(CreateSecretCommand)).toHaveLength(0);
+      expect(sm.commandCalls(DeleteSecretCommand).map((c) => c.args[0].input)).toEqual([{ SecretId: ARN, RecoveryWindowInDays: 7 }]);
+    } finally {
+      await embedded.registry.remove('kms-move');
+    }
+  });
+
   it('servers list shows the registry and who registered each server', async () => {
     const r = await run(['servers', 'list', '--stack', 'Inboxguard']);
     expect(r.out).toMatch(/^acme +IMAP imap\.acme\.com {2}user sales@acme\.com {2}from servers add\n$/);
@@ -130,7 +158,9 @@ describe('inboxguard egress / servers (AWS)', () => {
         { id: 'globex', imap: 'mail.globex.com', roundTrip: false, origin: 'file' },
       ]);
 
-      // The file owns its servers: servers add and remove refuse them, before any secret is written.
+      // While the stack has a servers file, it owns its servers: servers add and remove refuse them, before any
+      // secret is written.
+      deployed({ ServersFile: 'servers.json' });
       const add = await run(['servers', 'add', '--stack', 'Inboxguard', '--id', 'globex', '--imap', 'imap.globex.com']);
       const remove = await run(['servers', 'remove', '--stack', 'Inboxguard', 'globex']);
       for (const r of [add, remove]) {
@@ -146,6 +176,29 @@ describe('inboxguard egress / servers (AWS)', () => {
       });
     } finally {
       await embedded.registry.remove('globex');
+    }
+  });
+
+  it("once the serversFile setting is removed, the servers it left are the CLI's to replace and remove", async () => {
+    await embedded.registry.put({ id: 'globex', imap: 'mail.globex.com' }, 'file');
+    const teamSecret = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:inboxguard/shared-mailboxes';
+    await embedded.registry.put(
+      { id: 'initech', imap: 'mail.initech.com', user: 'ops@initech.com', passwordSecretArn: teamSecret },
+      'file',
+    );
+    try {
+      // The stack has no ServersFile output: nothing would reconcile these servers again.
+      const add = await run(['servers', 'add', '--stack', 'Inboxguard', '--id', 'globex', '--imap', 'imap.globex.com']);
+      expect(add).toMatchObject({ code: 0, err: '', out: 'registered globex\n' });
+      expect(await embedded.registry.entry('globex')).toEqual({ server: { id: 'globex', imap: 'imap.globex.com' }, origin: 'cli' });
+      const remove = await run(['servers', 'remove', '--stack', 'Inboxguard', 'initech']);
+      expect(remove).toMatchObject({ code: 0, err: '', out: 'removed initech\n' });
+      expect(await embedded.registry.entry('initech')).toBeUndefined();
+      // The file named a secret of the team's (perhaps shared): not the CLI's to delete.
+      expect(sm.calls()).toHaveLength(0);
+    } finally {
+      await embedded.registry.remove('globex');
+      await embedded.registry.remove('initech');
     }
   });
 
