@@ -2,9 +2,7 @@
 // (certificate only) and testssl.sh (protocols only) against the same IMAP server. The runs
 // are interleaved, round by round, so that load from elsewhere on the machine hits all alike.
 import { runCheck } from '../lambdas/app/runCheck.js';
-import { build } from 'esbuild';
-import path from 'node:path';
-import { cliBuildOptions } from '../scripts/build.js';
+import { buildCli } from '../scripts/build.js';
 import { bundleDir } from './lib/esbuild.js';
 import type { LabTarget } from './lib/lab-target.js';
 import type { Row, Section } from './lib/report.js';
@@ -40,9 +38,7 @@ export async function measureWall(lt: LabTarget, o: WallOptions): Promise<Sectio
 
   // The CLI as it ships (npm run build: scripts/build.ts), built into the bench's folder.
   // bundleDir links node_modules beside it: the CLI's dependencies stay external, as in the package.
-  const cliDir = await bundleDir('cli-dist');
-  await build(cliBuildOptions(cliDir));
-  const cliFile = path.join(cliDir, 'inboxguard.js');
+  const cliFile = await buildCli(await bundleDir('cli-dist'));
   // IMAP against the lab, from 127.0.0.2, with the lab's CA: what both CLI runs share.
   const imapOnly = [
     cliFile,

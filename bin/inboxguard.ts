@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { main } from './cli.js';
 
-const code = await main(process.argv.slice(2));
-// Let stdout drain, then exit even if a server left a socket half-open.
-process.stdout.write('', () => process.exit(code));
+void main(process.argv.slice(2)).then((code) => {
+  // Let stdout drain, then exit even if a server left a socket half-open.
+  process.stdout.write('', () => process.exit(code));
+});

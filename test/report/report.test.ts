@@ -4,7 +4,6 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
-import { build } from 'esbuild';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../bin/cli.js';
@@ -14,7 +13,7 @@ import { runCycle, type MonitorDeps } from '../../lambdas/app/monitor.js';
 import type { Alert, HistoryEntry, ServerConfig, ServerState } from '../../lambdas/core/monitor-types.js';
 import { makeMiniCerts, type MiniCerts } from '../../lab/mini-certs.js';
 import { startMiniMail, type MiniMail } from '../../lab/mini-mail.js';
-import { cliBuildOptions } from '../../scripts/build.js';
+import { buildCli } from '../../scripts/build.js';
 import { nextCycle } from '../support/clock.js';
 import { CHROMIUM, backgroundOf, openReport, type Opened } from './browser.js';
 
@@ -277,17 +276,9 @@ describe('inboxguard report, in Chromium', () => {
 describe('inboxguard report as it ships (the esbuild bundle)', () => {
   it('inlines uPlot from node_modules when run from the bundle', async () => {
     // Built inside the checkout, as dist/ is, so that node_modules resolves from it.
-    const outdir = join(ARTIFACTS, 'cli-dist');
-    await build({ ...cliBuildOptions(outdir), sourcemap: false, logLevel: 'silent' });
+    const cli = await buildCli(join(ARTIFACTS, 'cli-dist'), { sourcemap: false, logLevel: 'silent' });
     const file = join(dir, 'bundled.html');
-    const { stdout } = await promisify(execFile)(process.execPath, [
-      join(outdir, 'inboxguard.js'),
-      'report',
-      '--data-dir',
-      dataDir,
-      '--out',
-      file,
-    ]);
+    const { stdout } = await promisify(execFile)(process.execPath, [cli, 'report', '--data-dir', dataDir, '--out', file]);
     expect(stdout).toMatch(/^wrote .*bundled\.html/);
     const html = readFileSync(file, 'utf8');
     const uplot = readFileSync(join(ROOT, 'node_modules/uplot/dist/uPlot.iife.min.js'), 'utf8');
