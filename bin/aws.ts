@@ -49,10 +49,26 @@ export async function awsClients(io: Io & { aws?: (region?: string) => AwsClient
 
 export async function stackOutputs(aws: AwsClients, stack: string): Promise<Record<string, string>> {
   const { DescribeStacksCommand } = await cfn();
-  const r = await aws.cloudformation.send(new DescribeStacksCommand({ StackName: stack }));
+  const r = await aws.cloudformation.send(new DescribeStacksCommand({ StackName: stack })).catch((err: unknown) => {
+    throw awsSetupError(err, stack);
+  });
   const s = r.Stacks?.[0];
   if (!s) throw new UsageError(`--stack: no stack named "${stack}"`);
   return Object.fromEntries((s.Outputs ?? []).filter((o) => o.OutputKey && o.OutputValue).map((o) => [o.OutputKey!, o.OutputValue!]));
+}
+
+/**
+ * The first AWS call of every --stack command, failing for want of a region, credentials or the stack,
+ * says which flag or setting to fix instead of an internal error; anything else passes unchanged.
+ */
+function awsSetupError(err: unknown, stack: string): unknown {
+  if (!(err instanceof Error)) return err;
+  if (/region is missing/i.test(err.message)) return new UsageError('--region: no AWS region: give --region, or set AWS_REGION');
+  if (err.name === 'CredentialsProviderError')
+    return new UsageError('no AWS credentials found (environment, shared config or instance role): set them up as for the AWS CLI');
+  if (err.name === 'ValidationError' && /does not exist/.test(err.message))
+    return new UsageError(`--stack: no stack named "${stack}" in this account and region`);
+  return err;
 }
 
 export function output(outputs: Record<string, string>, key: string, stack: string): string {

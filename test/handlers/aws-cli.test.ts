@@ -46,6 +46,29 @@ function deployed(extra: Record<string, string> = {}): void {
 const run = (args: string[], env: NodeJS.ProcessEnv = {}) => runWithAws(args, dynamo, env);
 
 describe('inboxguard egress / servers (AWS)', () => {
+  it.each([
+    [
+      Object.assign(new Error('Region is missing'), { name: 'Error' }),
+      /^inboxguard: --region: no AWS region: give --region, or set AWS_REGION\n$/,
+    ],
+    [
+      Object.assign(new Error('Could not load credentials from any providers'), { name: 'CredentialsProviderError' }),
+      /^inboxguard: no AWS credentials found/,
+    ],
+    [
+      Object.assign(new Error('Stack with id Nope does not exist'), { name: 'ValidationError' }),
+      /^inboxguard: --stack: no stack named "Nope"/,
+    ],
+  ])('a --stack command without a region, credentials or the stack names what to fix (%s)', async (error, message) => {
+    cfn.on(DescribeStacksCommand, { StackName: 'Nope' }).rejects(error);
+    for (const args of [['egress'], ['servers', 'list']]) {
+      const r = await run([...args, '--stack', 'Nope']);
+      expect(r.code).toBe(3);
+      expect(r.err).toMatch(message);
+      expect(r.err).not.toMatch(/internal error/);
+    }
+  });
+
   it('egress prints the addresses to allow-list, one per line', async () => {
     const r = await run(['egress', '--stack', 'Inboxguard']);
     expect(r).toMatchObject({ code: 0, out: '198.51.100.7\n198.51.100.8\n' });
