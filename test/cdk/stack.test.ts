@@ -1,5 +1,6 @@
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { SEGMENT_LEASE_MS } from '../../lambdas/adapters/cycle-keys.js';
 import { METRICS, METRICS_NAMESPACE } from '../../lambdas/contracts/metrics.js';
 import { STACK_OUTPUTS } from '../../lib/stack.js';
 import { synth } from './synth.js';
@@ -404,6 +405,11 @@ describe('dispatch fan-out', () => {
       MemorySize: 1024,
       Timeout: 180,
     });
+    // A worker's claim on its segment outlasts the worker (a live claim is a running worker), and a task
+    // returned while a claim was live is redelivered after the claim has lapsed.
+    const workerTimeout = resources[logicalId('AWS::Lambda::Function', 'MonitorSegmentWorker')]!.Properties.Timeout as number;
+    expect(SEGMENT_LEASE_MS / 1000).toBeGreaterThan(workerTimeout);
+    expect(SEGMENT_LEASE_MS / 1000).toBeLessThan(resources[queue]!.Properties.VisibilityTimeout as number);
     const env = (fn: string) =>
       (resources[logicalId('AWS::Lambda::Function', fn)]!.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
     expect(env('MonitorDispatch')).toMatchObject({ SEGMENT_QUEUE_URL: { Ref: queue }, DISPATCH_SEGMENTS: '16' });
