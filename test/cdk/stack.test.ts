@@ -312,8 +312,8 @@ describe('alerts', () => {
 describe('observability', () => {
   const ops = () => [{ Ref: logicalId('AWS::SNS::Topic', 'AlertsOpsTopic') }];
 
-  it('has seven alarms, each notifying the ops topic on ALARM and OK', () => {
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 7);
+  it('has eight alarms, each notifying the ops topic on ALARM and OK', () => {
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 8);
     for (const alarm of Object.values(template.findResources('AWS::CloudWatch::Alarm'))) {
       expect(alarm.Properties).toMatchObject({ AlarmActions: ops(), OKActions: ops() });
     }
@@ -339,6 +339,27 @@ describe('observability', () => {
         Threshold: 1,
       });
     }
+  });
+
+  it('alarms on the first failed segment (the worker reports it as a batch item failure, not a Lambda error)', () => {
+    const failures = Object.values(template.findResources('AWS::CloudWatch::Alarm')).filter(
+      (a) => a.Properties.MetricName === METRICS.segmentFailures,
+    );
+    expect(failures).toHaveLength(1);
+    expect(failures[0]!.Properties).toMatchObject({
+      AlarmDescription: expect.stringMatching(/^inboxguard: a segment of a cycle failed to send its jobs/),
+      Namespace: METRICS_NAMESPACE,
+      MetricName: 'SegmentFailures',
+      Dimensions: [{ Name: 'service', Value: 'inboxguard' }],
+      Statistic: 'Sum',
+      Period: 300,
+      Threshold: 1,
+      EvaluationPeriods: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      TreatMissingData: 'notBreaching',
+      AlarmActions: ops(),
+      OKActions: ops(),
+    });
   });
 
   it('alarms when no cycle completed within two schedule intervals, and when data is missing', () => {
