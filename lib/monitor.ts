@@ -13,7 +13,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { fileURLToPath } from 'node:url';
 import { METRICS_NAMESPACE, SERVICE_NAME } from '../lambdas/contracts/metrics.js';
-import { CYCLE_PK_PREFIX } from '../lambdas/adapters/cycle-keys.js';
+import { CYCLE_PK_PREFIX, SEGMENT_TIMEOUT_SECONDS } from '../lambdas/adapters/cycle-keys.js';
 import { REGISTRY_INDEX } from '../lambdas/adapters/table-keys.js';
 
 /** The repository root: entries and the lock file are found from here. */
@@ -132,8 +132,8 @@ interface FunctionSpec {
   readonly environment: Readonly<Record<string, string>>;
 }
 
-/** A segment worker's deadline: 1,000,000 servers in 16 segments take about 13 s (npm run bench -- --only dispatch). */
-const SEGMENT_TIMEOUT = Duration.minutes(3);
+/** A segment worker's deadline; its claim on a segment outlasts it (SEGMENT_LEASE_MS). */
+const SEGMENT_TIMEOUT = Duration.seconds(SEGMENT_TIMEOUT_SECONDS);
 
 /** Time a probe invocation needs beyond the check deadline: secrets, state, history, publish. */
 const PROBE_OVERHEAD = Duration.seconds(40);
@@ -272,7 +272,8 @@ export class Monitor extends Construct {
     });
 
     // Least privilege: each function gets the table actions its adapters use, on the table only.
-    // The segment worker scans the registry index, and reads and writes its cycle log's items only.
+    // The segment worker scans the registry index, and reads and writes its cycle log's items only (the
+    // finished segments and the claims on them, all under cycle#).
     this.segmentFunction.addToRolePolicy(
       new iam.PolicyStatement({
         sid: 'ScanRegistryIndex',

@@ -11,8 +11,9 @@ import { METRICS, METRICS_NAMESPACE, PROBE_JOB_DONE, SERVICE_DIMENSION, SERVICE_
 export interface ObservabilityProps {
   readonly dispatchFunction: lambda.IFunction;
   /**
-   * The segment workers (each expands a segment of the registry into jobs): an error means a cycle may miss servers.
-   * @default - no alarm
+   * The segment workers (each expands a segment of the registry into jobs): an error or a failed segment
+   * (SegmentFailures) means a cycle may miss servers.
+   * @default - no alarms
    */
   readonly segmentFunction?: lambda.IFunction;
   readonly probeFunction: lambda.IFunction;
@@ -46,6 +47,7 @@ export class Observability extends Construct {
     readonly deadLetters: cloudwatch.Alarm;
     readonly dispatchErrors: cloudwatch.Alarm;
     readonly segmentErrors?: cloudwatch.Alarm;
+    readonly segmentFailures?: cloudwatch.Alarm;
     readonly probeErrors: cloudwatch.Alarm;
     readonly roundTripErrors: cloudwatch.Alarm;
     readonly heartbeat: cloudwatch.Alarm;
@@ -96,7 +98,30 @@ export class Observability extends Construct {
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       }),
       dispatchErrors: errors(props.dispatchFunction, 'Dispatch'),
-      ...(props.segmentFunction ? { segmentErrors: errors(props.segmentFunction, 'Segment') } : {}),
+      ...(props.segmentFunction
+        ? {
+            segmentErrors: errors(props.segmentFunction, 'Segment'),
+            // The worker reports a failed segment as a batch item failure, not a Lambda error: its own
+            // metric alarms on the first failure, before the retries end in the dead-letter queue.
+            segmentFailures: alarm(
+              'SegmentFailures',
+              'a segment of a cycle failed to send its jobs (it is retried: servers may miss this cycle)',
+              {
+                metric: new cloudwatch.Metric({
+                  namespace: METRICS_NAMESPACE,
+                  metricName: METRICS.segmentFailures,
+                  dimensionsMap: { [SERVICE_DIMENSION]: SERVICE_NAME },
+                  statistic: cloudwatch.Stats.SUM,
+                  period: ERROR_PERIOD,
+                }),
+                threshold: 1,
+                evaluationPeriods: 1,
+                comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+              },
+            ),
+          }
+        : {}),
       probeErrors: errors(props.probeFunction, 'Probe'),
       roundTripErrors: errors(props.roundTripFunction, 'RoundTrip'),
       heartbeat: alarm(

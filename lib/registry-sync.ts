@@ -115,11 +115,12 @@ export class RegistrySync extends Construct {
       },
       bundling: FUNCTION_BUNDLING,
     });
-    // The actions of the reconcile only: read the registry, write and remove its items. On the table
-    // alone: table.grant() would widen to the table's indexes, which the reconcile never reads.
+    // The actions of the reconcile only: query the registry, write and remove its items (no GetItem: it
+    // reads the registry whole, by Query). On the table alone: table.grant() would widen to the table's
+    // indexes, which the reconcile never reads.
     this.function.addToRolePolicy(
       new iam.PolicyStatement({
-        actions: ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem'],
+        actions: ['dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:DeleteItem'],
         resources: [props.table.tableArn],
       }),
     );

@@ -4,11 +4,16 @@
  * page and sends one job per server (lambdas/handlers/segment.ts). Segments are disjoint and
  * together cover the registry, so every registered server gets one job, and job ids come from the
  * cycle's time, so a segment sent twice sends the same jobs. A segment that has sent all its jobs
- * is recorded (CycleLog): a retried dispatch or a redelivered task then sends nothing again.
+ * is recorded (CycleLog): a retried dispatch or a redelivered task then sends nothing again. Two
+ * copies of one task at once (a retried dispatch, SQS delivering a message twice) do not both send:
+ * a worker claims its segment before it scans, for longer than the worker can run, and a copy that
+ * finds a live claim leaves the segment to its holder.
  */
+import { randomUUID } from 'node:crypto';
 import { jobFor, type JobKind } from './jobs.js';
 import type { OutgoingMessage } from '../adapters/sqs.js';
-import type { RegistrySegments } from '../ports.js';
+import { SEGMENT_LEASE_MS } from '../adapters/cycle-keys.js';
+import { systemClock, type Clock, type RegistrySegments } from '../ports.js';
 
 /** One segment of one cycle's registry: what a segment worker expands into jobs. */
 export interface SegmentTask {
@@ -19,10 +24,22 @@ export interface SegmentTask {
   segments: number;
 }
 
-/** Which segments of a cycle have sent all their jobs. */
+/** Which segments of a cycle have sent all their jobs, and which worker is sending a segment now. */
 export interface CycleLog {
   isDispatched(task: SegmentTask): Promise<boolean>;
   markDispatched(task: SegmentTask): Promise<void>;
+  /**
+   * Claims the segment for `owner` until `until`, unless another claim on it lasts past `now`: then
+   * throws SegmentClaimedError. A claim that has lapsed (its worker died) is taken over.
+   */
+  claim(task: SegmentTask, owner: string, now: Date, until: Date): Promise<void>;
+  /** Ends `owner`'s claim early (its worker failed), so the task's next delivery need not wait for it; else nothing. */
+  release(task: SegmentTask, owner: string): Promise<void>;
+}
+
+/** Another worker holds a live claim on the segment. */
+export class SegmentClaimedError extends Error {
+  override readonly name = 'SegmentClaimedError';
 }
 
 /** Where a worker's jobs go: the check or round-trip queue's sender. */
@@ -62,18 +79,46 @@ export interface ExpandDeps {
   registry: RegistrySegments;
   sink: JobSink;
   log?: CycleLog;
+  /** How long a claim on the segment lasts: longer than the worker may run. @default SEGMENT_LEASE_MS */
+  leaseMs?: number;
+  clock?: Clock;
   /** Registry entries read per page. @default 1000 */
   pageSize?: number;
 }
 
-export type Expanded = { status: 'sent'; jobs: number } | { status: 'already-sent'; jobs: 0 };
+/** `busy`: another worker is sending the segment now; the task is to be tried again later (its claim may lapse). */
+export type Expanded = { status: 'sent'; jobs: number } | { status: 'already-sent' | 'busy'; jobs: 0 };
 
 /**
- * Sends one job per server of the segment (round trips: per server that opts in). The scan
- * waits while the sink's calls are all in flight, so memory holds one page and those calls.
+ * Sends one job per server of the segment (round trips: per server that opts in), once it holds the
+ * segment's claim. The scan waits while the sink's calls are all in flight, so memory holds one page
+ * and those calls. A failure gives the claim up, so the task's redelivery sends the segment again.
  */
 export async function expandSegment(task: SegmentTask, deps: ExpandDeps): Promise<Expanded> {
-  if (await deps.log?.isDispatched(task)) return { status: 'already-sent', jobs: 0 };
+  const log = deps.log;
+  if (!log) return { status: 'sent', jobs: await send(task, deps) };
+  const owner = randomUUID();
+  const now = (deps.clock ?? systemClock).now();
+  try {
+    await log.claim(task, owner, now, new Date(now.getTime() + (deps.leaseMs ?? SEGMENT_LEASE_MS)));
+  } catch (err) {
+    if (!(err instanceof SegmentClaimedError)) throw err;
+    // The holder may have finished since: then this copy is done too.
+    return { status: (await log.isDispatched(task)) ? 'already-sent' : 'busy', jobs: 0 };
+  }
+  // Checked under the claim: a holder keeps its claim after it marks the segment, so a later claim finds the mark.
+  if (await log.isDispatched(task)) return { status: 'already-sent', jobs: 0 };
+  try {
+    const jobs = await send(task, deps);
+    await log.markDispatched(task);
+    return { status: 'sent', jobs };
+  } catch (err) {
+    await log.release(task, owner).catch(() => undefined); // else the claim lapses by itself
+    throw err;
+  }
+}
+
+async function send(task: SegmentTask, deps: ExpandDeps): Promise<number> {
   const at = new Date(task.at);
   let jobs = 0;
   for await (const page of deps.registry.segment(task.segment, task.segments, deps.pageSize)) {
@@ -85,6 +130,5 @@ export async function expandSegment(task: SegmentTask, deps: ExpandDeps): Promis
     }
   }
   await deps.sink.flush();
-  await deps.log?.markDispatched(task);
-  return { status: 'sent', jobs };
+  return jobs;
 }

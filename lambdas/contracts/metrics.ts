@@ -18,8 +18,10 @@ export const SERVICE_DIMENSION = 'service';
  * over the probe's `job-done` lines instead (PROBE_LOG_FIELDS).
  */
 export const METRICS = {
-  /** dispatch, once per cycle: jobs put on the queue (Count). Dimensions: service. */
+  /** segment worker, once per check segment sent: jobs put on the queue (Count; their Sum is the cycle's). Dimensions: service. */
   jobsDispatched: 'JobsDispatched',
+  /** segment worker, once per segment task that failed (it goes back to the queue): 1 (Count; alarmed at Sum >= 1). Dimensions: service. */
+  segmentFailures: 'SegmentFailures',
   /** probe, once per job: 1 if the verdict is compliant, else 0 (Count; Minimum 0 = some server is not). Dimensions: service. */
   compliant: 'Compliant',
   /** probe, once per job: days until the earliest certificate expiry, IMAP or SMTP (Count; Minimum = the fleet's soonest). Dimensions: service. */

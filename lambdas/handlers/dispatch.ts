@@ -63,6 +63,11 @@ export function createDispatchHandler(deps: DispatchDeps) {
     const settled = await mapLimit(tasks, tasks.length, (t) => runSegment(t, deps));
     const failed = settled.filter((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (failed.length) throw failed[0]!.reason;
+    const busy = tasks.filter((_, i) => settled[i]?.status === 'fulfilled' && settled[i].value.status === 'busy');
+    if (busy.length)
+      throw new Error(
+        `segment(s) ${busy.map((t) => t.segment).join(', ')} of the ${kind} cycle ${cycle} are being sent by another dispatch: try again later`,
+      );
     const jobs = settled.reduce((n, s) => n + (s.status === 'fulfilled' ? s.value.jobs : 0), 0);
     log({ event: 'dispatched', cycle, kind, segments: tasks.length, jobs });
     return { cycle, kind, segments: tasks.length, jobs };

@@ -8,7 +8,7 @@ import { DynamoCycleLog } from '../adapters/cycles.js';
 import { BatchSender, type BatchSenderOptions } from '../adapters/sqs.js';
 import { expandSegment, parseSegmentTask, type CycleLog, type Expanded, type SegmentTask } from '../app/dispatch.js';
 import { METRICS } from '../contracts/metrics.js';
-import type { RegistrySegments } from '../ports.js';
+import type { Clock, RegistrySegments } from '../ports.js';
 import { awsRegistry, log, newMetrics, requireEnv } from './wiring.js';
 
 export interface SegmentDeps {
@@ -22,7 +22,10 @@ export interface SegmentDeps {
   sender?: BatchSenderOptions;
   /** Registry entries read per page. @default 1000 */
   pageSize?: number;
-  /** Receives JobsDispatched per check segment (their sum is the cycle's jobs, on the dashboard). */
+  /** The claim on a segment: how long it lasts (@default SEGMENT_LEASE_MS), from this clock's time (@default the system's). */
+  leaseMs?: number;
+  clock?: Clock;
+  /** Receives JobsDispatched per check segment (their sum is the cycle's jobs, on the dashboard), and SegmentFailures. */
   metrics?: Metrics;
 }
 
@@ -36,8 +39,11 @@ export async function runSegment(task: SegmentTask, deps: SegmentDeps): Promise<
     sink,
     ...(deps.cycleLog ? { log: deps.cycleLog } : {}),
     ...(deps.pageSize ? { pageSize: deps.pageSize } : {}),
+    ...(deps.leaseMs ? { leaseMs: deps.leaseMs } : {}),
+    ...(deps.clock ? { clock: deps.clock } : {}),
   });
-  log({ event: 'segment-dispatched', ...task, status: out.status, jobs: out.jobs, calls: sink.calls, retried: sink.retried });
+  if (out.status === 'busy') log({ event: 'segment-busy', ...task, note: 'another worker holds the claim; tried again later' });
+  else log({ event: 'segment-dispatched', ...task, status: out.status, jobs: out.jobs, calls: sink.calls, retried: sink.retried });
   if (deps.metrics && task.kind === 'check' && out.status === 'sent') {
     deps.metrics.addMetric(METRICS.jobsDispatched, MetricUnit.Count, out.jobs);
     deps.metrics.publishStoredMetrics();
@@ -45,13 +51,19 @@ export async function runSegment(task: SegmentTask, deps: SegmentDeps): Promise<
   return out;
 }
 
-/** Segment tasks from the segment queue; a failed one is reported alone and retried, then dead-lettered. */
+/**
+ * Segment tasks from the segment queue; a failed one is reported alone and retried, then dead-lettered,
+ * and counted at once (SegmentFailures, alarmed). A task whose segment another worker is sending goes
+ * back to the queue uncounted: its next delivery, after the visibility timeout, finds the segment sent,
+ * or the claim lapsed (its worker died) and sends it.
+ */
 export function createSegmentHandler(deps: SegmentDeps) {
   return async (event: SQSEvent): Promise<SQSBatchResponse> => {
     const batchItemFailures: SQSBatchResponse['batchItemFailures'] = [];
     for (const record of event.Records) {
       try {
-        await runSegment(parseSegmentTask(record.body), deps);
+        const out = await runSegment(parseSegmentTask(record.body), deps);
+        if (out.status === 'busy') batchItemFailures.push({ itemIdentifier: record.messageId });
       } catch (err) {
         log({
           event: 'segment-failed',
@@ -59,6 +71,10 @@ export function createSegmentHandler(deps: SegmentDeps) {
           error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
         });
         batchItemFailures.push({ itemIdentifier: record.messageId });
+        if (deps.metrics) {
+          deps.metrics.addMetric(METRICS.segmentFailures, MetricUnit.Count, 1);
+          deps.metrics.publishStoredMetrics();
+        }
       }
     }
     return { batchItemFailures };

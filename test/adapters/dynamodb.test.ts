@@ -26,6 +26,8 @@ import { buildReport } from '../../lambdas/core/evaluate.js';
 import type { HistoryEntry, PendingAlert, ServerConfig, ServerState } from '../../lambdas/core/monitor-types.js';
 import type { CertificateFacts } from '../../lambdas/core/types.js';
 import { ConcurrencyError } from '../../lambdas/ports.js';
+import { DynamoCycleLog } from '../../lambdas/adapters/cycles.js';
+import { SegmentClaimedError, type SegmentTask } from '../../lambdas/app/dispatch.js';
 import { cert, compliant } from '../core/fixtures.js';
 import { nextCycle } from '../support/clock.js';
 
@@ -389,6 +391,53 @@ describe('DynamoRegistry', () => {
 
     expect(listed.map((s) => s.id).filter((id) => id.startsWith('bulk-'))).toEqual(ids);
     expect(send.mock.calls.filter(([command]) => command instanceof QueryCommand).length).toBeGreaterThan(1);
+  });
+});
+
+describe('DynamoCycleLog', () => {
+  let db: EmbeddedStore;
+  let raw: DynamoDBClient;
+  let log: DynamoCycleLog;
+  beforeAll(async () => {
+    db = await startEmbeddedStore();
+    raw = new DynamoDBClient({ endpoint: db.endpoint, region: 'local', credentials: { accessKeyId: 'x', secretAccessKey: 'y' } });
+    log = new DynamoCycleLog(raw, DEFAULT_TABLE_NAME);
+  });
+  afterAll(async () => {
+    raw.destroy();
+    await db.close();
+  });
+  const at = (ms: number) => new Date(nextCycle().getTime() + ms);
+  const task = (segment: number): SegmentTask => ({ kind: 'check', at: nextCycle().toISOString(), segment, segments: 4 });
+
+  it('claims a segment by a conditional PutItem under cycle#: a live claim is refused by name, a lapsed one taken over', async () => {
+    const t = task(0);
+    await log.claim(t, 'w1', at(0), at(60_000));
+    const refused = log.claim(t, 'w2', at(59_999), at(120_000));
+    await expect(refused).rejects.toBeInstanceOf(SegmentClaimedError);
+    await expect(refused).rejects.toThrow(`segment 0/4 of the check cycle ${t.at} is claimed by another worker`);
+    expect(await rawItem(db, `cycle#check#${t.at}`, 'claim#0/4')).toEqual({
+      pk: `cycle#check#${t.at}`,
+      sk: 'claim#0/4',
+      claimedBy: 'w1',
+      leaseUntil: at(60_000).getTime(),
+      expiresAt: Math.floor(Date.parse(t.at) / 1000) + 2 * 86_400,
+    });
+    await log.claim(t, 'w2', at(60_001), at(120_000));
+    expect(await rawItem(db, `cycle#check#${t.at}`, 'claim#0/4')).toMatchObject({ claimedBy: 'w2' });
+    // The claim is its own item: it does not mark the segment sent.
+    expect(await log.isDispatched(t)).toBe(false);
+  });
+
+  it("a release ends the owner's claim only, not one taken over since", async () => {
+    const t = task(1);
+    await log.claim(t, 'w1', at(0), at(60_000));
+    await log.release(t, 'someone-else');
+    await expect(log.claim(t, 'w2', at(1), at(60_000))).rejects.toBeInstanceOf(SegmentClaimedError);
+    await log.release(t, 'w1');
+    await log.claim(t, 'w2', at(2), at(60_000));
+    await log.release(t, 'w1');
+    expect(await rawItem(db, `cycle#check#${t.at}`, 'claim#1/4')).toMatchObject({ claimedBy: 'w2', leaseUntil: at(60_000).getTime() });
   });
 });
 

@@ -1,5 +1,6 @@
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { SEGMENT_LEASE_MS } from '../../lambdas/adapters/cycle-keys.js';
 import { METRICS, METRICS_NAMESPACE } from '../../lambdas/contracts/metrics.js';
 import { STACK_OUTPUTS } from '../../lib/stack.js';
 import { synth } from './synth.js';
@@ -311,8 +312,8 @@ describe('alerts', () => {
 describe('observability', () => {
   const ops = () => [{ Ref: logicalId('AWS::SNS::Topic', 'AlertsOpsTopic') }];
 
-  it('has seven alarms, each notifying the ops topic on ALARM and OK', () => {
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 7);
+  it('has eight alarms, each notifying the ops topic on ALARM and OK', () => {
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 8);
     for (const alarm of Object.values(template.findResources('AWS::CloudWatch::Alarm'))) {
       expect(alarm.Properties).toMatchObject({ AlarmActions: ops(), OKActions: ops() });
     }
@@ -338,6 +339,27 @@ describe('observability', () => {
         Threshold: 1,
       });
     }
+  });
+
+  it('alarms on the first failed segment (the worker reports it as a batch item failure, not a Lambda error)', () => {
+    const failures = Object.values(template.findResources('AWS::CloudWatch::Alarm')).filter(
+      (a) => a.Properties.MetricName === METRICS.segmentFailures,
+    );
+    expect(failures).toHaveLength(1);
+    expect(failures[0]!.Properties).toMatchObject({
+      AlarmDescription: expect.stringMatching(/^inboxguard: a segment of a cycle failed to send its jobs/),
+      Namespace: METRICS_NAMESPACE,
+      MetricName: 'SegmentFailures',
+      Dimensions: [{ Name: 'service', Value: 'inboxguard' }],
+      Statistic: 'Sum',
+      Period: 300,
+      Threshold: 1,
+      EvaluationPeriods: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      TreatMissingData: 'notBreaching',
+      AlarmActions: ops(),
+      OKActions: ops(),
+    });
   });
 
   it('alarms when no cycle completed within two schedule intervals, and when data is missing', () => {
@@ -404,6 +426,11 @@ describe('dispatch fan-out', () => {
       MemorySize: 1024,
       Timeout: 180,
     });
+    // A worker's claim on its segment outlasts the worker (a live claim is a running worker), and a task
+    // returned while a claim was live is redelivered after the claim has lapsed.
+    const workerTimeout = resources[logicalId('AWS::Lambda::Function', 'MonitorSegmentWorker')]!.Properties.Timeout as number;
+    expect(SEGMENT_LEASE_MS / 1000).toBeGreaterThan(workerTimeout);
+    expect(SEGMENT_LEASE_MS / 1000).toBeLessThan(resources[queue]!.Properties.VisibilityTimeout as number);
     const env = (fn: string) =>
       (resources[logicalId('AWS::Lambda::Function', fn)]!.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
     expect(env('MonitorDispatch')).toMatchObject({ SEGMENT_QUEUE_URL: { Ref: queue }, DISPATCH_SEGMENTS: '16' });

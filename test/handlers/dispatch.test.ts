@@ -8,6 +8,7 @@ import { DynamoCycleLog } from '../../lambdas/adapters/cycles.js';
 import { DEFAULT_TABLE_NAME } from '../../lambdas/adapters/dynamodb.js';
 import { startEmbeddedStore, type EmbeddedStore } from '../../lambdas/adapters/embedded.js';
 import { BatchSender } from '../../lambdas/adapters/sqs.js';
+import { SEGMENT_LEASE_MS } from '../../lambdas/adapters/cycle-keys.js';
 import { parseSegmentTask, segmentTasks } from '../../lambdas/app/dispatch.js';
 import { parseJob, type Job } from '../../lambdas/app/jobs.js';
 import { createDispatchHandler, cycleTime } from '../../lambdas/handlers/dispatch.js';
@@ -41,13 +42,22 @@ beforeEach(() => {
 afterEach(() => vi.restoreAllMocks());
 
 const jobsOf = (bodies: string[]): Job[] => bodies.map(parseJob);
+/** The EMF documents written to stdout (Powertools metrics). */
+const emfDocuments = (): Array<Record<string, unknown> & { _aws: { CloudWatchMetrics: Array<{ Namespace: string }> } }> =>
+  stdout.mock.calls
+    .flatMap((c) => String(c[0]).split('\n'))
+    .filter((l) => l.includes('"_aws"'))
+    .map((l) => JSON.parse(l) as Record<string, unknown> & { _aws: { CloudWatchMetrics: Array<{ Namespace: string }> } });
+const newMetrics = () => new Metrics({ namespace: 'Inboxguard', serviceName: 'inboxguard' });
+const logLines = (event: string): string[] =>
+  [...stdout.mock.calls, ...stderr.mock.calls].map((c) => String(c[0])).filter((l) => l.includes(`"${event}"`));
 const sqsEvent = (bodies: string[]): SQSEvent =>
   ({ Records: bodies.map((body, i) => ({ messageId: `task-${i}`, body })) }) as unknown as SQSEvent;
 
 describe('dispatch, in one invocation (no segment queue)', () => {
   it('sends one job per registered server, in batches of at most 10, with the cycle time to the minute', async () => {
     const sqs = new SqsStandIn();
-    const metrics = new Metrics({ namespace: 'Inboxguard', serviceName: 'inboxguard' });
+    const metrics = newMetrics();
     const out = await createDispatchHandler({ registry: small.registry, sqs: sqs.client, queueUrl: JOBS, segments: 4, metrics })({
       time: '2026-12-01T08:15:42Z',
     });
@@ -60,11 +70,8 @@ describe('dispatch, in one invocation (no segment queue)', () => {
       at: '2026-12-01T08:15:00.000Z',
     });
     // JobsDispatched comes from each segment; their sum is the cycle's jobs (the dashboard sums them).
-    const emf = stdout.mock.calls
-      .flatMap((c) => String(c[0]).split('\n'))
-      .filter((l) => l.includes('"_aws"'))
-      .map((l) => JSON.parse(l) as { JobsDispatched: number; _aws: { CloudWatchMetrics: Array<{ Namespace: string }> } });
-    expect(emf.reduce((n, d) => n + d.JobsDispatched, 0)).toBe(23);
+    const emf = emfDocuments();
+    expect(emf.reduce((n, d) => n + Number(d.JobsDispatched), 0)).toBe(23);
     expect(emf[0]!._aws.CloudWatchMetrics[0]!.Namespace).toBe('Inboxguard');
   });
 
@@ -237,6 +244,7 @@ describe('dispatch fanned out to segment workers, 2,000 servers, SQS failing 1% 
       queueUrl: JOBS,
       cycleLog: new DynamoCycleLog(raw, DEFAULT_TABLE_NAME),
       sender: { attempts: 4, ...noWait },
+      metrics: newMetrics(),
     };
     const worker = createSegmentHandler(deps);
     const tasks = segmentTasks(new Date('2026-12-01T08:30:00Z'), 'check', 4).map((t) => JSON.stringify(t));
@@ -245,6 +253,13 @@ describe('dispatch fanned out to segment workers, 2,000 servers, SQS failing 1% 
     expect(failed).toHaveLength(1);
     const logged = [...stdout.mock.calls, ...stderr.mock.calls].map((c) => String(c[0])).find((l) => l.includes('segment-failed'));
     expect(logged).toContain(`SQS did not take 1 message(s) after 4 attempts: 2026-12-01T08:30:00.000Z/${lost} (InternalError)`);
+    // Counted at once (the SegmentFailures alarm), not after maxReceiveCount deliveries reach the dead-letter queue.
+    expect(emfDocuments().filter((d) => 'SegmentFailures' in d)).toEqual([
+      expect.objectContaining({ SegmentFailures: 1, service: 'inboxguard', _aws: expect.objectContaining({}) }),
+    ]);
+    expect(emfDocuments().find((d) => 'SegmentFailures' in d)!._aws.CloudWatchMetrics).toEqual([
+      { Namespace: 'Inboxguard', Dimensions: [['service']], Metrics: [{ Name: 'SegmentFailures', Unit: 'Count' }] },
+    ]);
     expect(jobsOf(sqs.messages(JOBS)).some((j) => j.serverId === lost)).toBe(false);
 
     // SQS redelivers the failed task: its segment is sent again (same ids: the probe replays a job it has done).
@@ -259,5 +274,77 @@ describe('dispatch fanned out to segment workers, 2,000 servers, SQS failing 1% 
     for (const id of jobIds) counts.set(id, (counts.get(id) ?? 0) + 1);
     expect(Math.max(...counts.values())).toBe(2);
     expect([...counts.values()].filter((n) => n === 2).length).toBeLessThan(2000 / 2);
+  });
+
+  it('two copies of one task at once send each job once: the copy that finds the segment claimed goes back to the queue, uncounted', async () => {
+    const sqs = new SqsStandIn({ seed: 5 });
+    // SQS takes nothing until every copy that lost the claim has answered: the holders are mid-segment while the copies look.
+    let open = (): void => {};
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const safety = setTimeout(open, 3000); // without claims every copy would wait here: fail by count, not by timeout
+    sqs.client.middlewareStack.add((next) => async (args) => (await gate, next(args)), { step: 'initialize' });
+    const deps = {
+      registry: big.registry,
+      sqs: sqs.client,
+      queueUrl: JOBS,
+      cycleLog: new DynamoCycleLog(raw, DEFAULT_TABLE_NAME),
+      sender: noWait,
+      pageSize: 100,
+      metrics: newMetrics(),
+    };
+    const worker = createSegmentHandler(deps);
+    const tasks = segmentTasks(new Date('2026-12-01T09:00:00Z'), 'check', 4).map((t) => JSON.stringify(t));
+    const bodies = [...tasks, ...tasks];
+    let answered = 0;
+    const responses = await Promise.all(
+      bodies.map((body, i) =>
+        worker({ Records: [{ messageId: `m${i}`, body }] } as unknown as SQSEvent).then((r) => {
+          if (++answered === tasks.length) open();
+          return r;
+        }),
+      ),
+    );
+    clearTimeout(safety);
+
+    const jobIds = jobsOf(sqs.messages(JOBS)).map((j) => j.jobId);
+    expect(jobIds).toHaveLength(2000);
+    expect(new Set(jobIds).size).toBe(2000);
+    const returned = responses.flatMap((r) => r.batchItemFailures.map((f) => f.itemIdentifier));
+    expect(returned).toHaveLength(4);
+    expect(new Set(returned.map((id) => bodies[Number(id.slice(1))])).size).toBe(4);
+    expect(logLines('segment-busy')).toHaveLength(4);
+    expect(logLines('segment-failed')).toEqual([]);
+    expect(emfDocuments().filter((d) => 'SegmentFailures' in d)).toEqual([]);
+
+    // Redelivered after the visibility timeout: the segments are finished (their claims still live), so nothing is sent or returned.
+    const again = await Promise.all(returned.map((id) => worker(sqsEvent([bodies[Number(id.slice(1))]!]))));
+    expect(again.flatMap((r) => r.batchItemFailures)).toEqual([]);
+    expect(sqs.messages(JOBS)).toHaveLength(2000);
+  });
+
+  it('a claim left by a worker that died is taken over once it has lapsed, and the segment is sent once', async () => {
+    const sqs = new SqsStandIn({ seed: 9 });
+    const cycleLog = new DynamoCycleLog(raw, DEFAULT_TABLE_NAME);
+    const task = segmentTasks(new Date('2026-12-01T09:15:00Z'), 'check', 4)[2]!;
+    const now = Date.now();
+    await cycleLog.claim(task, 'died', new Date(now), new Date(now + SEGMENT_LEASE_MS));
+    const deps = { registry: big.registry, sqs: sqs.client, queueUrl: JOBS, cycleLog, sender: noWait, pageSize: 100 };
+
+    // While the claim is live, the task goes back to the queue and nothing is sent.
+    expect((await createSegmentHandler(deps)(sqsEvent([JSON.stringify(task)]))).batchItemFailures).toEqual([{ itemIdentifier: 'task-0' }]);
+    expect(sqs.messages(JOBS)).toEqual([]);
+
+    // Its redelivery, a visibility timeout later (the queue's outlasts the lease: lib/monitor.ts), takes the claim over.
+    const later = { now: () => new Date(now + SEGMENT_LEASE_MS + 1000) };
+    expect((await createSegmentHandler({ ...deps, clock: later })(sqsEvent([JSON.stringify(task)]))).batchItemFailures).toEqual([]);
+    const segment: string[] = [];
+    for await (const page of big.registry.segment(2, 4)) segment.push(...page.map((e) => e.id));
+    expect(segment.length).toBeGreaterThan(0);
+    expect(
+      jobsOf(sqs.messages(JOBS))
+        .map((j) => j.serverId)
+        .sort(),
+    ).toEqual(segment.sort());
+    expect(await cycleLog.isDispatched(task)).toBe(true);
   });
 });

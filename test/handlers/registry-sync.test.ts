@@ -191,6 +191,27 @@ describe('registry-sync custom resource', () => {
     expect((await registry.list()).map((s) => s.id)).toEqual(['by-hand']);
   });
 
+  it('sends DynamoDB only Query, PutItem and DeleteItem: the actions its role is granted (lib/registry-sync.ts)', async () => {
+    const client = new DynamoDBClient({ endpoint: db.endpoint, region: 'local', credentials: { accessKeyId: 'l', secretAccessKey: 'l' } });
+    const operations = new Set<string>();
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        operations.add(String(context.commandName).replace(/Command$/, ''));
+        return next(args);
+      },
+      { step: 'initialize' },
+    );
+    const watched = new DynamoRegistry(client, 'inboxguard');
+    await handler()(event('Create', file(acme, globex)), context);
+    await createRegistrySyncHandler(() => watched)(event('Update', file({ ...acme, roundTrip: true }), file(acme, globex)), context);
+    expect(responses.map((r) => r.body.Data)).toEqual([
+      { Added: 2, Changed: 0, Removed: 0 },
+      { Added: 0, Changed: 1, Removed: 1 },
+    ]);
+    expect([...operations].sort()).toEqual(['DeleteItem', 'PutItem', 'Query']);
+    client.destroy();
+  });
+
   it('a DynamoDB failure answers FAILED (the deploy rolls back) instead of leaving CloudFormation waiting', async () => {
     const client = new DynamoDBClient({ endpoint: db.endpoint, region: 'local', credentials: { accessKeyId: 'l', secretAccessKey: 'l' } });
     const missing = new DynamoRegistry(client, 'no-such-table');
