@@ -37,8 +37,9 @@ export interface DispatchRunFigures {
   peakHeap: number;
 }
 
-const JOBS = 'jobs';
-const SEGMENTS = 'segments';
+// Queue URLs of the real shape: the SQS client's middleware parses them (a bare name logs an "Invalid URL" per call).
+const JOBS = 'https://sqs.us-east-1.amazonaws.com/123456789012/inboxguard-jobs';
+const SEGMENTS = 'https://sqs.us-east-1.amazonaws.com/123456789012/inboxguard-segments';
 
 async function run(c: DispatchRunConfig): Promise<DispatchRunFigures> {
   const dynamo = new DynamoDBClient({
