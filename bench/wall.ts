@@ -2,6 +2,7 @@
 // (certificate only) and testssl.sh (protocols only) against the same IMAP server. The runs
 // are interleaved, round by round, so that load from elsewhere on the machine hits all alike.
 import { runCheck } from '../lambdas/app/runCheck.js';
+import path from 'node:path';
 import { buildCli } from '../scripts/build.js';
 import { bundleDir } from './lib/esbuild.js';
 import type { LabTarget } from './lib/lab-target.js';
@@ -67,11 +68,20 @@ export async function measureWall(lt: LabTarget, o: WallOptions): Promise<Sectio
     '--format',
     'json',
   ];
-  const cliEnv = { PATH: process.env.PATH, LAB_PW: lab.password, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
   // check_ssl_cert's scope, as a Nagios installation would run it: IMAP only, no login, one status line.
   const nagiosArgs = [...imapOnly, '--format', 'nagios'];
 
   const box = await makeSandbox(lab.hostname);
+  // The CLI's code cache (bin/launcher.ts) in the bench's own folder: the first run of a command writes
+  // it, and the runs measured below read it, as every run after a Nagios installation's first does.
+  const cliEnv = {
+    PATH: process.env.PATH,
+    LAB_PW: lab.password,
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    XDG_CACHE_HOME: path.join(box.dir, 'cache'),
+  };
+  const firstNagios = await timedWithCpu(process.execPath, nagiosArgs, cliEnv, box.dir);
+  await timedWithCpu(process.execPath, cliArgs, cliEnv, box.dir);
   // Node's own start-up, the floor under any CLI process written for it.
   const starts: number[] = [];
   for (let i = 0; i < 5; i++) starts.push((await timedWithCpu(process.execPath, ['-e', '0'], cliEnv, box.dir)).ms);
@@ -177,7 +187,7 @@ export async function measureWall(lt: LabTarget, o: WallOptions): Promise<Sectio
         stats.nagios && stats.checkSslCert
           ? `check_ssl_cert process ${(stats.checkSslCert.median / stats.nagios.median).toFixed(1)}× slower (target 10×)`
           : '',
-      detail: `${stats.nagios ? describe(stats.nagios) : ''}; CPU ${cpu.nagios.length ? ms(spread(cpu.nagios).median) : 'not measured'} vs check_ssl_cert ${cpu.checkSslCert.length ? ms(spread(cpu.checkSslCert).median) : 'not measured'} (user + system, median); \`node -e 0\` alone takes ${ms(nodeStartMs)} here${failures(s.nagios)}`,
+      detail: `${stats.nagios ? describe(stats.nagios) : ''}; the first run, before its code cache existed: ${ms(firstNagios.ms)}; CPU ${cpu.nagios.length ? ms(spread(cpu.nagios).median) : 'not measured'} vs check_ssl_cert ${cpu.checkSslCert.length ? ms(spread(cpu.checkSslCert).median) : 'not measured'} (user + system, median); \`node -e 0\` alone takes ${ms(nodeStartMs)} here${failures(s.nagios)}`,
     },
   ];
   return {
