@@ -4,6 +4,7 @@ import { statSync, type Stats } from 'node:fs';
 import { parseAddress, parseDuration, parseIp } from '../lambdas/app/input.js';
 import type { CycleResult, JobOutcome, MonitorDeps } from '../lambdas/app/monitor.js';
 import type { ServerConfig } from '../lambdas/core/monitor-types.js';
+import type { EmbeddedStore } from '../lambdas/adapters/embedded.js';
 import type { Notifier } from '../lambdas/ports.js';
 import { systemClock } from '../lambdas/ports.js';
 import { collect, flag, UsageError } from './usage.js';
@@ -107,6 +108,21 @@ export function parseWindow(value: string): number {
   const ms = parseDuration(value, 's');
   if (ms < 5000 || ms > 3_600_000) throw new Error(`${value} is outside 5 s to 1 hour`);
   return ms;
+}
+
+/**
+ * The monitor's store in --data-dir, for a command that reads it (history, report). A directory that a
+ * running monitor holds is a usage error that says what to do: LevelDB admits one process at a time.
+ */
+export async function openDataDir(dataDir: string): Promise<EmbeddedStore> {
+  const { startEmbeddedStore, suppressSdkNodeVersionWarning } = await import('../lambdas/adapters/embedded.js');
+  suppressSdkNodeVersionWarning();
+  return startEmbeddedStore({ dataDir: resolvePath(dataDir) }).catch((err: Error) => {
+    if (err.name !== 'DataDirLockedError') throw err;
+    throw new UsageError(
+      `--data-dir: ${dataDir} is in use (is inboxguard monitor running on it?): stop it, or copy the directory and read the copy`,
+    );
+  });
 }
 
 export function addMonitorCommands(program: Command, io: Io): void {
@@ -232,9 +248,7 @@ export function addMonitorCommands(program: Command, io: Io): void {
         if (!Number.isInteger(n) || n < 1 || n > 1000) throw new Error(`"${f.limit}" is not a whole number from 1 to 1000`);
         return n;
       });
-      const { startEmbeddedStore, suppressSdkNodeVersionWarning } = await import('../lambdas/adapters/embedded.js');
-      suppressSdkNodeVersionWarning();
-      const embedded = await startEmbeddedStore({ dataDir: resolvePath(f.dataDir) });
+      const embedded = await openDataDir(f.dataDir);
       try {
         const [entries, state] = await Promise.all([embedded.store.listHistory(serverId, limit), embedded.store.getState(serverId)]);
         if (!entries.length && !state) throw new UsageError(`server-id: no results stored for "${serverId}" in ${f.dataDir}`);

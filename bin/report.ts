@@ -8,7 +8,7 @@ import type { Command } from 'commander';
 import type { DynamoStore } from '../lambdas/adapters/dynamodb.js';
 import { STACK_OUTPUTS } from '../lambdas/contracts/outputs.js';
 import { awsClients, output, stackOutputs, type AwsClients } from './aws.js';
-import type { Io } from './monitor.js';
+import { openDataDir, type Io } from './monitor.js';
 import type { ServerSummary } from './report-page.js';
 import { UsageError, flag } from './usage.js';
 
@@ -126,14 +126,7 @@ export function addReportCommand(program: Command, io: Io & { aws?: (region?: st
         const { DynamoStore } = await import('../lambdas/adapters/dynamodb.js');
         servers = await readFleet(new DynamoStore(aws.dynamo, table), since, now, page);
       } else {
-        const { startEmbeddedStore, suppressSdkNodeVersionWarning } = await import('../lambdas/adapters/embedded.js');
-        suppressSdkNodeVersionWarning(io.env);
-        const embedded = await startEmbeddedStore({ dataDir: resolvePath(dataDir) }).catch((err: Error) => {
-          if (err.name !== 'DataDirLockedError') throw err;
-          throw new UsageError(
-            `--data-dir: ${dataDir} is in use (is inboxguard monitor running on it?): stop it, or copy the directory and report from the copy`,
-          );
-        });
+        const embedded = await openDataDir(dataDir);
         try {
           servers = await readFleet(embedded.store, since, now, page);
         } finally {

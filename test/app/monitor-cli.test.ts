@@ -97,6 +97,20 @@ describe('inboxguard monitor --once and history', () => {
     );
   }, 60_000);
 
+  it('history of a data directory a running monitor holds names it and what to do (exit 3)', async () => {
+    const running = await startEmbeddedStore({ dataDir });
+    try {
+      const r = await run(['history', 'acme', '--data-dir', dataDir]);
+      expect(r.code).toBe(3);
+      expect(r.err).toMatch(
+        /^inboxguard: --data-dir: .* is in use \(is inboxguard monitor running on it\?\): stop it, or copy the directory/,
+      );
+      expect(r.err).not.toMatch(/internal error/);
+    } finally {
+      await running.close();
+    }
+  });
+
   it('history of an unknown server says so (exit 3)', async () => {
     const r = await run(['history', 'nobody', '--data-dir', dataDir]);
     expect(r.code).toBe(3);
