@@ -32,6 +32,7 @@ interface MonitorFlags {
   sourceAddress?: string;
   roundTripInterval: string;
   deliveryWindow?: string;
+  profile?: string;
 }
 
 /** The store, notifiers and monitor are loaded only by the commands that use them, so `check` starts fast. */
@@ -144,6 +145,10 @@ export function addMonitorCommands(program: Command, io: Io): void {
     .option('--source-address <ip>', 'connect from this local address')
     .option('--round-trip-interval <duration>', 'time between round trips of the servers with "roundTrip": true', '1h')
     .option('--delivery-window <duration>', "how long a round trip's message may take to arrive (default: each server's profile's, 60s)")
+    .option(
+      '--profile <name|file>',
+      'requirement profile for the servers that name none in the config: hubspot, hubspot-2020, or a profile file',
+    )
     .action(async (f: MonitorFlags) => {
       const intervalMs = flag('--interval', () => {
         const ms = parseDuration(f.interval, 'm');
@@ -177,7 +182,7 @@ export function addMonitorCommands(program: Command, io: Io): void {
         { runCycle },
       ] = await loadMonitor();
       const { ConsoleNotifier, FanoutNotifier, JsonlNotifier, SmtpNotifier } = notifiers;
-      const servers = await loadServers(f.config, `--config ${f.config}`);
+      const servers = await loadServers(f.config, `--config ${f.config}`, f.profile);
       const problems = passwordProblems(servers, io.env);
       if (problems.length) throw new ConfigError(problems.join('\n'));
 

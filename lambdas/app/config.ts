@@ -162,7 +162,7 @@ export function parseServersText(text: string, label: string): ServerConfig[] {
  * Reads and validates a servers.json; relative caFile paths are taken from the file's folder.
  * `label` names the file in errors about the file as a whole (the CLI: "--config FILE").
  */
-export async function loadServers(file: string, label = file): Promise<ServerConfig[]> {
+export async function loadServers(file: string, label = file, defaultProfile?: string): Promise<ServerConfig[]> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -187,10 +187,21 @@ export async function loadServers(file: string, label = file): Promise<ServerCon
   // Each profile file once, however many servers name it; relative to the servers file.
   const profiles = new Map<string, Promise<Profile>>();
   const chosen = new Map<ServerConfig, Profile>();
+  const load = (ref: string, from: string, what: string): string => {
+    const key = isProfileFile(ref) ? resolvePath(from, ref) : ref;
+    if (!profiles.has(key)) profiles.set(key, resolveProfile(ref, from, what));
+    return key;
+  };
+  // The monitor's --profile (relative to where it runs) for the servers that name none; checked even if all do.
+  const fallback = defaultProfile === undefined ? undefined : load(defaultProfile, process.cwd(), '--profile');
+  if (fallback !== undefined)
+    await profiles.get(fallback)!.catch((err: unknown) => {
+      if (!(err instanceof ConfigError)) throw err;
+      missing.push(err.message);
+    });
   for (const s of servers) {
-    if (!s.profile) continue;
-    const key = isProfileFile(s.profile) ? resolvePath(base, s.profile) : s.profile;
-    if (!profiles.has(key)) profiles.set(key, resolveProfile(s.profile, base, `server "${s.id}": profile`));
+    const key = s.profile ? load(s.profile, base, `server "${s.id}": profile`) : fallback;
+    if (key === undefined) continue;
     try {
       chosen.set(s, await profiles.get(key)!);
     } catch (err) {

@@ -289,4 +289,43 @@ describe('profile files: reading', () => {
     expect(r.err).toMatch(/server "acme": profile: imap\.cert-expiry: warnDays: must be a number/);
     expect(existsSync(dataDir)).toBe(false);
   }, 30_000);
+
+  it('monitor --profile: the profile of the servers that name none (relative to where it runs), checked even if all name one', async () => {
+    const base = mkdtempSync(join(tmpdir(), 'inboxguard-profile-'));
+    writeFileSync(join(base, 'four.json'), JSON.stringify(edited({ 'imap.connections': { required: 4, minimum: 4 } }, { name: 'four' })));
+    writeFileSync(
+      join(base, 'servers.json'),
+      JSON.stringify({
+        servers: [
+          { id: 'plain', imap: 'mail.example.com:993' },
+          { id: 'own', imap: 'old.example.com', profile: 'hubspot-2020' },
+        ],
+      }),
+    );
+    const cwd = process.cwd();
+    process.chdir(base);
+    try {
+      const [plain, own] = await loadServers(join(base, 'servers.json'), 'servers.json', 'four.json');
+      expect((await preparedServer(plain!)).profile?.name).toBe('four');
+      expect((await preparedServer(own!)).profile).toBe(PROFILES['hubspot-2020']);
+      const [unset] = await loadServers(join(base, 'servers.json'));
+      expect((await preparedServer(unset!)).profile).toBeUndefined();
+    } finally {
+      process.chdir(cwd);
+    }
+
+    const dataDir = join(base, 'data');
+    for (const [profile, message] of [
+      [join(base, 'missing.json'), /^inboxguard: --profile: cannot read /],
+      [
+        'hubspot-2019',
+        /^inboxguard: --profile: unknown profile "hubspot-2019" \(known: hubspot, hubspot-2020; or a profile file, FILE\.json\)/,
+      ],
+    ] as const) {
+      const r = await run(['monitor', '--config', join(base, 'servers.json'), '--once', '--data-dir', dataDir, '--profile', profile]);
+      expect(r.code).toBe(3);
+      expect(r.err).toMatch(message);
+      expect(existsSync(dataDir)).toBe(false);
+    }
+  });
 });
