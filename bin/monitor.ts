@@ -7,6 +7,7 @@ import type { ServerConfig } from '../lambdas/core/monitor-types.js';
 import type { EmbeddedStore } from '../lambdas/adapters/embedded.js';
 import type { Notifier } from '../lambdas/ports.js';
 import { systemClock } from '../lambdas/ports.js';
+import { PROFILES } from '../lambdas/core/profile.js';
 import { collect, flag, UsageError } from './usage.js';
 
 export interface Io {
@@ -173,6 +174,13 @@ export function addMonitorCommands(program: Command, io: Io): void {
       if (f.alertFrom !== undefined) flag('--alert-from', () => parseAddress(f.alertFrom!));
       for (const to of f.alertTo) flag('--alert-to', () => parseAddress(to));
       flag('--data-dir', () => mustBe(f.dataDir, 'directory'));
+      // A profile's name is checked before the config is read; a file is read with it (loadServers).
+      if (f.profile !== undefined) {
+        const { isProfileFile } = await import('../lambdas/app/profile-file.js');
+        const names = Object.keys(PROFILES);
+        if (!names.includes(f.profile) && !isProfileFile(f.profile))
+          throw new UsageError(`--profile: unknown profile "${f.profile}" (known: ${names.join(', ')}; or a profile file, FILE.json)`);
+      }
       if (f.alertsFile !== undefined) flag('--alerts-file', () => mustBe(f.alertsFile!, 'file'));
       const [
         { EnvCredentials },

@@ -150,6 +150,10 @@ const BAD: Array<[args: string[], message: RegExp, env?: NodeJS.ProcessEnv]> = [
   ],
   [['monitor', '--config', 'x.json', '--round-trip-interval', '30s'], /--round-trip-interval: 30s is shorter than 1 minute/],
   [['monitor', '--config', 'x.json', '--delivery-window', '2h'], /--delivery-window: 2h is outside 5 s to 1 hour/],
+  [
+    ['monitor', '--config', 'x.json', '--profile', 'hubspot-2019'],
+    /--profile: unknown profile "hubspot-2019" \(known: hubspot, hubspot-2020/,
+  ],
 ];
 
 describe('inboxguard check: bad input', () => {
