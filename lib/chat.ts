@@ -41,13 +41,16 @@ export interface ChatProps {
   readonly key: kms.IKey;
   /** The functions that publish alerts: they get `CHAT_TOPIC_ARN` and may publish to the chat topic. */
   readonly publishers: readonly lambda.Function[];
+  /** The monitor's own alarms (the ops topic): CloudWatch alarm notifications, which Chatbot renders as they are. */
+  readonly opsTopic?: sns.ITopic;
 }
 
 /**
  * Alerts in Slack and Teams through AWS Chatbot. Chatbot renders only its custom-notification JSON, and an
  * e-mail of that JSON is unreadable, so the alerts go to a topic of their own here (the `chat` topic, in that
  * format: lambdas/adapters/chatbot.ts) while the alerts topic keeps the plain text its e-mail subscribers read.
- * Both carry the same message attributes (`serverId`, `severity`, `kind`). The channels' role reads
+ * Both carry the same message attributes (`serverId`, `severity`, `kind`). The channels also get the ops
+ * topic's CloudWatch alarms, a format Chatbot renders natively. The channels' role reads
  * CloudWatch only, under a ReadOnlyAccess guardrail, and no channel member can act through it.
  */
 export class Chat extends Construct {
@@ -74,6 +77,8 @@ export class Chat extends Construct {
     );
     // The ceiling of whatever runs in the channel, whichever role: read-only.
     const guardrailPolicies = [iam.ManagedPolicy.fromAwsManagedPolicyName('ReadOnlyAccess')];
+    // Compliance alerts in Chatbot's format, and the monitor's own alarms, which Chatbot reads natively.
+    const topics: sns.ITopic[] = props.opsTopic ? [this.topic, props.opsTopic] : [this.topic];
 
     this.slackChannels = (props.slackChannels ?? []).map(
       (c) =>
@@ -81,7 +86,7 @@ export class Chat extends Construct {
           slackChannelConfigurationName: c.name,
           slackWorkspaceId: c.workspaceId,
           slackChannelId: c.channelId,
-          notificationTopics: [this.topic],
+          notificationTopics: topics,
           role: this.role,
           guardrailPolicies,
           userRoleRequired: false,
@@ -96,7 +101,7 @@ export class Chat extends Construct {
           teamsTenantId: c.tenantId,
           teamsChannelId: c.channelId,
           iamRoleArn: this.role.roleArn,
-          snsTopicArns: [this.topic.topicArn],
+          snsTopicArns: topics.map((t) => t.topicArn),
           guardrailPolicies: guardrailPolicies.map((p) => p.managedPolicyArn),
           userRoleRequired: false,
           loggingLevel: 'ERROR',

@@ -93,6 +93,7 @@ export class InboxguardStack extends Stack {
         teamsChannels: c.teamsChannels,
         key: this.alerts.key,
         publishers: [this.monitor.probeFunction, this.monitor.roundTripFunction],
+        opsTopic: this.alerts.opsTopic,
       });
     if (serversFile)
       this.registrySync = new RegistrySync(this, 'RegistrySync', {
@@ -132,6 +133,8 @@ export class InboxguardStack extends Stack {
         'Servers file the registry is reconciled to on deploy: its servers are changed there, not with servers add/remove',
       );
     output('alertsTopicArn', this.alerts.alertsTopic.topicArn, 'SNS topic of compliance alerts');
+    if (this.chat)
+      output('chatTopicArn', this.chat.topic.topicArn, "SNS topic of compliance alerts in AWS Chatbot's format (chat channels)");
     output('opsTopicArn', this.alerts.opsTopic.topicArn, 'SNS topic of alarms about the monitor itself');
     output('jobQueueUrl', this.monitor.queue.queueUrl, 'SQS queue of probe jobs');
     output('deadLetterQueueUrl', this.monitor.deadLetterQueue.queueUrl, 'SQS dead-letter queue of jobs that kept failing');

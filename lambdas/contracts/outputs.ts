@@ -16,6 +16,8 @@ export const STACK_OUTPUTS = {
    */
   serversFile: 'ServersFile',
   alertsTopicArn: 'AlertsTopicArn',
+  /** Only with chat channels (`slackChannels`, `teamsChannels`): the alerts in AWS Chatbot's format. */
+  chatTopicArn: 'ChatTopicArn',
   opsTopicArn: 'OpsTopicArn',
   jobQueueUrl: 'JobQueueUrl',
   deadLetterQueueUrl: 'DeadLetterQueueUrl',

@@ -1,6 +1,7 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { CHANNEL_ACTIONS } from '../../lib/chat.js';
+import { STACK_OUTPUTS } from '../../lambdas/contracts/outputs.js';
 import { parseConfig } from '../../lib/config.js';
 import { synth } from './synth.js';
 
@@ -17,6 +18,7 @@ describe('slackChannels and teamsChannels', () => {
   const { template, stack } = synth({ slackChannels: [SLACK], teamsChannels: [TEAMS] });
   const id = (c: { node: { defaultChild?: unknown } } | undefined) => stack.getLogicalId(c!.node.defaultChild as never);
   const chatTopic = id(stack.chat?.topic);
+  const opsTopic = id(stack.alerts.opsTopic);
   const role = id(stack.chat?.role);
   const resources = template.toJSON().Resources as Record<string, { Type: string; Properties: Record<string, unknown> }>;
 
@@ -33,13 +35,13 @@ describe('slackChannels and teamsChannels', () => {
     });
   });
 
-  it('a Slack and a Teams channel configuration subscribed to it, read-only guardrail, no user roles', () => {
+  it("a Slack and a Teams channel configuration subscribed to it and to the ops topic's alarms, read-only guardrail, no user roles", () => {
     template.resourceCountIs('AWS::Chatbot::SlackChannelConfiguration', 1);
     template.hasResourceProperties('AWS::Chatbot::SlackChannelConfiguration', {
       ConfigurationName: 'mail-ops',
       SlackWorkspaceId: 'T0123ABCD',
       SlackChannelId: 'C0123ABCD',
-      SnsTopicArns: [{ Ref: chatTopic }],
+      SnsTopicArns: [{ Ref: chatTopic }, { Ref: opsTopic }],
       IamRoleArn: { 'Fn::GetAtt': [role, 'Arn'] },
       GuardrailPolicies: [READ_ONLY],
       UserRoleRequired: false,
@@ -51,7 +53,7 @@ describe('slackChannels and teamsChannels', () => {
       TeamId: TEAMS.teamId,
       TeamsTenantId: TEAMS.tenantId,
       TeamsChannelId: TEAMS.channelId,
-      SnsTopicArns: [{ Ref: chatTopic }],
+      SnsTopicArns: [{ Ref: chatTopic }, { Ref: opsTopic }],
       IamRoleArn: { 'Fn::GetAtt': [role, 'Arn'] },
       GuardrailPolicies: [READ_ONLY],
       UserRoleRequired: false,
@@ -95,6 +97,11 @@ describe('slackChannels and teamsChannels', () => {
     plain.resourceCountIs('AWS::Chatbot::SlackChannelConfiguration', 0);
     plain.resourceCountIs('AWS::Chatbot::MicrosoftTeamsChannelConfiguration', 0);
     expect(JSON.stringify(plain.toJSON())).not.toContain('CHAT_TOPIC_ARN');
+    expect(Object.keys(plain.findOutputs('*'))).not.toContain(STACK_OUTPUTS.chatTopicArn);
+  });
+
+  it('outputs the chat topic (ChatTopicArn)', () => {
+    template.hasOutput(STACK_OUTPUTS.chatTopicArn, { Value: { Ref: chatTopic } });
   });
 
   it('only Slack, or only Teams, works alone', () => {

@@ -534,8 +534,9 @@ describe('least privilege', () => {
 });
 
 it('has every Output the CLI reads', () => {
-  // The key's output exists with credentialStore kms only, the servers file's with serversFile only (tested elsewhere).
-  const optional: string[] = [STACK_OUTPUTS.credentialKeyArn, STACK_OUTPUTS.serversFile];
+  // The key's output exists with credentialStore kms only, the servers file's with serversFile only, the chat
+  // topic's with chat channels only (tested elsewhere).
+  const optional: string[] = [STACK_OUTPUTS.credentialKeyArn, STACK_OUTPUTS.serversFile, STACK_OUTPUTS.chatTopicArn];
   for (const key of Object.values(STACK_OUTPUTS).filter((k) => !optional.includes(k))) template.hasOutput(key, {});
   template.hasOutput(STACK_OUTPUTS.secretsPrefix, { Value: 'inboxguard/' });
 });
