@@ -1,7 +1,6 @@
 // (7) Dispatch at scale (issue 16): a registry of 100,000 servers on dynalite, dispatched to an SQS
 // stand-in that answers in 15 ms and fails 1% of the entries. The dispatch side runs in a process
 // of its own (dispatch-worker.ts): the time, CPU and memory are its own; dynalite (the world) runs here.
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { fork } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -52,7 +51,7 @@ export async function measureDispatch(o: DispatchOptions): Promise<Section> {
   const runs: Array<DispatchRunFigures & { fillMs: number; worldCpuMs: number }> = [];
   for (const servers of o.sizes) {
     const store = await startEmbeddedStore({});
-    const raw = new DynamoDBClient({ endpoint: store.endpoint, region: 'local', credentials: { accessKeyId: 'x', secretAccessKey: 'y' } });
+    const raw = store.dynamo;
     try {
       const t = performance.now();
       await fillRegistry(raw, DEFAULT_TABLE_NAME, servers, { concurrency: 32 });
@@ -71,7 +70,6 @@ export async function measureDispatch(o: DispatchOptions): Promise<Section> {
       const w = process.cpuUsage(world);
       runs.push({ ...figures, fillMs, worldCpuMs: (w.user + w.system) / 1000 });
     } finally {
-      raw.destroy();
       await store.close();
     }
   }

@@ -19,6 +19,8 @@ export interface EmbeddedStoreOptions {
 export interface EmbeddedStore {
   /** The local DynamoDB endpoint, e.g. http://127.0.0.1:41234. */
   endpoint: string;
+  /** The DynamoDB client on it (what the AWS adapters and commands take); close() destroys it. */
+  dynamo: DynamoDBClient;
   client: DynamoDBDocumentClient;
   store: DynamoStore;
   registry: DynamoRegistry;
@@ -72,6 +74,7 @@ export async function startEmbeddedStore(options: EmbeddedStoreOptions = {}): Pr
   }
   return {
     endpoint,
+    dynamo: raw,
     client: documentClient(raw),
     store: new DynamoStore(raw, tableName),
     registry: new DynamoRegistry(raw, tableName),

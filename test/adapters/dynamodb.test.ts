@@ -400,11 +400,10 @@ describe('DynamoCycleLog', () => {
   let log: DynamoCycleLog;
   beforeAll(async () => {
     db = await startEmbeddedStore();
-    raw = new DynamoDBClient({ endpoint: db.endpoint, region: 'local', credentials: { accessKeyId: 'x', secretAccessKey: 'y' } });
+    raw = db.dynamo;
     log = new DynamoCycleLog(raw, DEFAULT_TABLE_NAME);
   });
   afterAll(async () => {
-    raw.destroy();
     await db.close();
   });
   const at = (ms: number) => new Date(nextCycle().getTime() + ms);

@@ -24,10 +24,9 @@ const ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:inboxguard/acm
 
 beforeAll(async () => {
   embedded = await startEmbeddedStore({});
-  dynamo = new DynamoDBClient({ endpoint: embedded.endpoint, region: 'local', credentials: { accessKeyId: 'x', secretAccessKey: 'y' } });
+  dynamo = embedded.dynamo;
 });
 afterAll(async () => {
-  dynamo.destroy();
   await embedded.close();
 });
 beforeEach(() => {

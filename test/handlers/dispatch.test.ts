@@ -29,10 +29,8 @@ let stderr: MockInstance<typeof process.stderr.write>;
 
 beforeAll(async () => {
   small = await startEmbeddedStore({});
-  const raw = new DynamoDBClient({ endpoint: small.endpoint, region: 'local', credentials: { accessKeyId: 'x', secretAccessKey: 'y' } });
   // 23 servers, srv-0000000, srv-0000007, srv-0000014 and srv-0000021 opt in to the round trip.
-  smallIds = await fillRegistry(raw, DEFAULT_TABLE_NAME, 23, { roundTripEvery: 7 });
-  raw.destroy();
+  smallIds = await fillRegistry(small.dynamo, DEFAULT_TABLE_NAME, 23, { roundTripEvery: 7 });
 });
 afterAll(async () => small.close());
 beforeEach(() => {
@@ -189,11 +187,10 @@ describe('dispatch fanned out to segment workers, 2,000 servers, SQS failing 1% 
   let ids: string[];
   beforeAll(async () => {
     big = await startEmbeddedStore({});
-    raw = new DynamoDBClient({ endpoint: big.endpoint, region: 'local', credentials: { accessKeyId: 'x', secretAccessKey: 'y' } });
+    raw = big.dynamo;
     ids = await fillRegistry(raw, DEFAULT_TABLE_NAME, 2000);
   });
   afterAll(async () => {
-    raw.destroy();
     await big.close();
   });
 

@@ -57,10 +57,9 @@ let stderr: MockInstance<typeof process.stderr.write>;
 
 beforeAll(async () => {
   embedded = await startEmbeddedStore({});
-  dynamo = new DynamoDBClient({ endpoint: embedded.endpoint, region: 'local', credentials: { accessKeyId: 'x', secretAccessKey: 'y' } });
+  dynamo = embedded.dynamo;
 });
 afterAll(async () => {
-  dynamo.destroy();
   await embedded.close();
 });
 beforeEach(() => {

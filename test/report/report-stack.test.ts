@@ -27,7 +27,7 @@ let mail: MiniMail;
 
 beforeAll(async () => {
   embedded = await startEmbeddedStore({ tableName: TABLE });
-  dynamo = new DynamoDBClient({ endpoint: embedded.endpoint, region: 'local', credentials: { accessKeyId: 'x', secretAccessKey: 'y' } });
+  dynamo = embedded.dynamo;
   certs = await makeMiniCerts();
   const leaf = await certs.leaf({ cn: 'mail.acme.test' });
   mail = await startMiniMail({ tls: { ...leaf, ca: certs.caPem }, user: 'sales@acme.test', password: 'pw' });
@@ -58,7 +58,6 @@ beforeAll(async () => {
   }
 });
 afterAll(async () => {
-  dynamo?.destroy();
   await embedded?.close();
   await mail?.close();
   await certs?.remove();
