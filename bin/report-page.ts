@@ -4,8 +4,9 @@
 // uPlot, inlined with the data. Every string that came from a server or the store is escaped,
 // and a Content-Security-Policy lets only the page's own two scripts run and nothing load.
 import { createHash } from 'node:crypto';
-import { CHECKS, ROUND_TRIP_CHECKS } from '../lambdas/core/checks/index.js';
+import { DEFAULT_DIFF } from '../lambdas/core/diff.js';
 import type { HistoryEntry, RequirementState, ServerState } from '../lambdas/core/monitor-types.js';
+import { REQUIREMENT_IDS } from '../lambdas/core/profile.js';
 import type { Status, Verdict } from '../lambdas/core/types.js';
 
 /** Columns of a server's timeline at most: more cycles than this share a column (its worst status). */
@@ -13,7 +14,8 @@ export const MAX_COLUMNS = 96;
 /** Points of a chart series at most: more cycles share a point (the worst value: the highest time, the fewest days). */
 export const MAX_POINTS = 400;
 /** The certificate-expiry thresholds the monitor alerts on (days), drawn on the certificate chart. */
-export const EXPIRY_THRESHOLDS = [30, 14, 7, 1] as const;
+/** The certificate thresholds the monitor alerts at: the chart draws them. */
+export const EXPIRY_THRESHOLDS = DEFAULT_DIFF.expiryThresholds;
 
 /** The attributes of a history entry the page reads (the store's query projects to these). */
 export const REPORT_FIELDS = [
@@ -83,7 +85,7 @@ interface EgressUse {
 type Cell = Status | 'none';
 const RANK: Record<Cell, number> = { none: 0, pass: 1, unknown: 2, warn: 3, fail: 4 };
 const worst = (cells: readonly Cell[]): Cell => cells.reduce<Cell>((a, b) => (RANK[b] > RANK[a] ? b : a), 'none');
-const KNOWN_ORDER = [...Object.keys(CHECKS), ...Object.keys(ROUND_TRIP_CHECKS)];
+const KNOWN_ORDER: readonly string[] = REQUIREMENT_IDS;
 const VERDICT_ORDER: Record<string, number> = { 'non-compliant': 0, unknown: 1, compliant: 2 };
 
 /** Text for HTML content and double- or single-quoted attributes. */

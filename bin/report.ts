@@ -66,16 +66,16 @@ async function readFleet(store: DynamoStore, since: Date, now: Date, page: typeo
   const { states, registered } = await store.fleet();
   const byId = new Map(states.map((s) => [s.serverId, s]));
   const ids = [...new Set([...byId.keys(), ...registered.map((r) => r.id)])];
-  const summaries: Counted[] = [];
-  for (let i = 0; i < ids.length; i += READ_AT_ONCE) {
-    const batch = ids.slice(i, i + READ_AT_ONCE).map(async (id, k) => {
-      const state = byId.get(id);
-      const history = await store.historySince(id, since.toISOString(), page.REPORT_FIELDS);
-      return { ...page.summarizeServer({ id, ...(state ? { state } : {}), history }, i + k, now), cycles: history.length };
-    });
-    summaries.push(...(await Promise.all(batch)));
-  }
-  return summaries;
+  const { mapLimit } = await import('../lambdas/app/monitor.js');
+  const read = await mapLimit([...ids.entries()], READ_AT_ONCE, async ([i, id]) => {
+    const state = byId.get(id);
+    const history = await store.historySince(id, since.toISOString(), page.REPORT_FIELDS);
+    return { ...page.summarizeServer({ id, ...(state ? { state } : {}), history }, i, now), cycles: history.length };
+  });
+  return read.map((r) => {
+    if (r.status === 'rejected') throw r.reason;
+    return r.value;
+  });
 }
 
 /** Writes next to the target, then renames: a reader never sees half a report, a failure leaves none. */

@@ -243,13 +243,7 @@ describe('DynamoDB adapters on an in-memory dynalite', () => {
       const atSeconds = Date.parse(T0) / 1000;
       expect((await rawItem(db, 'server#ttl', `hist#${T0}#job-1`))?.expiresAt).toBe(atSeconds + 90 * 86_400);
 
-      const client = new DynamoDBClient({
-        endpoint: db.endpoint,
-        region: 'local',
-        credentials: { accessKeyId: 'l', secretAccessKey: 'l' },
-      });
-      await new DynamoStore(client, DEFAULT_TABLE_NAME, { historyDays: 7 }).putHistory({ ...e, jobId: 'job-2' });
-      client.destroy();
+      await new DynamoStore(db.dynamo, DEFAULT_TABLE_NAME, { historyDays: 7 }).putHistory({ ...e, jobId: 'job-2' });
       expect((await rawItem(db, 'server#ttl', `hist#${T0}#job-2`))?.expiresAt).toBe(atSeconds + 7 * 86_400);
       expect((await db.store.listHistory('ttl', 10))[0]).not.toHaveProperty('expiresAt');
     });

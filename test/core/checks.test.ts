@@ -952,7 +952,8 @@ describe('result codes', () => {
       evidence: {},
       remedyKey: 'connect.dns',
     });
-    expect([wrong, unknownCode]).toHaveLength(2);
+    void wrong;
+    void unknownCode;
   });
 });
 

@@ -213,8 +213,7 @@ describe('registry-sync custom resource', () => {
   });
 
   it('a DynamoDB failure answers FAILED (the deploy rolls back) instead of leaving CloudFormation waiting', async () => {
-    const client = new DynamoDBClient({ endpoint: db.endpoint, region: 'local', credentials: { accessKeyId: 'l', secretAccessKey: 'l' } });
-    const missing = new DynamoRegistry(client, 'no-such-table');
+    const missing = new DynamoRegistry(db.dynamo, 'no-such-table');
     await createRegistrySyncHandler(() => missing)(event('Create', file(acme)), context);
     expect(responses[0]!.body).toMatchObject({ Status: 'FAILED', PhysicalResourceId: PHYSICAL_ID });
     expect(responses[0]!.body.Reason).toMatch(/^Requested resource not found \(log stream /);
