@@ -1,14 +1,8 @@
 import { Match } from 'aws-cdk-lib/assertions';
-import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { SettingsError, parseConfig } from '../../lib/config.js';
 import { STACK_OUTPUTS } from '../../lib/stack.js';
-import { synth } from './synth.js';
+import { expectAppRefuses, synth } from './synth.js';
 
 const VPC = {
   vpcId: 'vpc-0a1b2c3d4e5f60718',
@@ -91,22 +85,9 @@ describe('existingVpc validation', () => {
   });
 
   it('stops the CDK app before anything is synthesized', async () => {
-    const root = fileURLToPath(new URL('../../', import.meta.url));
-    const outdir = mkdtempSync(join(tmpdir(), 'inboxguard-cdk-'));
-    const run = promisify(execFile)(process.execPath, ['--import', 'tsx', 'bin/app.ts'], {
-      cwd: root,
-      env: {
-        ...process.env,
-        CDK_CONTEXT_JSON: JSON.stringify({
-          'inboxguard:existingVpc': JSON.stringify({ ...VPC, privateSubnetIds: [VPC.privateSubnetIds[0]] }),
-        }),
-        CDK_OUTDIR: outdir,
-      },
-    });
-    await expect(run).rejects.toMatchObject({
-      code: 1,
-      stderr: expect.stringMatching(/existingVpc.privateSubnetIds" must list one subnet per zone/),
-    });
-    expect(readdirSync(outdir)).toEqual([]);
+    await expectAppRefuses(
+      { 'inboxguard:existingVpc': JSON.stringify({ ...VPC, privateSubnetIds: [VPC.privateSubnetIds[0]] }) },
+      /existingVpc.privateSubnetIds" must list one subnet per zone/,
+    );
   });
 });

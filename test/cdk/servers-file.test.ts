@@ -1,15 +1,12 @@
 import { Match } from 'aws-cdk-lib/assertions';
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { SettingsError } from '../../lib/config.js';
 import { readServersFile } from '../../lib/registry-sync.js';
-import { synth } from './synth.js';
+import { expectAppRefuses, synth } from './synth.js';
 
 const FILE = 'test/cdk/fixtures/servers.json';
 const text = readFileSync(FILE, 'utf8');
@@ -112,21 +109,10 @@ describe('serversFile validation at synth', () => {
   });
 
   it('stops the CDK app before anything is synthesized', async () => {
-    const root = fileURLToPath(new URL('../../', import.meta.url));
-    const outdir = mkdtempSync(join(tmpdir(), 'inboxguard-cdk-'));
-    const run = promisify(execFile)(process.execPath, ['--import', 'tsx', 'bin/app.ts'], {
-      cwd: root,
-      env: {
-        ...process.env,
-        CDK_CONTEXT_JSON: JSON.stringify({ 'inboxguard:serversFile': 'test/cdk/fixtures/servers-local.json' }),
-        CDK_OUTDIR: outdir,
-      },
-    });
-    await expect(run).rejects.toMatchObject({
-      code: 1,
-      stderr: expect.stringMatching(/server "globex": imap: port "99999" must be 1 to 65535/),
-    });
-    expect(readdirSync(outdir)).toEqual([]);
+    await expectAppRefuses(
+      { 'inboxguard:serversFile': 'test/cdk/fixtures/servers-local.json' },
+      /server "globex": imap: port "99999" must be 1 to 65535/,
+    );
   });
 });
 

@@ -5,7 +5,13 @@
  */
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import { readFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { expect } from 'vitest';
 import { CONFIG_CONTEXT_KEY, parseConfig, type InboxguardConfigInput } from '../../lib/config.js';
 import { InboxguardStack } from '../../lib/stack.js';
 
@@ -34,4 +40,18 @@ export function synth(settings: InboxguardConfigInput = {}, options: { acknowled
     ...(options.acknowledgeNagFindings === undefined ? {} : { acknowledgeNagFindings: options.acknowledgeNagFindings }),
   });
   return { app, stack, template: Template.fromStack(stack) };
+}
+
+/**
+ * Runs the CDK app (bin/app.ts) as `cdk synth` does, with `context` as CDK_CONTEXT_JSON, expecting it to refuse:
+ * exit 1 with `stderr` matched, and nothing written to the output folder.
+ */
+export async function expectAppRefuses(context: Record<string, unknown>, stderr: RegExp): Promise<void> {
+  const outdir = mkdtempSync(join(tmpdir(), 'inboxguard-cdk-'));
+  const run = promisify(execFile)(process.execPath, ['--import', 'tsx', 'bin/app.ts'], {
+    cwd: fileURLToPath(new URL('../../', import.meta.url)),
+    env: { ...process.env, CDK_CONTEXT_JSON: JSON.stringify(context), CDK_OUTDIR: outdir },
+  });
+  await expect(run).rejects.toMatchObject({ code: 1, stderr: expect.stringMatching(stderr) });
+  expect(readdirSync(outdir)).toEqual([]);
 }
